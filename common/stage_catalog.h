@@ -1,0 +1,76 @@
+/* Stage catalog: every source, operator and sink type a job file may name.
+ *
+ * One row per type (stage_catalog.c): its kind and name, the parameters it
+ * accepts (with defaults and which are required), how many inputs it takes,
+ * whether it accepts key-by, and a validate function. The job-file parser
+ * (jobfile.c) does the generic checks from the row -- unknown and missing
+ * parameters, defaults, input count, key-by presence, key-by fields present
+ * in every input schema, st->key_idx -- then calls validate, which checks
+ * parameter values and fills st->out_schema from the input schemas.
+ *
+ * Adding a type: write its parameter list and validate function and add a
+ * row to the table. Nothing else in the parser needs to change. */
+#ifndef SL_STAGE_CATALOG_H
+#define SL_STAGE_CATALOG_H
+
+#include <stddef.h>
+
+#include "common/jobfile.h"
+
+enum sl_keyby_rule {
+    SL_KEYBY_FORBIDDEN = 0, /* "key-by is not allowed for operator 'x'" */
+    SL_KEYBY_OPTIONAL,
+    SL_KEYBY_REQUIRED,      /* "operator 'x' requires key-by" */
+};
+
+/* One parameter a stage type accepts. A parameter absent from the file that
+ * has a default is added to st->params with that value and line = col = 0
+ * (so operators read every parameter with sl_stage_param). */
+typedef struct sl_stage_param_def {
+    const char *name;
+    const char *dflt; /* NULL: no default */
+    int required;     /* 1: the file must set it */
+} sl_stage_param_def;
+
+/* What a validate function gets. in[i] is the out_schema of st->inputs[i]
+ * (NULL beyond st->ninputs). st->params (defaults included), st->key_by and
+ * st->key_idx are filled; validate may rewrite parameter values
+ * (sl_stage_param_set) and must fill st->out_schema. */
+typedef struct sl_stage_check {
+    const char *file; /* for error messages */
+    sl_stage *st;
+    const sl_schema *in[2];
+    char *err;
+    size_t errlen;
+} sl_stage_check;
+
+typedef int (*sl_stage_validate_fn)(sl_stage_check *chk);
+
+typedef struct sl_stage_type {
+    enum sl_stage_kind kind;
+    const char *name;
+    const sl_stage_param_def *params; /* terminated by a row whose name is NULL */
+    enum sl_keyby_rule key_by;
+    int min_inputs, max_inputs;       /* 0, 0 for sources */
+    sl_stage_validate_fn validate;
+} sl_stage_type;
+
+/* The row for kind/name, or NULL if there is none. */
+const sl_stage_type *sl_stage_type_find(enum sl_stage_kind kind, const char *name);
+/* A type's parameter by name, or NULL if the type does not accept it. */
+const sl_stage_param_def *sl_stage_type_param(const sl_stage_type *t, const char *name);
+/* "source", "operator", "sink" (the job-file keys). */
+const char *sl_stage_kind_name(enum sl_stage_kind kind);
+
+/* The parameter record of a stage, or NULL if absent. */
+sl_param *sl_stage_param_ref(sl_stage *st, const char *key);
+/* Replaces a parameter's value (copied). SL_ENOMEM on allocation failure. */
+int sl_stage_param_set(sl_param *p, const char *value);
+
+/* Writes "file:line:column: message" into chk->err, at the parameter's value
+ * (or at the stage when at is NULL or was not written in the file) and
+ * returns SL_EINVAL. */
+int sl_stage_check_fail(sl_stage_check *chk, const sl_param *at, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+#endif

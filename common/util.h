@@ -1,0 +1,37 @@
+/* Small shared helpers: clocks, random ids, an arena for RPC replies. */
+#ifndef SL_UTIL_H
+#define SL_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Milliseconds on the monotonic clock (for timeouts and durations). */
+int64_t sl_now_ms(void);
+/* Milliseconds since the epoch (for timestamps shown to users). */
+int64_t sl_wall_ms(void);
+/* Sleeps ms milliseconds (restarts after signals). */
+void sl_sleep_ms(int64_t ms);
+
+/* Writes 2*nbytes lowercase hex digits of fresh randomness and a NUL into
+ * out (which must hold 2*nbytes+1 chars). */
+int sl_random_hex(char *out, size_t nbytes);
+/* 1 if s is exactly n lowercase hex digits. */
+int sl_is_hex(const char *s, size_t n);
+
+/* Reads a whole file into a malloc'd, NUL-terminated buffer (*out, caller
+ * frees) of *len bytes; files larger than max are SL_ENOSPC. */
+int sl_read_file(const char *path, size_t max, char **out, size_t *len);
+
+/* A bump allocator whose memory is released at once by sl_arena_free.
+ * Not thread-safe; for building one reply. */
+typedef struct sl_arena {
+    void **blocks;
+    size_t n, cap;
+} sl_arena;
+
+void *sl_arena_alloc(sl_arena *a, size_t size);     /* zeroed; NULL if out of memory */
+char *sl_arena_strdup(sl_arena *a, const char *s);
+char *sl_arena_printf(sl_arena *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void sl_arena_free(sl_arena *a);
+
+#endif

@@ -1,0 +1,120 @@
+/* Data channels between subtasks, with credit-based flow control.
+ *
+ * Every taskmanager has one pull socket (data_plane.c) fed by push sockets
+ * ("peers") from every taskmanager that sends to it, itself included over
+ * inproc. Many channels share a connection, so flow control is per channel
+ * with credits (as in Flink's network stack): a consumer grants each of its
+ * input channels `cap` credits; a producer spends one per buffer and stops
+ * on that channel alone when it has none; the consumer grants credits back
+ * as it finishes buffers. Memory per channel is therefore bounded by
+ * cap * buffer size, and a consumer that stops reading one channel (barrier
+ * alignment) stalls only that channel's producer.
+ *
+ * nng drops in-flight messages when a connection breaks, so every data
+ * frame carries a per-channel sequence number (a gap fails the task) and a
+ * peer whose connection dropped is marked dead (tasks using it fail).
+ *
+ * Frame (little-endian): u32 magic "SLD1", u8 kind, u8[3] 0, char job[32],
+ * u32 attempt, u16 prod_stage, u16 cons_stage, u16 src, u16 dst,
+ * u64 seq (DATA) or credits (CREDIT), then for DATA the payload: events
+ * 'R' row | 'E' end of input. */
+#ifndef SL_CHANNEL_H
+#define SL_CHANNEL_H
+
+#include <nng/nng.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define SL_FRAME_MAGIC 0x31444c53u
+#define SL_FRAME_HDR 60
+#define SL_MAX_CREDITS 1024
+enum { SL_FRAME_DATA = 1, SL_FRAME_CREDIT = 2 };
+enum { SL_EV_ROW = 'R', SL_EV_END = 'E' };
+
+typedef struct sl_frame_hdr {
+    uint8_t kind;
+    char job[33];
+    uint32_t attempt;
+    uint16_t prod_stage, cons_stage, src, dst;
+    uint64_t seq;
+} sl_frame_hdr;
+
+/* Parses the header of a frame of len bytes; payload and plen give the rest. */
+int sl_frame_parse(const uint8_t *buf, size_t len, sl_frame_hdr *h, const uint8_t **payload,
+                   size_t *plen);
+/* Builds a frame in a new nng message (*out owned by caller). */
+int sl_frame_build(const sl_frame_hdr *h, const uint8_t *payload, size_t plen, nng_msg **out);
+
+/* A push socket to one taskmanager's data plane. */
+typedef struct sl_peer {
+    nng_socket sock;
+    char url[160];
+    atomic_int dead; /* set when an established connection drops */
+} sl_peer;
+
+int sl_peer_open(const char *url, size_t max_frame, sl_peer **out);
+void sl_peer_close(sl_peer *p);
+/* Sends msg (ownership passes, even on failure). Waits while the transport
+ * pushes back, giving up when *cancel becomes non-zero or the peer dies. */
+int sl_peer_send(sl_peer *p, nng_msg *msg, const atomic_int *cancel);
+
+struct sl_input_gate;
+
+/* Consumer end of a channel, filled by the receiver thread. */
+typedef struct sl_in_channel {
+    struct sl_input_gate *gate;
+    sl_peer *peer;            /* producer's taskmanager, for credits */
+    sl_frame_hdr id;          /* job, attempt, stages, src, dst */
+    nng_msg *ring[SL_MAX_CREDITS];
+    uint32_t head, count, cap;
+    uint64_t next_seq;
+    int finished;             /* end of input seen */
+    int failed;               /* protocol error seen by the receiver */
+    uint32_t to_grant;        /* consumed buffers not yet granted back */
+} sl_in_channel;
+
+/* All input channels of one task. */
+typedef struct sl_input_gate {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int n;
+    sl_in_channel **ch;
+    int rr;
+    char error[256];
+} sl_input_gate;
+
+int sl_input_gate_init(sl_input_gate *g, int n);
+void sl_input_gate_destroy(sl_input_gate *g);
+/* Receiver thread: queues a DATA frame (ownership passes). */
+void sl_in_channel_push(sl_in_channel *ch, uint64_t seq, nng_msg *msg);
+/* Sends the initial `cap` credits of every channel. */
+int sl_input_gate_open(sl_input_gate *g, const atomic_int *cancel);
+/* Takes the next frame from any channel with data. SL_ETIMEDOUT after
+ * timeout_ms with nothing; SL_ECLOSED when every channel has ended;
+ * SL_EPROTO on a gap, overflow or lost connection (g->error says which). */
+int sl_input_gate_next(sl_input_gate *g, int timeout_ms, sl_in_channel **ch, nng_msg **msg);
+/* The task finished a frame of ch: frees it and grants credit back. */
+int sl_input_gate_release(sl_input_gate *g, sl_in_channel *ch, nng_msg *msg,
+                          const atomic_int *cancel);
+
+/* Producer end of a channel. */
+typedef struct sl_out_channel {
+    sl_peer *peer;
+    sl_frame_hdr id;
+    uint32_t credits;         /* guarded by *mu */
+    pthread_mutex_t *mu;      /* the owning task's output lock */
+    pthread_cond_t *cv;
+    uint8_t *buf;
+    size_t len, cap;
+} sl_out_channel;
+
+int sl_out_channel_init(sl_out_channel *ch, size_t bufsize);
+void sl_out_channel_destroy(sl_out_channel *ch);
+/* Receiver thread: adds credits and wakes the producer. */
+void sl_out_channel_grant(sl_out_channel *ch, uint64_t n);
+/* Sends the buffered payload as one frame, waiting for a credit. */
+int sl_out_channel_flush(sl_out_channel *ch, const atomic_int *cancel);
+
+#endif

@@ -1,0 +1,340 @@
+#include "taskmanager/job_run.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/log.h"
+#include "common/status.h"
+#include "common/util.h"
+
+static int find_edge(const sl_job_graph *g, int prod_stage, int cons_stage)
+{
+    for (int e = 0; e < g->nedges; e++)
+        if (g->edges[e].prod_stage == prod_stage && g->edges[e].cons_stage == cons_stage)
+            return e;
+    return -1;
+}
+
+static int get_peer(sl_job_run *r, const sl_job_run_env *env, const char *addr, sl_peer **out)
+{
+    const char *url = strcmp(addr, env->tm_data_url) == 0 ? env->tm_inproc_url : addr;
+    for (int i = 0; i < r->npeers; i++) {
+        if (strcmp(r->peers[i]->url, url) == 0) {
+            *out = r->peers[i];
+            return SL_OK;
+        }
+    }
+    if (r->npeers == (int)(sizeof(r->peers) / sizeof(r->peers[0])))
+        return SL_ENOSPC;
+    int rv = sl_peer_open(url, env->max_frame, &r->peers[r->npeers]);
+    if (rv == SL_OK)
+        *out = r->peers[r->npeers++];
+    return rv;
+}
+
+static void frame_id(sl_frame_hdr *h, const sl_job_run *r, const sl_edge *e, int src, int dst)
+{
+    memset(h, 0, sizeof(*h));
+    h->kind = SL_FRAME_DATA;
+    memcpy(h->job, r->job_id, sizeof(h->job));
+    h->attempt = r->attempt;
+    h->prod_stage = (uint16_t)e->prod_stage;
+    h->cons_stage = (uint16_t)e->cons_stage;
+    h->src = (uint16_t)src;
+    h->dst = (uint16_t)dst;
+}
+
+static int alloc_edge_tables(sl_job_run *r)
+{
+    for (int e = 0; e < r->graph.nedges; e++) {
+        size_t n = (size_t)(r->graph.edges[e].prod_par * r->graph.edges[e].cons_par);
+        r->in[e] = calloc(n, sizeof(sl_in_channel *));
+        r->out[e] = calloc(n, sizeof(sl_out_channel *));
+        if (r->in[e] == NULL || r->out[e] == NULL)
+            return SL_ENOMEM;
+    }
+    return SL_OK;
+}
+
+static int setup_inputs(sl_job_run *r, sl_task *t, const Sluice__DeployTasks *d,
+                        const sl_job_run_env *env, int credits)
+{
+    int n = 0;
+    for (int e = 0; e < r->graph.nedges; e++) {
+        const sl_edge *ed = &r->graph.edges[e];
+        if (ed->cons_chain == t->chain_idx)
+            for (int src = 0; src < ed->prod_par; src++)
+                n += sl_edge_has_channel(ed, src, t->subtask);
+    }
+    int rv = sl_input_gate_init(&t->gate, n);
+    for (int e = 0, k = 0; e < r->graph.nedges && rv == SL_OK; e++) {
+        const sl_edge *ed = &r->graph.edges[e];
+        if (ed->cons_chain != t->chain_idx)
+            continue;
+        for (int src = 0; src < ed->prod_par && rv == SL_OK; src++) {
+            if (!sl_edge_has_channel(ed, src, t->subtask))
+                continue;
+            sl_in_channel *ch = calloc(1, sizeof(*ch));
+            if (ch == NULL)
+                return SL_ENOMEM;
+            t->gate.ch[k++] = ch;
+            ch->gate = &t->gate;
+            ch->cap = (uint32_t)credits;
+            frame_id(&ch->id, r, ed, src, t->subtask);
+            int ptask = r->graph.chains[ed->prod_chain].task_base + src;
+            rv = get_peer(r, env, d->task_addrs[ptask], &ch->peer);
+            r->in[e][src * ed->cons_par + t->subtask] = ch;
+        }
+    }
+    return rv;
+}
+
+static int setup_outputs(sl_job_run *r, sl_task *t, const Sluice__DeployTasks *d,
+                         const sl_job_run_env *env, size_t bufsize)
+{
+    int rv = SL_OK;
+    for (int e = 0; e < r->graph.nedges && rv == SL_OK; e++) {
+        const sl_edge *ed = &r->graph.edges[e];
+        if (ed->prod_chain != t->chain_idx)
+            continue;
+        sl_out_edge *oe = &t->out[t->nout++];
+        oe->edge = ed;
+        oe->cons = &r->spec->stages[ed->cons_stage];
+        oe->nch = ed->cons_par;
+        oe->ch = calloc((size_t)ed->cons_par, sizeof(sl_out_channel *));
+        if (oe->ch == NULL)
+            return SL_ENOMEM;
+        for (int dst = 0; dst < ed->cons_par && rv == SL_OK; dst++) {
+            if (!sl_edge_has_channel(ed, t->subtask, dst))
+                continue;
+            sl_out_channel *ch = calloc(1, sizeof(*ch));
+            if (ch == NULL)
+                return SL_ENOMEM;
+            oe->ch[dst] = ch;
+            ch->mu = &t->out_mu;
+            ch->cv = &t->out_cv;
+            frame_id(&ch->id, r, ed, t->subtask, dst);
+            rv = sl_out_channel_init(ch, bufsize);
+            int ctask = r->graph.chains[ed->cons_chain].task_base + dst;
+            if (rv == SL_OK)
+                rv = get_peer(r, env, d->task_addrs[ctask], &ch->peer);
+            r->out[e][t->subtask * ed->cons_par + dst] = ch;
+        }
+    }
+    return rv;
+}
+
+static int create_ops(sl_task *t)
+{
+    for (int i = 0; i < t->chain->nstages; i++) {
+        const sl_stage *st = &t->run->spec->stages[t->chain->stages[i]];
+        int rv = sl_operator_create(st, t, &t->ops[i]);
+        if (rv != SL_OK)
+            return rv;
+        t->nops++;
+        if (i > 0)
+            t->ops[i - 1]->next = t->ops[i];
+    }
+    return SL_OK;
+}
+
+static int create_task(sl_job_run *r, int index, const Sluice__DeployTasks *d,
+                       const sl_job_run_env *env, sl_task **out)
+{
+    sl_task *t = calloc(1, sizeof(*t));
+    if (t == NULL)
+        return SL_ENOMEM;
+    *out = t;
+    t->run = r;
+    t->index = index;
+    if (sl_job_graph_task(&r->graph, index, &t->chain_idx, &t->subtask) != SL_OK)
+        return SL_EINVAL;
+    t->chain = &r->graph.chains[t->chain_idx];
+    t->parallelism = t->chain->parallelism;
+    pthread_mutex_init(&t->out_mu, NULL);
+    pthread_cond_init(&t->out_cv, NULL);
+    atomic_store(&t->state, SLUICE__TASK_STATE__TASK_DEPLOYING);
+    t->reported = -1;
+    int64_t credits = 4, bufsize = 32768;
+    sl_config_get_int(r->cfg, "taskmanager.network.credits-per-channel", &credits);
+    sl_config_get_bytes(r->cfg, "taskmanager.memory.network.buffer-size", &bufsize);
+    sl_config_get_ms(r->cfg, "execution.buffer-timeout", &t->buffer_timeout_ms);
+    int rv = create_ops(t);
+    if (rv == SL_OK)
+        rv = setup_inputs(r, t, d, env, (int)credits);
+    if (rv == SL_OK)
+        rv = setup_outputs(r, t, d, env, (size_t)bufsize);
+    return rv;
+}
+
+static int parse_job(sl_job_run *r, const Sluice__DeployTasks *d, char *err, size_t errlen)
+{
+    int rv = sl_job_parse(d->file_name, d->yaml, strlen(d->yaml), (int)d->parallelism, &r->spec,
+                          err, errlen);
+    if (rv != SL_OK)
+        return rv;
+    rv = sl_job_graph_build(r->spec, &r->graph);
+    if (rv != SL_OK) {
+        snprintf(err, errlen, "cannot build the job graph: %s", sl_strerror(rv));
+        return rv;
+    }
+    if (d->n_task_addrs != (size_t)r->graph.ntasks) {
+        snprintf(err, errlen, "deployment names %zu task addresses, the job has %d tasks",
+                 d->n_task_addrs, r->graph.ntasks);
+        return SL_EINVAL;
+    }
+    rv = sl_config_new(&r->cfg);
+    if (rv == SL_OK)
+        rv = sl_config_load_string(r->cfg, "job configuration", d->config, strlen(d->config),
+                                   err, errlen);
+    return rv;
+}
+
+static int start_threads(sl_job_run *r)
+{
+    for (int i = 0; i < r->ntasks; i++) {
+        sl_task *t = r->tasks[i];
+        if (pthread_create(&t->thread, NULL, sl_task_main, t) != 0)
+            return SL_ENOMEM;
+        t->thread_started = 1;
+    }
+    return SL_OK;
+}
+
+int sl_job_run_create(const Sluice__DeployTasks *d, const sl_job_run_env *env,
+                      sl_job_run **out, char *err, size_t errlen)
+{
+    if (!sl_is_hex(d->job_id, 32)) {
+        snprintf(err, errlen, "bad job id");
+        return SL_EINVAL;
+    }
+    sl_job_run *r = calloc(1, sizeof(*r));
+    if (r == NULL)
+        return SL_ENOMEM;
+    snprintf(r->job_id, sizeof(r->job_id), "%s", d->job_id);
+    r->attempt = d->attempt;
+    pthread_mutex_init(&r->start_mu, NULL);
+    pthread_cond_init(&r->start_cv, NULL);
+    int rv = parse_job(r, d, err, errlen);
+    if (rv == SL_OK)
+        rv = alloc_edge_tables(r);
+    r->tasks = calloc(d->n_local_tasks + 1, sizeof(sl_task *));
+    if (rv == SL_OK && r->tasks == NULL)
+        rv = SL_ENOMEM;
+    for (size_t i = 0; i < d->n_local_tasks && rv == SL_OK; i++) {
+        if (d->local_tasks[i] >= (uint32_t)r->graph.ntasks) {
+            snprintf(err, errlen, "task %u is not in the job", d->local_tasks[i]);
+            rv = SL_EINVAL;
+            break;
+        }
+        rv = create_task(r, (int)d->local_tasks[i], d, env, &r->tasks[r->ntasks++]);
+        if (rv != SL_OK && err[0] == '\0')
+            snprintf(err, errlen, "cannot set up task %u: %s", d->local_tasks[i],
+                     sl_strerror(rv));
+    }
+    if (rv == SL_OK)
+        rv = start_threads(r);
+    if (rv != SL_OK) {
+        if (err[0] == '\0')
+            snprintf(err, errlen, "cannot deploy: %s", sl_strerror(rv));
+        sl_job_run_cancel(r);
+        sl_job_run_free(r);
+        return SL_EINVAL;
+    }
+    *out = r;
+    return SL_OK;
+}
+
+void sl_job_run_start(sl_job_run *r)
+{
+    pthread_mutex_lock(&r->start_mu);
+    r->started = 1;
+    pthread_cond_broadcast(&r->start_cv);
+    pthread_mutex_unlock(&r->start_mu);
+}
+
+void sl_job_run_cancel(sl_job_run *r)
+{
+    atomic_store(&r->cancel, 1);
+    pthread_mutex_lock(&r->start_mu);
+    pthread_cond_broadcast(&r->start_cv);
+    pthread_mutex_unlock(&r->start_mu);
+    for (int i = 0; i < r->ntasks; i++) {
+        if (r->tasks[i] == NULL)
+            continue;
+        atomic_store(&r->tasks[i]->cancel, 1);
+        pthread_mutex_lock(&r->tasks[i]->gate.mu);
+        pthread_cond_broadcast(&r->tasks[i]->gate.cv);
+        pthread_mutex_unlock(&r->tasks[i]->gate.mu);
+    }
+}
+
+int sl_job_run_done(const sl_job_run *r)
+{
+    for (int i = 0; i < r->ntasks; i++) {
+        int s = atomic_load(&r->tasks[i]->state);
+        if (s != SLUICE__TASK_STATE__TASK_FINISHED && s != SLUICE__TASK_STATE__TASK_CANCELED &&
+            s != SLUICE__TASK_STATE__TASK_FAILED)
+            return 0;
+    }
+    return 1;
+}
+
+static void free_task(sl_task *t)
+{
+    if (t->thread_started)
+        pthread_join(t->thread, NULL);
+    for (int i = 0; i < t->nops; i++)
+        sl_operator_destroy(t->ops[i]);
+    sl_input_gate_destroy(&t->gate);
+    for (int e = 0; e < t->nout; e++) {
+        for (int i = 0; i < t->out[e].nch; i++) {
+            if (t->out[e].ch[i] != NULL)
+                sl_out_channel_destroy(t->out[e].ch[i]);
+            free(t->out[e].ch[i]);
+        }
+        free(t->out[e].ch);
+    }
+    pthread_mutex_destroy(&t->out_mu);
+    pthread_cond_destroy(&t->out_cv);
+    free(t);
+}
+
+void sl_job_run_free(sl_job_run *r)
+{
+    for (int i = 0; r->tasks != NULL && i < r->ntasks; i++)
+        if (r->tasks[i] != NULL)
+            free_task(r->tasks[i]);
+    free(r->tasks);
+    for (int e = 0; e < SL_MAX_STAGES * 2; e++) {
+        free(r->in[e]);
+        free(r->out[e]);
+    }
+    for (int i = 0; i < r->npeers; i++)
+        sl_peer_close(r->peers[i]);
+    if (r->spec != NULL)
+        sl_job_free(r->spec);
+    if (r->cfg != NULL)
+        sl_config_free(r->cfg);
+    pthread_mutex_destroy(&r->start_mu);
+    pthread_cond_destroy(&r->start_cv);
+    free(r);
+}
+
+void sl_job_run_deliver(sl_job_run *r, const sl_frame_hdr *h, nng_msg *msg)
+{
+    int e = find_edge(&r->graph, h->prod_stage, h->cons_stage);
+    if (e < 0 || h->src >= r->graph.edges[e].prod_par || h->dst >= r->graph.edges[e].cons_par) {
+        nng_msg_free(msg);
+        return;
+    }
+    int idx = h->src * r->graph.edges[e].cons_par + h->dst;
+    if (h->kind == SL_FRAME_DATA && r->in[e][idx] != NULL) {
+        sl_in_channel_push(r->in[e][idx], h->seq, msg);
+        return;
+    }
+    if (h->kind == SL_FRAME_CREDIT && r->out[e][idx] != NULL)
+        sl_out_channel_grant(r->out[e][idx], h->seq);
+    nng_msg_free(msg);
+}

@@ -1,0 +1,42 @@
+/* Keyed state: per-subtask key/value state organised by key group.
+ *
+ * One sl_keyed_state per subtask per stateful operator. Keys and values are
+ * opaque byte strings; every entry belongs to a key group so snapshots and
+ * restores can take any key-group range (rescaling). Backends sit behind the
+ * vtable: "hashmap" (in memory) now, "leveldb" later.
+ *
+ * Single-threaded: only the owning task thread calls these. */
+#ifndef SL_KEYED_STATE_H
+#define SL_KEYED_STATE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct sl_keyed_state sl_keyed_state;
+
+/* Opens a backend ("hashmap") for key groups [kg_start, kg_end]. dir is a
+ * local working folder (unused by hashmap, may be NULL). *out owned by
+ * caller, free with sl_keyed_state_close. */
+int sl_keyed_state_open(const char *backend, int kg_start, int kg_end, const char *dir,
+                        sl_keyed_state **out);
+void sl_keyed_state_close(sl_keyed_state *st);
+
+/* Looks up key in key group kg. On success *val and *vlen give bytes owned by
+ * the state, valid until the next put/delete/close. SL_ENOTFOUND if absent. */
+int sl_keyed_state_get(sl_keyed_state *st, int kg, const void *key, size_t klen,
+                       const void **val, size_t *vlen);
+/* Inserts or replaces (key and value copied). */
+int sl_keyed_state_put(sl_keyed_state *st, int kg, const void *key, size_t klen, const void *val,
+                       size_t vlen);
+int sl_keyed_state_delete(sl_keyed_state *st, int kg, const void *key, size_t klen);
+/* Number of entries. */
+size_t sl_keyed_state_count(const sl_keyed_state *st);
+
+/* Visits every entry of key group kg (order unspecified for hashmap). The
+ * callback returns 0 to go on, non-zero to stop (that value is returned).
+ * The state must not be modified during the visit. */
+typedef int (*sl_keyed_state_visit_fn)(void *arg, int kg, const void *key, size_t klen,
+                                       const void *val, size_t vlen);
+int sl_keyed_state_visit_group(sl_keyed_state *st, int kg, sl_keyed_state_visit_fn fn, void *arg);
+
+#endif

@@ -1,0 +1,28 @@
+/* sluice-taskmanager: runs in the foreground (the scripts background it;
+ * nng forbids forking after it started). */
+#include <stdio.h>
+
+#include "common/daemon.h"
+#include "common/log.h"
+#include "common/status.h"
+#include "taskmanager/task_manager.h"
+
+int main(int argc, char **argv)
+{
+    sl_config *cfg = NULL;
+    int rc = sl_daemon_init("taskmanager", argc, argv, &cfg);
+    if (rc != 0)
+        return rc;
+    sl_tm *tm = NULL;
+    if (sl_tm_start(cfg, &tm) != SL_OK) {
+        sl_error("taskmanager could not start");
+        sl_config_free(cfg);
+        return 1;
+    }
+    int sig = sl_daemon_wait_for_signal();
+    sl_info("signal %d: stopping", sig);
+    sl_tm_stop(tm);
+    sl_config_free(cfg);
+    sl_info("taskmanager stopped");
+    return 0;
+}

@@ -1,0 +1,49 @@
+#include "taskmanager/operator.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/status.h"
+#include "taskmanager/task.h"
+
+static const struct {
+    enum sl_stage_kind kind;
+    const char *type;
+    const sl_operator_ops *ops;
+} registry[] = {
+    {SL_STAGE_SOURCE, "file", &sl_op_file_source},
+    {SL_STAGE_OPERATOR, "tokenize", &sl_op_tokenize},
+    {SL_STAGE_OPERATOR, "count", &sl_op_count},
+    {SL_STAGE_SINK, "file", &sl_op_file_sink},
+    {SL_STAGE_SINK, "print", &sl_op_print_sink},
+    {SL_STAGE_SINK, "blackhole", &sl_op_blackhole_sink},
+};
+
+int sl_operator_create(const sl_stage *stage, struct sl_task *task, sl_operator **out)
+{
+    for (size_t i = 0; i < sizeof(registry) / sizeof(registry[0]); i++) {
+        if (registry[i].kind != stage->kind || strcmp(registry[i].type, stage->type) != 0)
+            continue;
+        sl_operator *op = calloc(1, sizeof(*op));
+        if (op == NULL)
+            return SL_ENOMEM;
+        op->ops = registry[i].ops;
+        op->stage = stage;
+        op->task = task;
+        *out = op;
+        return SL_OK;
+    }
+    return SL_ENOTFOUND;
+}
+
+void sl_operator_destroy(sl_operator *op)
+{
+    free(op);
+}
+
+int sl_operator_emit(sl_operator *op, const sl_row *row)
+{
+    if (op->next != NULL)
+        return op->next->ops->process(op->next, row);
+    return sl_task_emit(op->task, row);
+}

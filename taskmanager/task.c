@@ -1,0 +1,264 @@
+#include "taskmanager/task.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "common/keygroup.h"
+#include "common/log.h"
+#include "common/status.h"
+#include "common/util.h"
+
+#define TASK_POLL_MS 100
+
+int sl_task_fail(sl_task *t, const char *fmt, ...)
+{
+    if (t->failure[0] == '\0') {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(t->failure, sizeof(t->failure), fmt, ap);
+        va_end(ap);
+    }
+    return SL_EIO;
+}
+
+int sl_task_canceled(const sl_task *t)
+{
+    return atomic_load(&t->cancel) || atomic_load(&t->run->cancel);
+}
+
+int sl_task_max_parallelism(const sl_task *t)
+{
+    return t->run->spec->max_parallelism;
+}
+
+static int flush_channel(sl_task *t, sl_out_channel *ch)
+{
+    int rv = sl_out_channel_flush(ch, &t->cancel);
+    if (rv == SL_ECLOSED)
+        return sl_task_fail(t, "data connection to %s lost", ch->peer->url);
+    return rv;
+}
+
+int sl_task_flush(sl_task *t)
+{
+    for (int e = 0; e < t->nout; e++) {
+        for (int i = 0; i < t->out[e].nch; i++) {
+            sl_out_channel *ch = t->out[e].ch[i];
+            if (ch != NULL && ch->len > 0) {
+                int rv = flush_channel(t, ch);
+                if (rv != SL_OK)
+                    return rv;
+            }
+        }
+    }
+    t->last_flush_ms = sl_now_ms();
+    return SL_OK;
+}
+
+static int append_event(sl_task *t, sl_out_channel *ch, uint8_t tag, const sl_row *row)
+{
+    for (int attempt = 0; attempt < 2; attempt++) {
+        size_t used = 0;
+        if (ch->len + 1 < ch->cap) {
+            int rv = row == NULL ? SL_OK
+                                 : sl_row_encode(row, ch->buf + ch->len + 1,
+                                                 ch->cap - ch->len - 1, &used);
+            if (rv == SL_OK) {
+                ch->buf[ch->len] = tag;
+                ch->len += 1 + used;
+                return SL_OK;
+            }
+            if (rv != SL_ENOSPC)
+                return sl_task_fail(t, "cannot encode a record: %s", sl_strerror(rv));
+        }
+        if (ch->len == 0)
+            break;
+        int rv = flush_channel(t, ch);
+        if (rv != SL_OK)
+            return rv;
+    }
+    return sl_task_fail(t, "a record does not fit in a network buffer of %zu bytes", ch->cap);
+}
+
+static sl_out_channel *pick_channel(sl_task *t, sl_out_edge *oe, const sl_row *row)
+{
+    switch (oe->edge->part) {
+    case SL_PART_FORWARD:
+        return oe->ch[t->subtask];
+    case SL_PART_HASH: {
+        int maxp = sl_task_max_parallelism(t);
+        int32_t h = sl_key_hash(row, oe->cons->key_idx, oe->cons->nkeys);
+        int kg = sl_key_group_for_hash(h, maxp);
+        return oe->ch[sl_operator_index_for_key_group(kg, maxp, oe->nch)];
+    }
+    case SL_PART_REBALANCE:
+        oe->rr = (oe->rr + 1) % oe->nch;
+        return oe->ch[oe->rr];
+    }
+    return NULL;
+}
+
+int sl_task_emit(sl_task *t, const sl_row *row)
+{
+    for (int e = 0; e < t->nout; e++) {
+        sl_out_channel *ch = pick_channel(t, &t->out[e], row);
+        if (ch == NULL)
+            return sl_task_fail(t, "no channel for a record on edge %d", e);
+        int rv = append_event(t, ch, SL_EV_ROW, row);
+        if (rv != SL_OK)
+            return rv;
+    }
+    if ((++t->emits & 255) == 0 && sl_now_ms() - t->last_flush_ms >= t->buffer_timeout_ms)
+        return sl_task_flush(t);
+    return SL_OK;
+}
+
+static int send_end_of_input(sl_task *t)
+{
+    for (int e = 0; e < t->nout; e++) {
+        for (int i = 0; i < t->out[e].nch; i++) {
+            sl_out_channel *ch = t->out[e].ch[i];
+            if (ch == NULL)
+                continue;
+            int rv = append_event(t, ch, SL_EV_END, NULL);
+            if (rv == SL_OK)
+                rv = flush_channel(t, ch);
+            if (rv != SL_OK)
+                return rv;
+        }
+    }
+    return SL_OK;
+}
+
+/* Delivers every event of one frame to the chain's head. */
+static int process_frame(sl_task *t, sl_in_channel *ch, nng_msg *msg)
+{
+    sl_frame_hdr h;
+    const uint8_t *p;
+    size_t len;
+    if (sl_frame_parse(nng_msg_body(msg), nng_msg_len(msg), &h, &p, &len) != SL_OK)
+        return sl_task_fail(t, "malformed data frame");
+    sl_operator *head = t->ops[0];
+    sl_row row;
+    size_t off = 0;
+    while (off < len) {
+        uint8_t tag = p[off++];
+        if (tag == SL_EV_END) {
+            pthread_mutex_lock(&t->gate.mu);
+            ch->finished = 1;
+            pthread_mutex_unlock(&t->gate.mu);
+            break;
+        }
+        size_t used;
+        if (tag != SL_EV_ROW || sl_row_decode(p + off, len - off, &row, &used) != SL_OK)
+            return sl_task_fail(t, "malformed event in a data frame from subtask %u", h.src);
+        off += used;
+        int rv = head->ops->process(head, &row);
+        if (rv != SL_OK)
+            return rv;
+    }
+    return SL_OK;
+}
+
+static int run_inputs(sl_task *t)
+{
+    int rv = sl_input_gate_open(&t->gate, &t->cancel);
+    while (rv == SL_OK) {
+        sl_in_channel *ch;
+        nng_msg *msg;
+        rv = sl_input_gate_next(&t->gate, TASK_POLL_MS, &ch, &msg);
+        if (rv == SL_ECLOSED)
+            return SL_OK;
+        if (rv == SL_ETIMEDOUT) {
+            rv = sl_task_canceled(t) ? SL_ECANCELED : sl_task_flush(t);
+            continue;
+        }
+        if (rv == SL_EPROTO)
+            return sl_task_fail(t, "%s", t->gate.error);
+        rv = process_frame(t, ch, msg);
+        int rv2 = sl_input_gate_release(&t->gate, ch, msg, &t->cancel);
+        if (rv == SL_OK)
+            rv = rv2;
+        if (rv == SL_OK && sl_now_ms() - t->last_flush_ms >= t->buffer_timeout_ms)
+            rv = sl_task_flush(t);
+    }
+    return rv;
+}
+
+static int wait_for_start(sl_task *t)
+{
+    sl_job_run *r = t->run;
+    pthread_mutex_lock(&r->start_mu);
+    while (!r->started && !sl_task_canceled(t))
+        pthread_cond_wait(&r->start_cv, &r->start_mu);
+    pthread_mutex_unlock(&r->start_mu);
+    return sl_task_canceled(t) ? SL_ECANCELED : SL_OK;
+}
+
+static int open_chain(sl_task *t, int *nopened)
+{
+    for (int i = 0; i < t->nops; i++) {
+        int rv = t->ops[i]->ops->open(t->ops[i]);
+        if (rv != SL_OK)
+            return rv;
+        (*nopened)++;
+    }
+    return SL_OK;
+}
+
+static int finish_chain(sl_task *t)
+{
+    for (int i = 0; i < t->nops; i++) {
+        if (t->ops[i]->ops->finish == NULL)
+            continue;
+        int rv = t->ops[i]->ops->finish(t->ops[i]);
+        if (rv != SL_OK)
+            return rv;
+    }
+    return SL_OK;
+}
+
+static int run_chain(sl_task *t, int *nopened)
+{
+    int rv = open_chain(t, nopened);
+    if (rv != SL_OK)
+        return rv;
+    t->last_flush_ms = sl_now_ms();
+    sl_operator *head = t->ops[0];
+    rv = head->ops->run != NULL ? head->ops->run(head) : run_inputs(t);
+    if (rv == SL_OK && sl_task_canceled(t))
+        rv = SL_ECANCELED;
+    if (rv == SL_OK)
+        rv = finish_chain(t);
+    if (rv == SL_OK)
+        rv = sl_task_flush(t);
+    if (rv == SL_OK)
+        rv = send_end_of_input(t);
+    return rv;
+}
+
+void *sl_task_main(void *arg)
+{
+    sl_task *t = arg;
+    int nopened = 0;
+    int rv = wait_for_start(t);
+    if (rv == SL_OK) {
+        atomic_store(&t->state, SLUICE__TASK_STATE__TASK_RUNNING);
+        rv = run_chain(t, &nopened);
+    }
+    for (int i = nopened - 1; i >= 0; i--)
+        t->ops[i]->ops->close(t->ops[i], rv == SL_OK);
+    if (rv == SL_OK) {
+        atomic_store(&t->state, SLUICE__TASK_STATE__TASK_FINISHED);
+    } else if (sl_task_canceled(t)) {
+        atomic_store(&t->state, SLUICE__TASK_STATE__TASK_CANCELED);
+    } else {
+        if (t->failure[0] == '\0')
+            sl_task_fail(t, "%s", sl_strerror(rv));
+        sl_error("task %s %d/%d of job %s failed: %s", t->chain->name, t->subtask,
+                 t->parallelism, t->run->job_id, t->failure);
+        atomic_store(&t->state, SLUICE__TASK_STATE__TASK_FAILED);
+    }
+    return NULL;
+}

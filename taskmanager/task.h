@@ -1,0 +1,90 @@
+/* Tasks: one thread per subtask running its operator chain, and the job
+ * run that groups a job attempt's tasks, channels and peers on one
+ * taskmanager.
+ *
+ * Lifetime: the taskmanager creates a job run on deploy (channels
+ * registered, threads waiting), starts it on start, sets `cancel` on
+ * cancel. A task thread ends in FINISHED, CANCELED or FAILED; the
+ * taskmanager reports that to the jobmanager and frees the run once every
+ * task has ended and been reported. Only the task's own thread touches its
+ * operators and state; other threads only set `cancel` and deliver frames
+ * into channels. */
+#ifndef SL_TASK_H
+#define SL_TASK_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "common/config.h"
+#include "common/job_graph.h"
+#include "common/jobfile.h"
+#include "proto/sluice.pb-c.h"
+#include "taskmanager/channel.h"
+#include "taskmanager/operator.h"
+
+typedef struct sl_job_run sl_job_run;
+
+typedef struct sl_out_edge {
+    const sl_edge *edge;
+    const sl_stage *cons;       /* consuming stage (key fields for HASH) */
+    sl_out_channel **ch;        /* [cons_par], NULL where no channel */
+    int nch, rr;
+} sl_out_edge;
+
+typedef struct sl_task {
+    sl_job_run *run;
+    int index, chain_idx, subtask, parallelism;
+    const sl_chain *chain;
+    pthread_t thread;
+    int thread_started;
+    atomic_int state;           /* Sluice__TaskState */
+    int reported;               /* last state reported to the jobmanager */
+    atomic_int cancel;
+    char failure[1024];
+    int nops;
+    sl_operator *ops[SL_MAX_STAGES];
+    sl_input_gate gate;
+    int nout;
+    sl_out_edge out[SL_MAX_STAGES];
+    pthread_mutex_t out_mu;
+    pthread_cond_t out_cv;
+    int64_t last_flush_ms;
+    int64_t buffer_timeout_ms;
+    uint32_t emits;
+} sl_task;
+
+struct sl_job_run {
+    char job_id[33];
+    uint32_t attempt;
+    sl_job_spec *spec;
+    sl_job_graph graph;
+    sl_config *cfg;
+    int npeers;
+    sl_peer *peers[64];
+    int ntasks;
+    sl_task **tasks;
+    /* channels by edge, indexed src * cons_par + dst (local ends only) */
+    sl_in_channel **in[SL_MAX_STAGES * 2];
+    sl_out_channel **out[SL_MAX_STAGES * 2];
+    pthread_mutex_t start_mu;
+    pthread_cond_t start_cv;
+    int started;
+    atomic_int cancel;
+    int reap;                   /* ended and reported: free it */
+    sl_job_run *next;
+};
+
+/* Task runtime API for operators. */
+int sl_task_emit(sl_task *t, const sl_row *row);
+/* Records the failure cause (first one wins) and returns SL_EIO. */
+int sl_task_fail(sl_task *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+int sl_task_canceled(const sl_task *t);
+/* Flushes partly filled output buffers (a source calls it before it waits). */
+int sl_task_flush(sl_task *t);
+int sl_task_max_parallelism(const sl_task *t);
+
+/* Thread entry, started by the taskmanager at deploy. */
+void *sl_task_main(void *arg);
+
+#endif

@@ -1,0 +1,405 @@
+#include "taskmanager/task_manager.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "common/rpc.h"
+#include "common/status.h"
+#include "common/util.h"
+#include "taskmanager/data_plane.h"
+#include "taskmanager/job_run.h"
+
+#define RPC_TIMEOUT_MS 5000
+#define LOOP_MS 50
+
+struct sl_tm {
+    const sl_config *cfg;
+    char id[17];
+    char host[256];
+    int rpc_port;
+    int64_t slots, hb_interval, hb_timeout;
+    size_t max_msg, max_frame;
+    char jm_url[300];
+    sl_rpc_server *rpc;
+    sl_rpc_client *jm;
+    sl_data_plane *dp;
+    pthread_rwlock_t runs_lock; /* guards the list; dispatch reads it */
+    sl_job_run *runs;
+    pthread_mutex_t mu;         /* wakes the jobmanager client thread */
+    pthread_cond_t cv;
+    pthread_t thread;
+    atomic_int stopping;
+    int registered;
+    int64_t last_hb_ok;
+};
+
+static void wake(sl_tm *tm)
+{
+    pthread_mutex_lock(&tm->mu);
+    pthread_cond_signal(&tm->cv);
+    pthread_mutex_unlock(&tm->mu);
+}
+
+/* ---- data plane dispatch (receiver thread) */
+
+static void dispatch(void *arg, nng_msg *msg)
+{
+    sl_tm *tm = arg;
+    sl_frame_hdr h;
+    const uint8_t *p;
+    size_t n;
+    if (sl_frame_parse(nng_msg_body(msg), nng_msg_len(msg), &h, &p, &n) != SL_OK) {
+        sl_warn("data plane: dropped a malformed frame of %zu bytes", nng_msg_len(msg));
+        nng_msg_free(msg);
+        return;
+    }
+    pthread_rwlock_rdlock(&tm->runs_lock);
+    sl_job_run *r = tm->runs;
+    while (r != NULL && (r->attempt != h.attempt || memcmp(r->job_id, h.job, 32) != 0))
+        r = r->next;
+    if (r != NULL)
+        sl_job_run_deliver(r, &h, msg);
+    else
+        nng_msg_free(msg); /* a frame of an earlier attempt or a finished job */
+    pthread_rwlock_unlock(&tm->runs_lock);
+}
+
+/* ---- RPC handlers (server worker threads) */
+
+static sl_job_run *find_run(sl_tm *tm, const char *job_id, uint32_t attempt)
+{
+    for (sl_job_run *r = tm->runs; r != NULL; r = r->next)
+        if (strcmp(r->job_id, job_id) == 0 && (attempt == 0 || r->attempt == attempt))
+            return r;
+    return NULL;
+}
+
+static void handle_deploy(sl_tm *tm, const Sluice__DeployTasks *d, Sluice__Reply *reply,
+                          sl_arena *arena)
+{
+    pthread_rwlock_rdlock(&tm->runs_lock);
+    int exists = find_run(tm, d->job_id, d->attempt) != NULL;
+    pthread_rwlock_unlock(&tm->runs_lock);
+    if (exists)
+        return; /* a resent deploy */
+    sl_job_run_env env = {
+        .tm_data_url = sl_data_plane_url(tm->dp),
+        .tm_inproc_url = sl_data_plane_inproc_url(tm->dp),
+        .max_frame = tm->max_frame,
+    };
+    char err[1024] = "";
+    sl_job_run *r;
+    if (sl_job_run_create(d, &env, &r, err, sizeof(err)) != SL_OK) {
+        sl_error("deploy of job %s attempt %u failed: %s", d->job_id, d->attempt, err);
+        reply->status = SLUICE__STATUS__STATUS_FAILED;
+        reply->error = sl_arena_strdup(arena, err);
+        return;
+    }
+    pthread_rwlock_wrlock(&tm->runs_lock);
+    r->next = tm->runs;
+    tm->runs = r;
+    pthread_rwlock_unlock(&tm->runs_lock);
+    sl_info("deployed %d task(s) of job %s attempt %u", r->ntasks, r->job_id, r->attempt);
+}
+
+static void handle_start_cancel(sl_tm *tm, const Sluice__JobAttempt *ja, int start)
+{
+    pthread_rwlock_rdlock(&tm->runs_lock);
+    for (sl_job_run *r = tm->runs; r != NULL; r = r->next) {
+        if (strcmp(r->job_id, ja->job_id) != 0 || (ja->attempt != 0 && r->attempt != ja->attempt))
+            continue;
+        if (start)
+            sl_job_run_start(r);
+        else
+            sl_job_run_cancel(r);
+    }
+    pthread_rwlock_unlock(&tm->runs_lock);
+    wake(tm);
+}
+
+static void handle(void *arg, const Sluice__Request *req, Sluice__Reply *reply, sl_arena *arena)
+{
+    sl_tm *tm = arg;
+    switch (req->body_case) {
+    case SLUICE__REQUEST__BODY_DEPLOY_TASKS:
+        handle_deploy(tm, req->deploy_tasks, reply, arena);
+        break;
+    case SLUICE__REQUEST__BODY_START_TASKS:
+        handle_start_cancel(tm, req->start_tasks, 1);
+        break;
+    case SLUICE__REQUEST__BODY_CANCEL_TASKS:
+        handle_start_cancel(tm, req->cancel_tasks, 0);
+        break;
+    default:
+        reply->status = SLUICE__STATUS__STATUS_INVALID;
+        reply->error = "request not served by a taskmanager";
+    }
+}
+
+/* ---- jobmanager client thread */
+
+static int call_jm(sl_tm *tm, const Sluice__Request *req, Sluice__Reply **out)
+{
+    Sluice__Reply *reply = NULL;
+    int rv = sl_rpc_call(tm->jm, req, RPC_TIMEOUT_MS, &reply);
+    if (rv != SL_OK)
+        return rv;
+    if (reply->status != SLUICE__STATUS__STATUS_OK) {
+        sl_warn("jobmanager refused a request: %s", reply->error);
+        rv = SL_EINVAL;
+    }
+    if (out != NULL && rv == SL_OK)
+        *out = reply;
+    else
+        sluice__reply__free_unpacked(reply, NULL);
+    return rv;
+}
+
+static int register_tm(sl_tm *tm)
+{
+    Sluice__RegisterTm r = SLUICE__REGISTER_TM__INIT;
+    r.tm_id = tm->id;
+    r.host = tm->host;
+    r.rpc_port = (uint32_t)tm->rpc_port;
+    r.data_port = (uint32_t)sl_data_plane_port(tm->dp);
+    r.pid = (int32_t)getpid();
+    r.slots = (uint32_t)tm->slots;
+    Sluice__Request req = SLUICE__REQUEST__INIT;
+    req.body_case = SLUICE__REQUEST__BODY_REGISTER_TM;
+    req.register_tm = &r;
+    int rv = call_jm(tm, &req, NULL);
+    if (rv == SL_OK) {
+        sl_info("registered at the jobmanager %s as %s", tm->jm_url, tm->id);
+        tm->registered = 1;
+        tm->last_hb_ok = sl_now_ms();
+    }
+    return rv;
+}
+
+static void cancel_all(sl_tm *tm, const char *why)
+{
+    pthread_rwlock_rdlock(&tm->runs_lock);
+    for (sl_job_run *r = tm->runs; r != NULL; r = r->next) {
+        sl_warn("cancelling job %s attempt %u: %s", r->job_id, r->attempt, why);
+        sl_job_run_cancel(r);
+    }
+    pthread_rwlock_unlock(&tm->runs_lock);
+}
+
+static void heartbeat(sl_tm *tm)
+{
+    Sluice__Heartbeat hb = SLUICE__HEARTBEAT__INIT;
+    hb.tm_id = tm->id;
+    Sluice__Request req = SLUICE__REQUEST__INIT;
+    req.body_case = SLUICE__REQUEST__BODY_HEARTBEAT;
+    req.heartbeat = &hb;
+    Sluice__Reply *reply = NULL;
+    if (call_jm(tm, &req, &reply) != SL_OK) {
+        if (sl_now_ms() - tm->last_hb_ok > tm->hb_timeout) {
+            cancel_all(tm, "the jobmanager does not answer");
+            tm->registered = 0;
+        }
+        return;
+    }
+    tm->last_hb_ok = sl_now_ms();
+    if (!reply->known) {
+        cancel_all(tm, "the jobmanager no longer knows this taskmanager");
+        tm->registered = 0;
+    }
+    sluice__reply__free_unpacked(reply, NULL);
+}
+
+static int report_task(sl_tm *tm, sl_job_run *r, sl_task *t, int state)
+{
+    Sluice__TaskStateUpdate u = SLUICE__TASK_STATE_UPDATE__INIT;
+    u.tm_id = tm->id;
+    u.job_id = r->job_id;
+    u.attempt = r->attempt;
+    u.task = (uint32_t)t->index;
+    u.state = (Sluice__TaskState)state;
+    u.message = t->failure;
+    Sluice__Request req = SLUICE__REQUEST__INIT;
+    req.body_case = SLUICE__REQUEST__BODY_TASK_STATE;
+    req.task_state = &u;
+    return call_jm(tm, &req, NULL);
+}
+
+/* Reports state changes; returns 1 if everything of r has been reported. */
+static int report_run(sl_tm *tm, sl_job_run *r)
+{
+    int all = 1;
+    for (int i = 0; i < r->ntasks; i++) {
+        sl_task *t = r->tasks[i];
+        int s = atomic_load(&t->state);
+        if (s != t->reported && tm->registered && report_task(tm, r, t, s) == SL_OK)
+            t->reported = s;
+        all &= t->reported == s;
+    }
+    return all;
+}
+
+/* Removes and frees runs that ended and were reported. */
+static void reap_runs(sl_tm *tm)
+{
+    sl_job_run *done = NULL;
+    pthread_rwlock_wrlock(&tm->runs_lock);
+    for (sl_job_run **pp = &tm->runs; *pp != NULL;) {
+        sl_job_run *r = *pp;
+        if (r->reap) {
+            *pp = r->next;
+            r->next = done;
+            done = r;
+        } else {
+            pp = &r->next;
+        }
+    }
+    pthread_rwlock_unlock(&tm->runs_lock);
+    while (done != NULL) {
+        sl_job_run *next = done->next;
+        sl_info("job %s attempt %u ended on this taskmanager", done->job_id, done->attempt);
+        sl_job_run_free(done);
+        done = next;
+    }
+}
+
+static void report_all(sl_tm *tm)
+{
+    pthread_rwlock_rdlock(&tm->runs_lock);
+    for (sl_job_run *r = tm->runs; r != NULL; r = r->next) {
+        int done = sl_job_run_done(r);
+        if (report_run(tm, r) && done)
+            r->reap = 1;
+    }
+    pthread_rwlock_unlock(&tm->runs_lock);
+    reap_runs(tm);
+}
+
+static void *jm_client_main(void *arg)
+{
+    sl_tm *tm = arg;
+    int64_t next_hb = 0;
+    while (!atomic_load(&tm->stopping)) {
+        if (!tm->registered)
+            register_tm(tm);
+        if (tm->registered && sl_now_ms() >= next_hb) {
+            heartbeat(tm);
+            next_hb = sl_now_ms() + tm->hb_interval;
+        }
+        report_all(tm);
+        pthread_mutex_lock(&tm->mu);
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_nsec += LOOP_MS * 1000000L;
+        if (until.tv_nsec >= 1000000000L) {
+            until.tv_sec++;
+            until.tv_nsec -= 1000000000L;
+        }
+        pthread_cond_timedwait(&tm->cv, &tm->mu, &until);
+        pthread_mutex_unlock(&tm->mu);
+    }
+    return NULL;
+}
+
+/* ---- start / stop */
+
+static int read_config(sl_tm *tm)
+{
+    const char *s;
+    int64_t v;
+    sl_config_get_string(tm->cfg, "taskmanager.host", &s);
+    snprintf(tm->host, sizeof(tm->host), "%s", s);
+    sl_config_get_int(tm->cfg, "taskmanager.numberOfTaskSlots", &tm->slots);
+    sl_config_get_ms(tm->cfg, "heartbeat.interval", &tm->hb_interval);
+    sl_config_get_ms(tm->cfg, "heartbeat.timeout", &tm->hb_timeout);
+    sl_config_get_bytes(tm->cfg, "rpc.max-message-size", &v);
+    tm->max_msg = (size_t)v;
+    sl_config_get_bytes(tm->cfg, "taskmanager.memory.network.buffer-size", &v);
+    tm->max_frame = (size_t)v + SL_FRAME_HDR + 1024;
+    sl_config_get_string(tm->cfg, "jobmanager.rpc.address", &s);
+    sl_config_get_int(tm->cfg, "jobmanager.rpc.port", &v);
+    snprintf(tm->jm_url, sizeof(tm->jm_url), "tcp://%s:%lld", s, (long long)v);
+    return SL_OK;
+}
+
+static int start_endpoints(sl_tm *tm)
+{
+    int64_t port;
+    char url[300], err[512];
+    sl_config_get_int(tm->cfg, "taskmanager.data.port", &port);
+    int rv = sl_data_plane_start(tm->host, (int)port, tm->id, tm->max_frame, dispatch, tm, &tm->dp);
+    if (rv != SL_OK)
+        return rv;
+    sl_config_get_int(tm->cfg, "taskmanager.rpc.port", &port);
+    snprintf(url, sizeof(url), "tcp://%s:%lld", tm->host, (long long)port);
+    rv = sl_rpc_server_start(url, 2, tm->max_msg, handle, tm, &tm->rpc, &tm->rpc_port);
+    if (rv != SL_OK)
+        return rv;
+    rv = sl_rpc_client_open(tm->jm_url, 0, tm->max_msg, NULL, NULL, &tm->jm, err, sizeof(err));
+    if (rv != SL_OK)
+        sl_error("%s", err);
+    return rv;
+}
+
+int sl_tm_start(const sl_config *cfg, sl_tm **out)
+{
+    sl_tm *tm = calloc(1, sizeof(*tm));
+    if (tm == NULL)
+        return SL_ENOMEM;
+    tm->cfg = cfg;
+    pthread_rwlock_init(&tm->runs_lock, NULL);
+    pthread_mutex_init(&tm->mu, NULL);
+    pthread_cond_init(&tm->cv, NULL);
+    sl_random_hex(tm->id, 8);
+    read_config(tm);
+    int rv = start_endpoints(tm);
+    if (rv == SL_OK && pthread_create(&tm->thread, NULL, jm_client_main, tm) != 0)
+        rv = SL_ENOMEM;
+    if (rv != SL_OK) {
+        sl_rpc_client_close(tm->jm);
+        sl_rpc_server_stop(tm->rpc);
+        sl_data_plane_stop(tm->dp);
+        free(tm);
+        return rv;
+    }
+    sl_info("taskmanager %s: rpc tcp://%s:%d, data %s, %lld slot(s), jobmanager %s", tm->id,
+            tm->host, tm->rpc_port, sl_data_plane_url(tm->dp), (long long)tm->slots,
+            tm->jm_url);
+    *out = tm;
+    return SL_OK;
+}
+
+void sl_tm_stop(sl_tm *tm)
+{
+    cancel_all(tm, "the taskmanager is stopping");
+    int64_t deadline = sl_now_ms() + 5000;
+    for (;;) {
+        pthread_rwlock_rdlock(&tm->runs_lock);
+        int busy = 0;
+        for (sl_job_run *r = tm->runs; r != NULL; r = r->next)
+            busy |= !sl_job_run_done(r);
+        pthread_rwlock_unlock(&tm->runs_lock);
+        if (!busy || sl_now_ms() > deadline)
+            break;
+        sl_sleep_ms(20);
+    }
+    atomic_store(&tm->stopping, 1);
+    wake(tm);
+    pthread_join(tm->thread, NULL);
+    sl_rpc_server_stop(tm->rpc);
+    sl_rpc_client_close(tm->jm);
+    sl_data_plane_stop(tm->dp);
+    while (tm->runs != NULL) {
+        sl_job_run *r = tm->runs;
+        tm->runs = r->next;
+        sl_job_run_free(r);
+    }
+    pthread_rwlock_destroy(&tm->runs_lock);
+    pthread_mutex_destroy(&tm->mu);
+    pthread_cond_destroy(&tm->cv);
+    free(tm);
+}
