@@ -771,6 +771,7 @@ static int parse_job(jp *p, yaml_node_t *root, int parallelism_override)
     if (npipe == NULL)
         return fail(p, root, "job has no 'pipeline'");
 
+    job->parallelism_in_file = npar != NULL;
     job->parallelism = parallelism_override > 0 ? parallelism_override : par > 0 ? par : 1;
     if (job->parallelism > job->max_parallelism) {
         if (parallelism_override > 0)

@@ -1,0 +1,91 @@
+/* The commands of the `sluice` CLI (interface.md section 4).
+ *
+ * main.c parses the global options, then: sl_cli_find_command,
+ * sl_cli_parse_args (the command's own options and operands, checked against
+ * its row in the command table), sl_cli_setup (jobmanager address and RPC
+ * limits from the configuration) and sl_cli_exec. Each command is one
+ * function that returns the process exit code and has written everything
+ * the user sees: results on stdout, "sluice: ..." messages on stderr.
+ *
+ * Adding a command: a row in the table in commands.c (name, short options,
+ * --json or not, operand counts) and its function. */
+#ifndef SL_CLI_COMMANDS_H
+#define SL_CLI_COMMANDS_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+#include "common/config.h"
+#include "common/rpc.h"
+
+/* Exit codes (interface.md section 4). */
+enum sl_cli_exit {
+    SL_EXIT_OK = 0,
+    SL_EXIT_FAILED = 1,      /* the operation failed or the job/id is unknown */
+    SL_EXIT_USAGE = 2,       /* usage or input error */
+    SL_EXIT_UNREACHABLE = 3, /* the jobmanager cannot be reached */
+};
+
+#define SL_CLI_ADDR_MAX 300
+#define SL_CLI_MAX_OPERANDS 2
+
+/* Connection to the jobmanager; the RPC client is opened by the first call. */
+typedef struct sl_cli {
+    char jm_addr[SL_CLI_ADDR_MAX];      /* HOST:PORT, as named in messages */
+    char url[SL_CLI_ADDR_MAX + 8];      /* tcp://HOST:PORT */
+    size_t max_msg;                     /* rpc.max-message-size */
+    int timeout_ms;                     /* per RPC */
+    int poll_ms;                        /* attached run: job state polling */
+    sl_rpc_client *rpc;
+} sl_cli;
+
+/* A command's parsed arguments. Options are single lowercase letters:
+ * flag['x' - 'a'] counts -x, value['x' - 'a'] is the argument of the last
+ * -x (NULL if absent). Strings point into argv. */
+typedef struct sl_cli_args {
+    int json;
+    int flag[26];
+    const char *value[26];
+    const char *operands[SL_CLI_MAX_OPERANDS];
+    int noperands;
+} sl_cli_args;
+
+typedef struct sl_cli_command sl_cli_command;
+
+/* NULL if there is no such command. */
+const sl_cli_command *sl_cli_find_command(const char *name);
+
+/* Parses argv (argv[0] is the command name) into *out. Returns SL_EXIT_OK,
+ * or SL_EXIT_USAGE after printing the problem. Uses getopt's globals. */
+int sl_cli_parse_args(const sl_cli_command *cmd, int argc, char **argv, sl_cli_args *out);
+
+/* Fills *cli from cfg; jm_addr (HOST:PORT from -m) overrides the configured
+ * jobmanager.rpc.address/port. Returns an exit code, printing any problem. */
+int sl_cli_setup(sl_cli *cli, const sl_config *cfg, const char *jm_addr);
+/* Closes the RPC client, if any. Safe on a zeroed or set-up sl_cli. */
+void sl_cli_close(sl_cli *cli);
+
+/* Runs the command; returns its exit code. */
+int sl_cli_exec(const sl_cli_command *cmd, sl_cli *cli, const sl_cli_args *args);
+
+void sl_cli_usage(FILE *out);
+/* Reports what getopt returned c ('?' or ':', opterr = 0, optstring
+ * starting with ':') for: "sluice: [where: ]unknown option '-x'" and the
+ * like. where may be NULL (global options). Returns SL_EXIT_USAGE. */
+int sl_cli_option_error(const char *where, int c, char **argv);
+/* Prints "sluice: <message>" and a hint to --help on stderr; returns
+ * SL_EXIT_USAGE. */
+int sl_cli_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* The commands. */
+int sl_cli_cmd_run(sl_cli *cli, const sl_cli_args *a);
+int sl_cli_cmd_list(sl_cli *cli, const sl_cli_args *a);
+int sl_cli_cmd_info(sl_cli *cli, const sl_cli_args *a);
+int sl_cli_cmd_cancel(sl_cli *cli, const sl_cli_args *a);
+int sl_cli_cmd_checkpoints(sl_cli *cli, const sl_cli_args *a);
+int sl_cli_cmd_checkpoint(sl_cli *cli, const sl_cli_args *a);
+int sl_cli_cmd_savepoint(sl_cli *cli, const sl_cli_args *a);
+int sl_cli_cmd_stop(sl_cli *cli, const sl_cli_args *a);
+int sl_cli_cmd_taskmanagers(sl_cli *cli, const sl_cli_args *a);
+
+#endif

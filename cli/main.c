@@ -1,0 +1,104 @@
+/* sluice: the command-line client of the jobmanager (interface.md section 4).
+ * This file parses the global options and dispatches; the commands live in
+ * commands.c. */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/commands.h"
+#include "common/config.h"
+#include "common/log.h"
+
+struct globals {
+    const char *conf_dir; /* -c */
+    const char *jm_addr;  /* -m */
+    char **overrides;     /* -D, in order */
+    int noverrides;
+    int command;          /* index of COMMAND in argv */
+};
+
+/* Global options stop at the first operand, the COMMAND. */
+static int parse_globals(int argc, char **argv, struct globals *g)
+{
+    static const struct option longopts[] = {{"help", no_argument, NULL, 'h'},
+                                             {NULL, 0, NULL, 0}};
+    int c;
+    g->overrides = calloc((size_t)argc + 1, sizeof(char *));
+    if (g->overrides == NULL) {
+        fprintf(stderr, "sluice: out of memory\n");
+        return SL_EXIT_FAILED;
+    }
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, "+:c:m:D:h", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'c': g->conf_dir = optarg; break;
+        case 'm': g->jm_addr = optarg; break;
+        case 'D': g->overrides[g->noverrides++] = optarg; break;
+        case 'h': sl_cli_usage(stderr); return SL_EXIT_USAGE;
+        default: return sl_cli_option_error(NULL, c, argv);
+        }
+    }
+    g->command = optind;
+    if (optind >= argc) {
+        sl_cli_usage(stderr);
+        return SL_EXIT_USAGE;
+    }
+    return SL_EXIT_OK;
+}
+
+/* Loads the configuration and derives the jobmanager address from it. */
+static int setup(const struct globals *g, sl_cli *cli)
+{
+    sl_config *cfg = NULL;
+    char err[1024] = "";
+    if (sl_config_new(&cfg) != 0) {
+        fprintf(stderr, "sluice: out of memory\n");
+        return SL_EXIT_FAILED;
+    }
+    int rc = SL_EXIT_OK;
+    if (sl_config_load_default(cfg, g->conf_dir, g->overrides, g->noverrides, err,
+                               sizeof(err)) != 0) {
+        fprintf(stderr, "%s\n", err[0] != '\0' ? err : "sluice: cannot load the configuration");
+        rc = SL_EXIT_USAGE;
+    }
+    if (rc == SL_EXIT_OK)
+        rc = sl_cli_setup(cli, cfg, g->jm_addr);
+    sl_config_free(cfg);
+    return rc;
+}
+
+/* A failed write to stdout (full disk, closed pipe) must not exit 0. */
+static int flush_stdout(int rc)
+{
+    if (fflush(stdout) == 0 && !ferror(stdout))
+        return rc;
+    fprintf(stderr, "sluice: cannot write to standard output: %s\n", strerror(errno));
+    return rc == SL_EXIT_OK ? SL_EXIT_FAILED : rc;
+}
+
+int main(int argc, char **argv)
+{
+    struct globals g = {0};
+    sl_cli cli;
+    sl_cli_args args;
+    const sl_cli_command *cmd = NULL;
+    memset(&cli, 0, sizeof(cli));
+    sl_log_init("sluice", SL_LOG_WARN);
+    int rc = parse_globals(argc, argv, &g);
+    if (rc == SL_EXIT_OK) {
+        cmd = sl_cli_find_command(argv[g.command]);
+        if (cmd == NULL)
+            rc = sl_cli_usage_error("unknown command '%s'", argv[g.command]);
+    }
+    if (rc == SL_EXIT_OK)
+        rc = sl_cli_parse_args(cmd, argc - g.command, argv + g.command, &args);
+    if (rc == SL_EXIT_OK)
+        rc = setup(&g, &cli);
+    if (rc == SL_EXIT_OK)
+        rc = sl_cli_exec(cmd, &cli, &args);
+    sl_cli_close(&cli);
+    free(g.overrides);
+    return flush_stdout(rc);
+}

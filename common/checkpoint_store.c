@@ -1,0 +1,482 @@
+/* Checkpoint folders: paths, the _metadata file, verification, listing and
+ * recursive removal. See checkpoint_store.h for the layout. */
+#include "common/checkpoint_store.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/status.h"
+#include "common/util.h"
+
+#define MD_HEAD_LEN 12 /* magic, version, length */
+#define MD_FRAME_LEN (MD_HEAD_LEN + 4)
+#define REMOVE_MAX_DEPTH 64
+#define NAME_MAX_LEN 255
+
+static const uint8_t md_magic[4] = {'S', 'L', 'M', 'D'};
+
+static void seterr(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void seterr(char *err, size_t errlen, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (err == NULL || errlen == 0) {
+        return;
+    }
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+}
+
+static void put_le32(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)v;
+    p[1] = (uint8_t)(v >> 8);
+    p[2] = (uint8_t)(v >> 16);
+    p[3] = (uint8_t)(v >> 24);
+}
+
+static uint32_t get_le32(const uint8_t *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
+           (uint32_t)p[3] << 24;
+}
+
+/* ---- paths -------------------------------------------------------------- */
+
+int sl_state_name_ok(const char *name)
+{
+    size_t n = name != NULL ? strlen(name) : 0;
+
+    return n > 0 && n <= NAME_MAX_LEN && strchr(name, '/') == NULL &&
+           strstr(name, "..") == NULL && strcmp(name, ".") != 0;
+}
+
+/* out = dir "/" name, without doubling a '/' that ends dir. */
+static int join(char *out, size_t outlen, const char *dir, const char *name)
+{
+    size_t n = strlen(dir);
+    const char *sep = n > 0 && dir[n - 1] == '/' ? "" : "/";
+    int r = snprintf(out, outlen, "%s%s%s", dir, sep, name);
+
+    return r < 0 || (size_t)r >= outlen ? SL_ENOSPC : SL_OK;
+}
+
+static int job_path(const char *root, const char *job_id, const char *leaf, char *out,
+                    size_t outlen)
+{
+    char tmp[PATH_MAX];
+    int rv;
+
+    if (outlen > 0) {
+        out[0] = '\0';
+    }
+    if (root == NULL || root[0] == '\0' || !sl_state_name_ok(job_id)) {
+        return SL_EINVAL;
+    }
+    if (leaf == NULL) {
+        return join(out, outlen, root, job_id);
+    }
+    if ((rv = join(tmp, sizeof(tmp), root, job_id)) != SL_OK) {
+        return rv;
+    }
+    return join(out, outlen, tmp, leaf);
+}
+
+int sl_job_chk_root(const char *root, const char *job_id, char *out, size_t outlen)
+{
+    return job_path(root, job_id, NULL, out, outlen);
+}
+
+int sl_chk_path(const char *root, const char *job_id, uint64_t id, char *out,
+                size_t outlen)
+{
+    char leaf[32];
+
+    snprintf(leaf, sizeof(leaf), "chk-%" PRIu64, id);
+    return job_path(root, job_id, leaf, out, outlen);
+}
+
+int sl_chk_shared_path(const char *root, const char *job_id, char *out, size_t outlen)
+{
+    return job_path(root, job_id, SL_SHARED_DIR_NAME, out, outlen);
+}
+
+/* ---- metadata ----------------------------------------------------------- */
+
+static int md_encode(const Sluice__CheckpointMetadata *md, uint8_t **out, size_t *len)
+{
+    size_t n = sluice__checkpoint_metadata__get_packed_size(md);
+    uint8_t *buf;
+
+    if (n > SL_METADATA_MAX - MD_FRAME_LEN) {
+        return SL_ENOSPC;
+    }
+    if ((buf = malloc(n + MD_FRAME_LEN)) == NULL) {
+        return SL_ENOMEM;
+    }
+    memcpy(buf, md_magic, 4);
+    put_le32(buf + 4, SL_METADATA_VERSION);
+    put_le32(buf + 8, (uint32_t)n);
+    if (sluice__checkpoint_metadata__pack(md, buf + MD_HEAD_LEN) != n) {
+        free(buf);
+        return SL_EINVAL;
+    }
+    put_le32(buf + MD_HEAD_LEN + n, sl_crc32c(0, buf, MD_HEAD_LEN + n));
+    *out = buf;
+    *len = n + MD_FRAME_LEN;
+    return SL_OK;
+}
+
+/* Creates path with exactly buf[0..len), fsynced. Removes it on failure. */
+static int write_synced(const char *path, const uint8_t *buf, size_t len, char *err,
+                        size_t errlen)
+{
+    const char *what = "write";
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+
+    if (fd < 0) {
+        seterr(err, errlen, "%s: open: %s", path, strerror(errno));
+        return SL_EIO;
+    }
+    if (sl_write_all(fd, buf, len) == SL_OK) {
+        what = "fsync";
+        if (fsync(fd) == 0) {
+            what = "close";
+            int r = close(fd);
+            fd = -1;
+            if (r == 0) {
+                return SL_OK;
+            }
+        }
+    }
+    seterr(err, errlen, "%s: %s: %s", path, what, strerror(errno));
+    if (fd >= 0) {
+        close(fd);
+    }
+    unlink(path);
+    return SL_EIO;
+}
+
+int sl_metadata_write(const char *chk_dir, const Sluice__CheckpointMetadata *md,
+                      char *err, size_t errlen)
+{
+    char tmp[PATH_MAX], fin[PATH_MAX];
+    uint8_t *buf = NULL;
+    size_t len;
+    int rv;
+
+    if (join(tmp, sizeof(tmp), chk_dir, SL_METADATA_TMP_NAME) != SL_OK ||
+        join(fin, sizeof(fin), chk_dir, SL_METADATA_NAME) != SL_OK) {
+        seterr(err, errlen, "%s: path too long", chk_dir);
+        return SL_ENOSPC;
+    }
+    if ((rv = md_encode(md, &buf, &len)) != SL_OK) {
+        seterr(err, errlen, "%s: cannot encode metadata: %s", fin, sl_strerror(rv));
+        return rv;
+    }
+    if (sl_mkdir_p(chk_dir) != SL_OK) {
+        seterr(err, errlen, "%s: mkdir: %s", chk_dir, strerror(errno));
+        rv = SL_EIO;
+        goto done;
+    }
+    if ((rv = write_synced(tmp, buf, len, err, errlen)) != SL_OK) {
+        goto done;
+    }
+    if (rename(tmp, fin) != 0) {
+        seterr(err, errlen, "%s: rename to %s: %s", tmp, SL_METADATA_NAME, strerror(errno));
+        unlink(tmp);
+        rv = SL_EIO;
+        goto done;
+    }
+    if (sl_fsync_dir(chk_dir) != SL_OK || sl_fsync_parent(chk_dir) != SL_OK) {
+        seterr(err, errlen, "%s: fsync of folder: %s", chk_dir, strerror(errno));
+        rv = SL_EIO;
+    }
+done:
+    free(buf);
+    return rv;
+}
+
+static int md_decode(const char *path, const uint8_t *buf, size_t len,
+                     Sluice__CheckpointMetadata **md, char *err, size_t errlen)
+{
+    uint32_t n, stored, computed;
+
+    if (len < MD_FRAME_LEN) {
+        seterr(err, errlen, "%s: truncated: %zu bytes", path, len);
+        return SL_EINVAL;
+    }
+    n = get_le32(buf + 8);
+    if (memcmp(buf, md_magic, 4) != 0) {
+        seterr(err, errlen, "%s: bad magic (not a metadata file)", path);
+    } else if (get_le32(buf + 4) != SL_METADATA_VERSION) {
+        seterr(err, errlen, "%s: unsupported version %u", path, get_le32(buf + 4));
+    } else if (n != len - MD_FRAME_LEN) {
+        seterr(err, errlen, "%s: %slength %u, file holds %zu", path,
+               n > len - MD_FRAME_LEN ? "truncated: " : "", n, len - MD_FRAME_LEN);
+    } else if ((stored = get_le32(buf + MD_HEAD_LEN + n)) !=
+               (computed = sl_crc32c(0, buf, MD_HEAD_LEN + n))) {
+        seterr(err, errlen, "%s: checksum mismatch: stored 0x%08x, computed 0x%08x", path,
+               stored, computed);
+    } else if ((*md = sluice__checkpoint_metadata__unpack(NULL, n, buf + MD_HEAD_LEN)) ==
+               NULL) {
+        seterr(err, errlen, "%s: malformed CheckpointMetadata", path);
+    } else {
+        return SL_OK;
+    }
+    return SL_EINVAL;
+}
+
+int sl_metadata_read(const char *chk_dir, Sluice__CheckpointMetadata **md, char *err,
+                     size_t errlen)
+{
+    char path[PATH_MAX];
+    char *data = NULL;
+    size_t len;
+    int rv;
+
+    *md = NULL;
+    if (join(path, sizeof(path), chk_dir, SL_METADATA_NAME) != SL_OK) {
+        seterr(err, errlen, "%s: path too long", chk_dir);
+        return SL_ENOSPC;
+    }
+    rv = sl_read_file(path, SL_METADATA_MAX, &data, &len);
+    switch (rv) {
+    case SL_OK:
+        break;
+    case SL_ENOTFOUND: seterr(err, errlen, "%s: no such file", path); return rv;
+    case SL_ENOSPC:
+        seterr(err, errlen, "%s: larger than %u bytes", path, SL_METADATA_MAX);
+        return SL_EINVAL;
+    default: seterr(err, errlen, "%s: read: %s", path, strerror(errno)); return rv;
+    }
+    rv = md_decode(path, (const uint8_t *)data, len, md, err, errlen);
+    free(data);
+    return rv;
+}
+
+int sl_checkpoint_verify(const char *chk_dir, const Sluice__CheckpointMetadata *md,
+                         char *err, size_t errlen)
+{
+    char path[PATH_MAX];
+    int rv;
+
+    for (size_t i = 0; i < md->n_states; i++) {
+        const Sluice__StateHandle *h = md->states[i];
+        if (!sl_state_name_ok(h->path)) {
+            seterr(err, errlen, "%s: state %zu (stage %s, subtask %u): bad path \"%s\"",
+                   chk_dir, i, h->stage, h->subtask, h->path != NULL ? h->path : "");
+            return SL_EINVAL;
+        }
+        if (h->size < SL_STATE_HEADER_LEN + SL_STATE_TRAILER_LEN) {
+            seterr(err, errlen, "%s: state %zu (%s): bad size %" PRIu64, chk_dir, i,
+                   h->path, h->size);
+            return SL_EINVAL;
+        }
+        if (join(path, sizeof(path), chk_dir, h->path) != SL_OK) {
+            seterr(err, errlen, "%s: path too long", chk_dir);
+            return SL_ENOSPC;
+        }
+        if ((rv = sl_state_file_verify(path, h->size, h->crc32c, err, errlen)) != SL_OK) {
+            return rv;
+        }
+    }
+    return SL_OK;
+}
+
+/* ---- listing ------------------------------------------------------------ */
+
+/* 1 if name is "chk-<n>" with n canonical decimal (no sign, no leading 0). */
+static int parse_chk_name(const char *name, uint64_t *id)
+{
+    const char *s = name + 4;
+    uint64_t v = 0;
+
+    if (strncmp(name, "chk-", 4) != 0 || *s == '\0' || (s[0] == '0' && s[1] != '\0')) {
+        return 0;
+    }
+    for (; *s != '\0'; s++) {
+        unsigned d = (unsigned)(*s - '0');
+        if (d > 9 || v > (UINT64_MAX - d) / 10) {
+            return 0;
+        }
+        v = v * 10 + d;
+    }
+    *id = v;
+    return 1;
+}
+
+static int is_checkpoint_dir(int dfd, const char *name, int complete_only)
+{
+    char rel[NAME_MAX_LEN + sizeof(SL_METADATA_NAME) + 2];
+    struct stat st;
+
+    if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISDIR(st.st_mode)) {
+        return 0;
+    }
+    if (!complete_only) {
+        return 1;
+    }
+    if (join(rel, sizeof(rel), name, SL_METADATA_NAME) != SL_OK) {
+        return 0;
+    }
+    return fstatat(dfd, rel, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode);
+}
+
+static int push_id(uint64_t **ids, size_t *n, size_t *cap, uint64_t id)
+{
+    if (*n == *cap) {
+        size_t ncap = *cap > 0 ? *cap * 2 : 16;
+        uint64_t *p = realloc(*ids, ncap * sizeof(*p));
+        if (p == NULL) {
+            return SL_ENOMEM;
+        }
+        *ids = p;
+        *cap = ncap;
+    }
+    (*ids)[(*n)++] = id;
+    return SL_OK;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+    return x < y ? -1 : x > y;
+}
+
+static int list_ids(const char *root, const char *job_id, int complete_only,
+                    uint64_t **ids, size_t *n)
+{
+    char dir[PATH_MAX];
+    size_t cap = 0;
+    struct dirent *e;
+    DIR *d;
+    uint64_t id;
+    int rv;
+
+    *ids = NULL;
+    *n = 0;
+    if ((rv = sl_job_chk_root(root, job_id, dir, sizeof(dir))) != SL_OK) {
+        return rv;
+    }
+    if ((d = opendir(dir)) == NULL) {
+        return errno == ENOENT ? SL_OK : SL_EIO;
+    }
+    while (rv == SL_OK && (e = readdir(d)) != NULL) {
+        if (parse_chk_name(e->d_name, &id) &&
+            is_checkpoint_dir(dirfd(d), e->d_name, complete_only)) {
+            rv = push_id(ids, n, &cap, id);
+        }
+    }
+    closedir(d);
+    if (rv != SL_OK) {
+        free(*ids);
+        *ids = NULL;
+        *n = 0;
+        return rv;
+    }
+    if (*n > 1) {
+        qsort(*ids, *n, sizeof(**ids), cmp_u64);
+    }
+    return SL_OK;
+}
+
+int sl_checkpoint_list(const char *root, const char *job_id, uint64_t **ids, size_t *n)
+{
+    return list_ids(root, job_id, 1, ids, n);
+}
+
+int sl_checkpoint_list_all(const char *root, const char *job_id, uint64_t **ids,
+                           size_t *n)
+{
+    return list_ids(root, job_id, 0, ids, n);
+}
+
+/* ---- removal ------------------------------------------------------------ */
+
+static int remove_at(int parent, const char *name, int depth);
+
+/* Removes every entry of the folder open as fd; closes fd. */
+static int clear_dir(int fd, int depth)
+{
+    DIR *d = fdopendir(fd);
+    struct dirent *e;
+    int rv = SL_OK;
+
+    if (d == NULL) {
+        close(fd);
+        return SL_EIO;
+    }
+    while (rv == SL_OK && (e = readdir(d)) != NULL) {
+        if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0) {
+            rv = remove_at(dirfd(d), e->d_name, depth);
+        }
+    }
+    closedir(d);
+    return rv;
+}
+
+/* Unlinks name; if it is a folder (never through a symlink) empties and
+ * removes it, retrying a few times if entries keep appearing. */
+static int remove_at(int parent, const char *name, int depth)
+{
+    if (unlinkat(parent, name, 0) == 0 || errno == ENOENT) {
+        return SL_OK;
+    }
+    if (errno != EISDIR && errno != EPERM) {
+        return SL_EIO;
+    }
+    if (depth >= REMOVE_MAX_DEPTH) {
+        return SL_ENOSPC;
+    }
+    for (int tries = 0; tries < 3; tries++) {
+        int fd = openat(parent, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0) {
+            return errno == ENOENT ? SL_OK : SL_EIO;
+        }
+        int rv = clear_dir(fd, depth + 1);
+        if (rv != SL_OK) {
+            return rv;
+        }
+        if (unlinkat(parent, name, AT_REMOVEDIR) == 0 || errno == ENOENT) {
+            return SL_OK;
+        }
+        if (errno != ENOTEMPTY && errno != EEXIST) {
+            return SL_EIO;
+        }
+    }
+    return SL_EIO;
+}
+
+int sl_remove_tree(const char *path)
+{
+    char p[PATH_MAX];
+    size_t n = path != NULL ? strlen(path) : 0;
+
+    /* Without trailing slashes, so a symlink named "link/" is not followed. */
+    while (n > 1 && path[n - 1] == '/') {
+        n--;
+    }
+    if (n == 0 || (n == 1 && path[0] == '/')) {
+        return SL_EINVAL;
+    }
+    if (n >= sizeof(p)) {
+        return SL_ENOSPC;
+    }
+    memcpy(p, path, n);
+    p[n] = '\0';
+    return remove_at(AT_FDCWD, p, 0);
+}

@@ -1,0 +1,573 @@
+/* State files: buffered checksummed writer, whole-file loader, streaming
+ * verifier and the payload cursor. See state_file.h for the layout. */
+#include "common/state_file.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/crc32c.h"
+#include "common/row.h"
+#include "common/status.h"
+
+#define WRITER_BUF (256u * 1024u)
+#define VERIFY_CHUNK (1u << 20)
+#define FRAME_LEN (SL_STATE_HEADER_LEN + SL_STATE_TRAILER_LEN)
+#define VARINT_MAX 10 /* bytes of a 64-bit LEB128 varint */
+
+static const uint8_t head_magic[4] = {'S', 'L', 'S', 'T'};
+static const uint8_t tail_magic[4] = {'T', 'S', 'L', 'S'};
+
+struct sl_state_writer {
+    int fd;
+    int status;
+    char *path;
+    uint8_t *buf;
+    size_t used;       /* bytes waiting in buf */
+    uint64_t flushed;  /* bytes handed to the kernel */
+    uint32_t crc;      /* of the flushed bytes */
+    char err[256];
+};
+
+static void seterr(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void seterr(char *err, size_t errlen, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (err == NULL || errlen == 0) {
+        return;
+    }
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+}
+
+static void put_le32(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)v;
+    p[1] = (uint8_t)(v >> 8);
+    p[2] = (uint8_t)(v >> 16);
+    p[3] = (uint8_t)(v >> 24);
+}
+
+static uint32_t get_le32(const uint8_t *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
+           (uint32_t)p[3] << 24;
+}
+
+int sl_write_all(int fd, const void *buf, size_t n)
+{
+    const uint8_t *p = buf;
+
+    while (n > 0) {
+        ssize_t r = write(fd, p, n);
+        if (r < 0 && errno == EINTR) {
+            continue;
+        }
+        if (r < 0) {
+            return SL_EIO;
+        }
+        p += r;
+        n -= (size_t)r;
+    }
+    return SL_OK;
+}
+
+/* Reads up to n bytes; fewer only at end of file. -1 on error. */
+static ssize_t read_full(int fd, uint8_t *p, size_t n)
+{
+    size_t got = 0;
+
+    while (got < n) {
+        ssize_t r = read(fd, p + got, n - got);
+        if (r < 0 && errno == EINTR) {
+            continue;
+        }
+        if (r < 0) {
+            return -1;
+        }
+        if (r == 0) {
+            break;
+        }
+        got += (size_t)r;
+    }
+    return (ssize_t)got;
+}
+
+/* ---- folders ------------------------------------------------------------ */
+
+int sl_mkdir_p(const char *path)
+{
+    char *copy;
+    int rv = SL_OK;
+
+    if (path == NULL || path[0] == '\0') {
+        return SL_EINVAL;
+    }
+    if ((copy = strdup(path)) == NULL) {
+        return SL_ENOMEM;
+    }
+    for (char *s = copy + 1; rv == SL_OK; s++) {
+        if (*s != '/' && *s != '\0') {
+            continue;
+        }
+        char c = *s;
+        *s = '\0';
+        if (mkdir(copy, 0755) != 0 && errno != EEXIST) {
+            rv = SL_EIO;
+        }
+        *s = c;
+        if (c == '\0') {
+            break;
+        }
+    }
+    free(copy);
+    return rv;
+}
+
+int sl_fsync_dir(const char *path)
+{
+    int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    int rv = SL_OK;
+
+    if (fd < 0) {
+        return errno == ENOENT ? SL_ENOTFOUND : SL_EIO;
+    }
+    /* Some file systems cannot sync folders; that is not an error. */
+    if (fsync(fd) != 0 && errno != EINVAL) {
+        rv = SL_EIO;
+    }
+    close(fd);
+    return rv;
+}
+
+/* The folder part of path in a malloc'd string ("." or "/" at the ends). */
+static char *parent_of(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+
+    if (slash == NULL) {
+        return strdup(".");
+    }
+    if (slash == path) {
+        return strdup("/");
+    }
+    return strndup(path, (size_t)(slash - path));
+}
+
+int sl_fsync_parent(const char *path)
+{
+    char *dir = parent_of(path);
+    int rv;
+
+    if (dir == NULL) {
+        return SL_ENOMEM;
+    }
+    rv = sl_fsync_dir(dir);
+    free(dir);
+    return rv;
+}
+
+/* ---- writer ------------------------------------------------------------- */
+
+static int wfail(sl_state_writer *w, const char *what)
+{
+    int e = errno;
+
+    if (w->status == SL_OK) {
+        snprintf(w->err, sizeof(w->err), "%s: %s: %s", w->path, what, strerror(e));
+        w->status = SL_EIO;
+    }
+    return w->status;
+}
+
+static int emit(sl_state_writer *w, const uint8_t *p, size_t n)
+{
+    if (sl_write_all(w->fd, p, n) != SL_OK) {
+        return wfail(w, "write");
+    }
+    w->crc = sl_crc32c(w->crc, p, n);
+    w->flushed += n;
+    return SL_OK;
+}
+
+static int flush(sl_state_writer *w)
+{
+    int rv = emit(w, w->buf, w->used);
+
+    w->used = 0;
+    return rv;
+}
+
+static int make_parent(const char *path)
+{
+    char *dir = parent_of(path);
+    int rv;
+
+    if (dir == NULL) {
+        return SL_ENOMEM;
+    }
+    rv = sl_mkdir_p(dir);
+    free(dir);
+    return rv;
+}
+
+int sl_state_writer_open(const char *path, sl_state_writer **wp)
+{
+    sl_state_writer *w;
+    uint8_t hdr[SL_STATE_HEADER_LEN];
+    int rv;
+
+    *wp = NULL;
+    if (path == NULL || path[0] == '\0') {
+        return SL_EINVAL;
+    }
+    if ((rv = make_parent(path)) != SL_OK) {
+        return rv;
+    }
+    w = calloc(1, sizeof(*w));
+    if (w == NULL || (w->path = strdup(path)) == NULL ||
+        (w->buf = malloc(WRITER_BUF)) == NULL) {
+        rv = SL_ENOMEM;
+        goto fail;
+    }
+    w->fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (w->fd < 0) {
+        rv = SL_EIO;
+        goto fail;
+    }
+    memcpy(hdr, head_magic, 4);
+    put_le32(hdr + 4, SL_STATE_VERSION);
+    memcpy(w->buf, hdr, sizeof(hdr));
+    w->used = sizeof(hdr);
+    *wp = w;
+    return SL_OK;
+fail:
+    if (w != NULL) {
+        int e = errno;
+        free(w->buf);
+        free(w->path);
+        free(w);
+        errno = e;
+    }
+    return rv;
+}
+
+int sl_state_writer_put(sl_state_writer *w, const void *buf, size_t len)
+{
+    if (w->status != SL_OK || len == 0) {
+        return w->status;
+    }
+    if (len > WRITER_BUF - w->used && flush(w) != SL_OK) {
+        return w->status;
+    }
+    if (len >= WRITER_BUF) {
+        return emit(w, buf, len);
+    }
+    memcpy(w->buf + w->used, buf, len);
+    w->used += len;
+    return SL_OK;
+}
+
+int sl_state_writer_put_varint(sl_state_writer *w, uint64_t v)
+{
+    uint8_t tmp[VARINT_MAX];
+
+    return sl_state_writer_put(w, tmp, sl_varint_put(tmp, v));
+}
+
+int sl_state_writer_put_bytes(sl_state_writer *w, const void *buf, size_t len)
+{
+    int rv = sl_state_writer_put_varint(w, len);
+
+    return rv != SL_OK ? rv : sl_state_writer_put(w, buf, len);
+}
+
+int sl_state_writer_close(sl_state_writer *w, uint64_t *size, uint32_t *crc)
+{
+    uint8_t trl[SL_STATE_TRAILER_LEN];
+    uint32_t sum;
+    int fd;
+
+    if (w->status != SL_OK) {
+        return w->status;
+    }
+    sum = sl_crc32c(w->crc, w->buf, w->used);
+    put_le32(trl, sum);
+    memcpy(trl + 4, tail_magic, 4);
+    if (sl_state_writer_put(w, trl, sizeof(trl)) != SL_OK || flush(w) != SL_OK) {
+        return w->status;
+    }
+    if (fsync(w->fd) != 0) {
+        return wfail(w, "fsync");
+    }
+    fd = w->fd;
+    w->fd = -1;
+    if (close(fd) != 0) {
+        return wfail(w, "close");
+    }
+    if (sl_fsync_parent(w->path) != SL_OK) {
+        return wfail(w, "fsync of folder");
+    }
+    if (size != NULL) {
+        *size = w->flushed;
+    }
+    if (crc != NULL) {
+        *crc = sum;
+    }
+    free(w->buf);
+    free(w->path);
+    free(w);
+    return SL_OK;
+}
+
+void sl_state_writer_abort(sl_state_writer *w)
+{
+    if (w == NULL) {
+        return;
+    }
+    if (w->fd >= 0) {
+        close(w->fd);
+    }
+    unlink(w->path);
+    free(w->buf);
+    free(w->path);
+    free(w);
+}
+
+const char *sl_state_writer_error(const sl_state_writer *w)
+{
+    return w->err;
+}
+
+/* ---- reading ------------------------------------------------------------ */
+
+/* Opens path for reading and checks its size. *fd < 0 on failure. */
+static int open_checked(const char *path, int flags, uint64_t expect_size, int *fd,
+                        uint64_t *size, char *err, size_t errlen)
+{
+    struct stat st;
+    int rv = SL_EINVAL;
+
+    *fd = open(path, O_RDONLY | O_CLOEXEC | flags);
+    if (*fd < 0) {
+        int e = errno;
+        seterr(err, errlen, "%s: %s", path, e == ELOOP ? "is a symlink" : strerror(e));
+        return e == ENOENT ? SL_ENOTFOUND : e == ELOOP ? SL_EINVAL : SL_EIO;
+    }
+    if (fstat(*fd, &st) != 0) {
+        seterr(err, errlen, "%s: fstat: %s", path, strerror(errno));
+        rv = SL_EIO;
+        goto fail;
+    }
+    *size = (uint64_t)st.st_size;
+    if (!S_ISREG(st.st_mode)) {
+        seterr(err, errlen, "%s: not a regular file", path);
+    } else if (expect_size != 0 && *size != expect_size) {
+        seterr(err, errlen, "%s: %ssize %llu, expected %llu", path,
+               *size < expect_size ? "truncated: " : "", (unsigned long long)*size,
+               (unsigned long long)expect_size);
+    } else if (*size < FRAME_LEN) {
+        seterr(err, errlen, "%s: truncated: %llu bytes, less than header and trailer",
+               path, (unsigned long long)*size);
+    } else {
+        return SL_OK;
+    }
+fail:
+    close(*fd);
+    *fd = -1;
+    return rv;
+}
+
+static int check_frame(const char *path, const uint8_t *hdr, const uint8_t *trl,
+                       uint32_t computed, uint32_t expect_crc, char *err, size_t errlen)
+{
+    uint32_t stored = get_le32(trl);
+
+    if (memcmp(hdr, head_magic, 4) != 0) {
+        seterr(err, errlen, "%s: bad header magic (not a state file)", path);
+    } else if (get_le32(hdr + 4) != SL_STATE_VERSION) {
+        seterr(err, errlen, "%s: unsupported version %u", path, get_le32(hdr + 4));
+    } else if (memcmp(trl + 4, tail_magic, 4) != 0) {
+        seterr(err, errlen, "%s: bad trailer magic (truncated or overwritten)", path);
+    } else if (stored != computed) {
+        seterr(err, errlen, "%s: checksum mismatch: stored 0x%08x, computed 0x%08x", path,
+               stored, computed);
+    } else if (computed != expect_crc) {
+        seterr(err, errlen, "%s: checksum mismatch: computed 0x%08x, expected 0x%08x",
+               path, computed, expect_crc);
+    } else {
+        return SL_OK;
+    }
+    return SL_EINVAL;
+}
+
+/* Reads exactly n bytes or explains why not. */
+static int read_exact(int fd, const char *path, uint8_t *p, size_t n, char *err,
+                      size_t errlen)
+{
+    ssize_t got = read_full(fd, p, n);
+
+    if (got < 0) {
+        seterr(err, errlen, "%s: read: %s", path, strerror(errno));
+        return SL_EIO;
+    }
+    if ((size_t)got != n) {
+        seterr(err, errlen, "%s: truncated while reading (file changed?)", path);
+        return SL_EINVAL;
+    }
+    return SL_OK;
+}
+
+int sl_state_file_load(const char *path, uint64_t expect_size, uint32_t expect_crc,
+                       uint8_t **buf, size_t *len, char *err, size_t errlen)
+{
+    uint8_t hdr[SL_STATE_HEADER_LEN], trl[SL_STATE_TRAILER_LEN];
+    uint8_t *data = NULL;
+    uint64_t size, n;
+    int fd, rv;
+
+    *buf = NULL;
+    *len = 0;
+    rv = open_checked(path, 0, expect_size, &fd, &size, err, errlen);
+    if (rv != SL_OK) {
+        return rv;
+    }
+    n = size - FRAME_LEN;
+    if (size > SL_STATE_FILE_MAX || (uint64_t)(size_t)n != n) {
+        seterr(err, errlen, "%s: size %llu is above the 8 GiB limit", path,
+               (unsigned long long)size);
+        rv = SL_EINVAL;
+        goto done;
+    }
+    if ((data = malloc(n > 0 ? (size_t)n : 1)) == NULL) {
+        seterr(err, errlen, "%s: out of memory for %llu bytes", path, (unsigned long long)n);
+        rv = SL_ENOMEM;
+        goto done;
+    }
+    if ((rv = read_exact(fd, path, hdr, sizeof(hdr), err, errlen)) != SL_OK ||
+        (rv = read_exact(fd, path, data, (size_t)n, err, errlen)) != SL_OK ||
+        (rv = read_exact(fd, path, trl, sizeof(trl), err, errlen)) != SL_OK) {
+        goto done;
+    }
+    uint32_t sum = sl_crc32c(sl_crc32c(0, hdr, sizeof(hdr)), data, (size_t)n);
+    if ((rv = check_frame(path, hdr, trl, sum, expect_crc, err, errlen)) != SL_OK) {
+        goto done;
+    }
+    *buf = data;
+    *len = (size_t)n;
+    data = NULL;
+done:
+    free(data);
+    close(fd);
+    return rv;
+}
+
+/* Copies the part of src (file bytes [off, off+n)) that falls in the window
+ * [start, start+wlen) of the file into dst (the window's bytes). */
+static void copy_window(uint8_t *dst, uint64_t start, size_t wlen, const uint8_t *src,
+                        uint64_t off, size_t n)
+{
+    uint64_t lo = off > start ? off : start;
+    uint64_t hi = off + n < start + wlen ? off + n : start + wlen;
+
+    if (lo < hi) {
+        memcpy(dst + (lo - start), src + (lo - off), (size_t)(hi - lo));
+    }
+}
+
+int sl_state_file_verify(const char *path, uint64_t expect_size, uint32_t expect_crc,
+                         char *err, size_t errlen)
+{
+    uint8_t hdr[SL_STATE_HEADER_LEN], trl[SL_STATE_TRAILER_LEN];
+    uint8_t *chunk = NULL;
+    uint64_t size, off = 0, body;
+    uint32_t sum = 0;
+    int fd, rv;
+
+    rv = open_checked(path, O_NOFOLLOW, expect_size, &fd, &size, err, errlen);
+    if (rv != SL_OK) {
+        return rv;
+    }
+    body = size - SL_STATE_TRAILER_LEN;
+    if ((chunk = malloc(VERIFY_CHUNK)) == NULL) {
+        rv = SL_ENOMEM;
+        seterr(err, errlen, "%s: out of memory", path);
+        goto done;
+    }
+    while (off < size) {
+        size_t want = size - off < VERIFY_CHUNK ? (size_t)(size - off) : VERIFY_CHUNK;
+        if ((rv = read_exact(fd, path, chunk, want, err, errlen)) != SL_OK) {
+            goto done;
+        }
+        if (off < body) {
+            sum = sl_crc32c(sum, chunk, body - off < want ? (size_t)(body - off) : want);
+        }
+        copy_window(hdr, 0, sizeof(hdr), chunk, off, want);
+        copy_window(trl, body, sizeof(trl), chunk, off, want);
+        off += want;
+    }
+    rv = check_frame(path, hdr, trl, sum, expect_crc, err, errlen);
+done:
+    free(chunk);
+    close(fd);
+    return rv;
+}
+
+/* ---- cursor ------------------------------------------------------------- */
+
+void sl_cursor_init(sl_state_cursor *c, const void *p, size_t len)
+{
+    c->p = p;
+    c->len = len;
+    c->off = 0;
+}
+
+size_t sl_cursor_remaining(const sl_state_cursor *c)
+{
+    return c->off <= c->len ? c->len - c->off : 0;
+}
+
+int sl_cursor_u8(sl_state_cursor *c, uint8_t *v)
+{
+    if (sl_cursor_remaining(c) < 1) {
+        return SL_EINVAL;
+    }
+    *v = c->p[c->off++];
+    return SL_OK;
+}
+
+int sl_cursor_varint(sl_state_cursor *c, uint64_t *v)
+{
+    size_t used;
+    size_t rem = sl_cursor_remaining(c);
+
+    if (rem == 0 || sl_varint_get(c->p + c->off, rem, v, &used) != SL_OK) {
+        return SL_EINVAL;
+    }
+    c->off += used;
+    return SL_OK;
+}
+
+int sl_cursor_bytes(sl_state_cursor *c, const uint8_t **ptr, size_t *n)
+{
+    size_t used, rem = sl_cursor_remaining(c);
+    uint64_t v;
+
+    if (rem == 0 || sl_varint_get(c->p + c->off, rem, &v, &used) != SL_OK ||
+        v > rem - used) {
+        return SL_EINVAL;
+    }
+    *ptr = c->p + c->off + used;
+    *n = (size_t)v;
+    c->off += used + (size_t)v;
+    return SL_OK;
+}

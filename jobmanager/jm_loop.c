@@ -1,0 +1,162 @@
+/* Jobmanager start/stop and the loop thread.
+ *
+ * The loop wakes when a handler records something (sl_jm_kick) and at least
+ * every SL_JM_TICK_MS. Each round it checks taskmanagers (connections,
+ * heartbeats, new clients), then advances every job's state machine. It is
+ * the only thread that calls taskmanagers. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "common/log.h"
+#include "common/status.h"
+#include "common/util.h"
+#include "jobmanager/jobmanager.h"
+
+void sl_jm_kick(sl_jm *jm)
+{
+    jm->kicked = 1;
+    pthread_cond_signal(&jm->cv);
+}
+
+static void loop_round(sl_jm *jm)
+{
+    sl_jm_tm_tick(jm);
+    for (sl_job *job = jm->jobs; job != NULL && !jm->stopping; job = job->next)
+        sl_jm_job_step(jm, job);
+    sl_jm_jobs_trim(jm);
+}
+
+static void loop_wait(sl_jm *jm)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    ts.tv_nsec += (long)SL_JM_TICK_MS * 1000000L;
+    if (ts.tv_nsec >= 1000000000L) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000L;
+    }
+    while (!jm->kicked && !jm->stopping)
+        if (pthread_cond_timedwait(&jm->cv, &jm->mu, &ts) == ETIMEDOUT)
+            break;
+}
+
+static void *loop_main(void *arg)
+{
+    sl_jm *jm = arg;
+    pthread_mutex_lock(&jm->mu);
+    while (!jm->stopping) {
+        jm->kicked = 0;
+        loop_round(jm);
+        loop_wait(jm);
+    }
+    pthread_mutex_unlock(&jm->mu);
+    return NULL;
+}
+
+static int read_config(sl_jm *jm, const sl_config *cfg)
+{
+    int64_t max_msg = 0, par = 0;
+    int rv = sl_config_get_ms(cfg, "heartbeat.timeout", &jm->hb_timeout_ms);
+    if (rv == SL_OK)
+        rv = sl_config_get_ms(cfg, "jobmanager.restart.slot-wait-timeout", &jm->slot_wait_ms);
+    if (rv == SL_OK)
+        rv = sl_config_get_bytes(cfg, "rpc.max-message-size", &max_msg);
+    if (rv == SL_OK)
+        rv = sl_config_get_int(cfg, "parallelism.default", &par);
+    if (rv != SL_OK) {
+        sl_error("jobmanager: cannot read the configuration: %s", sl_strerror(rv));
+        return rv;
+    }
+    jm->max_msg = (size_t)max_msg;
+    jm->default_par = (int)par;
+    jm->cfg = cfg;
+    return SL_OK;
+}
+
+static int init_sync(sl_jm *jm)
+{
+    pthread_condattr_t ca;
+    if (pthread_condattr_init(&ca) != 0)
+        return SL_ENOMEM;
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    int rv = pthread_cond_init(&jm->cv, &ca);
+    pthread_condattr_destroy(&ca);
+    if (rv != 0)
+        return SL_ENOMEM;
+    if (pthread_mutex_init(&jm->mu, NULL) != 0) {
+        pthread_cond_destroy(&jm->cv);
+        return SL_ENOMEM;
+    }
+    return SL_OK;
+}
+
+static int start_server(sl_jm *jm)
+{
+    const char *addr;
+    int64_t port;
+    char url[SL_JM_ADDR_MAX];
+    int bound = 0;
+    int rv = sl_config_get_string(jm->cfg, "jobmanager.rpc.address", &addr);
+    if (rv == SL_OK)
+        rv = sl_config_get_int(jm->cfg, "jobmanager.rpc.port", &port);
+    if (rv != SL_OK)
+        return rv;
+    snprintf(url, sizeof(url), "tcp://%s:%lld", addr, (long long)port);
+    rv = sl_rpc_server_start(url, SL_JM_RPC_WORKERS, jm->max_msg, sl_jm_handle, jm, &jm->server,
+                             &bound);
+    if (rv != SL_OK)
+        return rv;
+    sl_info("jobmanager listening on tcp://%s:%d", addr, bound ? bound : (int)port);
+    return SL_OK;
+}
+
+int sl_jm_start(const sl_config *cfg, sl_jm **out)
+{
+    sl_jm *jm = calloc(1, sizeof(*jm));
+    if (jm == NULL)
+        return SL_ENOMEM;
+    int rv = read_config(jm, cfg);
+    if (rv != SL_OK)
+        goto fail_free;
+    if ((rv = init_sync(jm)) != SL_OK)
+        goto fail_free;
+    if ((rv = start_server(jm)) != SL_OK)
+        goto fail_sync;
+    if (pthread_create(&jm->loop, NULL, loop_main, jm) != 0) {
+        rv = SL_ENOMEM;
+        goto fail_server;
+    }
+    jm->loop_started = 1;
+    *out = jm;
+    return SL_OK;
+fail_server:
+    sl_rpc_server_stop(jm->server);
+fail_sync:
+    pthread_mutex_destroy(&jm->mu);
+    pthread_cond_destroy(&jm->cv);
+fail_free:
+    free(jm);
+    return rv;
+}
+
+void sl_jm_stop(sl_jm *jm)
+{
+    if (jm == NULL)
+        return;
+    sl_rpc_server_stop(jm->server);
+    jm->server = NULL;
+    pthread_mutex_lock(&jm->mu);
+    jm->stopping = 1;
+    pthread_cond_signal(&jm->cv);
+    pthread_mutex_unlock(&jm->mu);
+    if (jm->loop_started)
+        pthread_join(jm->loop, NULL);
+    sl_jm_tms_free(jm);
+    sl_jm_jobs_free(jm);
+    pthread_mutex_destroy(&jm->mu);
+    pthread_cond_destroy(&jm->cv);
+    free(jm);
+}

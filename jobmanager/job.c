@@ -1,0 +1,436 @@
+/* The job table and the job state machine.
+ *
+ *   CREATED --slots, deploy, start--> RUNNING --all tasks FINISHED--> FINISHED
+ *      |                                 |
+ *      |  sl_jm_job_fail (task failed,   |  cancel
+ *      |  taskmanager lost, deploy or    v
+ *      |  start refused, no slots)   CANCELLING --tasks terminal--> CANCELED
+ *      v
+ *   FAILING --tasks terminal--> FAILED
+ *
+ * Jobs are kept in submission order; terminal ones are forgotten beyond
+ * SL_JM_MAX_DONE_JOBS. Submissions carry a request id so a resent submit
+ * returns the job it created the first time. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/log.h"
+#include "common/status.h"
+#include "common/util.h"
+#include "jobmanager/jobmanager.h"
+
+#define SL_JM_MAX_PARALLELISM 32768
+
+int sl_jm_job_terminal(Sluice__JobState s)
+{
+    return s == SLUICE__JOB_STATE__JOB_FAILED || s == SLUICE__JOB_STATE__JOB_CANCELED ||
+           s == SLUICE__JOB_STATE__JOB_FINISHED;
+}
+
+int sl_jm_task_terminal(Sluice__TaskState s)
+{
+    return s == SLUICE__TASK_STATE__TASK_FINISHED || s == SLUICE__TASK_STATE__TASK_CANCELED ||
+           s == SLUICE__TASK_STATE__TASK_FAILED;
+}
+
+static const char *job_name(const sl_job *job)
+{
+    return job->spec != NULL && job->spec->name != NULL ? job->spec->name : "";
+}
+
+sl_job *sl_jm_job_find(sl_jm *jm, const char *job_id)
+{
+    for (sl_job *job = jm->jobs; job != NULL; job = job->next)
+        if (strcmp(job->id, job_id) == 0)
+            return job;
+    return NULL;
+}
+
+static void job_free(sl_job *job)
+{
+    if (job == NULL)
+        return;
+    sl_job_free(job->spec);
+    sl_config_free(job->cfg);
+    free(job->cfg_text);
+    free(job->file_name);
+    free(job->yaml);
+    free(job->failure);
+    free(job->slot_tm);
+    free(job->tms);
+    free(job->tasks);
+    free(job);
+}
+
+/* ---- submission (no lock held while parsing) */
+
+static int job_parse(sl_jm *jm, sl_job *job, uint32_t par, char *err, size_t errlen)
+{
+    if (par > SL_JM_MAX_PARALLELISM) {
+        snprintf(err, errlen, "parallelism %u is out of range (1..%d)", par,
+                 SL_JM_MAX_PARALLELISM);
+        return SL_EINVAL;
+    }
+    size_t len = strlen(job->yaml);
+    int rv = sl_job_parse(job->file_name, job->yaml, len, (int)par, &job->spec, err, errlen);
+    if (rv == SL_OK && par == 0 && !job->spec->parallelism_in_file && jm->default_par > 0) {
+        sl_job_free(job->spec);
+        job->spec = NULL;
+        par = (uint32_t)jm->default_par;
+        rv = sl_job_parse(job->file_name, job->yaml, len, (int)par, &job->spec, err, errlen);
+    }
+    job->par_override = par;
+    return rv;
+}
+
+static int job_build_graph(sl_job *job, char *err, size_t errlen)
+{
+    int rv = sl_job_graph_build(job->spec, &job->graph);
+    if (rv == SL_OK && (job->graph.ntasks <= 0 || job->graph.slots_needed <= 0))
+        rv = SL_EINVAL;
+    if (rv != SL_OK) {
+        snprintf(err, errlen, "%s: cannot build the job graph: %s", job->file_name,
+                 sl_strerror(rv));
+        return SL_EINVAL;
+    }
+    return SL_OK;
+}
+
+static int job_config(sl_jm *jm, sl_job *job, char *err, size_t errlen)
+{
+    int rv = sl_config_dup(jm->cfg, &job->cfg);
+    if (rv != SL_OK) {
+        snprintf(err, errlen, "cannot copy the configuration: %s", sl_strerror(rv));
+        return rv;
+    }
+    for (int i = 0; i < job->spec->nconfig; i++) {
+        const sl_param *p = &job->spec->config[i];
+        rv = sl_config_set_at(job->cfg, p->key, p->value, job->file_name, p->line, p->col, err,
+                              errlen);
+        if (rv != SL_OK)
+            return SL_EINVAL;
+    }
+    rv = sl_config_serialize(job->cfg, &job->cfg_text);
+    if (rv != SL_OK)
+        snprintf(err, errlen, "cannot serialize the job configuration: %s", sl_strerror(rv));
+    return rv;
+}
+
+static int job_tables(sl_job *job)
+{
+    const sl_job_graph *g = &job->graph;
+    job->tasks = calloc((size_t)g->ntasks, sizeof(*job->tasks));
+    job->slot_tm = calloc((size_t)g->slots_needed, sizeof(*job->slot_tm));
+    if (job->tasks == NULL || job->slot_tm == NULL)
+        return SL_ENOMEM;
+    for (int t = 0; t < g->ntasks; t++) {
+        int rv = sl_job_graph_task(g, t, &job->tasks[t].chain, &job->tasks[t].subtask);
+        if (rv != SL_OK)
+            return rv;
+        job->tasks[t].state = SLUICE__TASK_STATE__TASK_CREATED;
+    }
+    return SL_OK;
+}
+
+static int job_new(sl_jm *jm, const Sluice__SubmitJob *s, sl_job **out, char *err,
+                   size_t errlen)
+{
+    sl_job *job = calloc(1, sizeof(*job));
+    if (job == NULL)
+        return SL_ENOMEM;
+    int rv = SL_ENOMEM;
+    job->file_name = strdup(s->file_name[0] != '\0' ? s->file_name : "job.yaml");
+    job->yaml = strdup(s->yaml);
+    if (job->file_name == NULL || job->yaml == NULL)
+        goto fail;
+    if ((rv = job_parse(jm, job, s->parallelism, err, errlen)) != SL_OK)
+        goto fail;
+    if ((rv = job_build_graph(job, err, errlen)) != SL_OK)
+        goto fail;
+    if ((rv = job_config(jm, job, err, errlen)) != SL_OK)
+        goto fail;
+    if ((rv = job_tables(job)) != SL_OK || (rv = sl_random_hex(job->id, 16)) != SL_OK)
+        goto fail;
+    job->state = SLUICE__JOB_STATE__JOB_CREATED;
+    job->start_ms = sl_wall_ms();
+    job->wait_since_ms = sl_now_ms();
+    *out = job;
+    return SL_OK;
+fail:
+    if (rv != SL_EINVAL && err[0] == '\0')
+        snprintf(err, errlen, "cannot create the job: %s", sl_strerror(rv));
+    job_free(job);
+    return rv;
+}
+
+static const char *request_lookup(sl_jm *jm, const char *req)
+{
+    if (req[0] == '\0')
+        return NULL;
+    for (int i = 0; i < SL_JM_REQ_IDS; i++)
+        if (jm->reqs[i].req[0] != '\0' && strcmp(jm->reqs[i].req, req) == 0)
+            return jm->reqs[i].job;
+    return NULL;
+}
+
+static void request_remember(sl_jm *jm, const char *req, const char *job_id)
+{
+    if (req[0] == '\0')
+        return;
+    sl_req_entry *e = &jm->reqs[jm->req_next];
+    snprintf(e->req, sizeof(e->req), "%s", req);
+    snprintf(e->job, sizeof(e->job), "%s", job_id);
+    jm->req_next = (jm->req_next + 1) % SL_JM_REQ_IDS;
+}
+
+static int active_jobs(sl_jm *jm)
+{
+    int n = 0;
+    for (sl_job *job = jm->jobs; job != NULL; job = job->next)
+        n += !sl_jm_job_terminal(job->state);
+    return n;
+}
+
+static void job_append(sl_jm *jm, sl_job *job)
+{
+    sl_job **tail = &jm->jobs;
+    while (*tail != NULL)
+        tail = &(*tail)->next;
+    job->seq = ++jm->job_seq;
+    *tail = job;
+}
+
+/* Adds job to the table unless its request id is known by now. */
+static int job_register(sl_jm *jm, const Sluice__SubmitJob *s, sl_job *job, char *job_id,
+                        char *err, size_t errlen)
+{
+    const char *known = request_lookup(jm, s->request_id);
+    if (known != NULL) {
+        snprintf(job_id, SL_JM_JOB_ID_LEN + 1, "%s", known);
+        return SL_EEXIST;
+    }
+    if (active_jobs(jm) >= SL_JM_MAX_ACTIVE_JOBS) {
+        snprintf(err, errlen, "too many jobs (%d) are not finished yet", SL_JM_MAX_ACTIVE_JOBS);
+        return SL_ENOSPC;
+    }
+    job_append(jm, job);
+    request_remember(jm, s->request_id, job->id);
+    snprintf(job_id, SL_JM_JOB_ID_LEN + 1, "%s", job->id);
+    sl_info("job %s (%s) submitted from %s: %d tasks, %d slots, parallelism %d", job->id,
+            job_name(job), job->file_name, job->graph.ntasks, job->graph.slots_needed,
+            job->spec->parallelism);
+    sl_jm_kick(jm);
+    return SL_OK;
+}
+
+int sl_jm_job_submit(sl_jm *jm, const Sluice__SubmitJob *s, char *job_id, char *err,
+                     size_t errlen)
+{
+    sl_job *job = NULL;
+    const char *known;
+    int rv = SL_OK;
+    err[0] = '\0';
+    if (strlen(s->request_id) > SL_JM_REQ_ID_MAX) {
+        snprintf(err, errlen, "request id longer than %d characters", SL_JM_REQ_ID_MAX);
+        return SL_EINVAL;
+    }
+    pthread_mutex_lock(&jm->mu);
+    known = request_lookup(jm, s->request_id);
+    if (known != NULL)
+        snprintf(job_id, SL_JM_JOB_ID_LEN + 1, "%s", known);
+    pthread_mutex_unlock(&jm->mu);
+    if (known != NULL)
+        return SL_OK;
+    if ((rv = job_new(jm, s, &job, err, errlen)) != SL_OK)
+        goto cleanup;
+    pthread_mutex_lock(&jm->mu);
+    rv = job_register(jm, s, job, job_id, err, errlen);
+    pthread_mutex_unlock(&jm->mu);
+    if (rv == SL_OK || rv == SL_EEXIST) {
+        if (rv == SL_OK)
+            job = NULL; /* the table owns it */
+        rv = SL_OK;
+    }
+cleanup:
+    job_free(job);
+    return rv;
+}
+
+/* ---- state machine (jm->mu held) */
+
+static void settle_tasks(sl_job *job)
+{
+    for (int t = 0; t < job->graph.ntasks; t++)
+        if (!sl_jm_task_terminal(job->tasks[t].state))
+            job->tasks[t].state = SLUICE__TASK_STATE__TASK_CANCELED;
+}
+
+void sl_jm_job_set_state(sl_jm *jm, sl_job *job, Sluice__JobState to)
+{
+    if (job->state == to)
+        return;
+    sl_info("job %s (%s) switched from %s to %s", job->id, job_name(job),
+            sl_job_state_name(job->state), sl_job_state_name(to));
+    job->state = to;
+    if (sl_jm_job_terminal(to)) {
+        job->end_ms = sl_wall_ms();
+        settle_tasks(job);
+        sl_jm_sched_release(jm, job);
+    }
+}
+
+static int job_may_run_tasks(const sl_job *job)
+{
+    for (int i = 0; i < job->ntms; i++)
+        if (job->tms[i].deployed)
+            return 1;
+    return 0;
+}
+
+void sl_jm_job_fail(sl_jm *jm, sl_job *job, const char *reason)
+{
+    if (job->state != SLUICE__JOB_STATE__JOB_CREATED &&
+        job->state != SLUICE__JOB_STATE__JOB_RUNNING)
+        return;
+    free(job->failure);
+    job->failure = strdup(reason);
+    sl_warn("job %s (%s) failed: %s", job->id, job_name(job), reason);
+    /* Restart strategies hook in here (RESTARTING, then a new attempt);
+     * today every failure is final. */
+    sl_jm_job_set_state(jm, job,
+                        job_may_run_tasks(job) ? SLUICE__JOB_STATE__JOB_FAILING
+                                               : SLUICE__JOB_STATE__JOB_FAILED);
+    sl_jm_kick(jm);
+}
+
+void sl_jm_job_cancel(sl_jm *jm, sl_job *job)
+{
+    if (sl_jm_job_terminal(job->state) || job->state == SLUICE__JOB_STATE__JOB_CANCELLING ||
+        job->state == SLUICE__JOB_STATE__JOB_FAILING)
+        return;
+    sl_info("job %s (%s): cancel requested", job->id, job_name(job));
+    sl_jm_job_set_state(jm, job, SLUICE__JOB_STATE__JOB_CANCELLING);
+    sl_jm_kick(jm);
+}
+
+void sl_jm_task_name(const sl_job *job, int t, char *buf, size_t len)
+{
+    const sl_task *task = &job->tasks[t];
+    const sl_chain *c = &job->graph.chains[task->chain];
+    snprintf(buf, len, "task %s %d/%d", c->name, task->subtask + 1, c->parallelism);
+}
+
+static int update_applies(const sl_job *job, const Sluice__TaskStateUpdate *u)
+{
+    if (sl_jm_job_terminal(job->state) || !job->holds_slots || u->attempt != job->attempt)
+        return 0;
+    if (u->task >= (uint32_t)job->graph.ntasks || (int)u->state < 0 ||
+        u->state > SLUICE__TASK_STATE__TASK_FAILED)
+        return 0;
+    const sl_task *t = &job->tasks[u->task];
+    if (strcmp(job->tms[job->slot_tm[t->subtask]].tm_id, u->tm_id) != 0)
+        return 0;
+    return !sl_jm_task_terminal(t->state) && t->state != u->state;
+}
+
+void sl_jm_job_task_update(sl_jm *jm, const Sluice__TaskStateUpdate *u)
+{
+    sl_job *job = sl_jm_job_find(jm, u->job_id);
+    if (job == NULL || !update_applies(job, u))
+        return;
+    sl_task *t = &job->tasks[u->task];
+    char name[300], reason[1024];
+    sl_jm_task_name(job, (int)u->task, name, sizeof(name));
+    sl_info("job %s: %s switched from %s to %s%s%s", job->id, name, sl_task_state_name(t->state),
+            sl_task_state_name(u->state), u->message[0] ? ": " : "", u->message);
+    t->state = u->state;
+    if (u->state == SLUICE__TASK_STATE__TASK_FAILED) {
+        snprintf(reason, sizeof(reason), "%s on taskmanager %s failed: %s", name, u->tm_id,
+                 u->message[0] ? u->message : "unknown cause");
+        sl_jm_job_fail(jm, job, reason);
+    }
+    sl_jm_kick(jm);
+}
+
+static int all_tasks_finished(const sl_job *job)
+{
+    for (int t = 0; t < job->graph.ntasks; t++)
+        if (job->tasks[t].state != SLUICE__TASK_STATE__TASK_FINISHED)
+            return 0;
+    return 1;
+}
+
+static void step_created(sl_jm *jm, sl_job *job)
+{
+    if (sl_jm_sched_assign(jm, job) == SL_OK) {
+        sl_jm_sched_deploy(jm, job);
+        return;
+    }
+    int64_t waited = sl_now_ms() - job->wait_since_ms;
+    if (waited >= jm->slot_wait_ms) {
+        char reason[256];
+        snprintf(reason, sizeof(reason), "could not get %d task slots within %lld ms",
+                 job->graph.slots_needed, (long long)jm->slot_wait_ms);
+        sl_jm_job_fail(jm, job, reason);
+    }
+}
+
+static void step_stopping(sl_jm *jm, sl_job *job)
+{
+    Sluice__JobState from = job->state;
+    sl_jm_sched_cancel(jm, job);
+    if (job->state != from || !sl_jm_sched_settled(jm, job))
+        return;
+    sl_jm_job_set_state(jm, job,
+                        from == SLUICE__JOB_STATE__JOB_FAILING ? SLUICE__JOB_STATE__JOB_FAILED
+                                                               : SLUICE__JOB_STATE__JOB_CANCELED);
+}
+
+void sl_jm_job_step(sl_jm *jm, sl_job *job)
+{
+    switch (job->state) {
+    case SLUICE__JOB_STATE__JOB_CREATED:
+        step_created(jm, job);
+        break;
+    case SLUICE__JOB_STATE__JOB_RUNNING:
+        if (all_tasks_finished(job))
+            sl_jm_job_set_state(jm, job, SLUICE__JOB_STATE__JOB_FINISHED);
+        break;
+    case SLUICE__JOB_STATE__JOB_FAILING:
+    case SLUICE__JOB_STATE__JOB_CANCELLING:
+        step_stopping(jm, job);
+        break;
+    default:
+        break;
+    }
+}
+
+void sl_jm_jobs_trim(sl_jm *jm)
+{
+    int done = 0;
+    for (sl_job *job = jm->jobs; job != NULL; job = job->next)
+        done += sl_jm_job_terminal(job->state);
+    sl_job **pp = &jm->jobs;
+    while (done > SL_JM_MAX_DONE_JOBS && *pp != NULL) {
+        sl_job *job = *pp;
+        if (!sl_jm_job_terminal(job->state)) {
+            pp = &job->next;
+            continue;
+        }
+        *pp = job->next;
+        job_free(job);
+        done--;
+    }
+}
+
+void sl_jm_jobs_free(sl_jm *jm)
+{
+    sl_job *job = jm->jobs;
+    while (job != NULL) {
+        sl_job *next = job->next;
+        job_free(job);
+        job = next;
+    }
+    jm->jobs = NULL;
+}

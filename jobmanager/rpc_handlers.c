@@ -1,0 +1,267 @@
+/* Requests to the jobmanager, served on the RPC worker threads.
+ *
+ * Handlers hold jm->mu only briefly, never call out and never sleep; what
+ * needs a taskmanager is recorded and the loop thread is woken. Every
+ * handler is idempotent (nng's req resends a request on reconnect). Reply
+ * memory comes from the arena: nothing in a reply points into jobmanager
+ * state, which may change as soon as the mutex is released. */
+#include <stdio.h>
+#include <string.h>
+
+#include "common/log.h"
+#include "common/status.h"
+#include "jobmanager/jobmanager.h"
+
+static char *adup(sl_arena *a, const char *s)
+{
+    char *p = sl_arena_strdup(a, s != NULL ? s : "");
+    return p != NULL ? p : (char *)"";
+}
+
+static void reply_error(Sluice__Reply *reply, sl_arena *a, Sluice__Status st, const char *msg)
+{
+    reply->status = st;
+    reply->error = adup(a, msg);
+}
+
+static void on_register(sl_jm *jm, const Sluice__RegisterTm *r, Sluice__Reply *reply,
+                        sl_arena *a)
+{
+    char err[256];
+    pthread_mutex_lock(&jm->mu);
+    int rv = sl_jm_tm_register(jm, r, err, sizeof(err));
+    pthread_mutex_unlock(&jm->mu);
+    if (rv != SL_OK)
+        reply_error(reply, a,
+                    rv == SL_EINVAL ? SLUICE__STATUS__STATUS_INVALID
+                                    : SLUICE__STATUS__STATUS_FAILED,
+                    err);
+}
+
+static void on_heartbeat(sl_jm *jm, const Sluice__Heartbeat *h, Sluice__Reply *reply)
+{
+    pthread_mutex_lock(&jm->mu);
+    reply->known = sl_jm_tm_heartbeat(jm, h->tm_id);
+    pthread_mutex_unlock(&jm->mu);
+}
+
+static void on_task_state(sl_jm *jm, const Sluice__TaskStateUpdate *u)
+{
+    pthread_mutex_lock(&jm->mu);
+    sl_jm_job_task_update(jm, u);
+    pthread_mutex_unlock(&jm->mu);
+}
+
+static void on_submit(sl_jm *jm, const Sluice__SubmitJob *s, Sluice__Reply *reply, sl_arena *a)
+{
+    char job_id[SL_JM_JOB_ID_LEN + 1];
+    char err[2048];
+    int rv = sl_jm_job_submit(jm, s, job_id, err, sizeof(err));
+    if (rv == SL_EINVAL)
+        reply_error(reply, a, SLUICE__STATUS__STATUS_INVALID, err);
+    else if (rv != SL_OK)
+        reply_error(reply, a, SLUICE__STATUS__STATUS_FAILED, err);
+    else
+        reply->job_id = adup(a, job_id);
+}
+
+static Sluice__JobSummary *job_summary(const sl_job *job, sl_arena *a)
+{
+    Sluice__JobSummary *s = sl_arena_alloc(a, sizeof(*s));
+    if (s == NULL)
+        return NULL;
+    sluice__job_summary__init(s);
+    s->job_id = adup(a, job->id);
+    s->state = job->state;
+    s->name = adup(a, job->spec->name);
+    s->start_time_ms = job->start_ms;
+    s->end_time_ms = job->end_ms;
+    return s;
+}
+
+static int fill_jobs(sl_jm *jm, int all, Sluice__Reply *reply, sl_arena *a)
+{
+    size_t n = 0;
+    for (sl_job *job = jm->jobs; job != NULL; job = job->next)
+        n += all || !sl_jm_job_terminal(job->state);
+    reply->jobs = sl_arena_alloc(a, (n ? n : 1) * sizeof(*reply->jobs));
+    if (reply->jobs == NULL)
+        return SL_ENOMEM;
+    for (sl_job *job = jm->jobs; job != NULL; job = job->next) {
+        if (!all && sl_jm_job_terminal(job->state))
+            continue;
+        Sluice__JobSummary *s = job_summary(job, a);
+        if (s == NULL)
+            return SL_ENOMEM;
+        reply->jobs[reply->n_jobs++] = s;
+    }
+    return SL_OK;
+}
+
+static void on_list_jobs(sl_jm *jm, const Sluice__ListJobs *l, Sluice__Reply *reply,
+                         sl_arena *a)
+{
+    pthread_mutex_lock(&jm->mu);
+    int rv = fill_jobs(jm, l->all, reply, a);
+    pthread_mutex_unlock(&jm->mu);
+    if (rv != SL_OK) {
+        reply->n_jobs = 0;
+        reply_error(reply, a, SLUICE__STATUS__STATUS_FAILED, sl_strerror(rv));
+    }
+}
+
+static Sluice__TaskInfo *task_info(const sl_job *job, int t, sl_arena *a)
+{
+    const sl_task *task = &job->tasks[t];
+    const sl_chain *c = &job->graph.chains[task->chain];
+    Sluice__TaskInfo *ti = sl_arena_alloc(a, sizeof(*ti));
+    if (ti == NULL)
+        return NULL;
+    sluice__task_info__init(ti);
+    ti->task = (uint32_t)t;
+    ti->chain = adup(a, c->name);
+    ti->subtask = (uint32_t)task->subtask;
+    ti->parallelism = (uint32_t)c->parallelism;
+    ti->state = task->state;
+    if (job->tms != NULL) {
+        const sl_job_tm *jt = &job->tms[job->slot_tm[task->subtask]];
+        ti->tm_id = adup(a, jt->tm_id);
+        ti->tm_addr = adup(a, jt->rpc_addr);
+    }
+    return ti;
+}
+
+static int fill_job_info(const sl_job *job, Sluice__Reply *reply, sl_arena *a)
+{
+    Sluice__JobInfo *ji = sl_arena_alloc(a, sizeof(*ji));
+    size_t n = (size_t)job->graph.ntasks;
+    if (ji == NULL)
+        return SL_ENOMEM;
+    sluice__job_info__init(ji);
+    ji->summary = job_summary(job, a);
+    ji->tasks = sl_arena_alloc(a, n * sizeof(*ji->tasks));
+    if (ji->summary == NULL || ji->tasks == NULL)
+        return SL_ENOMEM;
+    ji->parallelism = (uint32_t)job->spec->parallelism;
+    ji->attempt = job->attempt;
+    ji->restarts = job->restarts;
+    ji->failure = adup(a, job->failure);
+    for (size_t t = 0; t < n; t++) {
+        if ((ji->tasks[t] = task_info(job, (int)t, a)) == NULL)
+            return SL_ENOMEM;
+        ji->n_tasks++;
+    }
+    reply->job = ji;
+    return SL_OK;
+}
+
+static void on_job_info(sl_jm *jm, const Sluice__JobRef *r, Sluice__Reply *reply, sl_arena *a)
+{
+    char err[128];
+    int rv = SL_ENOTFOUND;
+    pthread_mutex_lock(&jm->mu);
+    const sl_job *job = sl_jm_job_find(jm, r->job_id);
+    if (job != NULL)
+        rv = fill_job_info(job, reply, a);
+    pthread_mutex_unlock(&jm->mu);
+    if (rv == SL_OK)
+        return;
+    reply->job = NULL;
+    if (rv == SL_ENOTFOUND)
+        snprintf(err, sizeof(err), "job %.64s not found", r->job_id);
+    else
+        snprintf(err, sizeof(err), "%s", sl_strerror(rv));
+    reply_error(reply, a, SLUICE__STATUS__STATUS_FAILED, err);
+}
+
+static void on_cancel(sl_jm *jm, const Sluice__JobRef *r, Sluice__Reply *reply, sl_arena *a)
+{
+    char err[128];
+    pthread_mutex_lock(&jm->mu);
+    sl_job *job = sl_jm_job_find(jm, r->job_id);
+    if (job != NULL)
+        sl_jm_job_cancel(jm, job);
+    pthread_mutex_unlock(&jm->mu);
+    if (job == NULL) {
+        snprintf(err, sizeof(err), "job %.64s not found", r->job_id);
+        reply_error(reply, a, SLUICE__STATUS__STATUS_FAILED, err);
+    }
+}
+
+static Sluice__TmInfo *tm_info(sl_jm *jm, const sl_tm *tm, sl_arena *a)
+{
+    Sluice__TmInfo *ti = sl_arena_alloc(a, sizeof(*ti));
+    if (ti == NULL)
+        return NULL;
+    sluice__tm_info__init(ti);
+    ti->tm_id = adup(a, tm->id);
+    ti->host = adup(a, tm->host);
+    ti->rpc_port = tm->rpc_port;
+    ti->data_port = tm->data_port;
+    ti->pid = tm->pid;
+    ti->slots_total = (uint32_t)tm->slots;
+    ti->slots_free = tm->state == SL_TM_RUNNING ? (uint32_t)sl_jm_tm_free_slots(jm, tm) : 0;
+    ti->state = tm->state == SL_TM_RUNNING ? "RUNNING" : "LOST";
+    return ti;
+}
+
+static int fill_tms(sl_jm *jm, Sluice__Reply *reply, sl_arena *a)
+{
+    reply->tms = sl_arena_alloc(a, (size_t)(jm->ntms ? jm->ntms : 1) * sizeof(*reply->tms));
+    if (reply->tms == NULL)
+        return SL_ENOMEM;
+    for (const sl_tm *tm = jm->tms; tm != NULL; tm = tm->next) {
+        Sluice__TmInfo *ti = tm_info(jm, tm, a);
+        if (ti == NULL)
+            return SL_ENOMEM;
+        reply->tms[reply->n_tms++] = ti;
+    }
+    return SL_OK;
+}
+
+static void on_list_tms(sl_jm *jm, Sluice__Reply *reply, sl_arena *a)
+{
+    pthread_mutex_lock(&jm->mu);
+    int rv = fill_tms(jm, reply, a);
+    pthread_mutex_unlock(&jm->mu);
+    if (rv != SL_OK) {
+        reply->n_tms = 0;
+        reply_error(reply, a, SLUICE__STATUS__STATUS_FAILED, sl_strerror(rv));
+    }
+}
+
+/* A oneof member that is a message may still be NULL in a hand-built frame. */
+static int body_present(const Sluice__Request *req)
+{
+    switch (req->body_case) {
+    case SLUICE__REQUEST__BODY_REGISTER_TM: return req->register_tm != NULL;
+    case SLUICE__REQUEST__BODY_HEARTBEAT: return req->heartbeat != NULL;
+    case SLUICE__REQUEST__BODY_TASK_STATE: return req->task_state != NULL;
+    case SLUICE__REQUEST__BODY_SUBMIT_JOB: return req->submit_job != NULL;
+    case SLUICE__REQUEST__BODY_LIST_JOBS: return req->list_jobs != NULL;
+    case SLUICE__REQUEST__BODY_JOB_INFO: return req->job_info != NULL;
+    case SLUICE__REQUEST__BODY_CANCEL_JOB: return req->cancel_job != NULL;
+    case SLUICE__REQUEST__BODY_LIST_TMS: return 1;
+    default: return 0;
+    }
+}
+
+void sl_jm_handle(void *arg, const Sluice__Request *req, Sluice__Reply *reply, sl_arena *arena)
+{
+    sl_jm *jm = arg;
+    if (!body_present(req)) {
+        reply_error(reply, arena, SLUICE__STATUS__STATUS_INVALID, "not a jobmanager request");
+        return;
+    }
+    switch (req->body_case) {
+    case SLUICE__REQUEST__BODY_REGISTER_TM: on_register(jm, req->register_tm, reply, arena); break;
+    case SLUICE__REQUEST__BODY_HEARTBEAT: on_heartbeat(jm, req->heartbeat, reply); break;
+    case SLUICE__REQUEST__BODY_TASK_STATE: on_task_state(jm, req->task_state); break;
+    case SLUICE__REQUEST__BODY_SUBMIT_JOB: on_submit(jm, req->submit_job, reply, arena); break;
+    case SLUICE__REQUEST__BODY_LIST_JOBS: on_list_jobs(jm, req->list_jobs, reply, arena); break;
+    case SLUICE__REQUEST__BODY_JOB_INFO: on_job_info(jm, req->job_info, reply, arena); break;
+    case SLUICE__REQUEST__BODY_CANCEL_JOB: on_cancel(jm, req->cancel_job, reply, arena); break;
+    case SLUICE__REQUEST__BODY_LIST_TMS: on_list_tms(jm, reply, arena); break;
+    default: break;
+    }
+}

@@ -1,0 +1,308 @@
+/* Registered taskmanagers: registration, heartbeats, connection watch, loss.
+ *
+ * A taskmanager is RUNNING from its registration until its connection drops
+ * or its heartbeats stop; then it is LOST, the jobs with tasks on it fail,
+ * and it stays listed for SL_JM_LOST_KEEP_MS unless it registers again. The
+ * loop thread owns every client: it dials a taskmanager after (re)
+ * registration and closes the client once the taskmanager is lost. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/log.h"
+#include "common/status.h"
+#include "common/util.h"
+#include "jobmanager/jobmanager.h"
+
+sl_tm *sl_jm_tm_find(sl_jm *jm, const char *tm_id)
+{
+    for (sl_tm *tm = jm->tms; tm != NULL; tm = tm->next)
+        if (strcmp(tm->id, tm_id) == 0)
+            return tm;
+    return NULL;
+}
+
+int sl_jm_tm_usable(const sl_tm *tm)
+{
+    return tm->state == SL_TM_RUNNING && tm->client != NULL;
+}
+
+static int valid_id(const char *id)
+{
+    size_t n = strlen(id);
+    if (n == 0 || n > SL_JM_ID_MAX)
+        return 0;
+    return strspn(id, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") == n;
+}
+
+static int valid_host(const char *host)
+{
+    size_t n = strlen(host);
+    if (n == 0 || n > SL_JM_HOST_MAX)
+        return 0;
+    return strspn(host, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-:[]") ==
+           n;
+}
+
+static int check_registration(const Sluice__RegisterTm *r, char *err, size_t errlen)
+{
+    if (!valid_id(r->tm_id))
+        snprintf(err, errlen, "bad taskmanager id");
+    else if (!valid_host(r->host))
+        snprintf(err, errlen, "bad taskmanager host");
+    else if (r->rpc_port == 0 || r->rpc_port > 65535 || r->data_port == 0 ||
+             r->data_port > 65535)
+        snprintf(err, errlen, "bad taskmanager port");
+    else if (r->slots == 0 || r->slots > 65535)
+        snprintf(err, errlen, "bad number of task slots");
+    else
+        return SL_OK;
+    return SL_EINVAL;
+}
+
+static void tm_update(sl_tm *tm, const Sluice__RegisterTm *r)
+{
+    snprintf(tm->host, sizeof(tm->host), "%s", r->host);
+    tm->rpc_port = r->rpc_port;
+    tm->data_port = r->data_port;
+    tm->pid = r->pid;
+    tm->slots = (int)r->slots;
+}
+
+static int tm_add(sl_jm *jm, const Sluice__RegisterTm *r, sl_tm **out)
+{
+    if (jm->ntms >= SL_JM_MAX_TMS)
+        return SL_ENOSPC;
+    sl_tm *tm = calloc(1, sizeof(*tm));
+    if (tm == NULL)
+        return SL_ENOMEM;
+    snprintf(tm->id, sizeof(tm->id), "%s", r->tm_id);
+    tm->order = ++jm->tm_order;
+    sl_tm **tail = &jm->tms;
+    while (*tail != NULL)
+        tail = &(*tail)->next;
+    *tail = tm;
+    jm->ntms++;
+    *out = tm;
+    return SL_OK;
+}
+
+static int tm_register_new(sl_jm *jm, const Sluice__RegisterTm *r, char *err, size_t errlen)
+{
+    sl_tm *tm;
+    int rv = tm_add(jm, r, &tm);
+    if (rv != SL_OK) {
+        snprintf(err, errlen, "cannot register taskmanager %s: %s", r->tm_id, sl_strerror(rv));
+        return rv;
+    }
+    tm_update(tm, r);
+    tm->state = SL_TM_RUNNING;
+    tm->want_connect = 1;
+    tm->last_hb_ms = sl_now_ms();
+    sl_info("taskmanager %s registered: %s:%u, data port %u, pid %d, %d slots", tm->id, tm->host,
+            tm->rpc_port, tm->data_port, (int)tm->pid, tm->slots);
+    return SL_OK;
+}
+
+static void tm_register_again(sl_tm *tm, const Sluice__RegisterTm *r)
+{
+    int moved = strcmp(tm->host, r->host) != 0 || tm->rpc_port != r->rpc_port;
+    tm_update(tm, r);
+    tm->last_hb_ms = sl_now_ms();
+    if (tm->state == SL_TM_LOST) {
+        tm->state = SL_TM_RUNNING;
+        tm->want_connect = 1;
+        sl_info("taskmanager %s registered again after it was lost: %s:%u, %d slots", tm->id,
+                tm->host, tm->rpc_port, tm->slots);
+    } else if (moved) {
+        tm->want_connect = 1;
+        sl_info("taskmanager %s registered again at a new address %s:%u", tm->id, tm->host,
+                tm->rpc_port);
+    }
+}
+
+int sl_jm_tm_register(sl_jm *jm, const Sluice__RegisterTm *r, char *err, size_t errlen)
+{
+    int rv = check_registration(r, err, errlen);
+    if (rv != SL_OK)
+        return rv;
+    sl_tm *tm = sl_jm_tm_find(jm, r->tm_id);
+    if (tm == NULL)
+        rv = tm_register_new(jm, r, err, errlen);
+    else
+        tm_register_again(tm, r);
+    if (rv == SL_OK)
+        sl_jm_kick(jm);
+    return rv;
+}
+
+int sl_jm_tm_heartbeat(sl_jm *jm, const char *tm_id)
+{
+    sl_tm *tm = sl_jm_tm_find(jm, tm_id);
+    if (tm == NULL || tm->state != SL_TM_RUNNING)
+        return 0;
+    tm->last_hb_ms = sl_now_ms();
+    return 1;
+}
+
+static int job_slots_on(const sl_job *job, const char *tm_id)
+{
+    int n = 0;
+    for (int i = 0; i < job->graph.slots_needed; i++)
+        if (strcmp(job->tms[job->slot_tm[i]].tm_id, tm_id) == 0)
+            n++;
+    return n;
+}
+
+int sl_jm_tm_free_slots(sl_jm *jm, const sl_tm *tm)
+{
+    int used = 0;
+    for (const sl_job *job = jm->jobs; job != NULL; job = job->next)
+        if (job->holds_slots)
+            used += job_slots_on(job, tm->id);
+    return used >= tm->slots ? 0 : tm->slots - used;
+}
+
+void sl_jm_tm_lose(sl_jm *jm, sl_tm *tm, const char *why)
+{
+    if (tm->state == SL_TM_LOST)
+        return;
+    tm->state = SL_TM_LOST;
+    tm->lost_ms = sl_now_ms();
+    tm->want_connect = 0;
+    char reason[1024];
+    snprintf(reason, sizeof(reason), "taskmanager %s (%s:%u) lost: %s", tm->id, tm->host,
+             tm->rpc_port, why);
+    sl_warn("%s", reason);
+    for (sl_job *job = jm->jobs; job != NULL; job = job->next)
+        if (job->holds_slots && !sl_jm_job_terminal(job->state) && job_slots_on(job, tm->id) > 0)
+            sl_jm_job_fail(jm, job, reason);
+}
+
+/* ---- loop side */
+
+static void tm_pipe_cb(void *arg, int up)
+{
+    sl_tm_conn *conn = arg;
+    if (up)
+        return;
+    pthread_mutex_lock(&conn->jm->mu);
+    conn->dropped = 1;
+    sl_jm_kick(conn->jm);
+    pthread_mutex_unlock(&conn->jm->mu);
+}
+
+/* Closes tm's client with jm->mu released (nng waits for pipe callbacks,
+ * which take jm->mu). */
+static void tm_close_client(sl_jm *jm, sl_tm *tm)
+{
+    sl_rpc_client *c = tm->client;
+    sl_tm_conn *conn = tm->conn;
+    tm->client = NULL;
+    tm->conn = NULL;
+    if (c == NULL && conn == NULL)
+        return;
+    pthread_mutex_unlock(&jm->mu);
+    sl_rpc_client_close(c);
+    free(conn);
+    pthread_mutex_lock(&jm->mu);
+}
+
+static void check_liveness(sl_jm *jm, int64_t now)
+{
+    char why[64];
+    for (sl_tm *tm = jm->tms; tm != NULL; tm = tm->next) {
+        if (tm->state != SL_TM_RUNNING)
+            continue;
+        /* want_connect: registered again, its old client is about to go */
+        if (tm->conn != NULL && tm->conn->dropped && !tm->want_connect) {
+            sl_jm_tm_lose(jm, tm, "connection dropped");
+        } else if (now - tm->last_hb_ms > jm->hb_timeout_ms) {
+            snprintf(why, sizeof(why), "no heartbeat for %lld ms",
+                     (long long)(now - tm->last_hb_ms));
+            sl_jm_tm_lose(jm, tm, why);
+        }
+    }
+}
+
+static void close_lost_clients(sl_jm *jm)
+{
+    for (sl_tm *tm = jm->tms; tm != NULL; tm = tm->next)
+        if (tm->state == SL_TM_LOST && (tm->client != NULL || tm->conn != NULL))
+            tm_close_client(jm, tm);
+}
+
+static void expire_lost(sl_jm *jm, int64_t now)
+{
+    sl_tm **pp = &jm->tms;
+    while (*pp != NULL) {
+        sl_tm *tm = *pp;
+        if (tm->state == SL_TM_LOST && tm->client == NULL &&
+            now - tm->lost_ms >= SL_JM_LOST_KEEP_MS) {
+            sl_info("taskmanager %s forgotten (lost %lld ms ago)", tm->id,
+                    (long long)(now - tm->lost_ms));
+            *pp = tm->next;
+            jm->ntms--;
+            free(tm);
+        } else {
+            pp = &tm->next;
+        }
+    }
+}
+
+static void tm_connect(sl_jm *jm, sl_tm *tm)
+{
+    char url[SL_JM_ADDR_MAX], err[512], why[1024];
+    sl_rpc_client *c = NULL;
+    tm->want_connect = 0;
+    tm_close_client(jm, tm);
+    snprintf(url, sizeof(url), "tcp://%s:%u", tm->host, tm->rpc_port);
+    sl_tm_conn *conn = calloc(1, sizeof(*conn));
+    int rv = SL_ENOMEM;
+    snprintf(err, sizeof(err), "out of memory");
+    if (conn != NULL) {
+        conn->jm = jm;
+        pthread_mutex_unlock(&jm->mu);
+        rv = sl_rpc_client_open(url, 1, jm->max_msg, tm_pipe_cb, conn, &c, err, sizeof(err));
+        pthread_mutex_lock(&jm->mu);
+    }
+    if (rv != SL_OK) {
+        free(conn);
+        snprintf(why, sizeof(why), "cannot connect: %s", err);
+        sl_jm_tm_lose(jm, tm, why);
+        return;
+    }
+    tm->client = c;
+    tm->conn = conn;
+    sl_info("connected to taskmanager %s at %s", tm->id, url);
+}
+
+static void connect_pending(sl_jm *jm)
+{
+    for (sl_tm *tm = jm->tms; tm != NULL && !jm->stopping; tm = tm->next)
+        if (tm->want_connect && tm->state == SL_TM_RUNNING)
+            tm_connect(jm, tm);
+}
+
+void sl_jm_tm_tick(sl_jm *jm)
+{
+    int64_t now = sl_now_ms();
+    check_liveness(jm, now);
+    close_lost_clients(jm);
+    expire_lost(jm, now);
+    connect_pending(jm);
+}
+
+void sl_jm_tms_free(sl_jm *jm)
+{
+    sl_tm *tm = jm->tms;
+    while (tm != NULL) {
+        sl_tm *next = tm->next;
+        sl_rpc_client_close(tm->client);
+        free(tm->conn);
+        free(tm);
+        tm = next;
+    }
+    jm->tms = NULL;
+    jm->ntms = 0;
+}
