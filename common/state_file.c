@@ -493,6 +493,8 @@ int sl_state_file_verify(const char *path, uint64_t expect_size, uint32_t expect
     uint32_t sum = 0;
     int fd, rv;
 
+    memset(hdr, 0, sizeof(hdr));
+    memset(trl, 0, sizeof(trl));
     rv = open_checked(path, O_NOFOLLOW, expect_size, &fd, &size, err, errlen);
     if (rv != SL_OK) {
         return rv;

@@ -64,6 +64,13 @@ static uint64_t rnd(void)
     return rng_state;
 }
 
+static void *xmalloc(size_t n)
+{
+    void *p = malloc(n);
+    ck_assert_ptr_nonnull(p);
+    return p;
+}
+
 static void fill_random(uint8_t *p, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
@@ -224,7 +231,7 @@ START_TEST(test_state_file_round_trip_with_varints_and_bytes)
 {
     const uint64_t vals[] = {0, 1, 127, 128, 300, 16383, 16384, UINT32_MAX, UINT64_MAX};
     size_t big_n = 600 * 1024; /* larger than the writer's buffer */
-    uint8_t *big = malloc(big_n), *payload;
+    uint8_t *big = xmalloc(big_n), *payload;
     sl_state_writer *w;
     sl_state_cursor c;
     const uint8_t *ptr;
@@ -473,7 +480,7 @@ START_TEST(test_state_verify_streams_across_chunk_boundaries)
     /* File sizes around 1 MiB multiples, so header, body and trailer split
      * between chunks in every way. */
     const size_t sizes[] = {MIB - 1, MIB, MIB + 1, MIB + 4, MIB + 8, 2 * MIB + 5};
-    uint8_t *payload = malloc(3 * MIB);
+    uint8_t *payload = xmalloc(3 * MIB);
     uint64_t size;
     uint32_t crc;
     char err[256];
@@ -513,7 +520,7 @@ START_TEST(test_cursor_rejects_truncation_at_every_prefix)
     const uint8_t enc[] = {0xac, 0x02, 0x04, 'a', 'b', 'c', 'd', 0x09};
 
     for (size_t len = 0; len < sizeof(enc); len++) {
-        uint8_t *copy = malloc(len > 0 ? len : 1);
+        uint8_t *copy = xmalloc(len > 0 ? len : 1);
         sl_state_cursor c;
         const uint8_t *ptr;
         uint64_t v;
@@ -560,7 +567,7 @@ START_TEST(test_cursor_never_reads_past_end_on_random_buffers)
 {
     for (int iter = 0; iter < 500; iter++) {
         size_t len = (size_t)(rnd() % 48);
-        uint8_t *buf = malloc(len > 0 ? len : 1); /* ASan catches over-reads */
+        uint8_t *buf = xmalloc(len > 0 ? len : 1); /* ASan catches over-reads */
         sl_state_cursor c;
         int fails = 0;
 
@@ -743,7 +750,7 @@ START_TEST(test_corrupt_metadata_is_detected)
     make_states(&f, tp("j/chk-1"));
     ck_assert_int_eq(sl_metadata_write(tp("j/chk-1"), &f.md, NULL, 0), SL_OK);
     orig = read_raw(tp("j/chk-1/_metadata"), &len);
-    copy = malloc(len);
+    copy = xmalloc(len);
 
     memcpy(copy, orig, len);
     copy[len / 2] ^= 1;
