@@ -25,7 +25,8 @@ CLI_OBJ     := $(call obj,$(CLI_SRC))
 UNIT_BIN    := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 BINS        := $(BUILD)/bin/sluice-jobmanager $(BUILD)/bin/sluice-taskmanager $(BUILD)/bin/sluice
 
-.PHONY: all deps test unit integration asan asan-test demo bench clean
+.PHONY: all deps test unit integration asan asan-test demo bench clean binaries
+.SECONDARY: $(GEN_C) $(GEN_H)
 all: deps
 	@$(MAKE) --no-print-directory binaries
 

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Word-count throughput: words per second through source -> tokenize ->
 # count (key-by) -> file sink on a local cluster of 1 jobmanager and 2
-# taskmanagers, at parallelism 1 and 2. Usage: bench/wordcount.sh [MB]
+# taskmanagers: parallelism 1 and 2 with checkpointing off, and parallelism
+# 2 with a checkpoint every second (exactly-once file sink).
+# Usage: bench/wordcount.sh [MB]
 set -euo pipefail
 here="$(cd "$(dirname "$0")/.." && pwd)"
 bin="${SLUICE_BIN_DIR:-$here/build/bin}"
@@ -26,11 +28,19 @@ awk -v mb="$mb" 'BEGIN { srand(42); n = split("the of and to a in that is was he
   } }' > "$root/in/text.txt"
 words=$(LC_ALL=C tr -cs 'A-Za-z0-9' '\n' < "$root/in/text.txt" | grep -c .)
 "$here/scripts/start-cluster.sh" >/dev/null
-for p in 1 2; do
-  out="$root/out-$p"
+for run in "1 off" "2 off" "2 1s"; do
+  read -r p chk <<<"$run"
+  out="$root/out-$p-$chk"
+  config=""
+  if [ "$chk" != off ]; then
+    config="config:
+  execution.checkpointing.interval: 1 s
+  state.checkpoints.dir: file://$root/checkpoints"
+  fi
   cat > "$root/job-$p.yaml" <<JOB
 name: wordcount-bench-p$p
 parallelism: $p
+$config
 pipeline:
   - name: lines
     source: file
@@ -49,6 +59,6 @@ JOB
   t1=$(date +%s.%N)
   rows=$(cat "$out"/part-* | wc -l)
   [ "$rows" -eq "$words" ] || { echo "parallelism $p: $rows output rows, expected $words" >&2; exit 1; }
-  awk -v p="$p" -v w="$words" -v a="$t0" -v b="$t1" \
-    'BEGIN { printf "parallelism %d: %d words in %.2f s = %.0f words/s\n", p, w, b - a, w / (b - a) }'
+  awk -v p="$p" -v c="$chk" -v w="$words" -v a="$t0" -v b="$t1" \
+    'BEGIN { printf "parallelism %d, checkpoints %-3s: %d words in %.2f s = %.0f words/s\n", p, c, w, b - a, w / (b - a) }'
 done

@@ -160,6 +160,12 @@ void sl_json_int(sl_json *j, int64_t v)
     fprintf(j->out, "%" PRId64, v);
 }
 
+void sl_json_uint(sl_json *j, uint64_t v)
+{
+    before_value(j);
+    fprintf(j->out, "%" PRIu64, v);
+}
+
 void sl_json_bool(sl_json *j, int v)
 {
     before_value(j);
@@ -182,6 +188,12 @@ void sl_json_kv_int(sl_json *j, const char *key, int64_t v)
 {
     sl_json_key(j, key);
     sl_json_int(j, v);
+}
+
+void sl_json_kv_uint(sl_json *j, const char *key, uint64_t v)
+{
+    sl_json_key(j, key);
+    sl_json_uint(j, v);
 }
 
 int sl_json_finish(sl_json *j)

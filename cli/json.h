@@ -35,12 +35,14 @@ void sl_json_key(sl_json *j, const char *key);
 
 void sl_json_string(sl_json *j, const char *s); /* NULL writes null */
 void sl_json_int(sl_json *j, int64_t v);
+void sl_json_uint(sl_json *j, uint64_t v);
 void sl_json_bool(sl_json *j, int v);
 void sl_json_null(sl_json *j);
 
 /* key + value shorthands for objects. */
 void sl_json_kv_string(sl_json *j, const char *key, const char *s);
 void sl_json_kv_int(sl_json *j, const char *key, int64_t v);
+void sl_json_kv_uint(sl_json *j, const char *key, uint64_t v);
 
 /* Ends the document with a newline. SL_EINVAL if the calls did not form one
  * complete value, SL_EIO if writing failed. */

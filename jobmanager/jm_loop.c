@@ -70,6 +70,11 @@ static int read_config(sl_jm *jm, const sl_config *cfg)
         sl_error("jobmanager: cannot read the configuration: %s", sl_strerror(rv));
         return rv;
     }
+    jm->chk_rpc_timeout_ms = jm->hb_timeout_ms / 2;
+    if (jm->chk_rpc_timeout_ms < 100)
+        jm->chk_rpc_timeout_ms = 100;
+    if (jm->chk_rpc_timeout_ms > SL_JM_RPC_TIMEOUT_MS)
+        jm->chk_rpc_timeout_ms = SL_JM_RPC_TIMEOUT_MS;
     jm->max_msg = (size_t)max_msg;
     jm->default_par = (int)par;
     jm->cfg = cfg;

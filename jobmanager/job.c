@@ -1,16 +1,21 @@
 /* The job table and the job state machine.
  *
  *   CREATED --slots, deploy, start--> RUNNING --all tasks FINISHED--> FINISHED
- *      |                                 |
- *      |  sl_jm_job_fail (task failed,   |  cancel
- *      |  taskmanager lost, deploy or    v
- *      |  start refused, no slots)   CANCELLING --tasks terminal--> CANCELED
+ *      |                              |  ^      |
+ *      |  sl_jm_job_fail (task failed,|  |      |  cancel
+ *      |  taskmanager lost, deploy or |  |      v
+ *      |  start refused, too many     |  |   CANCELLING --tasks terminal--> CANCELED
+ *      |  failed checkpoints)         v  |
+ *      |          strategy allows: RESTARTING: cancel the attempt, wait until
+ *      |          its tasks are terminal, wait the delay, pick the restore
+ *      |          checkpoint, wait for slots, deploy a new attempt
  *      v
- *   FAILING --tasks terminal--> FAILED
+ *   FAILING --tasks terminal--> FAILED   (strategy refuses, or no slots in time)
  *
  * Jobs are kept in submission order; terminal ones are forgotten beyond
  * SL_JM_MAX_DONE_JOBS. Submissions carry a request id so a resent submit
  * returns the job it created the first time. */
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,6 +56,7 @@ static void job_free(sl_job *job)
 {
     if (job == NULL)
         return;
+    sl_chk_free(&job->chk);
     sl_job_free(job->spec);
     sl_config_free(job->cfg);
     free(job->cfg_text);
@@ -112,8 +118,15 @@ static int job_config(sl_jm *jm, sl_job *job, char *err, size_t errlen)
             return SL_EINVAL;
     }
     rv = sl_config_serialize(job->cfg, &job->cfg_text);
-    if (rv != SL_OK)
+    if (rv != SL_OK) {
         snprintf(err, errlen, "cannot serialize the job configuration: %s", sl_strerror(rv));
+        return rv;
+    }
+    if ((rv = sl_chk_init(&job->chk, job->cfg, err, errlen)) != SL_OK)
+        return rv;
+    rv = sl_restart_strategy_init(&job->restart, job->cfg);
+    if (rv != SL_OK)
+        snprintf(err, errlen, "cannot read the restart strategy: %s", sl_strerror(rv));
     return rv;
 }
 
@@ -273,35 +286,86 @@ void sl_jm_job_set_state(sl_jm *jm, sl_job *job, Sluice__JobState to)
     sl_info("job %s (%s) switched from %s to %s", job->id, job_name(job),
             sl_job_state_name(job->state), sl_job_state_name(to));
     job->state = to;
+    if (to == SLUICE__JOB_STATE__JOB_RUNNING) {
+        job->restart_phase = SL_RP_NONE;
+        sl_chk_on_running(job);
+    } else if (to == SLUICE__JOB_STATE__JOB_CANCELLING) {
+        sl_chk_abort_all(job, "the job is being cancelled");
+    }
     if (sl_jm_job_terminal(to)) {
+        job->restart_phase = SL_RP_NONE;
         job->end_ms = sl_wall_ms();
         settle_tasks(job);
         sl_jm_sched_release(jm, job);
+        sl_chk_on_job_end(job);
     }
 }
 
 static int job_may_run_tasks(const sl_job *job)
 {
+    if (!job->holds_slots)
+        return 0;
     for (int i = 0; i < job->ntms; i++)
         if (job->tms[i].deployed)
             return 1;
     return 0;
 }
 
-void sl_jm_job_fail(sl_jm *jm, sl_job *job, const char *reason)
+static void record_failure(sl_job *job, const char *reason)
 {
-    if (job->state != SLUICE__JOB_STATE__JOB_CREATED &&
-        job->state != SLUICE__JOB_STATE__JOB_RUNNING)
-        return;
     free(job->failure);
     job->failure = strdup(reason);
     sl_warn("job %s (%s) failed: %s", job->id, job_name(job), reason);
-    /* Restart strategies hook in here (RESTARTING, then a new attempt);
-     * today every failure is final. */
+}
+
+/* No restart: FAILING while a taskmanager may still run tasks, else FAILED. */
+static void fail_for_good(sl_jm *jm, sl_job *job)
+{
+    sl_chk_abort_all(job, "the job failed");
     sl_jm_job_set_state(jm, job,
                         job_may_run_tasks(job) ? SLUICE__JOB_STATE__JOB_FAILING
                                                : SLUICE__JOB_STATE__JOB_FAILED);
     sl_jm_kick(jm);
+}
+
+static void begin_restart(sl_jm *jm, sl_job *job, int64_t delay_ms)
+{
+    char how[128];
+    if (job->state == SLUICE__JOB_STATE__JOB_RESTARTING)
+        sl_info("job %s (%s): attempt %u failed while it was deployed", job->id, job_name(job),
+                job->attempt);
+    sl_restart_strategy_describe(&job->restart, how, sizeof(how));
+    sl_info("job %s (%s) will restart (restart strategy %s)", job->id, job_name(job), how);
+    sl_chk_abort_all(job, "job failover");
+    job->restart_phase = SL_RP_CANCEL;
+    job->restart_delay_ms = delay_ms;
+    sl_jm_job_set_state(jm, job, SLUICE__JOB_STATE__JOB_RESTARTING);
+    sl_jm_kick(jm);
+}
+
+void sl_jm_job_fail(sl_jm *jm, sl_job *job, const char *reason)
+{
+    int deploying = job->state == SLUICE__JOB_STATE__JOB_RESTARTING &&
+                    job->restart_phase == SL_RP_DEPLOY;
+    if (job->state == SLUICE__JOB_STATE__JOB_RESTARTING && !deploying) {
+        sl_info("job %s (%s) is restarting; not failing it again for: %s", job->id,
+                job_name(job), reason);
+        return;
+    }
+    if (job->state != SLUICE__JOB_STATE__JOB_CREATED &&
+        job->state != SLUICE__JOB_STATE__JOB_RUNNING && !deploying)
+        return;
+    record_failure(job, reason);
+    int64_t delay_ms = 0;
+    const char *why = "the job never ran";
+    if (job->attempt > 0 &&
+        sl_restart_strategy_on_failure(&job->restart, sl_now_ms(), &delay_ms, &why)) {
+        begin_restart(jm, job, delay_ms);
+        return;
+    }
+    sl_warn("job %s (%s) will not restart: %s", job->id, job_name(job),
+            why != NULL ? why : "the restart strategy refused");
+    fail_for_good(jm, job);
 }
 
 void sl_jm_job_cancel(sl_jm *jm, sl_job *job)
@@ -321,7 +385,9 @@ void sl_jm_task_name(const sl_job *job, int t, char *buf, size_t len)
     snprintf(buf, len, "task %s %d/%d", c->name, task->subtask + 1, c->parallelism);
 }
 
-static int update_applies(const sl_job *job, const Sluice__TaskStateUpdate *u)
+/* 1 if the report is about a task of the current attempt, from the
+ * taskmanager it runs on. */
+static int update_valid(const sl_job *job, const Sluice__TaskStateUpdate *u)
 {
     if (sl_jm_job_terminal(job->state) || !job->holds_slots || u->attempt != job->attempt)
         return 0;
@@ -329,19 +395,24 @@ static int update_applies(const sl_job *job, const Sluice__TaskStateUpdate *u)
         u->state > SLUICE__TASK_STATE__TASK_FAILED)
         return 0;
     const sl_task *t = &job->tasks[u->task];
-    if (strcmp(job->tms[job->slot_tm[t->subtask]].tm_id, u->tm_id) != 0)
-        return 0;
-    return !sl_jm_task_terminal(t->state) && t->state != u->state;
+    return strcmp(job->tms[job->slot_tm[t->subtask]].tm_id, u->tm_id) == 0;
 }
 
 void sl_jm_job_task_update(sl_jm *jm, const Sluice__TaskStateUpdate *u)
 {
     sl_job *job = sl_jm_job_find(jm, u->job_id);
-    if (job == NULL || !update_applies(job, u))
+    if (job == NULL || !update_valid(job, u))
         return;
     sl_task *t = &job->tasks[u->task];
     char name[300], reason[1024];
     sl_jm_task_name(job, (int)u->task, name, sizeof(name));
+    if (u->input_ended && !t->input_ended) {
+        t->input_ended = 1;
+        sl_info("job %s: %s read all its input", job->id, name);
+        sl_jm_kick(jm);
+    }
+    if (sl_jm_task_terminal(t->state) || t->state == u->state)
+        return;
     sl_info("job %s: %s switched from %s to %s%s%s", job->id, name, sl_task_state_name(t->state),
             sl_task_state_name(u->state), u->message[0] ? ": " : "", u->message);
     t->state = u->state;
@@ -372,8 +443,75 @@ static void step_created(sl_jm *jm, sl_job *job)
         char reason[256];
         snprintf(reason, sizeof(reason), "could not get %d task slots within %lld ms",
                  job->graph.slots_needed, (long long)jm->slot_wait_ms);
-        sl_jm_job_fail(jm, job, reason);
+        record_failure(job, reason);
+        fail_for_good(jm, job);
     }
+}
+
+/* RESTARTING, first part: the failed attempt's tasks stop. */
+static int restart_cancel(sl_jm *jm, sl_job *job)
+{
+    sl_jm_sched_cancel(jm, job);
+    if (job->state != SLUICE__JOB_STATE__JOB_RESTARTING || job->restart_phase != SL_RP_CANCEL ||
+        !sl_jm_sched_settled(jm, job))
+        return 0;
+    settle_tasks(job);
+    sl_jm_sched_release(jm, job);
+    job->restart_phase = SL_RP_DELAY;
+    job->restart_at_ms = sl_now_ms() + job->restart_delay_ms;
+    sl_info("job %s: the tasks of attempt %u stopped; restarting in %lld ms", job->id,
+            job->attempt, (long long)job->restart_delay_ms);
+    return 1;
+}
+
+/* After the delay: the checkpoint to restore. */
+static int restart_pick(sl_jm *jm, sl_job *job)
+{
+    if (sl_now_ms() < job->restart_at_ms)
+        return 0;
+    sl_chk_pick_restore(jm, job);
+    if (job->state != SLUICE__JOB_STATE__JOB_RESTARTING || job->restart_phase != SL_RP_DELAY)
+        return 0;
+    if (job->chk.restore_id != 0)
+        sl_info("restarting job %s from checkpoint %" PRIu64 " (attempt %u) after %lld ms",
+                job->id, job->chk.restore_id, job->attempt + 1,
+                (long long)job->restart_delay_ms);
+    else
+        sl_info("restarting job %s without state (attempt %u) after %lld ms", job->id,
+                job->attempt + 1, (long long)job->restart_delay_ms);
+    job->restart_phase = SL_RP_SLOTS;
+    job->wait_since_ms = sl_now_ms();
+    job->wait_logged = 0;
+    return 1;
+}
+
+/* Slots, then the new attempt. */
+static void restart_deploy(sl_jm *jm, sl_job *job)
+{
+    char reason[256];
+    if (sl_jm_sched_assign(jm, job) == SL_OK) {
+        job->restarts++;
+        job->restart_phase = SL_RP_DEPLOY;
+        sl_chk_use_restore(job);
+        sl_jm_sched_deploy(jm, job);
+        return;
+    }
+    if (sl_now_ms() - job->wait_since_ms < jm->slot_wait_ms)
+        return;
+    snprintf(reason, sizeof(reason), "could not get %d task slots within %lld ms",
+             job->graph.slots_needed, (long long)jm->slot_wait_ms);
+    record_failure(job, reason);
+    fail_for_good(jm, job);
+}
+
+static void step_restarting(sl_jm *jm, sl_job *job)
+{
+    if (job->restart_phase == SL_RP_CANCEL && !restart_cancel(jm, job))
+        return;
+    if (job->restart_phase == SL_RP_DELAY && !restart_pick(jm, job))
+        return;
+    if (job->restart_phase == SL_RP_SLOTS)
+        restart_deploy(jm, job);
 }
 
 static void step_stopping(sl_jm *jm, sl_job *job)
@@ -389,6 +527,7 @@ static void step_stopping(sl_jm *jm, sl_job *job)
 
 void sl_jm_job_step(sl_jm *jm, sl_job *job)
 {
+    sl_chk_step(jm, job); /* first: completes what finished before tasks end */
     switch (job->state) {
     case SLUICE__JOB_STATE__JOB_CREATED:
         step_created(jm, job);
@@ -396,6 +535,9 @@ void sl_jm_job_step(sl_jm *jm, sl_job *job)
     case SLUICE__JOB_STATE__JOB_RUNNING:
         if (all_tasks_finished(job))
             sl_jm_job_set_state(jm, job, SLUICE__JOB_STATE__JOB_FINISHED);
+        break;
+    case SLUICE__JOB_STATE__JOB_RESTARTING:
+        step_restarting(jm, job);
         break;
     case SLUICE__JOB_STATE__JOB_FAILING:
     case SLUICE__JOB_STATE__JOB_CANCELLING:

@@ -7,6 +7,8 @@
  *   tm_registry.c    registered taskmanagers: heartbeats, connections, loss
  *   job.c            the job table, submission, the job state machine
  *   scheduler.c      slot assignment and deploy/start/cancel RPCs
+ *   checkpoint_coordinator.c  checkpoints of a job (see its header)
+ *   restart_strategy.c        whether and when a failed job restarts
  *
  * Locking: one mutex (jm->mu) guards everything below. RPC handlers hold it
  * briefly and never do outbound RPCs. The loop thread holds it while it
@@ -26,6 +28,8 @@
 #include "common/job_graph.h"
 #include "common/jobfile.h"
 #include "common/rpc.h"
+#include "jobmanager/checkpoint_coordinator.h"
+#include "jobmanager/restart_strategy.h"
 
 #define SL_JM_ID_MAX 64          /* longest taskmanager id accepted */
 #define SL_JM_HOST_MAX 255       /* longest host name accepted */
@@ -64,6 +68,9 @@ typedef struct sl_tm {
     int64_t last_hb_ms;    /* monotonic */
     int64_t lost_ms;       /* monotonic, when it became LOST */
     int want_connect;      /* the loop must (re)open the client */
+    int64_t stalled_ms;    /* monotonic: a checkpoint call timed out then;
+                              such calls skip it until a later heartbeat
+                              (0 = not stalled) */
     sl_rpc_client *client; /* NULL until connected; loop thread only */
     sl_tm_conn *conn;
     struct sl_tm *next;
@@ -84,7 +91,17 @@ typedef struct sl_job_tm {
 typedef struct sl_task {
     Sluice__TaskState state;
     int chain, subtask;   /* slot = subtask */
+    int input_ended;      /* source read all its input (sticky per attempt) */
 } sl_task;
+
+/* Where a RESTARTING job is. */
+enum sl_restart_phase {
+    SL_RP_NONE = 0,
+    SL_RP_CANCEL,   /* cancelling the failed attempt, waiting for its tasks */
+    SL_RP_DELAY,    /* waiting the restart strategy's delay */
+    SL_RP_SLOTS,    /* waiting for free slots */
+    SL_RP_DEPLOY,   /* deploying the new attempt: a failure fails over again */
+};
 
 typedef struct sl_job {
     char id[SL_JM_JOB_ID_LEN + 1];
@@ -98,7 +115,7 @@ typedef struct sl_job {
     char *cfg_text;          /* cfg serialized for taskmanagers */
     Sluice__JobState state;
     uint32_t attempt, restarts;
-    char *failure;           /* first failure cause, NULL if none */
+    char *failure;           /* latest failure cause, NULL if none */
     int64_t start_ms, end_ms;   /* wall clock */
     int64_t wait_since_ms;      /* monotonic: began waiting for slots */
     int holds_slots;
@@ -108,6 +125,11 @@ typedef struct sl_job {
     sl_job_tm *tms;          /* distinct taskmanagers of the slots, NULL
                                 before the first assignment */
     sl_task *tasks;          /* graph.ntasks */
+    sl_chk_coord chk;        /* checkpoints */
+    sl_restart_strategy restart;
+    enum sl_restart_phase restart_phase;
+    int64_t restart_delay_ms;   /* granted by the strategy */
+    int64_t restart_at_ms;      /* monotonic: end of the delay */
     struct sl_job *next;
 } sl_job;
 
@@ -120,6 +142,8 @@ typedef struct sl_jm {
     const sl_config *cfg;    /* cluster configuration, borrowed, read-only */
     int64_t hb_timeout_ms;
     int64_t slot_wait_ms;
+    int64_t chk_rpc_timeout_ms; /* trigger/notify calls: half the heartbeat
+                                   timeout, at most SL_JM_RPC_TIMEOUT_MS */
     size_t max_msg;
     int default_par;
 
@@ -186,10 +210,11 @@ int sl_jm_job_terminal(Sluice__JobState s);
 int sl_jm_task_terminal(Sluice__TaskState s);
 /* Logs and records a job state change; terminal states free the slots. */
 void sl_jm_job_set_state(sl_jm *jm, sl_job *job, Sluice__JobState to);
-/* The one failure path: records the cause and (today) goes to FAILING, or
- * FAILED when no taskmanager may be running tasks. Later: consults the
- * job's restart strategy. No-op for jobs already failing, cancelling or
- * terminal. */
+/* The one failure path: records the cause and consults the job's restart
+ * strategy: RESTARTING if it allows, else FAILING (or FAILED when no
+ * taskmanager may be running tasks). While RESTARTING it is a no-op except
+ * when the new attempt is being deployed; also a no-op for jobs already
+ * failing, cancelling or terminal. */
 void sl_jm_job_fail(sl_jm *jm, sl_job *job, const char *reason);
 /* User cancel: non-terminal -> CANCELLING. */
 void sl_jm_job_cancel(sl_jm *jm, sl_job *job);
@@ -214,7 +239,18 @@ int sl_jm_sched_assign(sl_jm *jm, sl_job *job);
 void sl_jm_sched_deploy(sl_jm *jm, sl_job *job);
 /* Sends cancel_tasks to every involved live taskmanager not yet told. */
 void sl_jm_sched_cancel(sl_jm *jm, sl_job *job);
-/* 1 when every task of a FAILING/CANCELLING job counts as terminal. */
+/* A checkpoint call (trigger, notify) to taskmanager tm_id with jm->mu
+ * released and jm->chk_rpc_timeout_ms. SL_EUNREACH if it is not usable,
+ * SL_ETIMEDOUT at once if an earlier call timed out and no heartbeat came
+ * since (so a hung taskmanager blocks the loop once, not every round, until
+ * the heartbeat timeout declares it lost); on a transport error a dropped
+ * connection is noted (the taskmanager is lost, its jobs fail). *reply
+ * (caller frees) is set when the result is SL_OK; its status is the
+ * caller's to judge. */
+int sl_jm_sched_call(sl_jm *jm, const char *tm_id, const Sluice__Request *req,
+                     Sluice__Reply **reply);
+/* 1 when every task of a FAILING/CANCELLING/RESTARTING job counts as
+ * terminal. */
 int sl_jm_sched_settled(sl_jm *jm, sl_job *job);
 /* Frees the job's slots. */
 void sl_jm_sched_release(sl_jm *jm, sl_job *job);

@@ -131,6 +131,25 @@ static Sluice__TaskInfo *task_info(const sl_job *job, int t, sl_arena *a)
     return ti;
 }
 
+static char *file_uri(sl_arena *a, const char *dir)
+{
+    if (dir == NULL || dir[0] == '\0')
+        return (char *)"";
+    return sl_arena_printf(a, "file://%s", dir);
+}
+
+static int fill_checkpoint_refs(const sl_job *job, Sluice__JobInfo *ji, sl_arena *a)
+{
+    char dir[4096];
+    ji->restored_from_id = job->chk.restored_from_id;
+    ji->restored_from_path = file_uri(a, job->chk.restored_from_id ? job->chk.restored_from_dir
+                                                                     : NULL);
+    ji->latest_checkpoint_id = sl_chk_latest(job, dir, sizeof(dir));
+    ji->latest_checkpoint_path = file_uri(a, dir);
+    return ji->restored_from_path != NULL && ji->latest_checkpoint_path != NULL ? SL_OK
+                                                                                : SL_ENOMEM;
+}
+
 static int fill_job_info(const sl_job *job, Sluice__Reply *reply, sl_arena *a)
 {
     Sluice__JobInfo *ji = sl_arena_alloc(a, sizeof(*ji));
@@ -146,6 +165,8 @@ static int fill_job_info(const sl_job *job, Sluice__Reply *reply, sl_arena *a)
     ji->attempt = job->attempt;
     ji->restarts = job->restarts;
     ji->failure = adup(a, job->failure);
+    if (fill_checkpoint_refs(job, ji, a) != SL_OK)
+        return SL_ENOMEM;
     for (size_t t = 0; t < n; t++) {
         if ((ji->tasks[t] = task_info(job, (int)t, a)) == NULL)
             return SL_ENOMEM;
@@ -186,6 +207,57 @@ static void on_cancel(sl_jm *jm, const Sluice__JobRef *r, Sluice__Reply *reply, 
         snprintf(err, sizeof(err), "job %.64s not found", r->job_id);
         reply_error(reply, a, SLUICE__STATUS__STATUS_FAILED, err);
     }
+}
+
+static void not_found(Sluice__Reply *reply, sl_arena *a, const char *job_id)
+{
+    char err[128];
+    snprintf(err, sizeof(err), "job %.64s not found", job_id);
+    reply_error(reply, a, SLUICE__STATUS__STATUS_FAILED, err);
+}
+
+static void on_ack_checkpoint(sl_jm *jm, const Sluice__AckCheckpoint *ack)
+{
+    pthread_mutex_lock(&jm->mu);
+    sl_chk_on_ack(jm, ack);
+    pthread_mutex_unlock(&jm->mu);
+}
+
+static void on_checkpoint_stats(sl_jm *jm, const Sluice__JobRef *r, Sluice__Reply *reply,
+                                sl_arena *a)
+{
+    int rv = SL_ENOTFOUND;
+    pthread_mutex_lock(&jm->mu);
+    const sl_job *job = sl_jm_job_find(jm, r->job_id);
+    if (job != NULL)
+        rv = sl_chk_stats(job, a, &reply->checkpoints);
+    pthread_mutex_unlock(&jm->mu);
+    if (rv == SL_OK)
+        return;
+    reply->checkpoints = NULL;
+    if (rv == SL_ENOTFOUND)
+        not_found(reply, a, r->job_id);
+    else
+        reply_error(reply, a, SLUICE__STATUS__STATUS_FAILED, sl_strerror(rv));
+}
+
+static void on_trigger_checkpoint_now(sl_jm *jm, const Sluice__JobRef *r, Sluice__Reply *reply,
+                                      sl_arena *a)
+{
+    char err[512];
+    uint64_t id = 0;
+    int rv = SL_ENOTFOUND;
+    pthread_mutex_lock(&jm->mu);
+    sl_job *job = sl_jm_job_find(jm, r->job_id);
+    if (job != NULL)
+        rv = sl_chk_trigger_now(jm, job, &id, err, sizeof(err));
+    pthread_mutex_unlock(&jm->mu);
+    if (rv == SL_OK)
+        reply->checkpoint_id = id;
+    else if (rv == SL_ENOTFOUND && job == NULL)
+        not_found(reply, a, r->job_id);
+    else
+        reply_error(reply, a, SLUICE__STATUS__STATUS_FAILED, err);
 }
 
 static Sluice__TmInfo *tm_info(sl_jm *jm, const sl_tm *tm, sl_arena *a)
@@ -242,6 +314,9 @@ static int body_present(const Sluice__Request *req)
     case SLUICE__REQUEST__BODY_JOB_INFO: return req->job_info != NULL;
     case SLUICE__REQUEST__BODY_CANCEL_JOB: return req->cancel_job != NULL;
     case SLUICE__REQUEST__BODY_LIST_TMS: return 1;
+    case SLUICE__REQUEST__BODY_ACK_CHECKPOINT: return req->ack_checkpoint != NULL;
+    case SLUICE__REQUEST__BODY_CHECKPOINT_STATS: return req->checkpoint_stats != NULL;
+    case SLUICE__REQUEST__BODY_TRIGGER_CHECKPOINT_NOW: return req->trigger_checkpoint_now != NULL;
     default: return 0;
     }
 }
@@ -262,6 +337,13 @@ void sl_jm_handle(void *arg, const Sluice__Request *req, Sluice__Reply *reply, s
     case SLUICE__REQUEST__BODY_JOB_INFO: on_job_info(jm, req->job_info, reply, arena); break;
     case SLUICE__REQUEST__BODY_CANCEL_JOB: on_cancel(jm, req->cancel_job, reply, arena); break;
     case SLUICE__REQUEST__BODY_LIST_TMS: on_list_tms(jm, reply, arena); break;
+    case SLUICE__REQUEST__BODY_ACK_CHECKPOINT: on_ack_checkpoint(jm, req->ack_checkpoint); break;
+    case SLUICE__REQUEST__BODY_CHECKPOINT_STATS:
+        on_checkpoint_stats(jm, req->checkpoint_stats, reply, arena);
+        break;
+    case SLUICE__REQUEST__BODY_TRIGGER_CHECKPOINT_NOW:
+        on_trigger_checkpoint_now(jm, req->trigger_checkpoint_now, reply, arena);
+        break;
     default: break;
     }
 }

@@ -84,8 +84,10 @@ static void begin_attempt(sl_job *job)
     job->attempt++;
     job->holds_slots = 1;
     job->wait_logged = 0;
-    for (int t = 0; t < job->graph.ntasks; t++)
+    for (int t = 0; t < job->graph.ntasks; t++) {
         job->tasks[t].state = SLUICE__TASK_STATE__TASK_DEPLOYING;
+        job->tasks[t].input_ended = 0;
+    }
     for (int i = 0; i < job->ntms; i++)
         sl_info("job %s attempt %u: tasks go to taskmanager %s (%s)", job->id, job->attempt,
                 job->tms[i].tm_id, job->tms[i].rpc_addr);
@@ -150,9 +152,13 @@ static int call_unlocked(sl_jm *jm, sl_rpc_client *c, const Sluice__Request *req
     return rv;
 }
 
+/* The attempt is still the one being deployed (first run or restart). */
 static int still_current(const sl_job *job, uint32_t attempt)
 {
-    return job->state == SLUICE__JOB_STATE__JOB_CREATED && job->attempt == attempt;
+    int deploying = job->state == SLUICE__JOB_STATE__JOB_CREATED ||
+                    (job->state == SLUICE__JOB_STATE__JOB_RESTARTING &&
+                     job->restart_phase == SL_RP_DEPLOY);
+    return deploying && job->attempt == attempt;
 }
 
 /* A call failed: if the connection dropped meanwhile, say so first, so the
@@ -238,6 +244,9 @@ static int deploy_one(sl_jm *jm, sl_job *job, int i, char **addrs)
     d.task_addrs = addrs;
     d.n_local_tasks = nlocal;
     d.local_tasks = local;
+    d.restore_dir = job->chk.restored_from_dir != NULL ? job->chk.restored_from_dir : "";
+    d.restore_checkpoint_id = job->chk.restored_from_id;
+    d.checkpointing = job->chk.periodic;
     Sluice__Request req = SLUICE__REQUEST__INIT;
     req.body_case = SLUICE__REQUEST__BODY_DEPLOY_TASKS;
     req.deploy_tasks = &d;
@@ -288,6 +297,37 @@ void sl_jm_sched_deploy(sl_jm *jm, sl_job *job)
         sl_jm_job_set_state(jm, job, SLUICE__JOB_STATE__JOB_RUNNING);
 cleanup:
     free(addrs);
+}
+
+int sl_jm_sched_call(sl_jm *jm, const char *tm_id, const Sluice__Request *req,
+                     Sluice__Reply **reply)
+{
+    char id[SL_JM_ID_MAX + 1];
+    snprintf(id, sizeof(id), "%s", tm_id);
+    *reply = NULL;
+    sl_tm *tm = sl_jm_tm_find(jm, id);
+    if (tm == NULL || !sl_jm_tm_usable(tm))
+        return SL_EUNREACH;
+    if (tm->stalled_ms != 0 && tm->last_hb_ms <= tm->stalled_ms)
+        return SL_ETIMEDOUT;
+    sl_rpc_client *c = tm->client;
+    pthread_mutex_unlock(&jm->mu);
+    int rv = sl_rpc_call(c, req, (int)jm->chk_rpc_timeout_ms, reply);
+    pthread_mutex_lock(&jm->mu);
+    if (rv == SL_OK)
+        return rv;
+    *reply = NULL;
+    tm = sl_jm_tm_find(jm, id);
+    if (tm == NULL)
+        return rv;
+    if (rv == SL_ETIMEDOUT) {
+        tm->stalled_ms = sl_now_ms();
+        sl_warn("taskmanager %s did not answer within %lld ms; checkpoint calls skip it until "
+                "its next heartbeat", tm->id, (long long)jm->chk_rpc_timeout_ms);
+    }
+    if (tm->conn != NULL && tm->conn->dropped)
+        sl_jm_tm_lose(jm, tm, "connection dropped");
+    return rv;
 }
 
 /* ---- cancellation */

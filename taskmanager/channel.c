@@ -238,7 +238,7 @@ static int gate_pop(sl_input_gate *g, sl_in_channel **out, nng_msg **msg, int *n
     for (int k = 0; k < g->n; k++) {
         int i = (g->rr + k) % g->n;
         sl_in_channel *ch = g->ch[i];
-        if (ch->count > 0) {
+        if (ch->count > 0 && !ch->blocked) {
             *msg = ch->ring[ch->head];
             ch->head = (ch->head + 1) % ch->cap;
             ch->count--;
@@ -274,6 +274,10 @@ int sl_input_gate_next(sl_input_gate *g, int timeout_ms, sl_in_channel **ch, nng
             break;
         if (nfinished == g->n) {
             rv = SL_ECLOSED;
+            break;
+        }
+        if (g->interrupt != NULL && atomic_load(g->interrupt)) {
+            rv = SL_ETIMEDOUT;
             break;
         }
         if (pthread_cond_timedwait(&g->cv, &g->mu, &until) != 0) {

@@ -17,7 +17,10 @@
  * Frame (little-endian): u32 magic "SLD1", u8 kind, u8[3] 0, char job[32],
  * u32 attempt, u16 prod_stage, u16 cons_stage, u16 src, u16 dst,
  * u64 seq (DATA) or credits (CREDIT), then for DATA the payload: events
- * 'R' row | 'E' end of input. */
+ * 'R' row | 'E' end of input | 'B' barrier (u64 checkpoint id, i64 trigger
+ * time, u8 flags). A barrier is always the last event of its frame (the
+ * producer flushes right after it), so a blocked channel never holds a
+ * half-processed frame. */
 #ifndef SL_CHANNEL_H
 #define SL_CHANNEL_H
 
@@ -31,7 +34,9 @@
 #define SL_FRAME_HDR 60
 #define SL_MAX_CREDITS 1024
 enum { SL_FRAME_DATA = 1, SL_FRAME_CREDIT = 2 };
-enum { SL_EV_ROW = 'R', SL_EV_END = 'E' };
+enum { SL_EV_ROW = 'R', SL_EV_END = 'E', SL_EV_BARRIER = 'B' };
+#define SL_BARRIER_LEN 17 /* id, ts, flags */
+#define SL_BARRIER_FINAL 1
 
 typedef struct sl_frame_hdr {
     uint8_t kind;
@@ -71,6 +76,8 @@ typedef struct sl_in_channel {
     uint32_t head, count, cap;
     uint64_t next_seq;
     int finished;             /* end of input seen */
+    int blocked;              /* barrier alignment: not read until released */
+    uint64_t barrier;         /* highest barrier delivered on this channel */
     int failed;               /* protocol error seen by the receiver */
     uint32_t to_grant;        /* consumed buffers not yet granted back */
 } sl_in_channel;
@@ -83,6 +90,7 @@ typedef struct sl_input_gate {
     sl_in_channel **ch;
     int rr;
     char error[256];
+    const atomic_int *interrupt; /* non-zero: sl_input_gate_next returns at once */
 } sl_input_gate;
 
 int sl_input_gate_init(sl_input_gate *g, int n);

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/checkpoint_store.h"
 #include "common/log.h"
 #include "common/status.h"
 #include "common/util.h"
@@ -154,6 +155,7 @@ static int create_task(sl_job_run *r, int index, const Sluice__DeployTasks *d,
     t->parallelism = t->chain->parallelism;
     pthread_mutex_init(&t->out_mu, NULL);
     pthread_cond_init(&t->out_cv, NULL);
+    pthread_mutex_init(&t->mb_mu, NULL);
     atomic_store(&t->state, SLUICE__TASK_STATE__TASK_DEPLOYING);
     t->reported = -1;
     int64_t credits = 4, bufsize = 32768;
@@ -163,6 +165,7 @@ static int create_task(sl_job_run *r, int index, const Sluice__DeployTasks *d,
     int rv = create_ops(t);
     if (rv == SL_OK)
         rv = setup_inputs(r, t, d, env, (int)credits);
+    t->gate.interrupt = &t->mb_flag;
     if (rv == SL_OK)
         rv = setup_outputs(r, t, d, env, (size_t)bufsize);
     return rv;
@@ -191,6 +194,33 @@ static int parse_job(sl_job_run *r, const Sluice__DeployTasks *d, char *err, siz
     return rv;
 }
 
+/* Checkpoint settings of the run, and the checkpoint to restore (already
+ * verified by the jobmanager; the task checks each file's checksum again). */
+static int setup_checkpointing(sl_job_run *r, const Sluice__DeployTasks *d, char *err,
+                               size_t errlen)
+{
+    const char *dir = NULL, *mode = "EXACTLY_ONCE";
+    r->checkpointing = d->checkpointing;
+    sl_config_get_string(r->cfg, "execution.checkpointing.mode", &mode);
+    r->exactly_once = strcmp(mode, "AT_LEAST_ONCE") != 0;
+    if (sl_config_get_string(r->cfg, "state.checkpoints.dir", &dir) == SL_OK &&
+        sl_job_chk_root(dir, r->job_id, r->chk_root, sizeof(r->chk_root)) != SL_OK) {
+        snprintf(err, errlen, "state.checkpoints.dir is too long");
+        return SL_EINVAL;
+    }
+    if (d->restore_dir[0] == '\0')
+        return SL_OK;
+    snprintf(r->restore_dir, sizeof(r->restore_dir), "%s", d->restore_dir);
+    int rv = sl_metadata_read(r->restore_dir, &r->restore_md, err, errlen);
+    if (rv == SL_OK && r->restore_md->checkpoint_id != d->restore_checkpoint_id) {
+        snprintf(err, errlen, "%s holds checkpoint %llu, expected %llu", r->restore_dir,
+                 (unsigned long long)r->restore_md->checkpoint_id,
+                 (unsigned long long)d->restore_checkpoint_id);
+        rv = SL_EINVAL;
+    }
+    return rv;
+}
+
 static int start_threads(sl_job_run *r)
 {
     for (int i = 0; i < r->ntasks; i++) {
@@ -216,7 +246,11 @@ int sl_job_run_create(const Sluice__DeployTasks *d, const sl_job_run_env *env,
     r->attempt = d->attempt;
     pthread_mutex_init(&r->start_mu, NULL);
     pthread_cond_init(&r->start_cv, NULL);
+    r->uploader = env->uploader;
+    snprintf(r->tm_id, sizeof(r->tm_id), "%s", env->tm_id);
     int rv = parse_job(r, d, err, errlen);
+    if (rv == SL_OK)
+        rv = setup_checkpointing(r, d, err, errlen);
     if (rv == SL_OK)
         rv = alloc_edge_tables(r);
     r->tasks = calloc(d->n_local_tasks + 1, sizeof(sl_task *));
@@ -298,6 +332,7 @@ static void free_task(sl_task *t)
     }
     pthread_mutex_destroy(&t->out_mu);
     pthread_cond_destroy(&t->out_cv);
+    pthread_mutex_destroy(&t->mb_mu);
     free(t);
 }
 
@@ -317,6 +352,8 @@ void sl_job_run_free(sl_job_run *r)
         sl_job_free(r->spec);
     if (r->cfg != NULL)
         sl_config_free(r->cfg);
+    if (r->restore_md != NULL)
+        sluice__checkpoint_metadata__free_unpacked(r->restore_md, NULL);
     pthread_mutex_destroy(&r->start_mu);
     pthread_cond_destroy(&r->start_cv);
     free(r);

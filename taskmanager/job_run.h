@@ -12,6 +12,8 @@ typedef struct sl_job_run_env {
     const char *tm_data_url;     /* this taskmanager's tcp data URL */
     const char *tm_inproc_url;   /* dialled instead of tm_data_url */
     size_t max_frame;
+    struct sl_uploader *uploader; /* writes snapshots and acks them */
+    const char *tm_id;
 } sl_job_run_env;
 
 /* Builds and starts the threads of a job run. On error returns SL_EINVAL

@@ -40,3 +40,16 @@ typedef int (*sl_keyed_state_visit_fn)(void *arg, int kg, const void *key, size_
 int sl_keyed_state_visit_group(sl_keyed_state *st, int kg, sl_keyed_state_visit_fn fn, void *arg);
 
 #endif
+
+/* ---- snapshots (keyed_state_snapshot.c)
+ * Wire form: for every non-empty key group in order: varint kg, varint n,
+ * then n times (varint klen, key, varint vlen, value). Grouping by key
+ * group lets a restore take any key-group range (rescaling). */
+#include "common/buf.h"
+
+/* Appends the entries of key groups [kg_start, kg_end] to out. */
+int sl_keyed_state_snapshot(sl_keyed_state *st, int kg_start, int kg_end, sl_buf *out);
+/* Loads the entries of data whose key group lies in [kg_lo, kg_hi]; others
+ * are skipped. SL_EINVAL on malformed data. */
+int sl_keyed_state_restore(sl_keyed_state *st, const uint8_t *data, size_t len, int kg_lo,
+                           int kg_hi);

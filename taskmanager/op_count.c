@@ -80,6 +80,23 @@ static void count_close(sl_operator *op, int committed)
     op->impl = NULL;
 }
 
+static int count_snapshot(sl_operator *op, uint64_t chk_id, sl_buf *out)
+{
+    count_op *c = op->impl;
+    (void)chk_id;
+    return sl_keyed_state_snapshot(c->state, c->kg_start, c->kg_end, out);
+}
+
+static int count_restore(sl_operator *op, const uint8_t *data, size_t len)
+{
+    count_op *c = op->impl;
+    int rv = sl_keyed_state_restore(c->state, data, len, c->kg_start, c->kg_end);
+    if (rv == SL_EINVAL)
+        return sl_task_fail(op->task, "count: malformed keyed state");
+    return rv;
+}
+
 const sl_operator_ops sl_op_count = {
     .open = count_open, .process = count_process, .close = count_close,
+    .snapshot = count_snapshot, .restore = count_restore, .keyed = 1,
 };

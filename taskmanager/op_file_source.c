@@ -5,7 +5,11 @@
  * concatenated input bytes (like Flink's file splits): it starts after the
  * first line end at or after lo - 1 and reads on through the line that
  * contains hi - 1. An optional `rate` caps records per second over all
- * subtasks. */
+ * subtasks.
+ *
+ * Checkpointed position: the global offset of the next line to read. The
+ * task polls its mailbox after every line, so a barrier always falls
+ * between two lines and a restore resumes exactly there. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -15,6 +19,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/state_file.h"
 #include "common/status.h"
 #include "common/util.h"
 #include "taskmanager/task.h"
@@ -31,6 +36,8 @@ typedef struct file_source {
     src_file files[MAX_FILES];
     int nfiles;
     int64_t lo, hi;
+    int64_t next;    /* global offset of the next line to read */
+    int64_t resume;  /* restored position, -1 = none */
     double rate; /* records/s for this subtask, 0 = unlimited */
     int64_t emitted, t0;
     char *buf;   /* READ_CHUNK + SL_MAX_STRING */
@@ -104,28 +111,40 @@ static int fs_open(sl_operator *op)
     int64_t total = fs->nfiles ? fs->files[fs->nfiles - 1].base + fs->files[fs->nfiles - 1].size : 0;
     fs->lo = total * t->subtask / t->parallelism;
     fs->hi = total * (t->subtask + 1) / t->parallelism;
+    fs->next = fs->lo;
+    fs->resume = -1;
     const char *rate = sl_stage_param(op->stage, "rate");
     fs->rate = rate ? strtod(rate, NULL) / t->parallelism : 0;
     fs->buf = malloc(READ_CHUNK + SL_MAX_STRING);
     return fs->buf ? SL_OK : SL_ENOMEM;
 }
 
+/* Called after every line: lets the task take a checkpoint between two
+ * lines, and holds the source to its rate (polling the mailbox while it
+ * waits). */
 static int pace(sl_operator *op, file_source *fs)
 {
     fs->emitted++;
+    int rv = sl_task_poll(op->task);
+    if (rv != SL_OK)
+        return rv;
     if ((fs->emitted & 1023) == 0 && sl_task_canceled(op->task))
         return SL_ECANCELED;
     if (fs->rate <= 0)
         return SL_OK;
     int64_t due = fs->t0 + (int64_t)((double)fs->emitted * 1000.0 / fs->rate);
     int64_t now = sl_now_ms();
-    if (due <= now)
-        return SL_OK;
-    int rv = sl_task_flush(op->task);
-    if (rv != SL_OK)
+    if (due > now && (rv = sl_task_flush(op->task)) != SL_OK)
         return rv;
-    sl_sleep_ms(due - now);
-    return sl_task_canceled(op->task) ? SL_ECANCELED : SL_OK;
+    while (due > now) {
+        sl_sleep_ms(due - now > 20 ? 20 : due - now);
+        if (sl_task_canceled(op->task))
+            return SL_ECANCELED;
+        if ((rv = sl_task_poll(op->task)) != SL_OK)
+            return rv;
+        now = sl_now_ms();
+    }
+    return SL_OK;
 }
 
 static int emit_line(sl_operator *op, const char *p, size_t n)
@@ -178,6 +197,7 @@ static int read_lines(sl_operator *op, file_source *fs, const src_file *f, int64
             }
             if (!skip_first) {
                 rv = emit_line(op, fs->buf + off, end - off);
+                fs->next = f->base + pos + (int64_t)(nl ? end + 1 : have);
                 if (rv == SL_OK)
                     rv = pace(op, fs);
             }
@@ -204,19 +224,27 @@ static int fs_run(sl_operator *op)
 {
     file_source *fs = op->impl;
     fs->t0 = sl_now_ms();
+    int64_t from = fs->resume >= fs->lo ? fs->resume : fs->lo;
+    int exact = fs->resume > fs->lo; /* a restored position is a line start */
     for (int i = 0; i < fs->nfiles; i++) {
         const src_file *f = &fs->files[i];
-        int64_t s = fs->lo - f->base, e = fs->hi - f->base;
+        int64_t s = from - f->base, e = fs->hi - f->base;
         if (s < 0)
             s = 0;
         if (e > f->size)
             e = f->size;
         if (s >= e)
             continue;
-        int rv = s > 0 ? read_lines(op, fs, f, s - 1, e, 1) : read_lines(op, fs, f, 0, e, 0);
+        int rv;
+        if (s == 0 || exact)
+            rv = read_lines(op, fs, f, s, e, 0);
+        else
+            rv = read_lines(op, fs, f, s - 1, e, 1);
         if (rv != SL_OK)
             return rv;
+        exact = 0;
     }
+    fs->next = fs->hi;
     return SL_OK;
 }
 
@@ -233,6 +261,32 @@ static void fs_close(sl_operator *op, int committed)
     op->impl = NULL;
 }
 
+static int fs_snapshot(sl_operator *op, uint64_t chk_id, sl_buf *out)
+{
+    file_source *fs = op->impl;
+    (void)chk_id;
+    int rv = sl_buf_put_varint(out, 1); /* version */
+    if (rv == SL_OK)
+        rv = sl_buf_put_varint(out, (uint64_t)fs->next);
+    return rv;
+}
+
+static int fs_restore(sl_operator *op, const uint8_t *data, size_t len)
+{
+    file_source *fs = op->impl;
+    sl_state_cursor c;
+    uint64_t version, next;
+    sl_cursor_init(&c, data, len);
+    if (sl_cursor_varint(&c, &version) != SL_OK || version != 1 ||
+        sl_cursor_varint(&c, &next) != SL_OK || (int64_t)next < fs->lo ||
+        (int64_t)next > fs->hi)
+        return sl_task_fail(op->task, "file source: bad checkpointed position");
+    fs->resume = (int64_t)next;
+    fs->next = fs->resume;
+    return SL_OK;
+}
+
 const sl_operator_ops sl_op_file_source = {
     .open = fs_open, .run = fs_run, .close = fs_close,
+    .snapshot = fs_snapshot, .restore = fs_restore,
 };

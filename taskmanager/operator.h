@@ -5,10 +5,20 @@
  * cancelled); every other operator has `process` for one input row. All
  * output goes through sl_operator_emit, to the next operator of the chain
  * or, at the chain's tail, to the task's output channels. Rows passed to
- * process/emit are borrowed for the duration of the call only. */
+ * process/emit are borrowed for the duration of the call only.
+ *
+ * Checkpoints: `snapshot` is the synchronous part, run in the task thread
+ * between records when barrier n has arrived on every input: it appends the
+ * operator's state to `out` (written to the shared store asynchronously
+ * afterwards). An operator without state leaves `snapshot` NULL. Keyed state
+ * is written grouped by key group so a restore can take any range.
+ * `restore` runs after `open` with the bytes of one state file of this
+ * stage (several for keyed state after rescaling). `notify_complete` tells
+ * that checkpoint n completed (two-phase-commit sinks commit then). */
 #ifndef SL_OPERATOR_H
 #define SL_OPERATOR_H
 
+#include "common/buf.h"
 #include "common/jobfile.h"
 #include "common/row.h"
 
@@ -21,6 +31,10 @@ typedef struct sl_operator_ops {
     int (*process)(sl_operator *op, const sl_row *row); /* operators and sinks */
     int (*finish)(sl_operator *op);                    /* all input ended: flush, commit */
     void (*close)(sl_operator *op, int committed);     /* committed = 0: discard pending output */
+    int (*snapshot)(sl_operator *op, uint64_t chk_id, sl_buf *out);
+    int (*restore)(sl_operator *op, const uint8_t *data, size_t len);
+    int (*notify_complete)(sl_operator *op, uint64_t chk_id);
+    int keyed;                                         /* 1: state is keyed (has a key-group range) */
 } sl_operator_ops;
 
 struct sl_operator {

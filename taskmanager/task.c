@@ -56,14 +56,19 @@ int sl_task_flush(sl_task *t)
     return SL_OK;
 }
 
-static int append_event(sl_task *t, sl_out_channel *ch, uint8_t tag, const sl_row *row)
+/* Appends one event (tag, then a row or raw bytes) to ch, flushing first
+ * when it does not fit. */
+static int append_event(sl_task *t, sl_out_channel *ch, uint8_t tag, const sl_row *row,
+                        const uint8_t *raw, size_t rawlen)
 {
     for (int attempt = 0; attempt < 2; attempt++) {
-        size_t used = 0;
-        if (ch->len + 1 < ch->cap) {
-            int rv = row == NULL ? SL_OK
-                                 : sl_row_encode(row, ch->buf + ch->len + 1,
-                                                 ch->cap - ch->len - 1, &used);
+        size_t used = rawlen;
+        if (ch->len + 1 + rawlen < ch->cap) {
+            int rv = SL_OK;
+            if (row != NULL)
+                rv = sl_row_encode(row, ch->buf + ch->len + 1, ch->cap - ch->len - 1, &used);
+            else if (rawlen > 0)
+                memcpy(ch->buf + ch->len + 1, raw, rawlen);
             if (rv == SL_OK) {
                 ch->buf[ch->len] = tag;
                 ch->len += 1 + used;
@@ -105,7 +110,7 @@ int sl_task_emit(sl_task *t, const sl_row *row)
         sl_out_channel *ch = pick_channel(t, &t->out[e], row);
         if (ch == NULL)
             return sl_task_fail(t, "no channel for a record on edge %d", e);
-        int rv = append_event(t, ch, SL_EV_ROW, row);
+        int rv = append_event(t, ch, SL_EV_ROW, row, NULL, 0);
         if (rv != SL_OK)
             return rv;
     }
@@ -114,14 +119,16 @@ int sl_task_emit(sl_task *t, const sl_row *row)
     return SL_OK;
 }
 
-static int send_end_of_input(sl_task *t)
+/* Sends one event to every output channel and flushes each, so the event
+ * ends its frame. */
+static int broadcast_event(sl_task *t, uint8_t tag, const uint8_t *raw, size_t rawlen)
 {
     for (int e = 0; e < t->nout; e++) {
         for (int i = 0; i < t->out[e].nch; i++) {
             sl_out_channel *ch = t->out[e].ch[i];
             if (ch == NULL)
                 continue;
-            int rv = append_event(t, ch, SL_EV_END, NULL);
+            int rv = append_event(t, ch, tag, NULL, raw, rawlen);
             if (rv == SL_OK)
                 rv = flush_channel(t, ch);
             if (rv != SL_OK)
@@ -129,6 +136,44 @@ static int send_end_of_input(sl_task *t)
         }
     }
     return SL_OK;
+}
+
+static void put_le64(uint8_t *p, uint64_t v)
+{
+    for (int i = 0; i < 8; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static uint64_t get_le64(const uint8_t *p)
+{
+    uint64_t v = 0;
+    for (int i = 7; i >= 0; i--)
+        v = (v << 8) | p[i];
+    return v;
+}
+
+int sl_task_emit_barrier(sl_task *t, uint64_t id, int64_t ts, int final)
+{
+    uint8_t b[SL_BARRIER_LEN];
+    put_le64(b, id);
+    put_le64(b + 8, (uint64_t)ts);
+    b[16] = final ? SL_BARRIER_FINAL : 0;
+    int rv = broadcast_event(t, SL_EV_BARRIER, b, sizeof(b));
+    t->last_flush_ms = sl_now_ms();
+    return rv;
+}
+
+static int send_end_of_input(sl_task *t)
+{
+    return broadcast_event(t, SL_EV_END, NULL, 0);
+}
+
+static int channel_ended(sl_task *t, sl_in_channel *ch)
+{
+    pthread_mutex_lock(&t->gate.mu);
+    ch->finished = 1;
+    pthread_mutex_unlock(&t->gate.mu);
+    return sl_task_on_channel_end(t);
 }
 
 /* Delivers every event of one frame to the chain's head. */
@@ -144,11 +189,13 @@ static int process_frame(sl_task *t, sl_in_channel *ch, nng_msg *msg)
     size_t off = 0;
     while (off < len) {
         uint8_t tag = p[off++];
-        if (tag == SL_EV_END) {
-            pthread_mutex_lock(&t->gate.mu);
-            ch->finished = 1;
-            pthread_mutex_unlock(&t->gate.mu);
-            break;
+        if (tag == SL_EV_END)
+            return channel_ended(t, ch);
+        if (tag == SL_EV_BARRIER) {
+            if (len - off < SL_BARRIER_LEN)
+                return sl_task_fail(t, "truncated barrier from subtask %u", h.src);
+            return sl_task_on_barrier(t, ch, get_le64(p + off), (int64_t)get_le64(p + off + 8),
+                                      p[off + 16] & SL_BARRIER_FINAL);
         }
         size_t used;
         if (tag != SL_EV_ROW || sl_row_decode(p + off, len - off, &row, &used) != SL_OK)
@@ -171,7 +218,9 @@ static int run_inputs(sl_task *t)
         if (rv == SL_ECLOSED)
             return SL_OK;
         if (rv == SL_ETIMEDOUT) {
-            rv = sl_task_canceled(t) ? SL_ECANCELED : sl_task_flush(t);
+            rv = sl_task_canceled(t) ? SL_ECANCELED : sl_task_poll(t);
+            if (rv == SL_OK)
+                rv = sl_task_flush(t);
             continue;
         }
         if (rv == SL_EPROTO)
@@ -180,6 +229,8 @@ static int run_inputs(sl_task *t)
         int rv2 = sl_input_gate_release(&t->gate, ch, msg, &t->cancel);
         if (rv == SL_OK)
             rv = rv2;
+        if (rv == SL_OK)
+            rv = sl_task_poll(t);
         if (rv == SL_OK && sl_now_ms() - t->last_flush_ms >= t->buffer_timeout_ms)
             rv = sl_task_flush(t);
     }
@@ -222,11 +273,19 @@ static int finish_chain(sl_task *t)
 static int run_chain(sl_task *t, int *nopened)
 {
     int rv = open_chain(t, nopened);
+    if (rv == SL_OK)
+        rv = sl_task_restore(t);
     if (rv != SL_OK)
         return rv;
     t->last_flush_ms = sl_now_ms();
     sl_operator *head = t->ops[0];
-    rv = head->ops->run != NULL ? head->ops->run(head) : run_inputs(t);
+    if (head->ops->run != NULL) {
+        rv = head->ops->run(head);
+        if (rv == SL_OK)
+            rv = sl_task_source_end(t);
+    } else {
+        rv = run_inputs(t);
+    }
     if (rv == SL_OK && sl_task_canceled(t))
         rv = SL_ECANCELED;
     if (rv == SL_OK)

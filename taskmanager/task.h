@@ -24,6 +24,16 @@
 #include "taskmanager/operator.h"
 
 typedef struct sl_job_run sl_job_run;
+struct sl_uploader;
+
+/* Barrier alignment of one task (barrier_aligner.c). */
+typedef struct sl_barrier_aligner {
+    uint64_t current;        /* checkpoint being aligned, 0 = none */
+    uint64_t last_done;      /* highest checkpoint snapshotted or aborted here */
+    int64_t ts;              /* trigger time carried by the barrier */
+    int final;
+    int64_t first_ms;        /* when the first barrier of `current` arrived */
+} sl_barrier_aligner;
 
 typedef struct sl_out_edge {
     const sl_edge *edge;
@@ -52,6 +62,22 @@ typedef struct sl_task {
     int64_t last_flush_ms;
     int64_t buffer_timeout_ms;
     uint32_t emits;
+    /* mailbox: control events posted by RPC threads, drained by the task
+     * between records (sl_task_poll) */
+    pthread_mutex_t mb_mu;
+    atomic_int mb_flag;
+    uint64_t mb_trigger;        /* latest trigger (sources) */
+    int64_t mb_trigger_ts;
+    int mb_trigger_final;
+    uint64_t mb_complete;       /* highest checkpoint notified complete */
+    uint64_t mb_abort;          /* highest checkpoint notified aborted */
+    /* checkpointing, task thread only */
+    uint64_t triggered;         /* highest trigger handled (sources) */
+    uint64_t completed;         /* highest completion handled */
+    uint64_t final_barrier;     /* source: id of its final checkpoint, 0 = none yet */
+    atomic_int input_ended;     /* source read all its input */
+    int input_ended_reported;
+    sl_barrier_aligner aligner;
 } sl_task;
 
 struct sl_job_run {
@@ -70,6 +96,13 @@ struct sl_job_run {
     pthread_mutex_t start_mu;
     pthread_cond_t start_cv;
     int started;
+    int checkpointing;          /* periodic checkpoints on: sources end with a final one */
+    int exactly_once;           /* execution.checkpointing.mode */
+    char chk_root[3072];        /* <state.checkpoints.dir>/<job id>, "" if unset */
+    Sluice__CheckpointMetadata *restore_md; /* checkpoint to restore, NULL = fresh */
+    char restore_dir[3072];
+    struct sl_uploader *uploader;
+    char tm_id[17];
     atomic_int cancel;
     int reap;                   /* ended and reported: free it */
     sl_job_run *next;
@@ -86,5 +119,26 @@ int sl_task_max_parallelism(const sl_task *t);
 
 /* Thread entry, started by the taskmanager at deploy. */
 void *sl_task_main(void *arg);
+
+/* ---- checkpointing (task_checkpoint.c) */
+
+/* RPC threads: post a trigger (sources), a completion or an abort. */
+void sl_task_post_trigger(sl_task *t, uint64_t id, int64_t ts, int final);
+void sl_task_post_notify(sl_task *t, uint64_t id, int complete);
+/* Task thread: handles what the mailbox holds. Cheap when it is empty. */
+int sl_task_poll(sl_task *t);
+/* Task thread: a source read all its input. With checkpointing on it waits
+ * for a final checkpoint to complete before end of input goes downstream. */
+int sl_task_source_end(sl_task *t);
+/* Task thread: a barrier arrived on input channel ch. */
+int sl_task_on_barrier(sl_task *t, sl_in_channel *ch, uint64_t id, int64_t ts, int final);
+/* Task thread: a channel delivered end of input (alignment may complete). */
+int sl_task_on_channel_end(sl_task *t);
+/* Task thread: restores the chain's state from the run's checkpoint. */
+int sl_task_restore(sl_task *t);
+/* Takes checkpoint id of the whole chain and forwards the barrier. */
+int sl_task_checkpoint(sl_task *t, uint64_t id, int64_t ts, int final, int64_t align_ms);
+/* Appends a barrier to every output channel and flushes them. */
+int sl_task_emit_barrier(sl_task *t, uint64_t id, int64_t ts, int final);
 
 #endif

@@ -13,6 +13,7 @@
 #include "common/util.h"
 #include "taskmanager/data_plane.h"
 #include "taskmanager/job_run.h"
+#include "taskmanager/snapshot.h"
 
 #define RPC_TIMEOUT_MS 5000
 #define LOOP_MS 50
@@ -28,6 +29,7 @@ struct sl_tm {
     sl_rpc_server *rpc;
     sl_rpc_client *jm;
     sl_data_plane *dp;
+    sl_uploader *uploader;
     pthread_rwlock_t runs_lock; /* guards the list; dispatch reads it */
     sl_job_run *runs;
     pthread_mutex_t mu;         /* wakes the jobmanager client thread */
@@ -91,6 +93,8 @@ static void handle_deploy(sl_tm *tm, const Sluice__DeployTasks *d, Sluice__Reply
         .tm_data_url = sl_data_plane_url(tm->dp),
         .tm_inproc_url = sl_data_plane_inproc_url(tm->dp),
         .max_frame = tm->max_frame,
+        .uploader = tm->uploader,
+        .tm_id = tm->id,
     };
     char err[1024] = "";
     sl_job_run *r;
@@ -122,6 +126,22 @@ static void handle_start_cancel(sl_tm *tm, const Sluice__JobAttempt *ja, int sta
     wake(tm);
 }
 
+/* Triggers go to the run's source tasks, notifications to all its tasks. */
+static void handle_checkpoint(sl_tm *tm, const char *job_id, uint32_t attempt, uint64_t id,
+                              int64_t ts, int final, int notify, int complete)
+{
+    pthread_rwlock_rdlock(&tm->runs_lock);
+    sl_job_run *r = find_run(tm, job_id, attempt);
+    for (int i = 0; r != NULL && i < r->ntasks; i++) {
+        sl_task *t = r->tasks[i];
+        if (notify)
+            sl_task_post_notify(t, id, complete);
+        else if (t->ops[0]->ops->run != NULL)
+            sl_task_post_trigger(t, id, ts, final);
+    }
+    pthread_rwlock_unlock(&tm->runs_lock);
+}
+
 static void handle(void *arg, const Sluice__Request *req, Sluice__Reply *reply, sl_arena *arena)
 {
     sl_tm *tm = arg;
@@ -135,6 +155,17 @@ static void handle(void *arg, const Sluice__Request *req, Sluice__Reply *reply, 
     case SLUICE__REQUEST__BODY_CANCEL_TASKS:
         handle_start_cancel(tm, req->cancel_tasks, 0);
         break;
+    case SLUICE__REQUEST__BODY_TRIGGER_CHECKPOINT: {
+        const Sluice__TriggerCheckpoint *tc = req->trigger_checkpoint;
+        handle_checkpoint(tm, tc->job_id, tc->attempt, tc->checkpoint_id, tc->timestamp_ms,
+                          tc->final, 0, 0);
+        break;
+    }
+    case SLUICE__REQUEST__BODY_NOTIFY_CHECKPOINT: {
+        const Sluice__NotifyCheckpoint *nc = req->notify_checkpoint;
+        handle_checkpoint(tm, nc->job_id, nc->attempt, nc->checkpoint_id, 0, 0, 1, nc->complete);
+        break;
+    }
     default:
         reply->status = SLUICE__STATUS__STATUS_INVALID;
         reply->error = "request not served by a taskmanager";
@@ -223,6 +254,7 @@ static int report_task(sl_tm *tm, sl_job_run *r, sl_task *t, int state)
     u.task = (uint32_t)t->index;
     u.state = (Sluice__TaskState)state;
     u.message = t->failure;
+    u.input_ended = atomic_load(&t->input_ended);
     Sluice__Request req = SLUICE__REQUEST__INIT;
     req.body_case = SLUICE__REQUEST__BODY_TASK_STATE;
     req.task_state = &u;
@@ -236,8 +268,12 @@ static int report_run(sl_tm *tm, sl_job_run *r)
     for (int i = 0; i < r->ntasks; i++) {
         sl_task *t = r->tasks[i];
         int s = atomic_load(&t->state);
-        if (s != t->reported && tm->registered && report_task(tm, r, t, s) == SL_OK)
+        int ended = atomic_load(&t->input_ended);
+        int changed = s != t->reported || ended != t->input_ended_reported;
+        if (changed && tm->registered && report_task(tm, r, t, s) == SL_OK) {
             t->reported = s;
+            t->input_ended_reported = ended;
+        }
         all &= t->reported == s;
     }
     return all;
@@ -305,6 +341,21 @@ static void *jm_client_main(void *arg)
     return NULL;
 }
 
+/* Uploader thread: sends an ack or decline; a lost ack only lets the
+ * checkpoint expire. */
+static void send_ack(void *arg, const Sluice__AckCheckpoint *ack)
+{
+    sl_tm *tm = arg;
+    Sluice__AckCheckpoint a = *ack;
+    a.tm_id = tm->id;
+    Sluice__Request req = SLUICE__REQUEST__INIT;
+    req.body_case = SLUICE__REQUEST__BODY_ACK_CHECKPOINT;
+    req.ack_checkpoint = &a;
+    if (call_jm(tm, &req, NULL) != SL_OK)
+        sl_warn("could not acknowledge checkpoint %llu of job %s",
+                (unsigned long long)ack->checkpoint_id, ack->job_id);
+}
+
 /* ---- start / stop */
 
 static int read_config(sl_tm *tm)
@@ -357,9 +408,12 @@ int sl_tm_start(const sl_config *cfg, sl_tm **out)
     sl_random_hex(tm->id, 8);
     read_config(tm);
     int rv = start_endpoints(tm);
+    if (rv == SL_OK)
+        rv = sl_uploader_start(send_ack, tm, &tm->uploader);
     if (rv == SL_OK && pthread_create(&tm->thread, NULL, jm_client_main, tm) != 0)
         rv = SL_ENOMEM;
     if (rv != SL_OK) {
+        sl_uploader_stop(tm->uploader);
         sl_rpc_client_close(tm->jm);
         sl_rpc_server_stop(tm->rpc);
         sl_data_plane_stop(tm->dp);
@@ -390,6 +444,7 @@ void sl_tm_stop(sl_tm *tm)
     atomic_store(&tm->stopping, 1);
     wake(tm);
     pthread_join(tm->thread, NULL);
+    sl_uploader_stop(tm->uploader);
     sl_rpc_server_stop(tm->rpc);
     sl_rpc_client_close(tm->jm);
     sl_data_plane_stop(tm->dp);

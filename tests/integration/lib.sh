@@ -10,6 +10,14 @@
 #   wait_for sl_job_state_is "$jobid" RUNNING
 #   assert_eq 0 "$SL_RC" "taskmanagers exit code"
 #
+# Recovery tests (see the helpers after "input and output"):
+#   sl_recovery_cluster 3          # 3 taskmanagers with 1 slot each, started
+#   sl_wordcount_setup BYTES SECS  # input, reference count, sink folder, rate
+#   sl_kill_counts_tm JOBID KILL   # signal the taskmanager of a counts subtask
+#   sl_wait_restart JOBID ATTEMPT  # RUNNING again in a later attempt
+#   sl_wait_job_end JOBID FINISHED
+#   sl_check_exactly_once OUTDIR REFERENCE   # (or sl_check_at_least_once)
+#
 # Several clusters per test: sl_new_cluster makes the new one current and
 # sets SL_ROOT; keep it (a=$SL_ROOT) and switch back with sl_use "$a".
 #
@@ -223,6 +231,12 @@ assert_not_contains() {
 # assert_match TEXT ERE [WHAT]  (some line of TEXT matches the extended regex)
 assert_match() {
     grep -qE -- "$2" <<<"$1" || fail "${3:-output} has no line matching /$2/; it is:"$'\n'"$1"
+}
+
+# assert_ge MIN ACTUAL [WHAT]  (ACTUAL is a whole number >= MIN)
+assert_ge() {
+    if [[ "$2" =~ ^[0-9]+$ ]] && [ "$2" -ge "$1" ]; then return 0; fi
+    fail "${3:-value}: expected a number >= $1, got '$2'"
 }
 
 # sl_run CMD...: runs CMD (never fails the test), sets SL_RC, SL_OUT, SL_ERR.
@@ -456,4 +470,455 @@ sl_write_file_job() {
         echo "    path: $out"
         echo "    format: csv"
     } >"$file"
+}
+
+# ------------------------------------------------------- input and output
+
+# sl_gen_text FILE BYTES [SEED]: writes about BYTES of deterministic text:
+# lines of 0-15 words drawn (Park-Miller, fixed seed) from a list of mixed
+# case words with digits, punctuation and UTF-8, plus ~1500 generated words
+# of skewed frequency, with assorted separators and a few CRLF line ends.
+sl_gen_text() {
+    local file="$1" bytes="$2" seed="${3:-4242}"
+    LC_ALL=C awk -v seed="$seed" -v target="$bytes" '
+    BEGIN {
+        n = split("the quick brown fox jumps over a lazy dog The QUICK Brown FOX " \
+            "stream Stream STREAM sluice Sluice flink Flink checkpoint barrier " \
+            "watermark window key-by don'"'"'t it'"'"'s e-mail U.S.A. C3PO r2-d2 x86_64 " \
+            "42 007 3.14159 1,000,000 v1.2.3 HTTP/1.1 user@example.com #tag 50% " \
+            "\"quoted\" semi;colon a|b under_score MiXeD CamelCase café naïve Straße " \
+            "zebra Zebra ZEBRA zzz9 9zzz end. end, end! end?", W, " ")
+        x = seed
+        written = 0
+        while (written < target) {
+            x = (x * 16807) % 2147483647; nw = x % 16
+            line = ""
+            for (i = 0; i < nw; i++) {
+                x = (x * 16807) % 2147483647
+                if (x % 3 == 0) {
+                    x = (x * 16807) % 2147483647; w = W[1 + x % n]
+                } else {
+                    # skewed: small numbers far more often than large ones
+                    x = (x * 16807) % 2147483647; r = x % 1500
+                    x = (x * 16807) % 2147483647; r = r % (1 + x % 1500)
+                    w = ((r % 2) ? "Word" : "w") r
+                }
+                x = (x * 16807) % 2147483647; s = x % 10
+                sep = (s < 6) ? " " : (s == 6) ? "  " : (s == 7) ? "\t" : (s == 8) ? ", " : " - "
+                line = line (i ? sep : "") w
+            }
+            x = (x * 16807) % 2147483647
+            eol = (x % 50 == 0) ? "\r\n" : "\n"
+            printf "%s%s", line, eol
+            written += length(line) + length(eol)
+        }
+    }' >"$file"
+}
+
+# sl_reference TEXT OUT: the reference word count of TEXT as "word N" lines
+# (C-sorted): ASCII letters lower-cased, every byte not a-z/0-9 separates.
+sl_reference() {
+    # shellcheck disable=SC2018,SC2019  # ASCII only, on purpose
+    LC_ALL=C tr 'A-Z' 'a-z' <"$1" | LC_ALL=C tr -cs 'a-z0-9' '\n' | grep -v '^$' |
+        LC_ALL=C sort | uniq -c | awk '{ print $2, $1 }' | LC_ALL=C sort >"$2"
+}
+
+# sl_rate_for TEXT SECONDS: a source `rate` (lines/s) that reads TEXT in
+# about SECONDS seconds.
+sl_rate_for() {
+    local lines
+    lines="$(wc -l <"$1")"
+    echo $(((lines + $2 - 1) / $2))
+}
+
+# sl_check_output MODE OUTDIR REFERENCE: checks a word-count file sink's
+# committed output against the reference (sl_reference). MODE exactly-once:
+# for every word the emitted counts are exactly 1..N, each once, N its
+# reference count. MODE at-least-once: every value 1..N appears at least once
+# per word (duplicates and values above N allowed). Both: no hidden
+# (in-progress) file left, at least one part-* file, every row `word,count`,
+# no word the reference lacks. Fails the test with the first problems; prints
+# a one-line summary on success.
+sl_check_output() {
+    local mode="$1" out="$2" ref="$3" work hidden bad summary
+    local -a parts=()
+    case "$mode" in exactly-once | at-least-once) ;; *) fail "sl_check_output: bad mode '$mode'" ;; esac
+    work="$(mktemp -d "$SL_TMP/check.XXXXXX")"
+    [ -d "$out" ] || fail "sink folder $out does not exist"
+    hidden="$(find "$out" -mindepth 1 -name '.*' | head -n 10)"
+    [ -z "$hidden" ] || fail "hidden (in-progress) files left in the sink folder:"$'\n'"$hidden"$'\n'"$(find "$out" -maxdepth 1 | head -n 30)"
+    mapfile -t parts < <(find "$out" -type f -name 'part-*' | LC_ALL=C sort)
+    [ "${#parts[@]}" -ge 1 ] || fail "no part-* files in $out: $(ls -la "$out")"
+    cat "${parts[@]}" >"$work/emitted.csv"
+    bad="$(LC_ALL=C grep -nEv '^[a-z0-9]+,[1-9][0-9]*$' "$work/emitted.csv" | head -n 5 || true)"
+    [ -z "$bad" ] || fail "part files hold lines that are not 'word,count' (line:text of the concatenation):"$'\n'"$bad"
+    LC_ALL=C sort -t, -k1,1 -k2,2n "$work/emitted.csv" >"$work/sorted.csv"
+    if ! summary="$(LC_ALL=C awk -v mode="$mode" -v nparts="${#parts[@]}" '
+        function err(msg) { if (nerr++ < 8) print msg > "/dev/stderr" }
+        # end of the rows of word w: need-1 = highest value of the run 1, 2, ...
+        function close_word() {
+            if (!(w in ref)) { err(sprintf("word %s (emitted %d rows) is not in the input", w, rows)); return }
+            seen[w] = 1; nseen++
+            if (mode == "exactly-once") {
+                if (need - 1 != ref[w])
+                    err(sprintf("word %s: emitted counts end at %d (rows %d), the input holds it %d times", w, need - 1, rows, ref[w]))
+            } else if (need - 1 < ref[w]) {
+                err(sprintf("word %s: count %d never emitted (the input holds it %d times): a record was lost", w, need, ref[w]))
+            }
+        }
+        FNR == NR { ref[$1 ""] = $2 + 0; nref++; next }
+        {
+            split($0, f, ","); k = f[1] ""; v = f[2] + 0; total++
+            if (!started || k != w) { if (started) close_word(); w = k; need = 1; rows = 0; started = 1 }
+            rows++
+            if (v == need) need++
+            else if (v < need) {
+                dups++
+                if (mode == "exactly-once") err(sprintf("word %s: count %d emitted more than once", w, v))
+            } else if (mode == "exactly-once" || need - 1 < ref[w]) {
+                err(sprintf("word %s: count %d emitted but count %d never was", w, v, need))
+                need = v + 1
+            }
+        }
+        END {
+            if (started) close_word()
+            for (r in ref) if (!(r in seen)) { missing++; err(sprintf("word %s (%d times in the input) never emitted", r, ref[r])) }
+            printf "%d part files, %d rows, %d words (reference %d), %d duplicate rows, %d words missing", nparts, total, nseen, nref, dups, missing
+            exit nerr > 0
+        }' "$ref" "$work/sorted.csv" 2>"$work/errors")"; then
+        fail "output is not $mode ($(wc -l <"$work/errors") problems; first ones):"$'\n'"$(cat "$work/errors")"$'\n'"$summary"
+    fi
+    echo "output is $mode: $summary"
+}
+
+# sl_check_exactly_once OUTDIR REFERENCE
+sl_check_exactly_once() {
+    sl_check_output exactly-once "$@"
+}
+
+# sl_check_at_least_once OUTDIR REFERENCE
+sl_check_at_least_once() {
+    sl_check_output at-least-once "$@"
+}
+
+# sl_corrupt_file FILE: flips (inverts) up to 8 bytes in the middle of FILE.
+sl_corrupt_file() {
+    local file="$1" size off len b bytes="" esc=""
+    size="$(stat -c %s "$file")"
+    [ "$size" -gt 0 ] || fail "cannot corrupt the empty file $file"
+    off=$((size / 2))
+    len=$((size - off < 8 ? size - off : 8))
+    cp -p "$file" "$SL_TMP/.corrupt.orig"
+    bytes="$(od -An -tu1 -v -j "$off" -N "$len" "$file")"
+    for b in $bytes; do esc+="$(printf '\\%03o' $((255 - b)))"; done
+    # shellcheck disable=SC2059  # the format is the escaped bytes
+    printf "$esc" | dd of="$file" bs=1 seek="$off" conv=notrunc status=none
+    ! cmp -s "$file" "$SL_TMP/.corrupt.orig" || fail "sl_corrupt_file: $file unchanged"
+    [ "$(stat -c %s "$file")" = "$size" ] || fail "sl_corrupt_file: size of $file changed"
+    rm -f "$SL_TMP/.corrupt.orig"
+    echo "corrupted $len bytes at offset $off of $file ($size bytes)"
+}
+
+# ------------------------------------------------------------ job states
+
+# sl_line_value TEXT PREFIX: the rest of the first line "PREFIX: rest".
+sl_line_value() {
+    awk -v p="$2: " 'index($0, p) == 1 { print substr($0, length(p) + 1); exit }' <<<"$1"
+}
+
+# sl_wait_job_end JOBID EXPECTED [SECONDS]: waits (bound SECONDS [180]) until
+# the job is in a terminal state (FINISHED, FAILED, CANCELED); fails unless it
+# is EXPECTED. Leaves the final info output in SL_INFO.
+sl_wait_job_end() {
+    local jobid="$1" want="$2" t="${3:-180}" s
+    wait_for -t "$t" sl__job_ended "$jobid"
+    SL_INFO="$SL_OUT"
+    s="$(sl_field "$SL_INFO" state)"
+    [ "$s" = "$want" ] || fail "job $jobid ended $s, expected $want; info:"$'\n'"$SL_INFO"
+    echo "job $jobid is $s"
+}
+
+# sl__job_ended JOBID: for wait_for: the job is FINISHED, FAILED or CANCELED.
+sl__job_ended() {
+    local s
+    sl_info "$1"
+    s="$(sl_field "$SL_OUT" state)"
+    echo "info exit $SL_RC, state ${s:-?}: $SL_OUT $SL_ERR"
+    [ "$SL_RC" -eq 0 ] || return 1
+    case "$s" in FINISHED | FAILED | CANCELED) return 0 ;; *) return 1 ;; esac
+}
+
+# sl_job_running_now JOBID: fails the test unless the job is RUNNING (so a
+# kill hits a running job, not one that already finished). Leaves info in SL_OUT.
+sl_job_running_now() {
+    sl_info "$1"
+    assert_eq 0 "$SL_RC" "exit code of 'sluice info $1' (stderr: $SL_ERR)"
+    [ "$(sl_field "$SL_OUT" state)" = RUNNING ] ||
+        fail "job $1 is not RUNNING any more (input too short for this test?):"$'\n'"$SL_OUT"
+}
+
+# sl_checkpoints JOBID: `sluice checkpoints` into SL_RC/SL_OUT/SL_ERR.
+sl_checkpoints() {
+    sl_run sl_cli checkpoints "$1"
+}
+
+# sl_ckpt_count TEXT NAME: a counter (triggered, in progress, completed,
+# failed, restored) of a `sluice checkpoints` output; empty if absent.
+sl_ckpt_count() {
+    sl_line_value "$1" "$2"
+}
+
+# sl_ckpt_latest TEXT: "<id> <uri>" of the `latest completed:` line, or "none".
+sl_ckpt_latest() {
+    sl_line_value "$1" "latest completed"
+}
+
+# sl_ckpt_completed_at_least JOBID N: for wait_for; leaves the output in SL_OUT.
+sl_ckpt_completed_at_least() {
+    local c
+    sl_checkpoints "$1"
+    echo "checkpoints exit $SL_RC: $SL_OUT $SL_ERR"
+    [ "$SL_RC" -eq 0 ] || return 1
+    c="$(sl_ckpt_count "$SL_OUT" completed)"
+    [[ "$c" =~ ^[0-9]+$ ]] && [ "$c" -ge "$2" ]
+}
+
+# sl_ckpt_latest_id_above JOBID ID: for wait_for: the latest completed
+# checkpoint's id is above ID. Leaves the output in SL_OUT.
+sl_ckpt_latest_id_above() {
+    local l id
+    sl_checkpoints "$1"
+    echo "checkpoints exit $SL_RC: $SL_OUT $SL_ERR"
+    [ "$SL_RC" -eq 0 ] || return 1
+    l="$(sl_ckpt_latest "$SL_OUT")"
+    id="${l%% *}"
+    [[ "$id" =~ ^[0-9]+$ ]] && [ "$id" -gt "$2" ]
+}
+
+# sl_latest_ckpt_id JOBID: prints the latest completed checkpoint id (0 if none).
+sl_latest_ckpt_id() {
+    local l
+    sl_checkpoints "$1"
+    [ "$SL_RC" -eq 0 ] || fail "'sluice checkpoints $1' exited $SL_RC: $SL_OUT $SL_ERR"
+    l="$(sl_ckpt_latest "$SL_OUT")"
+    [ -n "$l" ] || fail "'sluice checkpoints $1' has no 'latest completed:' line:"$'\n'"$SL_OUT"
+    if [ "$l" = none ]; then echo 0; else echo "${l%% *}"; fi
+}
+
+# sl_trigger_checkpoint JOBID: `sluice checkpoint JOBID`; must succeed; sets
+# SL_CKPT_ID and SL_CKPT_URI from "Checkpoint <id> for job <jobid> completed. Path: <uri>".
+sl_trigger_checkpoint() {
+    local line
+    sl_run sl_cli checkpoint "$1"
+    [ "$SL_RC" -eq 0 ] || fail "'sluice checkpoint $1' exited $SL_RC:"$'\n'"$SL_OUT"$'\n'"$SL_ERR"
+    line="$(grep -E "^Checkpoint [0-9]+ for job $1 completed\. Path: [^ ]+$" <<<"$SL_OUT" | head -n 1 || true)"
+    [ -n "$line" ] || fail "'sluice checkpoint $1' printed no 'Checkpoint <id> for job $1 completed. Path: <uri>':"$'\n'"$SL_OUT"
+    SL_CKPT_ID="$(awk '{ print $2 }' <<<"$line")"
+    SL_CKPT_URI="${line##* }"
+    echo "checkpoint $SL_CKPT_ID completed: $SL_CKPT_URI"
+}
+
+# sl_uri_path URI: the path of a file:// URI (or a plain path), no trailing /.
+sl_uri_path() {
+    local p="${1#file://}"
+    while [ "${#p}" -gt 1 ] && [ "${p%/}" != "$p" ]; do p="${p%/}"; done
+    echo "$p"
+}
+
+# ------------------------------------------------------ taskmanagers
+
+# sl_task_tm INFO STAGE [SUBTASK]: tm-id of a RUNNING subtask of the chain
+# holding STAGE (e.g. counts), the given subtask index or the first one.
+sl_task_tm() {
+    awk -v st="$2" -v sub_="${3:-}" '
+        $1 == "task" && $4 == "RUNNING" {
+            n = split($2, names, "+"); hit = 0
+            for (i = 1; i <= n; i++) if (names[i] == st) hit = 1
+            split($3, idx, "/")
+            if (hit && (sub_ == "" || idx[1] == sub_)) { print $5; exit }
+        }' <<<"$1"
+}
+
+# sl_task_of_tm INFO TM STAGE: "<chain> <i>/<P>" of the RUNNING subtask of
+# STAGE's chain on taskmanager TM.
+sl_task_of_tm() {
+    awk -v tm="$2" -v st="$3" '
+        $1 == "task" && $4 == "RUNNING" && $5 == tm {
+            n = split($2, names, "+")
+            for (i = 1; i <= n; i++) if (names[i] == st) { print $2, $3; exit }
+        }' <<<"$1"
+}
+
+# sl_tm_pid TM: the pid `sluice taskmanagers` lists for TM, checked to be a
+# live sluice-taskmanager of this cluster's pid file.
+sl_tm_pid() {
+    local tm="$1" pid
+    sl_run sl_cli taskmanagers
+    [ "$SL_RC" -eq 0 ] || fail "'sluice taskmanagers' exited $SL_RC: $SL_ERR"
+    pid="$(awk -v tm="$tm" '$1 == tm { print $3; exit }' <<<"$SL_OUT")"
+    [ -n "$pid" ] || fail "taskmanager $tm is not listed by 'sluice taskmanagers':"$'\n'"$SL_OUT"
+    grep -qx "$pid" < <(sl_pidfile_pids taskmanager) || fail "pid $pid of $tm is not in this cluster's taskmanager pid file"
+    sl_pid_is_sluice "$pid" taskmanager || fail "pid $pid of $tm is not a live sluice-taskmanager"
+    echo "$pid"
+}
+
+# sl_signal_tm SIGNAL TM: sends SIGNAL (KILL, STOP, ...) to taskmanager TM;
+# sets SL_SIGNALLED_PID and SL_KILL_MS (the time just before the signal).
+sl_signal_tm() {
+    local sig="$1" tm="$2"
+    SL_SIGNALLED_PID="$(sl_tm_pid "$tm")" || exit 1
+    echo "sending SIG$sig to taskmanager $tm (pid $SL_SIGNALLED_PID) at $(date +%T.%N | cut -c1-12)"
+    SL_KILL_MS="$(sl__now_ms)"
+    kill -s "$sig" "$SL_SIGNALLED_PID"
+}
+
+# sl_kill_counts_tm JOBID [SIGNAL] [STAGE]: SIGNAL [KILL] to the taskmanager
+# of a RUNNING subtask of STAGE [counts] of the RUNNING job. Sets SL_VICTIM_TM,
+# SL_SIGNALLED_PID, SL_PREV_ATTEMPT (the job's attempt before the signal) and
+# SL_VICTIM_TASK ("<chain> <i>/<P>").
+sl_kill_counts_tm() {
+    local jobid="$1" sig="${2:-KILL}" stage="${3:-counts}"
+    wait_for sl_job_deployed "$jobid"
+    sl_job_running_now "$jobid"
+    SL_PREV_ATTEMPT="$(sl_field "$SL_OUT" attempt)"
+    [[ "$SL_PREV_ATTEMPT" =~ ^[0-9]+$ ]] || fail "info has no 'attempt: N' line:"$'\n'"$SL_OUT"
+    SL_VICTIM_TM="$(sl_task_tm "$SL_OUT" "$stage")"
+    [ -n "$SL_VICTIM_TM" ] || fail "no RUNNING '$stage' subtask in the task lines of info:"$'\n'"$SL_OUT"
+    SL_VICTIM_TASK="$(sl_task_of_tm "$SL_OUT" "$SL_VICTIM_TM" "$stage")"
+    echo "taskmanager $SL_VICTIM_TM runs $SL_VICTIM_TASK (attempt $SL_PREV_ATTEMPT)"
+    sl_signal_tm "$sig" "$SL_VICTIM_TM"
+}
+
+# sl_pid_gone PID: for wait_for: PID is no live process (zombies count as gone).
+sl_pid_gone() {
+    ! sl_pid_alive "$1"
+}
+
+# sl_running_tms: number of RUNNING taskmanagers.
+sl_running_tms() {
+    sl_run sl_cli taskmanagers
+    [ "$SL_RC" -eq 0 ] || return 1
+    awk '$6 == "RUNNING"' <<<"$SL_OUT" | wc -l
+}
+
+# sl_tm_pid_running PID: for wait_for: a RUNNING taskmanager has this pid.
+sl_tm_pid_running() {
+    sl_run sl_cli taskmanagers
+    echo "$SL_OUT"
+    [ "$SL_RC" -eq 0 ] && awk -v p="$1" '$3 == p && $6 == "RUNNING" { ok = 1 } END { exit !ok }' <<<"$SL_OUT"
+}
+
+# sl_add_taskmanager: `scripts/taskmanager.sh start` for the current cluster,
+# then waits until the new one is registered RUNNING. Sets SL_NEW_TM_PID.
+sl_add_taskmanager() {
+    sl_run sl_script taskmanager.sh start
+    [ "$SL_RC" -eq 0 ] || fail "taskmanager.sh start exited $SL_RC:"$'\n'"$SL_OUT"$'\n'"$SL_ERR"
+    SL_NEW_TM_PID="$(sed -n -E 's/.*\(pid ([0-9]+)\).*/\1/p' <<<"$SL_OUT" | head -n 1)"
+    [ -n "$SL_NEW_TM_PID" ] || fail "taskmanager.sh start printed no '(pid N)':"$'\n'"$SL_OUT"
+    wait_for sl_tm_pid_running "$SL_NEW_TM_PID"
+    echo "started a replacement taskmanager (pid $SL_NEW_TM_PID)"
+}
+
+# sl_wait_restart JOBID PREV_ATTEMPT [SECONDS]: after a failure, waits (bound
+# SECONDS [120]) until the job is RUNNING again in an attempt above
+# PREV_ATTEMPT with every task deployed; fails at once if the job ends. Logs
+# the states it sees. Sets SL_INFO (the last info), SL_SAW_RESTARTING (1 if
+# RESTARTING was seen) and SL_RESTART_WINDOW_MS: from the later of SL_KILL_MS
+# (if set) and the start of the last poll that showed the old attempt in a
+# state other than RESTARTING, to the end of the first poll that showed
+# RUNNING again: a window that contains the whole RESTARTING period.
+# SL_FAILURE_SEEN_MS: end of the first poll that showed the job out of
+# RUNNING in attempt PREV_ATTEMPT (the failure was noticed by then).
+sl_wait_restart() {
+    local jobid="$1" prev="$2" t="${3:-120}" deadline t0 t1 s a last="" tasks
+    local before_ms="${SL_KILL_MS:-}" first_restarting=""
+    SL_SAW_RESTARTING=0
+    SL_RESTART_WINDOW_MS=""
+    SL_FAILURE_SEEN_MS=""
+    deadline=$(($(sl__now_ms) + t * 1000))
+    while :; do
+        t0="$(sl__now_ms)"
+        sl_info "$jobid"
+        t1="$(sl__now_ms)"
+        s="" a=""
+        if [ "$SL_RC" -eq 0 ]; then
+            s="$(sl_field "$SL_OUT" state)"
+            a="$(sl_field "$SL_OUT" attempt)"
+        fi
+        if [ $((t1 - t0)) -gt 1000 ]; then echo "  (sluice info took $((t1 - t0)) ms)"; fi
+        if [ -z "$SL_FAILURE_SEEN_MS" ] && [ -n "$s" ] && { [ "$s" != RUNNING ] || [ "$a" != "$prev" ]; }; then
+            SL_FAILURE_SEEN_MS="$t1"
+        fi
+        if [ "$s/$a" != "$last" ]; then
+            echo "  $(date +%T.%N | cut -c1-12) state ${s:-?} attempt ${a:-?}"
+            last="$s/$a"
+        fi
+        case "$s" in
+            FINISHED | FAILED | CANCELED)
+                fail "job $jobid ended $s while waiting for it to restart after attempt $prev; info:"$'\n'"$SL_OUT"
+                ;;
+            RESTARTING)
+                SL_SAW_RESTARTING=1
+                [ -n "$first_restarting" ] || first_restarting="$t0"
+                ;;
+            "") ;;
+            *)
+                # A state other than RESTARTING before the restart was seen.
+                if [ -z "$first_restarting" ] && [ "$a" = "$prev" ]; then before_ms="$t0"; fi
+                ;;
+        esac
+        if [ "$s" = RUNNING ] && [[ "$a" =~ ^[0-9]+$ ]] && [ "$a" -gt "$prev" ]; then
+            tasks="$(sl_tasks "$SL_OUT")"
+            if [ -n "$tasks" ] && awk '$4 == "RUNNING" { r = 1 } $4 != "RUNNING" && $4 != "FINISHED" { bad = 1 } END { exit bad || !r }' <<<"$tasks"; then
+                SL_INFO="$SL_OUT"
+                if [ -n "$before_ms" ]; then SL_RESTART_WINDOW_MS=$((t1 - before_ms)); fi
+                echo "  job is RUNNING again in attempt $a (restarts: $(sl_field "$SL_OUT" restarts); $(grep -E '^restored from:' <<<"$SL_OUT" || echo 'no restored from line'))"
+                return 0
+            fi
+        fi
+        if [ "$(sl__now_ms)" -ge "$deadline" ]; then
+            fail "timed out after $t s waiting for job $jobid to run again after attempt $prev; last info:"$'\n'"$SL_OUT"$'\n'"$SL_ERR"
+        fi
+        sleep 0.1
+    done
+}
+
+# sl_recovery_cluster N [KEY VALUE]...: a new cluster of N taskmanagers with 1
+# slot each (further sluice.yaml keys as pairs), started.
+sl_recovery_cluster() {
+    local n="$1"
+    shift
+    sl_new_cluster
+    sl_conf_set taskmanager.numberOfTaskSlots 1
+    while [ "$#" -ge 2 ]; do
+        sl_conf_set "$1" "$2"
+        shift 2
+    done
+    sl_start_cluster "$n"
+}
+
+# sl_wordcount_setup BYTES SECONDS [SEED]: generates the input
+# ($SL_DATA/words.txt, about BYTES), its reference ($SL_DATA/reference.txt)
+# and the sink folder ($SL_DATA/out); sets SL_TEXT, SL_REF, SL_OUTDIR and
+# SL_RATE (lines/s for a run of about SECONDS s).
+sl_wordcount_setup() {
+    SL_TEXT="$SL_DATA/words.txt"
+    SL_REF="$SL_DATA/reference.txt"
+    SL_OUTDIR="$SL_DATA/out"
+    sl_gen_text "$SL_TEXT" "$1" "${3:-4242}"
+    sl_reference "$SL_TEXT" "$SL_REF"
+    mkdir -p "$SL_OUTDIR"
+    SL_RATE="$(sl_rate_for "$SL_TEXT" "$2")"
+    echo "input: $(stat -c %s "$SL_TEXT") bytes, $(wc -l <"$SL_TEXT") lines, $(awk '{ t += $2 } END { print t }' "$SL_REF") words, $(wc -l <"$SL_REF") distinct; rate $SL_RATE lines/s"
+}
+
+# sl_ckpt_job_dir JOBID: the job's checkpoint folder under the cluster's
+# state.checkpoints.dir.
+sl_ckpt_job_dir() {
+    echo "$SL_ROOT/checkpoints/$1"
+}
+
+# sl_chk_folders DIR: the chk-<n> folder names in DIR, by number.
+sl_chk_folders() {
+    find "$1" -mindepth 1 -maxdepth 1 -type d -name 'chk-*' -printf '%f\n' 2>/dev/null | sort -t- -k2,2n
 }

@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# Recovery time: word count (parallelism 2, rate-limited source, a checkpoint
+# every second) on 3 taskmanagers with 1 slot each; SIGKILL the taskmanager
+# running counts 0/2 and measure the time from the kill to
+#   - the job RUNNING again (as `sluice info` shows it, polled every 10 ms),
+#   - the first new output (the restored sink's first part file appears),
+# over ROUNDS kills. Usage: bench/recovery.sh [ROUNDS]
+set -euo pipefail
+here="$(cd "$(dirname "$0")/.." && pwd)"
+bin="${SLUICE_BIN_DIR:-$here/build/bin}"
+rounds="${1:-3}"
+root="$(mktemp -d /tmp/sluice-bench-rec.XXXXXX)"
+export SLUICE_CONF_DIR="$root/conf" SLUICE_LOG_DIR="$root/log" SLUICE_PID_DIR="$root/pid"
+mkdir -p "$SLUICE_CONF_DIR" "$SLUICE_LOG_DIR" "$SLUICE_PID_DIR" "$root/in" "$root/out"
+cleanup() { "$here/scripts/stop-cluster.sh" >/dev/null 2>&1 || true; rm -rf "$root"; }
+trap cleanup EXIT
+port=$((20000 + RANDOM % 12000))
+printf 'jobmanager.rpc.port: %d\ntaskmanager.numberOfTaskSlots: 1\n' "$port" > "$SLUICE_CONF_DIR/sluice.yaml"
+printf 'localhost\nlocalhost\nlocalhost\n' > "$SLUICE_CONF_DIR/workers"
+echo localhost > "$SLUICE_CONF_DIR/masters"
+awk 'BEGIN { srand(7); for (i = 0; i < 400000; i++) printf "word%d other%d and the rest\n", int(rand()*5000), i % 977 }' > "$root/in/text.txt"
+cat > "$root/job.yaml" <<JOB
+name: recovery-bench
+parallelism: 2
+config:
+  execution.checkpointing.interval: 1 s
+  state.checkpoints.dir: file://$root/checkpoints
+  restart-strategy.type: fixed-delay
+  restart-strategy.fixed-delay.attempts: 100
+  restart-strategy.fixed-delay.delay: 0 ms
+pipeline:
+  - name: lines
+    source: file
+    path: $root/in
+    rate: 20000
+  - name: words
+    operator: tokenize
+  - name: counts
+    operator: count
+    key-by: word
+  - name: out
+    sink: file
+    path: $root/out
+JOB
+"$here/scripts/start-cluster.sh" >/dev/null
+sl() { "$bin/sluice" "$@"; }
+now_ms() { date +%s%3N; }
+field() { sl info "$job" | awk -v k="$1:" '$1 == k { print $2 }'; }
+job=$(sl run -d "$root/job.yaml" | awk '{ print $NF }')
+echo "restart strategy: fixed-delay with 0 ms delay; checkpoints every 1 s"
+for r in $(seq 1 "$rounds"); do
+  # wait for a completed checkpoint of the current attempt
+  until [ "$(field state)" = RUNNING ] && sl checkpoints "$job" | grep -q "^latest completed: [0-9]"; do sleep 0.2; done
+  sleep 1.5
+  attempt=$(field attempt)
+  tm=$(sl info "$job" | awk '$1 == "task" && $2 ~ /^counts/ && $3 == "0/2" { print $5 }')
+  pid=$(sl taskmanagers | awk -v t="$tm" '$1 == t { print $3 }')
+  # uids of the part files written so far: the new attempt's sinks use fresh ones
+  uids() { find "$root/out" -name '*part-*' -printf '%f\n' | sed -E 's/^\.?part-([0-9a-f]{16})-.*/\1/' | sort -u; }
+  before=$(uids)
+  t0=$(now_ms)
+  kill -9 "$pid"
+  until [ "$(field attempt)" -gt "$attempt" ] && [ "$(field state)" = RUNNING ]; do sleep 0.01; done
+  t1=$(now_ms)
+  while :; do
+    new=$(comm -13 <(echo "$before") <(uids) | head -1)
+    [ -n "$new" ] && break
+    sleep 0.01
+  done
+  t2=$(now_ms)
+  printf 'kill %d: RUNNING again after %d ms, first new output after %d ms\n' "$r" $((t1 - t0)) $((t2 - t0))
+  "$here/scripts/taskmanager.sh" start >/dev/null
+done
+sl cancel "$job" >/dev/null

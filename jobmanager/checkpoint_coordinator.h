@@ -1,0 +1,156 @@
+/* The checkpoint coordinator of one job: triggering, acks, completion,
+ * aborts, retention, and the choice of the checkpoint a restart restores.
+ *
+ *   trigger   the loop assigns the next id (ids start at 1 and only grow,
+ *             across restarts too), creates <root>/<job>/chk-<id> and sends
+ *             TriggerCheckpoint to every taskmanager hosting a source task
+ *             of the current attempt; `sluice checkpoint` assigns the id in
+ *             its handler and the loop sends it at once.
+ *   ack       every task of the job acks (or declines) every checkpoint; the
+ *             handler only records. When all acked, the loop writes _metadata
+ *             and sends NotifyCheckpoint{complete} to the job's taskmanagers.
+ *   abort     timeout, decline, failed write or trigger, failover, job end:
+ *             FAILED with a reason, its folder removed by the loop, and (not
+ *             during failover) NotifyCheckpoint{aborted}. Consecutive
+ *             counted failures beyond the tolerable number fail the job over.
+ *   final     once every source reported input_ended, a final checkpoint is
+ *             taken as soon as none is pending (again if it fails); sources
+ *             end after it completes.
+ *   retention the newest num-retained completed checkpoints are kept; every
+ *             other chk-* folder of the job is removed (also after an ack
+ *             that comes too late, so late writers leave nothing behind).
+ *
+ * Ownership and threads: an sl_chk_coord lives inside its sl_job and is
+ * guarded by jm->mu. Handlers (acks, manual triggers, failover) only record;
+ * the loop thread alone frees records and state copies, touches the file
+ * system and calls taskmanagers (with jm->mu released). */
+#ifndef SL_CHECKPOINT_COORDINATOR_H
+#define SL_CHECKPOINT_COORDINATOR_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/config.h"
+#include "common/util.h"
+#include "proto/sluice.pb-c.h"
+
+#define SL_CHK_RECENT 10            /* ended checkpoints kept for statistics */
+#define SL_CHK_LATE_SWEEP_MS 10000  /* after a job ended: one more cleanup sweep */
+
+struct sl_jm;
+struct sl_job;
+
+enum sl_chk_status { SL_CHK_PENDING = 0, SL_CHK_COMPLETED = 1, SL_CHK_FAILED = 2 };
+
+/* A copy of one acked StateHandle. */
+typedef struct sl_chk_state {
+    char *stage;
+    char *path;
+    uint32_t subtask, parallelism;
+    uint64_t size;
+    uint32_t crc32c;
+    int32_t kg_start, kg_end;
+} sl_chk_state;
+
+/* What one task reported for one checkpoint. */
+typedef struct sl_chk_task {
+    int acked;
+    uint64_t state_size, sync_ms, async_ms, align_ms;
+    size_t nstates;
+    sl_chk_state *states;  /* freed by the loop once the checkpoint ended */
+} sl_chk_task;
+
+typedef struct sl_checkpoint {
+    uint64_t id;
+    uint32_t attempt;          /* attempt it was triggered for */
+    enum sl_chk_status status;
+    int final, manual;
+    int sent;                  /* the loop took it up for sending */
+    int cleanup;               /* FAILED: the loop must remove its folder */
+    int notify_abort;          /* FAILED: the loop must tell the taskmanagers */
+    int64_t trigger_wall_ms, trigger_mono_ms, end_mono_ms;
+    char *dir;                 /* <root>/<job>/chk-<id> */
+    char *failure;             /* FAILED: why */
+    char *decline;             /* set by the ack handler; the loop aborts with it */
+    int ntasks, nacked;
+    uint64_t state_size;       /* sum of the acks */
+    sl_chk_task *tasks;        /* ntasks */
+    struct sl_checkpoint *next; /* older */
+} sl_checkpoint;
+
+typedef struct sl_chk_coord {
+    /* configuration (the job's effective config) */
+    int periodic;              /* execution.checkpointing.interval is set */
+    int64_t interval_ms, timeout_ms, min_pause_ms;
+    int64_t max_concurrent, tolerable, num_retained;
+    int retain_on_cancel;
+    char *root;                /* state.checkpoints.dir, NULL if not set */
+
+    /* running state */
+    uint64_t last_id;          /* highest id handed out */
+    int64_t last_trigger_ms;   /* monotonic, periodic/final triggers */
+    int64_t last_end_ms;       /* monotonic, last completion or failure */
+    int has_end;
+    int64_t consecutive_failures;
+    int final_done;            /* this attempt's final checkpoint completed */
+    uint64_t triggered, completed, failed, restored;
+    sl_checkpoint *history;    /* newest first: pending ones + recent ended */
+    uint64_t *retained;        /* completed checkpoints kept, ascending */
+    size_t nretained, cap_retained;
+    uint64_t restored_from_id; /* what the current attempt restored (0 = none) */
+    char *restored_from_dir;
+    uint64_t restore_id;       /* chosen for the next attempt */
+    char *restore_dir;
+    int sweep;                 /* remove chk folders neither retained nor pending */
+    int ended;                 /* the job reached a terminal state */
+    int64_t late_sweep_ms;     /* monotonic; 0 = done */
+} sl_chk_coord;
+
+/* ---- setup (no lock needed: the job is not shared yet) */
+
+/* Reads the coordinator's settings from the job's effective configuration.
+ * SL_EINVAL (message in err) if the interval is set but the directory is
+ * not. On failure the caller still calls sl_chk_free. */
+int sl_chk_init(sl_chk_coord *cc, const sl_config *cfg, char *err, size_t errlen);
+/* Frees every record (not the files). */
+void sl_chk_free(sl_chk_coord *cc);
+
+/* ---- handlers and state hooks (jm->mu held, any thread; record only) */
+
+/* An AckCheckpoint. Idempotent; ignores unknown jobs and tasks; an ack of
+ * an older attempt or an ended checkpoint makes the loop sweep. */
+void sl_chk_on_ack(struct sl_jm *jm, const Sluice__AckCheckpoint *a);
+/* `sluice checkpoint`: assigns the id of a new manual checkpoint that the
+ * loop sends at once. SL_EBUSY / SL_EINVAL with the reason in err. */
+int sl_chk_trigger_now(struct sl_jm *jm, struct sl_job *job, uint64_t *id, char *err,
+                       size_t errlen);
+/* Failover, cancel: every pending checkpoint FAILED with reason, not
+ * counted against the tolerable failures, taskmanagers not told. */
+void sl_chk_abort_all(struct sl_job *job, const char *reason);
+/* The current attempt is RUNNING: the periodic clock starts. */
+void sl_chk_on_running(struct sl_job *job);
+/* The job reached a terminal state: pending ones abort, the loop cleans up
+ * (CANCELED with DELETE_ON_CANCELLATION: the whole job folder). */
+void sl_chk_on_job_end(struct sl_job *job);
+/* The restart chosen by sl_chk_pick_restore becomes the current attempt's
+ * restore point (counts `restored` when there is one). */
+void sl_chk_use_restore(struct sl_job *job);
+
+/* ---- loop thread (jm->mu held; dropped around file system work and RPCs) */
+
+/* Everything the coordinator does in one loop round for one job. */
+void sl_chk_step(struct sl_jm *jm, struct sl_job *job);
+/* Picks the restore point of the next attempt: the newest retained
+ * completed checkpoint that reads and verifies, else older ones, else none.
+ * The choice is in cc->restore_id / restore_dir. */
+void sl_chk_pick_restore(struct sl_jm *jm, struct sl_job *job);
+
+/* ---- replies (jm->mu held; memory from the arena) */
+
+/* Fills the checkpoint statistics of job. SL_ENOMEM. */
+int sl_chk_stats(const struct sl_job *job, sl_arena *a, Sluice__CheckpointStatsReply **out);
+/* Newest retained completed checkpoint: id (0 = none) and its folder ("" if
+ * none) into dir. */
+uint64_t sl_chk_latest(const struct sl_job *job, char *dir, size_t dirlen);
+
+#endif
