@@ -7,13 +7,13 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/bytes.h"
 #include "common/status.h"
 #include "common/util.h"
 
@@ -24,34 +24,7 @@
 
 static const uint8_t md_magic[4] = {'S', 'L', 'M', 'D'};
 
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
 
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (err == NULL || errlen == 0) {
-        return;
-    }
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
-
-static void put_le32(uint8_t *p, uint32_t v)
-{
-    p[0] = (uint8_t)v;
-    p[1] = (uint8_t)(v >> 8);
-    p[2] = (uint8_t)(v >> 16);
-    p[3] = (uint8_t)(v >> 24);
-}
-
-static uint32_t get_le32(const uint8_t *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
-           (uint32_t)p[3] << 24;
-}
 
 /* ---- paths -------------------------------------------------------------- */
 
@@ -127,13 +100,13 @@ static int md_encode(const Sluice__CheckpointMetadata *md, uint8_t **out, size_t
         return SL_ENOMEM;
     }
     memcpy(buf, md_magic, 4);
-    put_le32(buf + 4, SL_METADATA_VERSION);
-    put_le32(buf + 8, (uint32_t)n);
+    sl_put_le32(buf + 4, SL_METADATA_VERSION);
+    sl_put_le32(buf + 8, (uint32_t)n);
     if (sluice__checkpoint_metadata__pack(md, buf + MD_HEAD_LEN) != n) {
         free(buf);
         return SL_EINVAL;
     }
-    put_le32(buf + MD_HEAD_LEN + n, sl_crc32c(0, buf, MD_HEAD_LEN + n));
+    sl_put_le32(buf + MD_HEAD_LEN + n, sl_crc32c(0, buf, MD_HEAD_LEN + n));
     *out = buf;
     *len = n + MD_FRAME_LEN;
     return SL_OK;
@@ -147,7 +120,7 @@ static int write_synced(const char *path, const uint8_t *buf, size_t len, char *
     int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 
     if (fd < 0) {
-        seterr(err, errlen, "%s: open: %s", path, strerror(errno));
+        sl_errf(err, errlen, "%s: open: %s", path, strerror(errno));
         return SL_EIO;
     }
     if (sl_write_all(fd, buf, len) == SL_OK) {
@@ -161,7 +134,7 @@ static int write_synced(const char *path, const uint8_t *buf, size_t len, char *
             }
         }
     }
-    seterr(err, errlen, "%s: %s: %s", path, what, strerror(errno));
+    sl_errf(err, errlen, "%s: %s: %s", path, what, strerror(errno));
     if (fd >= 0) {
         close(fd);
     }
@@ -179,15 +152,15 @@ int sl_metadata_write(const char *chk_dir, const Sluice__CheckpointMetadata *md,
 
     if (join(tmp, sizeof(tmp), chk_dir, SL_METADATA_TMP_NAME) != SL_OK ||
         join(fin, sizeof(fin), chk_dir, SL_METADATA_NAME) != SL_OK) {
-        seterr(err, errlen, "%s: path too long", chk_dir);
+        sl_errf(err, errlen, "%s: path too long", chk_dir);
         return SL_ENOSPC;
     }
     if ((rv = md_encode(md, &buf, &len)) != SL_OK) {
-        seterr(err, errlen, "%s: cannot encode metadata: %s", fin, sl_strerror(rv));
+        sl_errf(err, errlen, "%s: cannot encode metadata: %s", fin, sl_strerror(rv));
         return rv;
     }
     if (sl_mkdir_p(chk_dir) != SL_OK) {
-        seterr(err, errlen, "%s: mkdir: %s", chk_dir, strerror(errno));
+        sl_errf(err, errlen, "%s: mkdir: %s", chk_dir, strerror(errno));
         rv = SL_EIO;
         goto done;
     }
@@ -195,13 +168,13 @@ int sl_metadata_write(const char *chk_dir, const Sluice__CheckpointMetadata *md,
         goto done;
     }
     if (rename(tmp, fin) != 0) {
-        seterr(err, errlen, "%s: rename to %s: %s", tmp, SL_METADATA_NAME, strerror(errno));
+        sl_errf(err, errlen, "%s: rename to %s: %s", tmp, SL_METADATA_NAME, strerror(errno));
         unlink(tmp);
         rv = SL_EIO;
         goto done;
     }
     if (sl_fsync_dir(chk_dir) != SL_OK || sl_fsync_parent(chk_dir) != SL_OK) {
-        seterr(err, errlen, "%s: fsync of folder: %s", chk_dir, strerror(errno));
+        sl_errf(err, errlen, "%s: fsync of folder: %s", chk_dir, strerror(errno));
         rv = SL_EIO;
     }
 done:
@@ -215,24 +188,24 @@ static int md_decode(const char *path, const uint8_t *buf, size_t len,
     uint32_t n, stored, computed;
 
     if (len < MD_FRAME_LEN) {
-        seterr(err, errlen, "%s: truncated: %zu bytes", path, len);
+        sl_errf(err, errlen, "%s: truncated: %zu bytes", path, len);
         return SL_EINVAL;
     }
-    n = get_le32(buf + 8);
+    n = sl_get_le32(buf + 8);
     if (memcmp(buf, md_magic, 4) != 0) {
-        seterr(err, errlen, "%s: bad magic (not a metadata file)", path);
-    } else if (get_le32(buf + 4) != SL_METADATA_VERSION) {
-        seterr(err, errlen, "%s: unsupported version %u", path, get_le32(buf + 4));
+        sl_errf(err, errlen, "%s: bad magic (not a metadata file)", path);
+    } else if (sl_get_le32(buf + 4) != SL_METADATA_VERSION) {
+        sl_errf(err, errlen, "%s: unsupported version %u", path, sl_get_le32(buf + 4));
     } else if (n != len - MD_FRAME_LEN) {
-        seterr(err, errlen, "%s: %slength %u, file holds %zu", path,
+        sl_errf(err, errlen, "%s: %slength %u, file holds %zu", path,
                n > len - MD_FRAME_LEN ? "truncated: " : "", n, len - MD_FRAME_LEN);
-    } else if ((stored = get_le32(buf + MD_HEAD_LEN + n)) !=
+    } else if ((stored = sl_get_le32(buf + MD_HEAD_LEN + n)) !=
                (computed = sl_crc32c(0, buf, MD_HEAD_LEN + n))) {
-        seterr(err, errlen, "%s: checksum mismatch: stored 0x%08x, computed 0x%08x", path,
+        sl_errf(err, errlen, "%s: checksum mismatch: stored 0x%08x, computed 0x%08x", path,
                stored, computed);
     } else if ((*md = sluice__checkpoint_metadata__unpack(NULL, n, buf + MD_HEAD_LEN)) ==
                NULL) {
-        seterr(err, errlen, "%s: malformed CheckpointMetadata", path);
+        sl_errf(err, errlen, "%s: malformed CheckpointMetadata", path);
     } else {
         return SL_OK;
     }
@@ -249,18 +222,18 @@ int sl_metadata_read(const char *chk_dir, Sluice__CheckpointMetadata **md, char 
 
     *md = NULL;
     if (join(path, sizeof(path), chk_dir, SL_METADATA_NAME) != SL_OK) {
-        seterr(err, errlen, "%s: path too long", chk_dir);
+        sl_errf(err, errlen, "%s: path too long", chk_dir);
         return SL_ENOSPC;
     }
     rv = sl_read_file(path, SL_METADATA_MAX, &data, &len);
     switch (rv) {
     case SL_OK:
         break;
-    case SL_ENOTFOUND: seterr(err, errlen, "%s: no such file", path); return rv;
+    case SL_ENOTFOUND: sl_errf(err, errlen, "%s: no such file", path); return rv;
     case SL_ENOSPC:
-        seterr(err, errlen, "%s: larger than %u bytes", path, SL_METADATA_MAX);
+        sl_errf(err, errlen, "%s: larger than %u bytes", path, SL_METADATA_MAX);
         return SL_EINVAL;
-    default: seterr(err, errlen, "%s: read: %s", path, strerror(errno)); return rv;
+    default: sl_errf(err, errlen, "%s: read: %s", path, strerror(errno)); return rv;
     }
     rv = md_decode(path, (const uint8_t *)data, len, md, err, errlen);
     free(data);
@@ -276,17 +249,17 @@ int sl_checkpoint_verify(const char *chk_dir, const Sluice__CheckpointMetadata *
     for (size_t i = 0; i < md->n_states; i++) {
         const Sluice__StateHandle *h = md->states[i];
         if (!sl_state_name_ok(h->path)) {
-            seterr(err, errlen, "%s: state %zu (stage %s, subtask %u): bad path \"%s\"",
+            sl_errf(err, errlen, "%s: state %zu (stage %s, subtask %u): bad path \"%s\"",
                    chk_dir, i, h->stage, h->subtask, h->path != NULL ? h->path : "");
             return SL_EINVAL;
         }
         if (h->size < SL_STATE_HEADER_LEN + SL_STATE_TRAILER_LEN) {
-            seterr(err, errlen, "%s: state %zu (%s): bad size %" PRIu64, chk_dir, i,
+            sl_errf(err, errlen, "%s: state %zu (%s): bad size %" PRIu64, chk_dir, i,
                    h->path, h->size);
             return SL_EINVAL;
         }
         if (join(path, sizeof(path), chk_dir, h->path) != SL_OK) {
-            seterr(err, errlen, "%s: path too long", chk_dir);
+            sl_errf(err, errlen, "%s: path too long", chk_dir);
             return SL_ENOSPC;
         }
         if ((rv = sl_state_file_verify(path, h->size, h->crc32c, err, errlen)) != SL_OK) {

@@ -4,7 +4,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +12,8 @@
 
 #include "common/crc32c.h"
 #include "common/row.h"
+#include "common/bytes.h"
+#include "common/util.h"
 #include "common/status.h"
 
 #define WRITER_BUF (256u * 1024u)
@@ -34,34 +35,7 @@ struct sl_state_writer {
     char err[256];
 };
 
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
 
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (err == NULL || errlen == 0) {
-        return;
-    }
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
-
-static void put_le32(uint8_t *p, uint32_t v)
-{
-    p[0] = (uint8_t)v;
-    p[1] = (uint8_t)(v >> 8);
-    p[2] = (uint8_t)(v >> 16);
-    p[3] = (uint8_t)(v >> 24);
-}
-
-static uint32_t get_le32(const uint8_t *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
-           (uint32_t)p[3] << 24;
-}
 
 int sl_write_all(int fd, const void *buf, size_t n)
 {
@@ -245,7 +219,7 @@ int sl_state_writer_open(const char *path, sl_state_writer **wp)
         goto fail;
     }
     memcpy(hdr, head_magic, 4);
-    put_le32(hdr + 4, SL_STATE_VERSION);
+    sl_put_le32(hdr + 4, SL_STATE_VERSION);
     memcpy(w->buf, hdr, sizeof(hdr));
     w->used = sizeof(hdr);
     *wp = w;
@@ -301,7 +275,7 @@ int sl_state_writer_close(sl_state_writer *w, uint64_t *size, uint32_t *crc)
         return w->status;
     }
     sum = sl_crc32c(w->crc, w->buf, w->used);
-    put_le32(trl, sum);
+    sl_put_le32(trl, sum);
     memcpy(trl + 4, tail_magic, 4);
     if (sl_state_writer_put(w, trl, sizeof(trl)) != SL_OK || flush(w) != SL_OK) {
         return w->status;
@@ -360,23 +334,23 @@ static int open_checked(const char *path, int flags, uint64_t expect_size, int *
     *fd = open(path, O_RDONLY | O_CLOEXEC | flags);
     if (*fd < 0) {
         int e = errno;
-        seterr(err, errlen, "%s: %s", path, e == ELOOP ? "is a symlink" : strerror(e));
+        sl_errf(err, errlen, "%s: %s", path, e == ELOOP ? "is a symlink" : strerror(e));
         return e == ENOENT ? SL_ENOTFOUND : e == ELOOP ? SL_EINVAL : SL_EIO;
     }
     if (fstat(*fd, &st) != 0) {
-        seterr(err, errlen, "%s: fstat: %s", path, strerror(errno));
+        sl_errf(err, errlen, "%s: fstat: %s", path, strerror(errno));
         rv = SL_EIO;
         goto fail;
     }
     *size = (uint64_t)st.st_size;
     if (!S_ISREG(st.st_mode)) {
-        seterr(err, errlen, "%s: not a regular file", path);
+        sl_errf(err, errlen, "%s: not a regular file", path);
     } else if (expect_size != 0 && *size != expect_size) {
-        seterr(err, errlen, "%s: %ssize %llu, expected %llu", path,
+        sl_errf(err, errlen, "%s: %ssize %llu, expected %llu", path,
                *size < expect_size ? "truncated: " : "", (unsigned long long)*size,
                (unsigned long long)expect_size);
     } else if (*size < FRAME_LEN) {
-        seterr(err, errlen, "%s: truncated: %llu bytes, less than header and trailer",
+        sl_errf(err, errlen, "%s: truncated: %llu bytes, less than header and trailer",
                path, (unsigned long long)*size);
     } else {
         return SL_OK;
@@ -390,19 +364,19 @@ fail:
 static int check_frame(const char *path, const uint8_t *hdr, const uint8_t *trl,
                        uint32_t computed, uint32_t expect_crc, char *err, size_t errlen)
 {
-    uint32_t stored = get_le32(trl);
+    uint32_t stored = sl_get_le32(trl);
 
     if (memcmp(hdr, head_magic, 4) != 0) {
-        seterr(err, errlen, "%s: bad header magic (not a state file)", path);
-    } else if (get_le32(hdr + 4) != SL_STATE_VERSION) {
-        seterr(err, errlen, "%s: unsupported version %u", path, get_le32(hdr + 4));
+        sl_errf(err, errlen, "%s: bad header magic (not a state file)", path);
+    } else if (sl_get_le32(hdr + 4) != SL_STATE_VERSION) {
+        sl_errf(err, errlen, "%s: unsupported version %u", path, sl_get_le32(hdr + 4));
     } else if (memcmp(trl + 4, tail_magic, 4) != 0) {
-        seterr(err, errlen, "%s: bad trailer magic (truncated or overwritten)", path);
+        sl_errf(err, errlen, "%s: bad trailer magic (truncated or overwritten)", path);
     } else if (stored != computed) {
-        seterr(err, errlen, "%s: checksum mismatch: stored 0x%08x, computed 0x%08x", path,
+        sl_errf(err, errlen, "%s: checksum mismatch: stored 0x%08x, computed 0x%08x", path,
                stored, computed);
     } else if (computed != expect_crc) {
-        seterr(err, errlen, "%s: checksum mismatch: computed 0x%08x, expected 0x%08x",
+        sl_errf(err, errlen, "%s: checksum mismatch: computed 0x%08x, expected 0x%08x",
                path, computed, expect_crc);
     } else {
         return SL_OK;
@@ -417,11 +391,11 @@ static int read_exact(int fd, const char *path, uint8_t *p, size_t n, char *err,
     ssize_t got = read_full(fd, p, n);
 
     if (got < 0) {
-        seterr(err, errlen, "%s: read: %s", path, strerror(errno));
+        sl_errf(err, errlen, "%s: read: %s", path, strerror(errno));
         return SL_EIO;
     }
     if ((size_t)got != n) {
-        seterr(err, errlen, "%s: truncated while reading (file changed?)", path);
+        sl_errf(err, errlen, "%s: truncated while reading (file changed?)", path);
         return SL_EINVAL;
     }
     return SL_OK;
@@ -443,13 +417,13 @@ int sl_state_file_load(const char *path, uint64_t expect_size, uint32_t expect_c
     }
     n = size - FRAME_LEN;
     if (size > SL_STATE_FILE_MAX || (uint64_t)(size_t)n != n) {
-        seterr(err, errlen, "%s: size %llu is above the 8 GiB limit", path,
+        sl_errf(err, errlen, "%s: size %llu is above the 8 GiB limit", path,
                (unsigned long long)size);
         rv = SL_EINVAL;
         goto done;
     }
     if ((data = malloc(n > 0 ? (size_t)n : 1)) == NULL) {
-        seterr(err, errlen, "%s: out of memory for %llu bytes", path, (unsigned long long)n);
+        sl_errf(err, errlen, "%s: out of memory for %llu bytes", path, (unsigned long long)n);
         rv = SL_ENOMEM;
         goto done;
     }
@@ -502,7 +476,7 @@ int sl_state_file_verify(const char *path, uint64_t expect_size, uint32_t expect
     body = size - SL_STATE_TRAILER_LEN;
     if ((chunk = malloc(VERIFY_CHUNK)) == NULL) {
         rv = SL_ENOMEM;
-        seterr(err, errlen, "%s: out of memory", path);
+        sl_errf(err, errlen, "%s: out of memory", path);
         goto done;
     }
     while (off < size) {

@@ -60,6 +60,16 @@ int sl_is_hex(const char *s, size_t n)
     return 1;
 }
 
+void sl_errf(char *err, size_t errlen, const char *fmt, ...)
+{
+    if (err == NULL || errlen == 0)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+}
+
 int sl_read_file(const char *path, size_t max, char **out, size_t *len)
 {
     int rv = SL_EIO;

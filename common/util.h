@@ -18,6 +18,9 @@ int sl_random_hex(char *out, size_t nbytes);
 /* 1 if s is exactly n lowercase hex digits. */
 int sl_is_hex(const char *s, size_t n);
 
+/* snprintf into err (if err is non-NULL and errlen > 0). */
+void sl_errf(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
 /* Reads a whole file into a malloc'd, NUL-terminated buffer (*out, caller
  * frees) of *len bytes; files larger than max are SL_ENOSPC. */
 int sl_read_file(const char *path, size_t max, char **out, size_t *len);

@@ -6,44 +6,28 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/bytes.h"
 #include "common/log.h"
 #include "common/status.h"
 
 /* ---- frames */
 
-static void put16(uint8_t *p, uint16_t v) { p[0] = (uint8_t)v; p[1] = (uint8_t)(v >> 8); }
-static void put32(uint8_t *p, uint32_t v) { for (int i = 0; i < 4; i++) p[i] = (uint8_t)(v >> (8 * i)); }
-static void put64(uint8_t *p, uint64_t v) { for (int i = 0; i < 8; i++) p[i] = (uint8_t)(v >> (8 * i)); }
-static uint16_t get16(const uint8_t *p) { return (uint16_t)(p[0] | (p[1] << 8)); }
-static uint32_t get32(const uint8_t *p)
-{
-    uint32_t v = 0;
-    for (int i = 3; i >= 0; i--) v = (v << 8) | p[i];
-    return v;
-}
-static uint64_t get64(const uint8_t *p)
-{
-    uint64_t v = 0;
-    for (int i = 7; i >= 0; i--) v = (v << 8) | p[i];
-    return v;
-}
-
 int sl_frame_parse(const uint8_t *buf, size_t len, sl_frame_hdr *h, const uint8_t **payload,
                    size_t *plen)
 {
-    if (len < SL_FRAME_HDR || get32(buf) != SL_FRAME_MAGIC)
+    if (len < SL_FRAME_HDR || sl_get_le32(buf) != SL_FRAME_MAGIC)
         return SL_EPROTO;
     h->kind = buf[4];
     if (h->kind != SL_FRAME_DATA && h->kind != SL_FRAME_CREDIT)
         return SL_EPROTO;
     memcpy(h->job, buf + 8, 32);
     h->job[32] = '\0';
-    h->attempt = get32(buf + 40);
-    h->prod_stage = get16(buf + 44);
-    h->cons_stage = get16(buf + 46);
-    h->src = get16(buf + 48);
-    h->dst = get16(buf + 50);
-    h->seq = get64(buf + 52);
+    h->attempt = sl_get_le32(buf + 40);
+    h->prod_stage = sl_get_le16(buf + 44);
+    h->cons_stage = sl_get_le16(buf + 46);
+    h->src = sl_get_le16(buf + 48);
+    h->dst = sl_get_le16(buf + 50);
+    h->seq = sl_get_le64(buf + 52);
     *payload = buf + SL_FRAME_HDR;
     *plen = len - SL_FRAME_HDR;
     return SL_OK;
@@ -56,15 +40,15 @@ int sl_frame_build(const sl_frame_hdr *h, const uint8_t *payload, size_t plen, n
         return SL_ENOMEM;
     uint8_t *b = nng_msg_body(m);
     memset(b, 0, SL_FRAME_HDR);
-    put32(b, SL_FRAME_MAGIC);
+    sl_put_le32(b, SL_FRAME_MAGIC);
     b[4] = h->kind;
     memcpy(b + 8, h->job, 32);
-    put32(b + 40, h->attempt);
-    put16(b + 44, h->prod_stage);
-    put16(b + 46, h->cons_stage);
-    put16(b + 48, h->src);
-    put16(b + 50, h->dst);
-    put64(b + 52, h->seq);
+    sl_put_le32(b + 40, h->attempt);
+    sl_put_le16(b + 44, h->prod_stage);
+    sl_put_le16(b + 46, h->cons_stage);
+    sl_put_le16(b + 48, h->src);
+    sl_put_le16(b + 50, h->dst);
+    sl_put_le64(b + 52, h->seq);
     if (plen > 0)
         memcpy(b + SL_FRAME_HDR, payload, plen);
     *out = m;

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "common/bytes.h"
 #include "common/keygroup.h"
 #include "common/log.h"
 #include "common/status.h"
@@ -138,25 +139,11 @@ static int broadcast_event(sl_task *t, uint8_t tag, const uint8_t *raw, size_t r
     return SL_OK;
 }
 
-static void put_le64(uint8_t *p, uint64_t v)
-{
-    for (int i = 0; i < 8; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static uint64_t get_le64(const uint8_t *p)
-{
-    uint64_t v = 0;
-    for (int i = 7; i >= 0; i--)
-        v = (v << 8) | p[i];
-    return v;
-}
-
 int sl_task_emit_barrier(sl_task *t, uint64_t id, int64_t ts, int final)
 {
     uint8_t b[SL_BARRIER_LEN];
-    put_le64(b, id);
-    put_le64(b + 8, (uint64_t)ts);
+    sl_put_le64(b, id);
+    sl_put_le64(b + 8, (uint64_t)ts);
     b[16] = final ? SL_BARRIER_FINAL : 0;
     int rv = broadcast_event(t, SL_EV_BARRIER, b, sizeof(b));
     t->last_flush_ms = sl_now_ms();
@@ -194,7 +181,7 @@ static int process_frame(sl_task *t, sl_in_channel *ch, nng_msg *msg)
         if (tag == SL_EV_BARRIER) {
             if (len - off < SL_BARRIER_LEN)
                 return sl_task_fail(t, "truncated barrier from subtask %u", h.src);
-            return sl_task_on_barrier(t, ch, get_le64(p + off), (int64_t)get_le64(p + off + 8),
+            return sl_task_on_barrier(t, ch, sl_get_le64(p + off), (int64_t)sl_get_le64(p + off + 8),
                                       p[off + 16] & SL_BARRIER_FINAL);
         }
         size_t used;
