@@ -7,8 +7,19 @@
  * function that returns the process exit code and has written everything
  * the user sees: results on stdout, "sluice: ..." messages on stderr.
  *
+ *   commands.c         the command table, argument parsing, setup, dispatch,
+ *                      usage and error messages
+ *   cmd_jobs.c         run, list, info, cancel
+ *   cmd_checkpoints.c  checkpoints, checkpoint, savepoint, stop
+ *   cmd_cluster.c      taskmanagers
+ *   rpc_call.c         requests to the jobmanager and their exit codes
+ *                      (rpc_call.h)
+ *   output.c           output helpers the commands share (output.h)
+ *   json.c             the --json writer (json.h)
+ *
  * Adding a command: a row in the table in commands.c (name, short options,
- * --json or not, operand counts) and its function. */
+ * --json or not, operand counts) and its function in the cmd_*.c file of
+ * its kind. */
 #ifndef SL_CLI_COMMANDS_H
 #define SL_CLI_COMMANDS_H
 
@@ -77,7 +88,20 @@ int sl_cli_option_error(const char *where, int c, char **argv);
  * SL_EXIT_USAGE. */
 int sl_cli_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
-/* The commands. */
+/* ---- for the command modules (defined in commands.c) */
+
+#define SL_CLI_JOB_ID_LEN 32 /* hex digits of a JobID */
+
+/* "sluice: <message>" on stderr; returns SL_EXIT_FAILED. */
+int sl_cli_failed(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* How often the option c was given; the argument of its last use (NULL if
+ * none). */
+int sl_cli_opt_flag(const sl_cli_args *a, char c);
+const char *sl_cli_opt_value(const sl_cli_args *a, char c);
+/* SL_EXIT_OK if s is a JobID, else SL_EXIT_USAGE after saying so. */
+int sl_cli_check_job_id(const char *s);
+
+/* ---- the commands (cmd_*.c) */
 int sl_cli_cmd_run(sl_cli *cli, const sl_cli_args *a);
 int sl_cli_cmd_list(sl_cli *cli, const sl_cli_args *a);
 int sl_cli_cmd_info(sl_cli *cli, const sl_cli_args *a);

@@ -1,6 +1,6 @@
 /* sluice: the command-line client of the jobmanager (interface.md section 4).
  * This file parses the global options and dispatches; the commands live in
- * commands.c. */
+ * commands.c and the cmd_*.c files (see commands.h). */
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>

@@ -1,4 +1,7 @@
-/* The checkpoint coordinator of a job (see checkpoint_coordinator.h).
+/* The checkpoint coordinator of a job (see checkpoint_coordinator.h): the
+ * records and their state machine (setup, trigger requests, acks,
+ * completion, aborts, the loop step). checkpoint_internal.h lists the other
+ * checkpoint_*.c modules and what each owns.
  *
  * A checkpoint record is PENDING from its trigger until every task acked
  * (COMPLETED: _metadata written, taskmanagers notified) or it is aborted
@@ -12,7 +15,6 @@
  * mark pending ones FAILED, but never free anything: a record, its folder
  * name and the state copies of a fully acked checkpoint stay put, and the
  * loop re-checks the record's status after every unlocked call. */
-#include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <stdio.h>
@@ -23,6 +25,7 @@
 #include "common/log.h"
 #include "common/status.h"
 #include "common/util.h"
+#include "jobmanager/checkpoint_internal.h"
 #include "jobmanager/jobmanager.h"
 
 /* ---- setup */
@@ -86,7 +89,7 @@ static void task_states_free(sl_chk_task *t)
     t->nstates = 0;
 }
 
-static void chk_free_acks(sl_checkpoint *c)
+void sl_chk_free_acks(sl_checkpoint *c)
 {
     for (int t = 0; c->tasks != NULL && t < c->ntasks; t++)
         task_states_free(&c->tasks[t]);
@@ -96,7 +99,7 @@ static void chk_free(sl_checkpoint *c)
 {
     if (c == NULL)
         return;
-    chk_free_acks(c);
+    sl_chk_free_acks(c);
     free(c->tasks);
     free(c->dir);
     free(c->failure);
@@ -126,7 +129,7 @@ static const char *job_name(const sl_job *job)
     return job->spec != NULL && job->spec->name != NULL ? job->spec->name : "";
 }
 
-static sl_checkpoint *chk_find(const sl_chk_coord *cc, uint64_t id)
+sl_checkpoint *sl_chk_find(const sl_chk_coord *cc, uint64_t id)
 {
     for (sl_checkpoint *c = cc->history; c != NULL; c = c->next)
         if (c->id == id)
@@ -134,30 +137,8 @@ static sl_checkpoint *chk_find(const sl_chk_coord *cc, uint64_t id)
     return NULL;
 }
 
-static int retained_has(const sl_chk_coord *cc, uint64_t id)
-{
-    for (size_t i = 0; i < cc->nretained; i++)
-        if (cc->retained[i] == id)
-            return 1;
-    return 0;
-}
-
-static int retained_add(sl_chk_coord *cc, uint64_t id)
-{
-    if (cc->nretained == cc->cap_retained) {
-        size_t ncap = cc->cap_retained ? cc->cap_retained * 2 : 8;
-        uint64_t *n = realloc(cc->retained, ncap * sizeof(*n));
-        if (n == NULL)
-            return SL_ENOMEM;
-        cc->retained = n;
-        cc->cap_retained = ncap;
-    }
-    cc->retained[cc->nretained++] = id; /* ids complete in ascending order */
-    return SL_OK;
-}
-
 /* Pending checkpoints; manual ones only if with_manual. */
-static int64_t pending_count(const sl_chk_coord *cc, int with_manual)
+int64_t sl_chk_pending_count(const sl_chk_coord *cc, int with_manual)
 {
     int64_t n = 0;
     for (const sl_checkpoint *c = cc->history; c != NULL; c = c->next)
@@ -165,52 +146,11 @@ static int64_t pending_count(const sl_chk_coord *cc, int with_manual)
     return n;
 }
 
-static int is_source_task(const sl_job *job, int t)
-{
-    const sl_chain *ch = &job->graph.chains[job->tasks[t].chain];
-    return job->spec->stages[ch->stages[0]].kind == SL_STAGE_SOURCE;
-}
-
-static int all_tasks_running(const sl_job *job)
-{
-    for (int t = 0; t < job->graph.ntasks; t++)
-        if (job->tasks[t].state != SLUICE__TASK_STATE__TASK_RUNNING)
-            return 0;
-    return 1;
-}
-
-static int sources_ended(const sl_job *job)
-{
-    int sources = 0;
-    for (int t = 0; t < job->graph.ntasks; t++) {
-        if (!is_source_task(job, t))
-            continue;
-        sources++;
-        if (!job->tasks[t].input_ended)
-            return 0;
-    }
-    return sources > 0;
-}
-
-/* jm->mu is released around each of these. */
-static int remove_unlocked(sl_jm *jm, const char *path)
-{
-    char p[PATH_MAX];
-    snprintf(p, sizeof(p), "%s", path);
-    pthread_mutex_unlock(&jm->mu);
-    int rv = sl_remove_tree(p);
-    int e = errno;
-    pthread_mutex_lock(&jm->mu);
-    if (rv != SL_OK)
-        sl_warn("cannot remove %s: %s", p, rv == SL_EIO ? strerror(e) : sl_strerror(rv));
-    return rv;
-}
-
 /* ---- records */
 
 /* A new PENDING checkpoint with the next id, or NULL (out of memory, path
  * too long). */
-static sl_checkpoint *chk_create(sl_job *job, int final, int manual)
+sl_checkpoint *sl_chk_create(sl_job *job, int final, int manual)
 {
     sl_chk_coord *cc = &job->chk;
     char dir[PATH_MAX];
@@ -242,7 +182,7 @@ static sl_checkpoint *chk_create(sl_job *job, int final, int manual)
 
 /* PENDING -> FAILED. counted: towards the tolerable failures; notify: the
  * loop tells the taskmanagers. Frees nothing (the loop does). */
-static void chk_fail(sl_job *job, sl_checkpoint *c, const char *reason, int counted, int notify)
+void sl_chk_fail(sl_job *job, sl_checkpoint *c, const char *reason, int counted, int notify)
 {
     sl_chk_coord *cc = &job->chk;
     if (c->status != SL_CHK_PENDING)
@@ -334,14 +274,15 @@ void sl_chk_on_ack(sl_jm *jm, const Sluice__AckCheckpoint *a)
     if (job == NULL || job->chk.root == NULL || a->checkpoint_id == 0)
         return;
     sl_chk_coord *cc = &job->chk;
-    sl_checkpoint *c = chk_find(cc, a->checkpoint_id);
+    sl_checkpoint *c = sl_chk_find(cc, a->checkpoint_id);
     int current = !sl_jm_job_terminal(job->state) && job->holds_slots &&
                   a->attempt == job->attempt;
     if (current && !ack_from_owner(job, a))
         return; /* unknown task, or not where it runs */
     if (!current || c == NULL || c->status != SL_CHK_PENDING || c->attempt != a->attempt) {
         /* too late: whatever it wrote must go (unless that is a kept one) */
-        if ((c == NULL || c->status != SL_CHK_COMPLETED) && !retained_has(cc, a->checkpoint_id)) {
+        if ((c == NULL || c->status != SL_CHK_COMPLETED) &&
+            !sl_chk_retained_has(cc, a->checkpoint_id)) {
             sl_info("job %s: late ack of checkpoint %" PRIu64 " (attempt %u, task %u): "
                     "its files will be removed", job->id, a->checkpoint_id, a->attempt, a->task);
             cc->sweep = 1;
@@ -370,7 +311,7 @@ int sl_chk_trigger_now(sl_jm *jm, sl_job *job, uint64_t *id, char *err, size_t e
                  job->id);
         return SL_EINVAL;
     }
-    sl_checkpoint *c = chk_create(job, 0, 1);
+    sl_checkpoint *c = sl_chk_create(job, 0, 1);
     if (c == NULL) {
         snprintf(err, errlen, "cannot create a checkpoint of job %s", job->id);
         return SL_ENOMEM;
@@ -385,7 +326,7 @@ void sl_chk_abort_all(sl_job *job, const char *reason)
 {
     for (sl_checkpoint *c = job->chk.history; c != NULL; c = c->next)
         if (c->status == SL_CHK_PENDING)
-            chk_fail(job, c, reason, 0, 0);
+            sl_chk_fail(job, c, reason, 0, 0);
 }
 
 void sl_chk_on_running(sl_job *job)
@@ -407,129 +348,6 @@ void sl_chk_on_job_end(sl_job *job)
     cc->late_sweep_ms = sl_now_ms() + SL_CHK_LATE_SWEEP_MS;
 }
 
-void sl_chk_use_restore(sl_job *job)
-{
-    sl_chk_coord *cc = &job->chk;
-    free(cc->restored_from_dir);
-    cc->restored_from_dir = cc->restore_dir;
-    cc->restored_from_id = cc->restore_id;
-    cc->restore_dir = NULL;
-    cc->restore_id = 0;
-    if (cc->restored_from_id != 0)
-        cc->restored++;
-}
-
-/* ---- loop: taskmanager calls */
-
-/* Returns how many taskmanagers could not be told. */
-static int notify_tms(sl_jm *jm, sl_job *job, uint64_t id, uint32_t attempt, int complete)
-{
-    int failed = 0;
-    for (int i = 0; i < job->ntms && !jm->stopping; i++) {
-        if (job->state != SLUICE__JOB_STATE__JOB_RUNNING || job->attempt != attempt)
-            return failed;
-        sl_job_tm *jt = &job->tms[i];
-        if (!jt->deployed)
-            continue;
-        Sluice__NotifyCheckpoint n = SLUICE__NOTIFY_CHECKPOINT__INIT;
-        n.job_id = job->id;
-        n.attempt = attempt;
-        n.checkpoint_id = id;
-        n.complete = complete;
-        Sluice__Request req = SLUICE__REQUEST__INIT;
-        req.body_case = SLUICE__REQUEST__BODY_NOTIFY_CHECKPOINT;
-        req.notify_checkpoint = &n;
-        Sluice__Reply *reply = NULL;
-        int rv = sl_jm_sched_call(jm, jt->tm_id, &req, &reply);
-        failed += rv != SL_OK || reply->status != SLUICE__STATUS__STATUS_OK;
-        if (rv != SL_OK || reply->status != SLUICE__STATUS__STATUS_OK)
-            sl_warn("job %s: telling taskmanager %s (%s) that checkpoint %" PRIu64
-                    " %s failed: %s", job->id, jt->tm_id, jt->rpc_addr, id,
-                    complete ? "completed" : "was aborted",
-                    rv != SL_OK ? sl_strerror(rv) : reply->error);
-        if (reply != NULL)
-            sluice__reply__free_unpacked(reply, NULL);
-    }
-    return failed;
-}
-
-/* 1 for every job taskmanager that hosts a source task. */
-static char *source_tms(const sl_job *job)
-{
-    char *v = calloc((size_t)job->ntms + 1, 1);
-    if (v == NULL)
-        return NULL;
-    for (int t = 0; t < job->graph.ntasks; t++)
-        if (is_source_task(job, t))
-            v[job->slot_tm[job->tasks[t].subtask]] = 1;
-    return v;
-}
-
-static int still_sending(const sl_job *job, const sl_checkpoint *c)
-{
-    return c->status == SL_CHK_PENDING && job->state == SLUICE__JOB_STATE__JOB_RUNNING &&
-           job->attempt == c->attempt;
-}
-
-static void trigger_tms(sl_jm *jm, sl_job *job, sl_checkpoint *c, const char *dir)
-{
-    char reason[1024];
-    char *src = source_tms(job);
-    if (src == NULL) {
-        chk_fail(job, c, "out of memory while triggering", 1, 1);
-        return;
-    }
-    for (int i = 0; i < job->ntms && !jm->stopping && still_sending(job, c); i++) {
-        if (!src[i])
-            continue;
-        sl_job_tm *jt = &job->tms[i];
-        Sluice__TriggerCheckpoint t = SLUICE__TRIGGER_CHECKPOINT__INIT;
-        t.job_id = job->id;
-        t.attempt = c->attempt;
-        t.checkpoint_id = c->id;
-        t.timestamp_ms = c->trigger_wall_ms;
-        t.chk_dir = (char *)dir;
-        t.final = c->final;
-        Sluice__Request req = SLUICE__REQUEST__INIT;
-        req.body_case = SLUICE__REQUEST__BODY_TRIGGER_CHECKPOINT;
-        req.trigger_checkpoint = &t;
-        Sluice__Reply *reply = NULL;
-        int rv = sl_jm_sched_call(jm, jt->tm_id, &req, &reply);
-        if (rv != SL_OK || reply->status != SLUICE__STATUS__STATUS_OK) {
-            snprintf(reason, sizeof(reason), "trigger on taskmanager %s (%s) failed: %s",
-                     jt->tm_id, jt->rpc_addr,
-                     rv != SL_OK ? sl_strerror(rv)
-                                 : (reply->error[0] != '\0' ? reply->error : "refused"));
-            /* A refusal counts; a taskmanager that does not answer is for
-             * the heartbeat timeout / connection loss to judge. No-op if a
-             * failover aborted it meanwhile. */
-            chk_fail(job, c, reason, rv == SL_OK, 1);
-        }
-        if (reply != NULL)
-            sluice__reply__free_unpacked(reply, NULL);
-    }
-    free(src);
-}
-
-static void send_trigger(sl_jm *jm, sl_job *job, sl_checkpoint *c)
-{
-    char dir[PATH_MAX], reason[PATH_MAX + 128];
-    c->sent = 1;
-    snprintf(dir, sizeof(dir), "%s", c->dir);
-    sl_info("triggering %scheckpoint %" PRIu64 " for job %s (attempt %u)",
-            c->final ? "final " : c->manual ? "manual " : "", c->id, job->id, c->attempt);
-    pthread_mutex_unlock(&jm->mu);
-    int rv = sl_mkdir_p(dir);
-    int e = errno;
-    pthread_mutex_lock(&jm->mu);
-    if (rv != SL_OK) {
-        snprintf(reason, sizeof(reason), "cannot create %s: %s", dir, strerror(e));
-        chk_fail(job, c, reason, 1, 1);
-        return;
-    }
-    trigger_tms(jm, job, c, dir);
-}
-
 /* ---- loop: decisions */
 
 static void check_pending(sl_job *job)
@@ -541,11 +359,11 @@ static void check_pending(sl_job *job)
         if (c->status != SL_CHK_PENDING)
             continue;
         if (c->decline != NULL) {
-            chk_fail(job, c, c->decline, 1, 1);
+            sl_chk_fail(job, c, c->decline, 1, 1);
         } else if (now - c->trigger_mono_ms >= cc->timeout_ms) {
             snprintf(reason, sizeof(reason), "expired before completing (timeout %" PRId64 " ms)",
                      cc->timeout_ms);
-            chk_fail(job, c, reason, 1, 1);
+            sl_chk_fail(job, c, reason, 1, 1);
         }
     }
 }
@@ -591,31 +409,13 @@ static int build_metadata(const sl_job *job, const sl_checkpoint *c,
     return SL_OK;
 }
 
-/* Keeps the newest num_retained completed checkpoints, then sweeps. */
-static void apply_retention(sl_jm *jm, sl_job *job)
-{
-    sl_chk_coord *cc = &job->chk;
-    char dir[PATH_MAX];
-    while (cc->nretained > (size_t)cc->num_retained) {
-        uint64_t id = cc->retained[0];
-        memmove(cc->retained, cc->retained + 1, (cc->nretained - 1) * sizeof(*cc->retained));
-        cc->nretained--;
-        if (sl_chk_path(cc->root, job->id, id, dir, sizeof(dir)) != SL_OK)
-            continue;
-        sl_info("job %s: removing checkpoint %" PRIu64 " (%" PRId64 " retained)", job->id, id,
-                cc->num_retained);
-        remove_unlocked(jm, dir);
-    }
-    cc->sweep = 1;
-}
-
 static void subsume_older(sl_job *job, uint64_t id)
 {
     char reason[64];
     snprintf(reason, sizeof(reason), "subsumed by checkpoint %" PRIu64, id);
     for (sl_checkpoint *o = job->chk.history; o != NULL; o = o->next)
         if (o->status == SL_CHK_PENDING && o->id < id)
-            chk_fail(job, o, reason, 0, 1);
+            sl_chk_fail(job, o, reason, 0, 1);
 }
 
 static void mark_completed(sl_jm *jm, sl_job *job, sl_checkpoint *c)
@@ -630,23 +430,23 @@ static void mark_completed(sl_jm *jm, sl_job *job, sl_checkpoint *c)
     cc->has_end = 1;
     if (c->final && c->attempt == job->attempt)
         cc->final_done = 1;
-    chk_free_acks(c);
+    sl_chk_free_acks(c);
     sl_info("completed checkpoint %" PRIu64 " for job %s (%" PRIu64 " bytes, %" PRId64 " ms)",
             c->id, job->id, c->state_size, now - c->trigger_mono_ms);
     subsume_older(job, c->id);
-    if (retained_add(cc, c->id) != SL_OK) {
+    if (sl_chk_retained_add(cc, c->id) != SL_OK) {
         sl_error("job %s: out of memory: checkpoint %" PRIu64 " is not tracked for retention",
                  job->id, c->id);
         return;
     }
-    if (notify_tms(jm, job, c->id, c->attempt, 1) > 0 && c->final && cc->final_done &&
+    if (sl_chk_notify_tms(jm, job, c->id, c->attempt, 1) > 0 && c->final && cc->final_done &&
         job->state == SLUICE__JOB_STATE__JOB_RUNNING && job->attempt == c->attempt) {
         /* sources end only when told: take another final checkpoint */
         sl_warn("job %s: not every taskmanager heard that final checkpoint %" PRIu64
                 " completed; taking another one", job->id, c->id);
         cc->final_done = 0;
     }
-    apply_retention(jm, job);
+    sl_chk_apply_retention(jm, job);
 }
 
 static void complete_one(sl_jm *jm, sl_job *job, sl_checkpoint *c)
@@ -669,7 +469,7 @@ static void complete_one(sl_jm *jm, sl_job *job, sl_checkpoint *c)
         return; /* aborted meanwhile: its folder goes with the cleanup */
     if (rv != SL_OK) {
         snprintf(reason, sizeof(reason), "cannot write the metadata: %s", err);
-        chk_fail(job, c, reason, 1, 1);
+        sl_chk_fail(job, c, reason, 1, 1);
         return;
     }
     mark_completed(jm, job, c);
@@ -706,122 +506,6 @@ static void check_tolerable(sl_jm *jm, sl_job *job)
     sl_jm_job_fail(jm, job, reason);
 }
 
-/* Removes the folders of failed checkpoints and tells the taskmanagers. */
-static void cleanup_failed(sl_jm *jm, sl_job *job)
-{
-    for (sl_checkpoint *c = job->chk.history; c != NULL && !jm->stopping; c = c->next) {
-        if (c->status != SL_CHK_FAILED)
-            continue;
-        if (c->cleanup) {
-            c->cleanup = 0;
-            chk_free_acks(c);
-            remove_unlocked(jm, c->dir);
-        }
-        if (c->notify_abort) {
-            c->notify_abort = 0;
-            notify_tms(jm, job, c->id, c->attempt, 0);
-        }
-    }
-}
-
-/* 1 if a taskmanager of the job did not answer a checkpoint call and sent
- * no heartbeat since: the heartbeat timeout will tell whether it is lost. */
-static int any_tm_stalled(sl_jm *jm, const sl_job *job)
-{
-    for (int i = 0; i < job->ntms; i++) {
-        const sl_tm *tm = sl_jm_tm_find(jm, job->tms[i].tm_id);
-        if (tm != NULL && tm->stalled_ms != 0 && tm->last_hb_ms <= tm->stalled_ms)
-            return 1;
-    }
-    return 0;
-}
-
-static void maybe_trigger(sl_jm *jm, sl_job *job)
-{
-    sl_chk_coord *cc = &job->chk;
-    int64_t now = sl_now_ms();
-    if (!cc->periodic || cc->final_done || !all_tasks_running(job) || any_tm_stalled(jm, job))
-        return;
-    if (sources_ended(job)) {
-        if (pending_count(cc, 1) == 0 && chk_create(job, 1, 0) == NULL)
-            sl_error("job %s: cannot create its final checkpoint", job->id);
-        cc->last_trigger_ms = now;
-        return;
-    }
-    if (now - cc->last_trigger_ms < cc->interval_ms)
-        return;
-    if (cc->has_end && now - cc->last_end_ms < cc->min_pause_ms)
-        return;
-    if (pending_count(cc, 0) >= cc->max_concurrent)
-        return;
-    cc->last_trigger_ms = now;
-    if (chk_create(job, 0, 0) == NULL)
-        sl_error("job %s: cannot create a checkpoint", job->id);
-}
-
-static sl_checkpoint *oldest_unsent(const sl_job *job)
-{
-    sl_checkpoint *best = NULL;
-    for (sl_checkpoint *c = job->chk.history; c != NULL; c = c->next)
-        if (c->status == SL_CHK_PENDING && !c->sent && (best == NULL || c->id < best->id))
-            best = c;
-    return best;
-}
-
-static void send_unsent(sl_jm *jm, sl_job *job)
-{
-    sl_checkpoint *c;
-    while (job->state == SLUICE__JOB_STATE__JOB_RUNNING && !jm->stopping &&
-           (c = oldest_unsent(job)) != NULL)
-        send_trigger(jm, job, c);
-}
-
-/* Removes every chk-* folder of the job that is neither retained nor
- * pending. */
-static void sweep(sl_jm *jm, sl_job *job)
-{
-    sl_chk_coord *cc = &job->chk;
-    uint64_t *ids = NULL;
-    size_t n = 0;
-    char dir[PATH_MAX];
-    cc->sweep = 0;
-    pthread_mutex_unlock(&jm->mu);
-    int rv = sl_checkpoint_list_all(cc->root, job->id, &ids, &n);
-    pthread_mutex_lock(&jm->mu);
-    if (rv != SL_OK) {
-        sl_warn("job %s: cannot list its checkpoint folders: %s", job->id, sl_strerror(rv));
-        return;
-    }
-    for (size_t i = 0; i < n && !jm->stopping; i++) {
-        const sl_checkpoint *c = chk_find(cc, ids[i]);
-        if (retained_has(cc, ids[i]) || (c != NULL && c->status == SL_CHK_PENDING))
-            continue;
-        if (sl_chk_path(cc->root, job->id, ids[i], dir, sizeof(dir)) != SL_OK)
-            continue;
-        sl_info("job %s: removing %s (neither retained nor in progress)", job->id, dir);
-        remove_unlocked(jm, dir);
-    }
-    free(ids);
-}
-
-/* After the job ended: CANCELED with DELETE_ON_CANCELLATION removes the
- * job's whole checkpoint folder, anything else keeps the retained ones. */
-static void end_cleanup(sl_jm *jm, sl_job *job)
-{
-    sl_chk_coord *cc = &job->chk;
-    char dir[PATH_MAX];
-    if (job->state != SLUICE__JOB_STATE__JOB_CANCELED || cc->retain_on_cancel) {
-        sweep(jm, job);
-        return;
-    }
-    cc->sweep = 0;
-    cc->nretained = 0;
-    if (sl_job_chk_root(cc->root, job->id, dir, sizeof(dir)) != SL_OK)
-        return;
-    sl_info("job %s: removing %s (DELETE_ON_CANCELLATION)", job->id, dir);
-    remove_unlocked(jm, dir);
-}
-
 static void trim_history(sl_chk_coord *cc)
 {
     int kept = 0;
@@ -849,10 +533,10 @@ void sl_chk_step(sl_jm *jm, sl_job *job)
         complete_ready(jm, job);
         check_tolerable(jm, job);
     }
-    cleanup_failed(jm, job);
+    sl_chk_cleanup_failed(jm, job);
     if (job->state == SLUICE__JOB_STATE__JOB_RUNNING) {
-        maybe_trigger(jm, job);
-        send_unsent(jm, job);
+        sl_chk_maybe_trigger(jm, job);
+        sl_chk_send_unsent(jm, job);
     }
     if (cc->ended && cc->late_sweep_ms != 0 && sl_now_ms() >= cc->late_sweep_ms) {
         cc->late_sweep_ms = 0;
@@ -860,176 +544,9 @@ void sl_chk_step(sl_jm *jm, sl_job *job)
     }
     if (cc->sweep && !jm->stopping) {
         if (cc->ended)
-            end_cleanup(jm, job);
+            sl_chk_end_cleanup(jm, job);
         else
-            sweep(jm, job);
+            sl_chk_sweep(jm, job);
     }
     trim_history(cc);
-}
-
-/* ---- restore */
-
-static int verify_one(const char *dir, const char *job_id, uint64_t id, char *err,
-                      size_t errlen)
-{
-    Sluice__CheckpointMetadata *md = NULL;
-    int rv = sl_metadata_read(dir, &md, err, errlen);
-    if (rv == SL_OK && (strcmp(md->job_id, job_id) != 0 || md->checkpoint_id != id)) {
-        snprintf(err, errlen, "%s/%s describes checkpoint %" PRIu64 " of job %s", dir,
-                 SL_METADATA_NAME, md->checkpoint_id, md->job_id);
-        rv = SL_EINVAL;
-    }
-    if (rv == SL_OK)
-        rv = sl_checkpoint_verify(dir, md, err, errlen);
-    if (md != NULL)
-        sluice__checkpoint_metadata__free_unpacked(md, NULL);
-    return rv;
-}
-
-void sl_chk_pick_restore(sl_jm *jm, sl_job *job)
-{
-    sl_chk_coord *cc = &job->chk;
-    char dir[PATH_MAX], err[PATH_MAX + 512];
-    free(cc->restore_dir);
-    cc->restore_dir = NULL;
-    cc->restore_id = 0;
-    if (cc->root == NULL)
-        return;
-    size_t n = cc->nretained;
-    uint64_t *ids = malloc((n + 1) * sizeof(*ids));
-    if (ids == NULL) {
-        sl_error("job %s: out of memory while choosing a checkpoint; starting without state",
-                 job->id);
-        return;
-    }
-    memcpy(ids, cc->retained, n * sizeof(*ids));
-    for (size_t k = n; k-- > 0 && !jm->stopping;) {
-        if (sl_chk_path(cc->root, job->id, ids[k], dir, sizeof(dir)) != SL_OK)
-            continue;
-        pthread_mutex_unlock(&jm->mu);
-        int rv = verify_one(dir, job->id, ids[k], err, sizeof(err));
-        pthread_mutex_lock(&jm->mu);
-        if (rv == SL_OK && (cc->restore_dir = strdup(dir)) != NULL) {
-            cc->restore_id = ids[k];
-            break;
-        }
-        if (rv == SL_OK)
-            snprintf(err, sizeof(err), "out of memory");
-        sl_warn("checkpoint %" PRIu64 " does not verify (%s); falling back to the previous one",
-                ids[k], err);
-    }
-    free(ids);
-    if (cc->restore_id == 0)
-        sl_warn("job %s: %s; starting without state", job->id,
-                n == 0 ? "no completed checkpoint to restore"
-                       : "no completed checkpoint verifies");
-}
-
-/* ---- replies */
-
-static const char *status_name(enum sl_chk_status s)
-{
-    switch (s) {
-    case SL_CHK_PENDING: return "IN_PROGRESS";
-    case SL_CHK_COMPLETED: return "COMPLETED";
-    default: return "FAILED";
-    }
-}
-
-static char *adup(sl_arena *a, const char *s)
-{
-    char *p = sl_arena_strdup(a, s != NULL ? s : "");
-    return p != NULL ? p : (char *)"";
-}
-
-static Sluice__SubtaskCheckpointStat *subtask_stat(const sl_job *job, const sl_checkpoint *c,
-                                                   int t, sl_arena *a)
-{
-    Sluice__SubtaskCheckpointStat *s = sl_arena_alloc(a, sizeof(*s));
-    if (s == NULL)
-        return NULL;
-    sluice__subtask_checkpoint_stat__init(s);
-    const sl_chk_task *ct = &c->tasks[t];
-    s->task = (uint32_t)t;
-    s->chain = adup(a, job->graph.chains[job->tasks[t].chain].name);
-    s->subtask = (uint32_t)job->tasks[t].subtask;
-    s->acked = ct->acked;
-    s->state_size = ct->state_size;
-    s->sync_ms = ct->sync_ms;
-    s->async_ms = ct->async_ms;
-    s->align_ms = ct->align_ms;
-    return s;
-}
-
-static Sluice__CheckpointStat *chk_stat(const sl_job *job, const sl_checkpoint *c, int64_t now,
-                                        sl_arena *a)
-{
-    Sluice__CheckpointStat *s = sl_arena_alloc(a, sizeof(*s));
-    if (s == NULL)
-        return NULL;
-    sluice__checkpoint_stat__init(s);
-    s->id = c->id;
-    s->status = (char *)status_name(c->status);
-    s->trigger_time_ms = c->trigger_wall_ms;
-    s->duration_ms = (c->status == SL_CHK_PENDING ? now : c->end_mono_ms) - c->trigger_mono_ms;
-    s->state_size = c->state_size;
-    s->acked = (uint32_t)c->nacked;
-    s->total = (uint32_t)c->ntasks;
-    s->failure = adup(a, c->failure);
-    s->path = sl_arena_printf(a, "file://%s", c->dir);
-    s->subtasks = sl_arena_alloc(a, ((size_t)c->ntasks + 1) * sizeof(*s->subtasks));
-    if (s->path == NULL || s->subtasks == NULL)
-        return NULL;
-    for (int t = 0; t < c->ntasks; t++) {
-        if ((s->subtasks[t] = subtask_stat(job, c, t, a)) == NULL)
-            return NULL;
-        s->n_subtasks++;
-    }
-    return s;
-}
-
-int sl_chk_stats(const sl_job *job, sl_arena *a, Sluice__CheckpointStatsReply **out)
-{
-    const sl_chk_coord *cc = &job->chk;
-    char dir[PATH_MAX];
-    int64_t now = sl_now_ms();
-    Sluice__CheckpointStatsReply *st = sl_arena_alloc(a, sizeof(*st));
-    if (st == NULL)
-        return SL_ENOMEM;
-    sluice__checkpoint_stats_reply__init(st);
-    st->triggered = cc->triggered;
-    st->in_progress = (uint64_t)pending_count(cc, 1);
-    st->completed = cc->completed;
-    st->failed = cc->failed;
-    st->restored = cc->restored;
-    st->restored_from_id = cc->restored_from_id;
-    st->recent = sl_arena_alloc(a, SL_CHK_RECENT * sizeof(*st->recent));
-    if (st->recent == NULL)
-        return SL_ENOMEM;
-    for (const sl_checkpoint *c = cc->history; c != NULL && st->n_recent < SL_CHK_RECENT;
-         c = c->next) {
-        if ((st->recent[st->n_recent] = chk_stat(job, c, now, a)) == NULL)
-            return SL_ENOMEM;
-        st->n_recent++;
-    }
-    st->latest_completed_id = sl_chk_latest(job, dir, sizeof(dir));
-    st->latest_completed_path =
-        st->latest_completed_id != 0 ? sl_arena_printf(a, "file://%s", dir) : (char *)"";
-    if (st->latest_completed_path == NULL)
-        return SL_ENOMEM;
-    *out = st;
-    return SL_OK;
-}
-
-uint64_t sl_chk_latest(const sl_job *job, char *dir, size_t dirlen)
-{
-    const sl_chk_coord *cc = &job->chk;
-    if (dirlen > 0)
-        dir[0] = '\0';
-    if (cc->root == NULL || cc->nretained == 0)
-        return 0;
-    uint64_t id = cc->retained[cc->nretained - 1];
-    if (sl_chk_path(cc->root, job->id, id, dir, dirlen) != SL_OK)
-        return 0;
-    return id;
 }

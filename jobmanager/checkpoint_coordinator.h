@@ -23,7 +23,10 @@
  * Ownership and threads: an sl_chk_coord lives inside its sl_job and is
  * guarded by jm->mu. Handlers (acks, manual triggers, failover) only record;
  * the loop thread alone frees records and state copies, touches the file
- * system and calls taskmanagers (with jm->mu released). */
+ * system and calls taskmanagers (with jm->mu released).
+ *
+ * The implementation is split into the checkpoint_*.c modules listed, with
+ * who owns what, in the private header checkpoint_internal.h. */
 #ifndef SL_CHECKPOINT_COORDINATOR_H
 #define SL_CHECKPOINT_COORDINATOR_H
 

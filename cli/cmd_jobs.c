@@ -1,0 +1,316 @@
+/* The job commands: run (submit; an attached run then waits for the job
+ * to end), list, info and cancel. */
+#include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/commands.h"
+#include "cli/json.h"
+#include "cli/output.h"
+#include "cli/rpc_call.h"
+#include "common/status.h"
+#include "common/util.h"
+
+#define REQUEST_ID_BYTES 16
+#define JOB_FILE_MAX ((size_t)16 << 20)
+#define MAX_PARALLELISM 32768
+
+/* job_info, checked to carry a job with its summary. */
+static int fetch_job(sl_cli *cli, const char *job_id, Sluice__Reply **out)
+{
+    Sluice__Reply *reply = NULL;
+    int rc = sl_cli_call_job_ref(cli, SLUICE__REQUEST__BODY_JOB_INFO, job_id, &reply);
+    if (rc == SL_EXIT_OK && (reply->job == NULL || reply->job->summary == NULL))
+        rc = sl_cli_failed("the jobmanager at %s sent an incomplete reply", cli->jm_addr);
+    if (rc == SL_EXIT_OK)
+        *out = reply;
+    else
+        sl_cli_free_reply(reply);
+    return rc;
+}
+
+static void json_summary_fields(sl_json *j, const Sluice__JobSummary *s)
+{
+    sl_json_kv_string(j, "id", s->job_id);
+    sl_json_kv_string(j, "state", sl_job_state_name(s->state));
+    sl_json_kv_string(j, "name", s->name);
+    sl_json_kv_int(j, "start-time", sl_cli_json_time(s->start_time_ms));
+    sl_json_kv_int(j, "end-time", sl_cli_json_time(s->end_time_ms));
+}
+
+/* ---- run */
+
+static int parse_parallelism(const char *s, uint32_t *out)
+{
+    char *end;
+    long v = -1;
+    *out = 0;
+    if (s == NULL)
+        return SL_EXIT_OK;
+    if (*s >= '0' && *s <= '9') {
+        errno = 0;
+        v = strtol(s, &end, 10);
+        if (errno != 0 || *end != '\0')
+            v = -1;
+    }
+    if (v < 1 || v > MAX_PARALLELISM)
+        return sl_cli_usage_error("run: invalid parallelism '%s' (expected 1 to %d)", s,
+                                  MAX_PARALLELISM);
+    *out = (uint32_t)v;
+    return SL_EXIT_OK;
+}
+
+static int cannot_read(const char *arg, int rv, int err)
+{
+    const char *reason;
+    switch (rv) {
+    case SL_ENOTFOUND: reason = strerror(ENOENT); break;
+    case SL_ENOSPC: reason = "the file is larger than 16 MiB"; break;
+    case SL_EINVAL: reason = "the file contains a NUL byte"; break;
+    case SL_EIO: reason = err != 0 ? strerror(err) : sl_strerror(rv); break;
+    default: reason = sl_strerror(rv); break;
+    }
+    fprintf(stderr, "sluice: cannot read %s: %s\n", arg, reason);
+    return SL_EXIT_USAGE;
+}
+
+/* Reads JOBFILE (a path, relative allowed, or a file:// URI) into *out. */
+static int read_job_file(const char *arg, char **out)
+{
+    char path[PATH_MAX];
+    const char *p = arg;
+    size_t len = 0;
+    if (strncmp(arg, "file://", 7) == 0) {
+        if (sl_path_from_uri(arg, path, sizeof(path)) != SL_OK) {
+            fprintf(stderr, "sluice: cannot read %s: not a file:// URI of an absolute path\n",
+                    arg);
+            return SL_EXIT_USAGE;
+        }
+        p = path;
+    }
+    errno = 0;
+    int rv = sl_read_file(p, JOB_FILE_MAX, out, &len);
+    int err = errno;
+    if (rv == SL_OK && strlen(*out) != len) {
+        free(*out);
+        *out = NULL;
+        rv = SL_EINVAL;
+    }
+    return rv == SL_OK ? SL_EXIT_OK : cannot_read(arg, rv, err);
+}
+
+/* Submits the job and prints its JobID into job_id. */
+static int submit(sl_cli *cli, const char *file_name, char *yaml, uint32_t parallelism,
+                  char job_id[SL_CLI_JOB_ID_LEN + 1])
+{
+    char request_id[2 * REQUEST_ID_BYTES + 1];
+    Sluice__Request req = SLUICE__REQUEST__INIT;
+    Sluice__SubmitJob sj = SLUICE__SUBMIT_JOB__INIT;
+    Sluice__Reply *reply = NULL;
+    if (sl_random_hex(request_id, REQUEST_ID_BYTES) != SL_OK)
+        return sl_cli_failed("cannot generate a request id");
+    sj.file_name = (char *)file_name;
+    sj.yaml = yaml;
+    sj.parallelism = parallelism;
+    sj.request_id = request_id;
+    req.body_case = SLUICE__REQUEST__BODY_SUBMIT_JOB;
+    req.submit_job = &sj;
+    int rc = sl_cli_call(cli, &req, &reply);
+    if (rc == SL_EXIT_OK && !sl_is_hex(reply->job_id, SL_CLI_JOB_ID_LEN))
+        rc = sl_cli_failed("the jobmanager sent an invalid JobID '%s'", reply->job_id);
+    if (rc == SL_EXIT_OK) {
+        snprintf(job_id, SL_CLI_JOB_ID_LEN + 1, "%s", reply->job_id);
+        printf("Job has been submitted with JobID %s\n", job_id);
+        fflush(stdout);
+    }
+    sl_cli_free_reply(reply);
+    return rc;
+}
+
+static int is_terminal(Sluice__JobState s)
+{
+    return s == SLUICE__JOB_STATE__JOB_FINISHED || s == SLUICE__JOB_STATE__JOB_FAILED ||
+           s == SLUICE__JOB_STATE__JOB_CANCELED;
+}
+
+static int report_end(const char *job_id, const Sluice__JobInfo *job)
+{
+    Sluice__JobState st = job->summary->state;
+    printf("Job %s finished with state %s\n", job_id, sl_job_state_name(st));
+    fflush(stdout);
+    if (st == SLUICE__JOB_STATE__JOB_FAILED)
+        fprintf(stderr, "Cause: %s\n", *job->failure != '\0' ? job->failure : "unknown");
+    return st == SLUICE__JOB_STATE__JOB_FINISHED ? SL_EXIT_OK : SL_EXIT_FAILED;
+}
+
+/* Attached run: polls the job until it reaches a terminal state. */
+static int wait_for_job(sl_cli *cli, const char *job_id)
+{
+    for (;;) {
+        Sluice__Reply *reply = NULL;
+        int rc = fetch_job(cli, job_id, &reply);
+        if (rc != SL_EXIT_OK)
+            return rc;
+        int done = is_terminal(reply->job->summary->state);
+        if (done)
+            rc = report_end(job_id, reply->job);
+        sl_cli_free_reply(reply);
+        if (done)
+            return rc;
+        sl_sleep_ms(cli->poll_ms);
+    }
+}
+
+int sl_cli_cmd_run(sl_cli *cli, const sl_cli_args *a)
+{
+    const char *jobfile = a->operands[0];
+    char job_id[SL_CLI_JOB_ID_LEN + 1];
+    char *yaml = NULL;
+    uint32_t parallelism = 0;
+    int rc = parse_parallelism(sl_cli_opt_value(a, 'p'), &parallelism);
+    if (rc == SL_EXIT_OK && sl_cli_opt_flag(a, 's'))
+        rc = sl_cli_failed("run -s is not supported yet");
+    if (rc == SL_EXIT_OK && sl_cli_opt_flag(a, 'n'))
+        rc = sl_cli_failed("run -n is not supported yet");
+    if (rc == SL_EXIT_OK)
+        rc = read_job_file(jobfile, &yaml);
+    if (rc == SL_EXIT_OK)
+        rc = submit(cli, jobfile, yaml, parallelism, job_id);
+    free(yaml);
+    if (rc == SL_EXIT_OK && !sl_cli_opt_flag(a, 'd'))
+        rc = wait_for_job(cli, job_id);
+    return rc;
+}
+
+/* ---- list */
+
+static int print_jobs_text(const Sluice__Reply *reply)
+{
+    for (size_t i = 0; i < reply->n_jobs; i++) {
+        const Sluice__JobSummary *s = reply->jobs[i];
+        printf("%s %s %s\n", s->job_id, sl_job_state_name(s->state), s->name);
+    }
+    return SL_EXIT_OK;
+}
+
+static int print_jobs_json(const Sluice__Reply *reply)
+{
+    sl_json j;
+    sl_json_init(&j, stdout);
+    sl_json_begin_object(&j);
+    sl_json_key(&j, "jobs");
+    sl_json_begin_array(&j);
+    for (size_t i = 0; i < reply->n_jobs; i++) {
+        sl_json_begin_object(&j);
+        json_summary_fields(&j, reply->jobs[i]);
+        sl_json_end_object(&j);
+    }
+    sl_json_end_array(&j);
+    sl_json_end_object(&j);
+    return sl_cli_json_done(&j);
+}
+
+int sl_cli_cmd_list(sl_cli *cli, const sl_cli_args *a)
+{
+    Sluice__Request req = SLUICE__REQUEST__INIT;
+    Sluice__ListJobs lj = SLUICE__LIST_JOBS__INIT;
+    Sluice__Reply *reply = NULL;
+    lj.all = sl_cli_opt_flag(a, 'a') != 0;
+    req.body_case = SLUICE__REQUEST__BODY_LIST_JOBS;
+    req.list_jobs = &lj;
+    int rc = sl_cli_call(cli, &req, &reply);
+    if (rc == SL_EXIT_OK)
+        rc = a->json ? print_jobs_json(reply) : print_jobs_text(reply);
+    sl_cli_free_reply(reply);
+    return rc;
+}
+
+/* ---- info */
+
+static int print_job_text(const Sluice__JobInfo *job)
+{
+    const Sluice__JobSummary *s = job->summary;
+    printf("job: %s\nname: %s\nstate: %s\n", s->job_id, s->name, sl_job_state_name(s->state));
+    printf("parallelism: %" PRIu32 "\nattempt: %" PRIu32 "\nrestarts: %" PRIu32 "\n",
+           job->parallelism, job->attempt, job->restarts);
+    if (job->restored_from_id != 0)
+        sl_cli_print_checkpoint_ref("restored from", job->restored_from_id,
+                                    job->restored_from_path);
+    sl_cli_print_checkpoint_ref("latest checkpoint", job->latest_checkpoint_id,
+                                job->latest_checkpoint_path);
+    if (*job->failure != '\0')
+        printf("failure: %s\n", job->failure);
+    printf("tasks:\n");
+    for (size_t i = 0; i < job->n_tasks; i++) {
+        const Sluice__TaskInfo *t = job->tasks[i];
+        printf("task %s %" PRIu32 "/%" PRIu32 " %s %s %s\n", t->chain, t->subtask,
+               t->parallelism, sl_task_state_name(t->state), sl_cli_or_dash(t->tm_id),
+               sl_cli_or_dash(t->tm_addr));
+    }
+    return SL_EXIT_OK;
+}
+
+static void json_task(sl_json *j, const Sluice__TaskInfo *t)
+{
+    sl_json_begin_object(j);
+    sl_json_kv_int(j, "task", t->task);
+    sl_json_kv_string(j, "chain", t->chain);
+    sl_json_kv_int(j, "subtask", t->subtask);
+    sl_json_kv_int(j, "parallelism", t->parallelism);
+    sl_json_kv_string(j, "state", sl_task_state_name(t->state));
+    sl_cli_json_kv_opt_string(j, "tm-id", t->tm_id);
+    sl_cli_json_kv_opt_string(j, "tm-addr", t->tm_addr);
+    sl_json_end_object(j);
+}
+
+static int print_job_json(const Sluice__JobInfo *job)
+{
+    sl_json j;
+    sl_json_init(&j, stdout);
+    sl_json_begin_object(&j);
+    json_summary_fields(&j, job->summary);
+    sl_json_kv_int(&j, "parallelism", job->parallelism);
+    sl_json_kv_int(&j, "attempt", job->attempt);
+    sl_json_kv_int(&j, "restarts", job->restarts);
+    sl_cli_json_checkpoint_ref(&j, "restored-from", job->restored_from_id, job->restored_from_path);
+    sl_cli_json_checkpoint_ref(&j, "latest-checkpoint", job->latest_checkpoint_id,
+                               job->latest_checkpoint_path);
+    sl_cli_json_kv_opt_string(&j, "failure", job->failure);
+    sl_json_key(&j, "tasks");
+    sl_json_begin_array(&j);
+    for (size_t i = 0; i < job->n_tasks; i++)
+        json_task(&j, job->tasks[i]);
+    sl_json_end_array(&j);
+    sl_json_end_object(&j);
+    return sl_cli_json_done(&j);
+}
+
+int sl_cli_cmd_info(sl_cli *cli, const sl_cli_args *a)
+{
+    Sluice__Reply *reply = NULL;
+    int rc = sl_cli_check_job_id(a->operands[0]);
+    if (rc == SL_EXIT_OK)
+        rc = fetch_job(cli, a->operands[0], &reply);
+    if (rc == SL_EXIT_OK)
+        rc = a->json ? print_job_json(reply->job) : print_job_text(reply->job);
+    sl_cli_free_reply(reply);
+    return rc;
+}
+
+/* ---- cancel */
+
+int sl_cli_cmd_cancel(sl_cli *cli, const sl_cli_args *a)
+{
+    Sluice__Reply *reply = NULL;
+    int rc = sl_cli_check_job_id(a->operands[0]);
+    if (rc == SL_EXIT_OK)
+        rc = sl_cli_call_job_ref(cli, SLUICE__REQUEST__BODY_CANCEL_JOB, a->operands[0], &reply);
+    if (rc == SL_EXIT_OK)
+        printf("Cancelled job %s.\n", a->operands[0]);
+    sl_cli_free_reply(reply);
+    return rc;
+}

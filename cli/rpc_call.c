@@ -1,0 +1,122 @@
+/* Requests to the jobmanager, and what a failed one means for the user
+ * (see rpc_call.h). */
+#include "cli/rpc_call.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "common/status.h"
+
+/* ---- talking to the jobmanager */
+
+static int unreachable(const sl_cli *cli, const char *reason)
+{
+    fprintf(stderr, "sluice: cannot reach the jobmanager at %s: %s\n", cli->jm_addr, reason);
+    return SL_EXIT_UNREACHABLE;
+}
+
+/* The reason in an sl_rpc_client_open message, without its "cannot reach
+ * <url>: " (our own message names the address already). */
+static const char *dial_reason(const sl_cli *cli, const char *err)
+{
+    char prefix[sizeof(cli->url) + 32];
+    snprintf(prefix, sizeof(prefix), "cannot reach %s: ", cli->url);
+    size_t n = strlen(prefix);
+    return strncmp(err, prefix, n) == 0 ? err + n : err;
+}
+
+static int connect_jm(sl_cli *cli)
+{
+    char err[512] = "";
+    if (cli->rpc != NULL)
+        return SL_EXIT_OK;
+    int rv = sl_rpc_client_open(cli->url, 1, cli->max_msg, NULL, NULL, &cli->rpc, err,
+                                sizeof(err));
+    if (rv == SL_OK)
+        return SL_EXIT_OK;
+    cli->rpc = NULL;
+    if (rv == SL_ENOMEM)
+        return sl_cli_failed("out of memory");
+    return unreachable(cli, err[0] != '\0' ? dial_reason(cli, err) : sl_strerror(rv));
+}
+
+static int call_error(const sl_cli *cli, int rv, const Sluice__Request *req)
+{
+    char reason[64];
+    switch (rv) {
+    case SL_ETIMEDOUT:
+        snprintf(reason, sizeof(reason), "no reply within %d s", cli->timeout_ms / 1000);
+        return unreachable(cli, reason);
+    case SL_EUNREACH:
+    case SL_ECLOSED:
+        return unreachable(cli, "the connection was lost");
+    case SL_ENOSPC:
+        fprintf(stderr, "sluice: the request is too large (%zu bytes, rpc.max-message-size is %zu)\n",
+                sluice__request__get_packed_size(req), cli->max_msg);
+        return SL_EXIT_USAGE;
+    case SL_EPROTO:
+        return sl_cli_failed("the jobmanager at %s sent a malformed reply", cli->jm_addr);
+    }
+    return sl_cli_failed("the request to the jobmanager failed: %s", sl_strerror(rv));
+}
+
+/* Reports a reply whose status is not OK; returns the exit code. */
+static int reply_error(const Sluice__Reply *reply)
+{
+    const char *err = reply->error != NULL ? reply->error : "";
+    switch (reply->status) {
+    case SLUICE__STATUS__STATUS_FAILED:
+        return sl_cli_failed("%s", *err != '\0' ? err : "the operation failed");
+    case SLUICE__STATUS__STATUS_INVALID:
+        fprintf(stderr, "%s\n", *err != '\0' ? err : "sluice: the jobmanager rejected the request");
+        return SL_EXIT_USAGE;
+    default:
+        return sl_cli_failed("the jobmanager answered with an unknown status %d",
+                             (int)reply->status);
+    }
+}
+
+/* Sends req. On STATUS_OK, *out holds the reply (caller frees with
+ * sluice__reply__free_unpacked) and the result is SL_EXIT_OK; otherwise the
+ * problem has been printed, *out is NULL and the exit code is returned. */
+int sl_cli_call(sl_cli *cli, const Sluice__Request *req, Sluice__Reply **out)
+{
+    Sluice__Reply *reply = NULL;
+    *out = NULL;
+    int rc = connect_jm(cli);
+    if (rc != SL_EXIT_OK)
+        return rc;
+    int rv = sl_rpc_call(cli->rpc, req, cli->timeout_ms, &reply);
+    if (rv != SL_OK)
+        return call_error(cli, rv, req);
+    rc = reply->status == SLUICE__STATUS__STATUS_OK ? SL_EXIT_OK : reply_error(reply);
+    if (rc == SL_EXIT_OK)
+        *out = reply;
+    else
+        sluice__reply__free_unpacked(reply, NULL);
+    return rc;
+}
+
+void sl_cli_free_reply(Sluice__Reply *reply)
+{
+    if (reply != NULL)
+        sluice__reply__free_unpacked(reply, NULL);
+}
+
+/* A JobRef request: which is SLUICE__REQUEST__BODY_JOB_INFO, _CANCEL_JOB,
+ * _CHECKPOINT_STATS or _TRIGGER_CHECKPOINT_NOW. */
+int sl_cli_call_job_ref(sl_cli *cli, Sluice__Request__BodyCase which, const char *job_id,
+                        Sluice__Reply **out)
+{
+    Sluice__Request req = SLUICE__REQUEST__INIT;
+    Sluice__JobRef ref = SLUICE__JOB_REF__INIT;
+    ref.job_id = (char *)job_id;
+    req.body_case = which;
+    switch (which) {
+    case SLUICE__REQUEST__BODY_CANCEL_JOB: req.cancel_job = &ref; break;
+    case SLUICE__REQUEST__BODY_CHECKPOINT_STATS: req.checkpoint_stats = &ref; break;
+    case SLUICE__REQUEST__BODY_TRIGGER_CHECKPOINT_NOW: req.trigger_checkpoint_now = &ref; break;
+    default: req.job_info = &ref; break;
+    }
+    return sl_cli_call(cli, &req, out);
+}

@@ -1,0 +1,213 @@
+/* Checkpoint triggers and the coordinator's calls to taskmanagers (loop
+ * thread; jm->mu is released around every call and the record's status
+ * re-checked after it): when a periodic or final checkpoint is due, sending
+ * TriggerCheckpoint to the taskmanagers that host a source task of the
+ * current attempt, and NotifyCheckpoint{complete|aborted} to the job's
+ * taskmanagers. A trigger that fails aborts the checkpoint. */
+#include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/checkpoint_store.h"
+#include "common/log.h"
+#include "common/status.h"
+#include "common/util.h"
+#include "jobmanager/checkpoint_internal.h"
+#include "jobmanager/jobmanager.h"
+
+/* ---- small helpers */
+
+static int is_source_task(const sl_job *job, int t)
+{
+    const sl_chain *ch = &job->graph.chains[job->tasks[t].chain];
+    return job->spec->stages[ch->stages[0]].kind == SL_STAGE_SOURCE;
+}
+
+static int all_tasks_running(const sl_job *job)
+{
+    for (int t = 0; t < job->graph.ntasks; t++)
+        if (job->tasks[t].state != SLUICE__TASK_STATE__TASK_RUNNING)
+            return 0;
+    return 1;
+}
+
+static int sources_ended(const sl_job *job)
+{
+    int sources = 0;
+    for (int t = 0; t < job->graph.ntasks; t++) {
+        if (!is_source_task(job, t))
+            continue;
+        sources++;
+        if (!job->tasks[t].input_ended)
+            return 0;
+    }
+    return sources > 0;
+}
+
+/* ---- loop: taskmanager calls */
+
+/* Returns how many taskmanagers could not be told. */
+int sl_chk_notify_tms(sl_jm *jm, sl_job *job, uint64_t id, uint32_t attempt, int complete)
+{
+    int failed = 0;
+    for (int i = 0; i < job->ntms && !jm->stopping; i++) {
+        if (job->state != SLUICE__JOB_STATE__JOB_RUNNING || job->attempt != attempt)
+            return failed;
+        sl_job_tm *jt = &job->tms[i];
+        if (!jt->deployed)
+            continue;
+        Sluice__NotifyCheckpoint n = SLUICE__NOTIFY_CHECKPOINT__INIT;
+        n.job_id = job->id;
+        n.attempt = attempt;
+        n.checkpoint_id = id;
+        n.complete = complete;
+        Sluice__Request req = SLUICE__REQUEST__INIT;
+        req.body_case = SLUICE__REQUEST__BODY_NOTIFY_CHECKPOINT;
+        req.notify_checkpoint = &n;
+        Sluice__Reply *reply = NULL;
+        int rv = sl_jm_sched_call(jm, jt->tm_id, &req, &reply);
+        failed += rv != SL_OK || reply->status != SLUICE__STATUS__STATUS_OK;
+        if (rv != SL_OK || reply->status != SLUICE__STATUS__STATUS_OK)
+            sl_warn("job %s: telling taskmanager %s (%s) that checkpoint %" PRIu64
+                    " %s failed: %s", job->id, jt->tm_id, jt->rpc_addr, id,
+                    complete ? "completed" : "was aborted",
+                    rv != SL_OK ? sl_strerror(rv) : reply->error);
+        if (reply != NULL)
+            sluice__reply__free_unpacked(reply, NULL);
+    }
+    return failed;
+}
+
+/* 1 for every job taskmanager that hosts a source task. */
+static char *source_tms(const sl_job *job)
+{
+    char *v = calloc((size_t)job->ntms + 1, 1);
+    if (v == NULL)
+        return NULL;
+    for (int t = 0; t < job->graph.ntasks; t++)
+        if (is_source_task(job, t))
+            v[job->slot_tm[job->tasks[t].subtask]] = 1;
+    return v;
+}
+
+static int still_sending(const sl_job *job, const sl_checkpoint *c)
+{
+    return c->status == SL_CHK_PENDING && job->state == SLUICE__JOB_STATE__JOB_RUNNING &&
+           job->attempt == c->attempt;
+}
+
+static void trigger_tms(sl_jm *jm, sl_job *job, sl_checkpoint *c, const char *dir)
+{
+    char reason[1024];
+    char *src = source_tms(job);
+    if (src == NULL) {
+        sl_chk_fail(job, c, "out of memory while triggering", 1, 1);
+        return;
+    }
+    for (int i = 0; i < job->ntms && !jm->stopping && still_sending(job, c); i++) {
+        if (!src[i])
+            continue;
+        sl_job_tm *jt = &job->tms[i];
+        Sluice__TriggerCheckpoint t = SLUICE__TRIGGER_CHECKPOINT__INIT;
+        t.job_id = job->id;
+        t.attempt = c->attempt;
+        t.checkpoint_id = c->id;
+        t.timestamp_ms = c->trigger_wall_ms;
+        t.chk_dir = (char *)dir;
+        t.final = c->final;
+        Sluice__Request req = SLUICE__REQUEST__INIT;
+        req.body_case = SLUICE__REQUEST__BODY_TRIGGER_CHECKPOINT;
+        req.trigger_checkpoint = &t;
+        Sluice__Reply *reply = NULL;
+        int rv = sl_jm_sched_call(jm, jt->tm_id, &req, &reply);
+        if (rv != SL_OK || reply->status != SLUICE__STATUS__STATUS_OK) {
+            snprintf(reason, sizeof(reason), "trigger on taskmanager %s (%s) failed: %s",
+                     jt->tm_id, jt->rpc_addr,
+                     rv != SL_OK ? sl_strerror(rv)
+                                 : (reply->error[0] != '\0' ? reply->error : "refused"));
+            /* A refusal counts; a taskmanager that does not answer is for
+             * the heartbeat timeout / connection loss to judge. No-op if a
+             * failover aborted it meanwhile. */
+            sl_chk_fail(job, c, reason, rv == SL_OK, 1);
+        }
+        if (reply != NULL)
+            sluice__reply__free_unpacked(reply, NULL);
+    }
+    free(src);
+}
+
+static void send_trigger(sl_jm *jm, sl_job *job, sl_checkpoint *c)
+{
+    char dir[PATH_MAX], reason[PATH_MAX + 128];
+    c->sent = 1;
+    snprintf(dir, sizeof(dir), "%s", c->dir);
+    sl_info("triggering %scheckpoint %" PRIu64 " for job %s (attempt %u)",
+            c->final ? "final " : c->manual ? "manual " : "", c->id, job->id, c->attempt);
+    pthread_mutex_unlock(&jm->mu);
+    int rv = sl_mkdir_p(dir);
+    int e = errno;
+    pthread_mutex_lock(&jm->mu);
+    if (rv != SL_OK) {
+        snprintf(reason, sizeof(reason), "cannot create %s: %s", dir, strerror(e));
+        sl_chk_fail(job, c, reason, 1, 1);
+        return;
+    }
+    trigger_tms(jm, job, c, dir);
+}
+
+/* ---- loop: decisions */
+
+/* 1 if a taskmanager of the job did not answer a checkpoint call and sent
+ * no heartbeat since: the heartbeat timeout will tell whether it is lost. */
+static int any_tm_stalled(sl_jm *jm, const sl_job *job)
+{
+    for (int i = 0; i < job->ntms; i++) {
+        const sl_tm *tm = sl_jm_tm_find(jm, job->tms[i].tm_id);
+        if (tm != NULL && tm->stalled_ms != 0 && tm->last_hb_ms <= tm->stalled_ms)
+            return 1;
+    }
+    return 0;
+}
+
+void sl_chk_maybe_trigger(sl_jm *jm, sl_job *job)
+{
+    sl_chk_coord *cc = &job->chk;
+    int64_t now = sl_now_ms();
+    if (!cc->periodic || cc->final_done || !all_tasks_running(job) || any_tm_stalled(jm, job))
+        return;
+    if (sources_ended(job)) {
+        if (sl_chk_pending_count(cc, 1) == 0 && sl_chk_create(job, 1, 0) == NULL)
+            sl_error("job %s: cannot create its final checkpoint", job->id);
+        cc->last_trigger_ms = now;
+        return;
+    }
+    if (now - cc->last_trigger_ms < cc->interval_ms)
+        return;
+    if (cc->has_end && now - cc->last_end_ms < cc->min_pause_ms)
+        return;
+    if (sl_chk_pending_count(cc, 0) >= cc->max_concurrent)
+        return;
+    cc->last_trigger_ms = now;
+    if (sl_chk_create(job, 0, 0) == NULL)
+        sl_error("job %s: cannot create a checkpoint", job->id);
+}
+
+static sl_checkpoint *oldest_unsent(const sl_job *job)
+{
+    sl_checkpoint *best = NULL;
+    for (sl_checkpoint *c = job->chk.history; c != NULL; c = c->next)
+        if (c->status == SL_CHK_PENDING && !c->sent && (best == NULL || c->id < best->id))
+            best = c;
+    return best;
+}
+
+void sl_chk_send_unsent(sl_jm *jm, sl_job *job)
+{
+    sl_checkpoint *c;
+    while (job->state == SLUICE__JOB_STATE__JOB_RUNNING && !jm->stopping &&
+           (c = oldest_unsent(job)) != NULL)
+        send_trigger(jm, job, c);
+}
