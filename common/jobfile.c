@@ -431,6 +431,118 @@ static int add_param(jp *p, sl_stage *st, const char *key, const char *value, in
     return SL_OK;
 }
 
+/* Column of a value; for an expression, of its first character (after the
+ * opening quote of a quoted scalar). */
+static int value_col(const yaml_node_t *n, int flags)
+{
+    int quoted = n->type == YAML_SCALAR_NODE &&
+                 (n->data.scalar.style == YAML_SINGLE_QUOTED_SCALAR_STYLE ||
+                  n->data.scalar.style == YAML_DOUBLE_QUOTED_SCALAR_STYLE);
+
+    return node_col(n) + ((flags & SL_PARAM_EXPR) && quoted ? 1 : 0);
+}
+
+/* SL_PARAM_MAPPING: one parameter "<key>.<name>" per entry, in file order. */
+static int add_mapping_param(jp *p, sl_stage *st, const char *key, const yaml_node_t *vn,
+                             int flags)
+{
+    yaml_node_pair_t *pr;
+    int rv;
+
+    if (is_null(vn))
+        return fail(p, vn, "parameter '%s' has no value", key);
+    if (vn->type != YAML_MAPPING_NODE)
+        return fail(p, vn, "parameter '%s' must be a mapping (name: value, ...), not a %s", key,
+                    vn->type == YAML_SEQUENCE_NODE ? "list" : "single value");
+    if ((rv = check_keys(p, vn)) != SL_OK)
+        return rv;
+    if (vn->data.mapping.pairs.top == vn->data.mapping.pairs.start)
+        return fail(p, vn, "parameter '%s' is an empty mapping", key);
+    for (pr = vn->data.mapping.pairs.start; pr < vn->data.mapping.pairs.top; pr++) {
+        yaml_node_t *kn = node(p, pr->key), *en = node(p, pr->value);
+        char full[CONFIG_MAX_KEY], what[CONFIG_MAX_KEY + 32];
+        const char *v;
+        int n = snprintf(full, sizeof(full), "%s.%s", key, sval(kn));
+
+        if (n < 0 || (size_t)n >= sizeof(full))
+            return fail(p, kn, "name '%s' is too long", sval(kn));
+        snprintf(what, sizeof(what), "'%s' under '%s'", sval(kn), key);
+        if ((rv = want_text(p, en, what, &v)) != SL_OK)
+            return rv;
+        if ((rv = add_param(p, st, full, v, node_line(en), value_col(en, flags))) != SL_OK)
+            return rv;
+    }
+    return SL_OK;
+}
+
+/* SL_PARAM_LIST given a list: one parameter, the items joined by ','. */
+static int add_list_param(jp *p, sl_stage *st, const char *key, const yaml_node_t *vn)
+{
+    yaml_node_item_t *it, *start = vn->data.sequence.items.start;
+    size_t len = 0;
+    char what[96], *joined;
+    const char *v;
+    int rv;
+
+    if (vn->data.sequence.items.top == start)
+        return fail(p, vn, "parameter '%s' is an empty list", key);
+    snprintf(what, sizeof(what), "an item of '%s'", key);
+    for (it = start; it < vn->data.sequence.items.top; it++) {
+        if ((rv = want_text(p, node(p, *it), what, &v)) != SL_OK)
+            return rv;
+        if (strchr(v, ',') != NULL)
+            return fail(p, node(p, *it), "%s cannot contain ','", what);
+        len += strlen(v) + 1;
+    }
+    if ((joined = malloc(len)) == NULL)
+        return nomem(p);
+    len = 0;
+    for (it = start; it < vn->data.sequence.items.top; it++) {
+        size_t n;
+        v = sval(node(p, *it));
+        n = strlen(v);
+        if (it > start)
+            joined[len++] = ',';
+        memcpy(joined + len, v, n);
+        len += n;
+    }
+    joined[len] = '\0';
+    rv = add_param(p, st, key, joined, node_line(vn), node_col(vn));
+    free(joined);
+    return rv;
+}
+
+/* Whether the stage has parameter d (a mapping one as "<name>.<k>"). */
+static int has_param(const sl_stage *st, const sl_stage_param_def *d)
+{
+    size_t n = strlen(d->name);
+
+    for (int i = 0; i < st->nparams; i++) {
+        const char *key = st->params[i].key;
+        if (strncmp(key, d->name, n) == 0 &&
+            (key[n] == '\0' || ((d->required & SL_PARAM_MAPPING) && key[n] == '.')))
+            return 1;
+    }
+    return 0;
+}
+
+static int stage_param(jp *p, sl_stage *st, const sl_stage_param_def *d, const yaml_node_t *kn,
+                       const yaml_node_t *vn)
+{
+    const char *v;
+    char what[96];
+    int rv;
+
+    if (d->required & SL_PARAM_MAPPING)
+        return add_mapping_param(p, st, sval(kn), vn, d->required);
+    if ((d->required & SL_PARAM_LIST) && vn->type == YAML_SEQUENCE_NODE)
+        return add_list_param(p, st, sval(kn), vn);
+    snprintf(what, sizeof(what), "parameter '%s'", sval(kn));
+    if ((rv = want_text(p, vn, what, &v)) != SL_OK)
+        return rv;
+    return add_param(p, st, sval(kn), v, node_line(vn), value_col(vn, d->required));
+}
+
 static int stage_params(jp *p, sl_stage *st, const yaml_node_t *map, const stage_keys *k,
                         const sl_stage_type *type)
 {
@@ -439,21 +551,17 @@ static int stage_params(jp *p, sl_stage *st, const yaml_node_t *map, const stage
 
     for (int i = 0; i < k->nparams; i++) {
         yaml_node_t *kn = node(p, k->params[i]->key), *vn = node(p, k->params[i]->value);
-        const char *v;
-        char what[96];
+        const sl_stage_param_def *d = sl_stage_type_param(type, sval(kn));
 
-        if (sl_stage_type_param(type, sval(kn)) == NULL)
+        if (d == NULL)
             return fail(p, kn, "unknown parameter '%s' for %s '%s'", sval(kn), kind, st->type);
-        snprintf(what, sizeof(what), "parameter '%s'", sval(kn));
-        if ((rv = want_text(p, vn, what, &v)) != SL_OK)
-            return rv;
-        if ((rv = add_param(p, st, sval(kn), v, node_line(vn), node_col(vn))) != SL_OK)
+        if ((rv = stage_param(p, st, d, kn, vn)) != SL_OK)
             return rv;
     }
     for (const sl_stage_param_def *d = type->params; d->name != NULL; d++) {
-        if (sl_stage_param(st, d->name) != NULL)
+        if (has_param(st, d))
             continue;
-        if (d->required)
+        if (d->required & SL_PARAM_REQUIRED)
             return fail(p, map, "%s '%s' requires '%s'", kind, st->type, d->name);
         if (d->dflt != NULL && (rv = add_param(p, st, d->name, d->dflt, 0, 0)) != SL_OK)
             return rv;

@@ -84,64 +84,6 @@ static void schema_describe(const sl_schema *s, char *out, size_t cap)
     }
 }
 
-/* Parameter `key` must be an absolute path or a file:// URI; stores the plain
- * absolute path back. */
-static int check_path(sl_stage_check *chk, const char *key)
-{
-    sl_param *p = sl_stage_param_ref(chk->st, key);
-    char path[PATH_MAX];
-
-    if (p == NULL)
-        return SL_OK;
-    if (sl_path_from_uri(p->value, path, sizeof(path)) != SL_OK || path[0] != '/')
-        return sl_stage_check_fail(chk, p, "%s must be an absolute path or a file:// URI: '%s'",
-                                   key, p->value);
-    return sl_stage_param_set(p, path);
-}
-
-/* Parameter `key` must be one of supported[] ("x" otherwise is "not
- * supported yet" when listed in planned[], else unknown). */
-static int check_format(sl_stage_check *chk, const char *const *supported,
-                        const char *const *planned, const char *expected)
-{
-    sl_param *p = sl_stage_param_ref(chk->st, "format");
-
-    if (p == NULL)
-        return SL_OK;
-    for (int i = 0; supported[i] != NULL; i++) {
-        if (strcmp(p->value, supported[i]) == 0)
-            return SL_OK;
-    }
-    for (int i = 0; planned[i] != NULL; i++) {
-        if (strcmp(p->value, planned[i]) == 0)
-            return sl_stage_check_fail(chk, p, "format '%s' is not supported yet", p->value);
-    }
-    return sl_stage_check_fail(chk, p, "unknown format '%s' (expected %s)", p->value, expected);
-}
-
-/* Parameter `key`, if present, must be a positive decimal integer. */
-static int check_positive_int(sl_stage_check *chk, const char *key, const char *what)
-{
-    sl_param *p = sl_stage_param_ref(chk->st, key);
-    const char *s;
-    char *end = NULL;
-    long long v;
-
-    if (p == NULL)
-        return SL_OK;
-    s = p->value;
-    if (s[0] < '0' || s[0] > '9')
-        goto bad;
-    errno = 0;
-    v = strtoll(s, &end, 10);
-    if (errno != 0 || end == s || *end != '\0' || v <= 0)
-        goto bad;
-    return SL_OK;
-bad:
-    return sl_stage_check_fail(chk, p, "%s must be a positive integer%s: '%s'", key, what,
-                               p->value);
-}
-
 /* Field named by parameter `key` must exist in the input with type t. */
 static int check_input_field(sl_stage_check *chk, const char *key, sl_type t, int *idx)
 {
@@ -175,31 +117,7 @@ static int schema_add(sl_stage_check *chk, const char *name, sl_type t)
     return rv;
 }
 
-/* ---- sources ---- */
-
-static const sl_stage_param_def source_file_params[] = {
-    {"path", NULL, 1},
-    {"format", "text", 0},
-    {"rate", NULL, 0},
-    {NULL, NULL, 0},
-};
-
-static int validate_source_file(sl_stage_check *chk)
-{
-    static const char *const supported[] = {"text", NULL};
-    static const char *const planned[] = {"csv", "json", NULL};
-    int rv;
-
-    if ((rv = check_path(chk, "path")) != SL_OK)
-        return rv;
-    if ((rv = check_format(chk, supported, planned, "text, csv or json")) != SL_OK)
-        return rv;
-    if ((rv = check_positive_int(chk, "rate", " (records/s)")) != SL_OK)
-        return rv;
-    return schema_add(chk, "line", SL_TYPE_STRING);
-}
-
-/* ---- operators ---- */
+/* ---- operators (sources, sinks and aggregates: stage_catalog_io.c) ---- */
 
 static const sl_stage_param_def op_tokenize_params[] = {
     {"field", "line", 0},
@@ -215,45 +133,6 @@ static int validate_op_tokenize(sl_stage_check *chk)
     return schema_add(chk, "word", SL_TYPE_STRING);
 }
 
-static const sl_stage_param_def op_count_params[] = {
-    {NULL, NULL, 0},
-};
-
-static int validate_op_count(sl_stage_check *chk)
-{
-    sl_stage *st = chk->st;
-    int rv;
-
-    for (int i = 0; i < st->nkeys; i++) {
-        int k = st->key_idx[i];
-        if ((rv = schema_add(chk, chk->in[0]->names[k], chk->in[0]->types[k])) != SL_OK)
-            return rv;
-    }
-    if (sl_schema_find(&st->out_schema, "count") >= 0)
-        return sl_stage_check_fail(chk, NULL,
-                                   "key field 'count' clashes with the output field 'count'");
-    return schema_add(chk, "count", SL_TYPE_INT);
-}
-
-/* ---- sinks ---- */
-
-static const sl_stage_param_def sink_file_params[] = {
-    {"path", NULL, 1},
-    {"format", "csv", 0},
-    {NULL, NULL, 0},
-};
-
-static int validate_sink_file(sl_stage_check *chk)
-{
-    static const char *const supported[] = {"csv", NULL};
-    static const char *const planned[] = {"json", NULL};
-    int rv;
-
-    if ((rv = check_path(chk, "path")) != SL_OK)
-        return rv;
-    return check_format(chk, supported, planned, "csv or json");
-}
-
 static const sl_stage_param_def no_params[] = {
     {NULL, NULL, 0},
 };
@@ -267,12 +146,28 @@ static int validate_nothing(sl_stage_check *chk)
 /* ---- the table ---- */
 
 static const sl_stage_type catalog[] = {
-    {SL_STAGE_SOURCE, "file", source_file_params, SL_KEYBY_FORBIDDEN, 0, 0,
-     validate_source_file},
+    {SL_STAGE_SOURCE, "file", sl_stage_params_source_file, SL_KEYBY_FORBIDDEN, 0, 0,
+     sl_stage_validate_source_file},
+    {SL_STAGE_SOURCE, "datagen", sl_stage_params_source_datagen, SL_KEYBY_FORBIDDEN, 0, 0,
+     sl_stage_validate_source_datagen},
     {SL_STAGE_OPERATOR, "tokenize", op_tokenize_params, SL_KEYBY_FORBIDDEN, 1, 1,
      validate_op_tokenize},
-    {SL_STAGE_OPERATOR, "count", op_count_params, SL_KEYBY_REQUIRED, 1, 1, validate_op_count},
-    {SL_STAGE_SINK, "file", sink_file_params, SL_KEYBY_FORBIDDEN, 1, 1, validate_sink_file},
+    {SL_STAGE_OPERATOR, "filter", sl_stage_params_filter, SL_KEYBY_FORBIDDEN, 1, 1,
+     sl_stage_validate_filter},
+    {SL_STAGE_OPERATOR, "map", sl_stage_params_map, SL_KEYBY_FORBIDDEN, 1, 1,
+     sl_stage_validate_map},
+    {SL_STAGE_OPERATOR, "count", sl_stage_params_count, SL_KEYBY_REQUIRED, 1, 1,
+     sl_stage_validate_aggregate},
+    {SL_STAGE_OPERATOR, "sum", sl_stage_params_aggregate, SL_KEYBY_REQUIRED, 1, 1,
+     sl_stage_validate_aggregate},
+    {SL_STAGE_OPERATOR, "min", sl_stage_params_aggregate, SL_KEYBY_REQUIRED, 1, 1,
+     sl_stage_validate_aggregate},
+    {SL_STAGE_OPERATOR, "max", sl_stage_params_aggregate, SL_KEYBY_REQUIRED, 1, 1,
+     sl_stage_validate_aggregate},
+    {SL_STAGE_OPERATOR, "avg", sl_stage_params_aggregate, SL_KEYBY_REQUIRED, 1, 1,
+     sl_stage_validate_aggregate},
+    {SL_STAGE_SINK, "file", sl_stage_params_sink_file, SL_KEYBY_FORBIDDEN, 1, 1,
+     sl_stage_validate_sink_file},
     {SL_STAGE_SINK, "print", no_params, SL_KEYBY_FORBIDDEN, 1, 1, validate_nothing},
     {SL_STAGE_SINK, "blackhole", no_params, SL_KEYBY_FORBIDDEN, 1, 1, validate_nothing},
 };

@@ -29,8 +29,24 @@ enum sl_keyby_rule {
 typedef struct sl_stage_param_def {
     const char *name;
     const char *dflt; /* NULL: no default */
-    int required;     /* 1: the file must set it */
+    int required;     /* 1 (SL_PARAM_REQUIRED): the file must set it; may be
+                         or'ed with the other SL_PARAM_* flags */
 } sl_stage_param_def;
+
+/* Flags of sl_stage_param_def.required. A value is a single scalar unless
+ * the flags allow more; structured values become plain parameters:
+ *   MAPPING  the value must be a mapping; each entry k: v is a parameter
+ *            "<name>.<k>" = v (in file order, each with its own position)
+ *   LIST     a scalar or a list of scalars (none containing ','): one
+ *            parameter, the items joined by ',', at the list's position
+ *   EXPR     an expression: line/col point at its first character (after
+ *            the opening quote of a quoted scalar) */
+enum {
+    SL_PARAM_REQUIRED = 1,
+    SL_PARAM_MAPPING = 2,
+    SL_PARAM_LIST = 4,
+    SL_PARAM_EXPR = 8,
+};
 
 /* What a validate function gets. in[i] is the out_schema of st->inputs[i]
  * (NULL beyond st->ninputs). st->params (defaults included), st->key_by and
@@ -72,5 +88,40 @@ int sl_stage_param_set(sl_param *p, const char *value);
  * returns SL_EINVAL. */
 int sl_stage_check_fail(sl_stage_check *chk, const sl_param *at, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+
+/* ---- stage_catalog_io.c: checks shared by validate functions ---- */
+
+/* Parameter key, if set, must be an absolute path or a file:// URI; the
+ * plain absolute path is stored back. */
+int sl_stage_check_path(sl_stage_check *chk, const char *key);
+/* Parameter `format`, if set, must be one of supported[] (one of planned[],
+ * which may be NULL, is "not supported yet"); expected lists them in errors. */
+int sl_stage_check_format(sl_stage_check *chk, const char *const *supported,
+                          const char *const *planned, const char *expected);
+/* Parameter key, if set, must be a positive decimal integer; what follows
+ * the key in the error (" (records/s)"). */
+int sl_stage_check_positive_int(sl_stage_check *chk, const char *key, const char *what);
+/* Appends a field to the stage's output schema (errors at the stage). */
+int sl_stage_out_add(sl_stage_check *chk, const char *name, sl_type t);
+
+/* ---- stage_catalog_io.c: rows of the table ---- */
+
+extern const sl_stage_param_def sl_stage_params_source_file[];
+extern const sl_stage_param_def sl_stage_params_source_datagen[];
+extern const sl_stage_param_def sl_stage_params_count[];
+extern const sl_stage_param_def sl_stage_params_aggregate[];
+extern const sl_stage_param_def sl_stage_params_sink_file[];
+int sl_stage_validate_source_file(sl_stage_check *chk);
+int sl_stage_validate_source_datagen(sl_stage_check *chk);
+/* count, sum, min, max, avg (the aggregate is st->type). */
+int sl_stage_validate_aggregate(sl_stage_check *chk);
+int sl_stage_validate_sink_file(sl_stage_check *chk);
+
+/* ---- stage_catalog_expr.c: filter and map ---- */
+
+extern const sl_stage_param_def sl_stage_params_filter[];
+extern const sl_stage_param_def sl_stage_params_map[];
+int sl_stage_validate_filter(sl_stage_check *chk);
+int sl_stage_validate_map(sl_stage_check *chk);
 
 #endif

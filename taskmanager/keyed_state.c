@@ -1,5 +1,6 @@
 /* Keyed state: a thin front that checks arguments and dispatches to a
- * backend through a vtable, and the "hashmap" backend.
+ * backend through the vtable of keyed_state_backend.h, and the "hashmap"
+ * backend ("leveldb" is in keyed_state_leveldb.c).
  *
  * hashmap keeps one open-addressing table per key group of the subtask, so
  * visiting a key group walks only that group's slots (and dropping or
@@ -10,31 +11,20 @@
  * header, key, then the value at an 8-byte aligned offset with spare room,
  * so replacing a value of the same or smaller size never allocates.
  *
- * Another backend ("leveldb") adds an ks_ops table and a line in
- * ks_backends[]; the front does the argument checks for all of them. */
+ * Another backend adds an sl_ks_ops table and a line in ks_backends[]; the
+ * front does the argument checks for all of them. */
 #include "taskmanager/keyed_state.h"
 
 #include <stdlib.h>
 #include <string.h>
 
 #include "common/status.h"
+#include "taskmanager/keyed_state_backend.h"
 
-/* Largest key or value accepted, so lengths fit the entry's uint32_t. */
-#define KS_MAX_LEN (1u << 30)
-
-typedef struct ks_ops {
-    const char *name;
-    int (*open)(int kg_start, int kg_end, const char *dir, void **impl);
-    void (*close)(void *impl);
-    int (*get)(void *impl, int kg, const void *key, size_t klen, const void **val, size_t *vlen);
-    int (*put)(void *impl, int kg, const void *key, size_t klen, const void *val, size_t vlen);
-    int (*del)(void *impl, int kg, const void *key, size_t klen);
-    size_t (*count)(const void *impl);
-    int (*visit)(void *impl, int kg, sl_keyed_state_visit_fn fn, void *arg);
-} ks_ops;
+#define KS_MAX_LEN SL_KS_MAX_LEN
 
 struct sl_keyed_state {
-    const ks_ops *ops;
+    const sl_ks_ops *ops;
     void *impl;
     int kg_start;
     int kg_end;
@@ -389,7 +379,29 @@ static int hm_visit(void *impl, int kg, sl_keyed_state_visit_fn fn, void *arg)
     return SL_OK;
 }
 
-static const ks_ops hashmap_ops = {
+/* The view is the live state: consistent while nobody modifies it. */
+static int hm_view_open(void *impl, void **view)
+{
+    *view = impl;
+    return SL_OK;
+}
+
+static int hm_view_visit(void *view, int kg_lo, int kg_hi, sl_keyed_state_visit_fn fn, void *arg)
+{
+    int rv = SL_OK;
+
+    for (int kg = kg_lo; kg <= kg_hi && rv == SL_OK; kg++) {
+        rv = hm_visit(view, kg, fn, arg);
+    }
+    return rv;
+}
+
+static void hm_view_close(void *view)
+{
+    (void)view;
+}
+
+const sl_ks_ops sl_ks_hashmap_ops = {
     .name = "hashmap",
     .open = hm_open,
     .close = hm_close,
@@ -398,11 +410,14 @@ static const ks_ops hashmap_ops = {
     .del = hm_del,
     .count = hm_count,
     .visit = hm_visit,
+    .view_open = hm_view_open,
+    .view_visit = hm_view_visit,
+    .view_close = hm_view_close,
 };
 
 /* ---- front ----------------------------------------------------------- */
 
-static const ks_ops *const ks_backends[] = {&hashmap_ops};
+static const sl_ks_ops *const ks_backends[] = {&sl_ks_hashmap_ops, &sl_ks_leveldb_ops};
 
 /* Same bound as Flink's UPPER_BOUND_MAX_PARALLELISM. */
 #define KS_MAX_KEY_GROUPS 32768
@@ -410,7 +425,7 @@ static const ks_ops *const ks_backends[] = {&hashmap_ops};
 int sl_keyed_state_open(const char *backend, int kg_start, int kg_end, const char *dir,
                         sl_keyed_state **out)
 {
-    const ks_ops *ops = NULL;
+    const sl_ks_ops *ops = NULL;
     sl_keyed_state *st;
     int rv;
 
@@ -496,4 +511,57 @@ int sl_keyed_state_visit_group(sl_keyed_state *st, int kg, sl_keyed_state_visit_
         return SL_EINVAL;
     }
     return st->ops->visit(st->impl, kg, fn, arg);
+}
+
+/* ---- snapshot views -------------------------------------------------- */
+
+struct sl_ks_view {
+    const sl_keyed_state *st;
+    void *impl;
+};
+
+int sl_ks_view_open(sl_keyed_state *st, sl_ks_view **out)
+{
+    sl_ks_view *v;
+    int rv;
+
+    if (st == NULL || out == NULL) {
+        return SL_EINVAL;
+    }
+    if ((v = calloc(1, sizeof(*v))) == NULL) {
+        return SL_ENOMEM;
+    }
+    if ((rv = st->ops->view_open(st->impl, &v->impl)) != SL_OK) {
+        free(v);
+        return rv;
+    }
+    v->st = st;
+    *out = v;
+    return SL_OK;
+}
+
+int sl_ks_view_visit(sl_ks_view *v, int kg_lo, int kg_hi, sl_keyed_state_visit_fn fn, void *arg)
+{
+    if (v == NULL || fn == NULL) {
+        return SL_EINVAL;
+    }
+    if (kg_lo < v->st->kg_start) {
+        kg_lo = v->st->kg_start;
+    }
+    if (kg_hi > v->st->kg_end) {
+        kg_hi = v->st->kg_end;
+    }
+    if (kg_lo > kg_hi) {
+        return SL_OK;
+    }
+    return v->st->ops->view_visit(v->impl, kg_lo, kg_hi, fn, arg);
+}
+
+void sl_ks_view_close(sl_ks_view *v)
+{
+    if (v == NULL) {
+        return;
+    }
+    v->st->ops->view_close(v->impl);
+    free(v);
 }

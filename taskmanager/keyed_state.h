@@ -2,8 +2,10 @@
  *
  * One sl_keyed_state per subtask per stateful operator. Keys and values are
  * opaque byte strings; every entry belongs to a key group so snapshots and
- * restores can take any key-group range (rescaling). Backends sit behind the
- * vtable: "hashmap" (in memory) now, "leveldb" later.
+ * restores can take any key-group range (rescaling). Backends sit behind a
+ * vtable (keyed_state_backend.h): "hashmap" (in memory, keyed_state.c) and
+ * "leveldb" (a working copy on local disk, keyed_state_leveldb.c). The
+ * snapshot format does not depend on the backend.
  *
  * Single-threaded: only the owning task thread calls these. */
 #ifndef SL_KEYED_STATE_H
@@ -14,15 +16,20 @@
 
 typedef struct sl_keyed_state sl_keyed_state;
 
-/* Opens a backend ("hashmap") for key groups [kg_start, kg_end]. dir is a
- * local working folder (unused by hashmap, may be NULL). *out owned by
- * caller, free with sl_keyed_state_close. */
+/* Opens a backend ("hashmap" or "leveldb") for key groups [kg_start,
+ * kg_end]. dir is the state's local working folder, unique to it (see
+ * sl_keyed_state_local_dir): unused by hashmap (may be NULL); leveldb
+ * requires it, creates it (and missing parents), starts from an empty
+ * database even if an old copy is there, and removes the folder on close
+ * (the checkpoint is the durable copy). *out owned by caller, free with
+ * sl_keyed_state_close. */
 int sl_keyed_state_open(const char *backend, int kg_start, int kg_end, const char *dir,
                         sl_keyed_state **out);
 void sl_keyed_state_close(sl_keyed_state *st);
 
 /* Looks up key in key group kg. On success *val and *vlen give bytes owned by
- * the state, valid until the next put/delete/close. SL_ENOTFOUND if absent. */
+ * the state, valid until the next get, put, delete or close of this state
+ * (leveldb keeps only the last result). SL_ENOTFOUND if absent. */
 int sl_keyed_state_get(sl_keyed_state *st, int kg, const void *key, size_t klen,
                        const void **val, size_t *vlen);
 /* Inserts or replaces (key and value copied). */
@@ -32,12 +39,23 @@ int sl_keyed_state_delete(sl_keyed_state *st, int kg, const void *key, size_t kl
 /* Number of entries. */
 size_t sl_keyed_state_count(const sl_keyed_state *st);
 
-/* Visits every entry of key group kg (order unspecified for hashmap). The
+/* Visits every entry of key group kg (order unspecified for hashmap, key
+ * order for leveldb). The
  * callback returns 0 to go on, non-zero to stop (that value is returned).
  * The state must not be modified during the visit. */
 typedef int (*sl_keyed_state_visit_fn)(void *arg, int kg, const void *key, size_t klen,
                                        const void *val, size_t vlen);
 int sl_keyed_state_visit_group(sl_keyed_state *st, int kg, sl_keyed_state_visit_fn fn, void *arg);
+
+/* Writes into out the local working folder of one state of one job
+ * attempt: <root>/<job_id>-<attempt>-<stage>-<subtask>, root being one of
+ * the comma-separated absolute paths (or file:// URIs) of roots
+ * (taskmanager.state.local.root-dirs), picked by subtask. Also removes the
+ * folders that earlier attempts of the same job left under that root and
+ * that no live process holds (a killed taskmanager cannot delete its
+ * own). SL_EINVAL on a bad root or name, SL_ENOSPC if out is too small. */
+int sl_keyed_state_local_dir(const char *roots, const char *job_id, uint32_t attempt,
+                             const char *stage, int subtask, char *out, size_t outlen);
 
 #endif
 

@@ -1,49 +1,85 @@
+/* Keyed state snapshots and restores, in the wire form of keyed_state.h
+ * (by key group), the same for every backend. */
 #include "common/state_file.h"
 #include "common/status.h"
 #include "taskmanager/keyed_state.h"
+#include "taskmanager/keyed_state_backend.h"
 
+/* Writes the entries a view shows, group by group: the entries of the
+ * current key group go to `group`, and the group (kg, count, entries) to
+ * `out` once the next group starts or the visit ends. */
 typedef struct group_writer {
     sl_buf *out;
+    sl_buf group;
+    int kg;       /* key group in `group`, -1 before the first */
+    uint64_t n;   /* its entries */
     int rv;
 } group_writer;
 
-static int count_entry(void *arg, int kg, const void *key, size_t klen, const void *val,
-                       size_t vlen)
+static int flush_group(group_writer *w)
 {
-    (void)kg, (void)key, (void)klen, (void)val, (void)vlen;
-    (*(uint64_t *)arg)++;
-    return 0;
+    int rv = SL_OK;
+
+    if (w->n == 0)
+        return SL_OK;
+    rv = sl_buf_put_varint(w->out, (uint64_t)w->kg);
+    if (rv == SL_OK)
+        rv = sl_buf_put_varint(w->out, w->n);
+    if (rv == SL_OK)
+        rv = sl_buf_put(w->out, w->group.p, w->group.len);
+    w->group.len = 0;
+    w->n = 0;
+    return rv;
 }
 
 static int write_entry(void *arg, int kg, const void *key, size_t klen, const void *val,
                        size_t vlen)
 {
     group_writer *w = arg;
-    (void)kg;
-    w->rv = sl_buf_put_bytes(w->out, key, klen);
+
+    if (kg != w->kg) {
+        w->rv = flush_group(w);
+        w->kg = kg;
+    }
     if (w->rv == SL_OK)
-        w->rv = sl_buf_put_bytes(w->out, val, vlen);
+        w->rv = sl_buf_put_bytes(&w->group, key, klen);
+    if (w->rv == SL_OK)
+        w->rv = sl_buf_put_bytes(&w->group, val, vlen);
+    w->n++;
     return w->rv != SL_OK;
 }
 
+/* Writes what view v shows of [kg_start, kg_end]. Needs nothing from the
+ * task but the view: this part could run on the uploader thread once the
+ * view (a leveldb snapshot) is handed over with the snapshot. */
+static int write_view(sl_ks_view *v, int kg_start, int kg_end, sl_buf *out)
+{
+    group_writer w = {.out = out, .kg = -1, .rv = SL_OK};
+    int rv = sl_ks_view_visit(v, kg_start, kg_end, write_entry, &w);
+
+    if (w.rv == SL_OK && rv != SL_OK)
+        w.rv = rv;
+    if (w.rv == SL_OK)
+        w.rv = flush_group(&w);
+    sl_buf_free(&w.group);
+    return w.rv;
+}
+
+/* Synchronous for every backend for now: the task thread opens a view,
+ * writes it and closes it before it goes on. The format depends only on
+ * the content (a savepoint does not depend on the backend). */
 int sl_keyed_state_snapshot(sl_keyed_state *st, int kg_start, int kg_end, sl_buf *out)
 {
-    for (int kg = kg_start; kg <= kg_end; kg++) {
-        uint64_t n = 0;
-        sl_keyed_state_visit_group(st, kg, count_entry, &n);
-        if (n == 0)
-            continue;
-        int rv = sl_buf_put_varint(out, (uint64_t)kg);
-        if (rv == SL_OK)
-            rv = sl_buf_put_varint(out, n);
-        if (rv != SL_OK)
-            return rv;
-        group_writer w = {.out = out, .rv = SL_OK};
-        sl_keyed_state_visit_group(st, kg, write_entry, &w);
-        if (w.rv != SL_OK)
-            return w.rv;
-    }
-    return SL_OK;
+    sl_ks_view *v;
+    int rv;
+
+    if (out == NULL)
+        return SL_EINVAL;
+    if ((rv = sl_ks_view_open(st, &v)) != SL_OK)
+        return rv;
+    rv = write_view(v, kg_start, kg_end, out);
+    sl_ks_view_close(v);
+    return rv;
 }
 
 static int restore_group(sl_keyed_state *st, sl_state_cursor *c, int kg, int load)

@@ -1,4 +1,8 @@
-/* `sink: file`, format csv, exactly-once by two-phase commit.
+/* `sink: file`, format csv or json, exactly-once by two-phase commit.
+ *
+ * csv: fields in order, RFC 4180 quoting where needed (sl_value_format_csv).
+ * json: one object per line with the input's field names
+ * (sl_row_format_json). Lines end with \n.
  *
  * Each subtask writes part files part-<uid>-<subtask>-<n>, uid = the job
  * id's first 8 hex digits + 8 random ones (fresh per deployment, so names
@@ -27,6 +31,7 @@
 #include <unistd.h>
 
 #include "common/log.h"
+#include "common/row_text.h"
 #include "common/state_file.h"
 #include "common/status.h"
 #include "common/util.h"
@@ -57,6 +62,7 @@ typedef struct file_sink {
     int nlin;
     int reconciled;
     char *line;
+    const sl_schema *json; /* format json: the input's fields; NULL for csv */
 } file_sink;
 
 static void part_name(char *out, size_t len, const file_sink *s, const char *uid, int subtask,
@@ -96,6 +102,9 @@ static int sink_open(sl_operator *op)
     snprintf(s->uid, sizeof(s->uid), "%.8s%s", t->run->job_id, rnd);
     /* a first attempt has nothing to reconcile */
     s->reconciled = t->run->attempt <= 1 && t->run->restore_md == NULL;
+    const char *format = sl_stage_param(op->stage, "format");
+    if (format != NULL && strcmp(format, "json") == 0)
+        s->json = &t->run->spec->stages[op->stage->inputs[0]].out_schema;
     s->line = malloc(LINE_MAX_BYTES);
     return s->line ? SL_OK : SL_ENOMEM;
 }
@@ -207,6 +216,30 @@ static int commit_part(sl_operator *op, file_sink *s, int64_t n)
     return SL_OK;
 }
 
+/* The row as one line, \n included, in s->line: its length, or -1 if it
+ * does not fit. */
+static long format_line(file_sink *s, const sl_row *row)
+{
+    size_t n = 0;
+    if (s->json != NULL) {
+        int w = sl_row_format_json(row, s->json, s->line, LINE_MAX_BYTES - 1);
+        if (w < 0)
+            return -1;
+        n = (size_t)w;
+    } else {
+        for (int i = 0; i < row->nfields; i++) {
+            if (i > 0)
+                s->line[n++] = ',';
+            int w = sl_value_format_csv(&row->v[i], s->line + n, LINE_MAX_BYTES - n - 2);
+            if (w < 0)
+                return -1;
+            n += (size_t)w;
+        }
+    }
+    s->line[n++] = '\n';
+    return (long)n;
+}
+
 static int sink_process(sl_operator *op, const sl_row *row)
 {
     file_sink *s = op->impl;
@@ -215,17 +248,11 @@ static int sink_process(sl_operator *op, const sl_row *row)
         rv = open_part(op, s);
     if (rv != SL_OK)
         return rv;
-    size_t n = 0;
-    for (int i = 0; i < row->nfields; i++) {
-        if (i > 0)
-            s->line[n++] = ',';
-        int w = sl_value_format_csv(&row->v[i], s->line + n, LINE_MAX_BYTES - n - 2);
-        if (w < 0)
-            return sl_task_fail(op->task, "a csv line is longer than %u bytes", LINE_MAX_BYTES);
-        n += (size_t)w;
-    }
-    s->line[n++] = '\n';
-    if (fwrite(s->line, 1, n, s->f) != n)
+    long n = format_line(s, row);
+    if (n < 0)
+        return sl_task_fail(op->task, "a %s line is longer than %u bytes",
+                            s->json ? "json" : "csv", LINE_MAX_BYTES);
+    if (fwrite(s->line, 1, (size_t)n, s->f) != (size_t)n)
         return sl_task_fail(op->task, "cannot write in %s: %s", s->dir, strerror(errno));
     return SL_OK;
 }

@@ -1,15 +1,27 @@
-/* `source: file`, format text: emits {line} for every line of a file or of
- * the files of a folder (lexical order, hidden files skipped).
+/* `source: file`: emits the records of a file or of the files of a folder
+ * (lexical order, hidden files skipped). format text emits {line} for every
+ * line; csv and json parse every record into the fields of `schema`
+ * (common/row_text.h).
  *
- * Subtask i of P reads the lines that start in its share [lo, hi) of the
+ * Subtask i of P reads the records that start in its share [lo, hi) of the
  * concatenated input bytes (like Flink's file splits): it starts after the
- * first line end at or after lo - 1 and reads on through the line that
- * contains hi - 1. An optional `rate` caps records per second over all
- * subtasks.
+ * first record end at or after lo - 1 and reads on through the record that
+ * contains hi - 1. For text and json a record is a line. A csv record ends
+ * at a line end outside a quoted field, and may span lines: a subtask whose
+ * share starts inside a file first scans that file's prefix with the same
+ * record scanner (one read of the prefix), so every subtask agrees on where
+ * records start and multi-line quoted fields work at any parallelism. An
+ * optional `rate` caps records per second over all subtasks.
  *
- * Checkpointed position: the global offset of the next line to read. The
- * task polls its mailbox after every line, so a barrier always falls
- * between two lines and a restore resumes exactly there. */
+ * csv and json: empty lines are skipped. A malformed record is reported as
+ * "<file>:<line> (byte <offset>)" (line numbers are counted only when one
+ * is needed); `on-error: fail` (default) fails the task with it, `skip`
+ * drops the record, logs the first few and the number skipped when the
+ * input ends (the number counts this attempt only).
+ *
+ * Checkpointed position: the global offset of the next record to read. The
+ * task polls its mailbox after every record, so a barrier always falls
+ * between two records and a restore resumes exactly there. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -19,6 +31,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/log.h"
+#include "common/row_text.h"
 #include "common/state_file.h"
 #include "common/status.h"
 #include "common/util.h"
@@ -26,6 +40,10 @@
 
 #define READ_CHUNK (1u << 20)
 #define MAX_FILES 4096
+#define SCAN_CHUNK (64u << 10)
+#define SKIP_LOG_MAX 10
+
+enum src_format { FMT_TEXT, FMT_CSV, FMT_JSON };
 
 typedef struct src_file {
     char *path;
@@ -36,11 +54,17 @@ typedef struct file_source {
     src_file files[MAX_FILES];
     int nfiles;
     int64_t lo, hi;
-    int64_t next;    /* global offset of the next line to read */
+    int64_t next;    /* global offset of the next record to read */
     int64_t resume;  /* restored position, -1 = none */
-    double rate; /* records/s for this subtask, 0 = unlimited */
-    int64_t emitted, t0;
+    sl_source_pacer pacer;
     char *buf;   /* READ_CHUNK + SL_MAX_STRING */
+    enum src_format format;
+    const sl_schema *schema; /* csv, json: the stage's output */
+    char *scratch;           /* csv, json: decoded strings, SL_MAX_STRING */
+    int skip_errors;         /* on-error: skip */
+    int64_t skipped;
+    const src_file *lines_of; /* line numbers counted so far: lines before */
+    int64_t lines_off, lines; /* offset lines_off of file lines_of */
 } file_source;
 
 static int cmp_names(const void *a, const void *b)
@@ -113,26 +137,41 @@ static int fs_open(sl_operator *op)
     fs->hi = total * (t->subtask + 1) / t->parallelism;
     fs->next = fs->lo;
     fs->resume = -1;
-    const char *rate = sl_stage_param(op->stage, "rate");
-    fs->rate = rate ? strtod(rate, NULL) / t->parallelism : 0;
+    const char *format = sl_stage_param(op->stage, "format");
+    const char *on_error = sl_stage_param(op->stage, "on-error");
+    fs->format = format == NULL || strcmp(format, "text") == 0 ? FMT_TEXT
+                 : strcmp(format, "csv") == 0                  ? FMT_CSV
+                                                               : FMT_JSON;
+    fs->skip_errors = on_error != NULL && strcmp(on_error, "skip") == 0;
+    fs->schema = &op->stage->out_schema;
+    if (fs->format != FMT_TEXT && (fs->scratch = malloc(SL_MAX_STRING)) == NULL)
+        return SL_ENOMEM;
     fs->buf = malloc(READ_CHUNK + SL_MAX_STRING);
     return fs->buf ? SL_OK : SL_ENOMEM;
 }
 
-/* Called after every line: lets the task take a checkpoint between two
- * lines, and holds the source to its rate (polling the mailbox while it
- * waits). */
-static int pace(sl_operator *op, file_source *fs)
+void sl_source_pacer_start(sl_source_pacer *p, const sl_operator *op)
 {
-    fs->emitted++;
+    const char *rate = sl_stage_param(op->stage, "rate");
+    p->rate = rate ? strtod(rate, NULL) / op->task->parallelism : 0;
+    p->emitted = 0;
+    p->t0 = sl_now_ms();
+}
+
+/* Called after every record: lets the task take a checkpoint between two
+ * records, and holds the source to its rate (polling the mailbox while it
+ * waits). */
+int sl_source_pace(sl_operator *op, sl_source_pacer *p)
+{
+    p->emitted++;
     int rv = sl_task_poll(op->task);
     if (rv != SL_OK)
         return rv;
-    if ((fs->emitted & 1023) == 0 && sl_task_canceled(op->task))
+    if ((p->emitted & 1023) == 0 && sl_task_canceled(op->task))
         return SL_ECANCELED;
-    if (fs->rate <= 0)
+    if (p->rate <= 0)
         return SL_OK;
-    int64_t due = fs->t0 + (int64_t)((double)fs->emitted * 1000.0 / fs->rate);
+    int64_t due = p->t0 + (int64_t)((double)p->emitted * 1000.0 / p->rate);
     int64_t now = sl_now_ms();
     if (due > now && (rv = sl_task_flush(op->task)) != SL_OK)
         return rv;
@@ -144,6 +183,69 @@ static int pace(sl_operator *op, file_source *fs)
             return rv;
         now = sl_now_ms();
     }
+    return SL_OK;
+}
+
+/* Counts line ends in bytes [from, to) of file f and, if csv is not NULL,
+ * runs the csv record scanner over them (*csv: its state). SL_EIO with
+ * errno set if the file cannot be read. */
+static int scan_range(const src_file *f, int64_t from, int64_t to, int64_t *lines, int *csv)
+{
+    int fd = open(f->path, O_RDONLY | O_CLOEXEC);
+    char *b = malloc(SCAN_CHUNK);
+    int rv = fd >= 0 && b != NULL ? SL_OK : SL_EIO;
+    while (rv == SL_OK && from < to) {
+        size_t want = to - from < (int64_t)SCAN_CHUNK ? (size_t)(to - from) : SCAN_CHUNK;
+        ssize_t n = pread(fd, b, want, from);
+        if (n <= 0) {
+            rv = n < 0 ? SL_EIO : SL_OK;
+            break;
+        }
+        for (ssize_t i = 0; i < n; i++)
+            *lines += b[i] == '\n';
+        for (size_t i = 0, end; csv != NULL && sl_csv_record_end(b + i, (size_t)n - i, csv, &end);)
+            i += end + 1;
+        from += n;
+    }
+    free(b);
+    if (fd >= 0)
+        close(fd);
+    return rv;
+}
+
+/* 1-based line number of local offset at in file f (0 if unknown).
+ * Counted on from the last one asked (records come in order). */
+static int64_t line_number(file_source *fs, const src_file *f, int64_t at)
+{
+    if (fs->lines_of != f || fs->lines_off > at) {
+        fs->lines_of = f;
+        fs->lines_off = 0;
+        fs->lines = 0;
+    }
+    if (scan_range(f, fs->lines_off, at, &fs->lines, NULL) != SL_OK) {
+        fs->lines_of = NULL;
+        return 0;
+    }
+    fs->lines_off = at;
+    return fs->lines + 1;
+}
+
+/* A record of file f at local offset at did not parse: fails the task or,
+ * with on-error: skip, counts it. */
+static int malformed(sl_operator *op, file_source *fs, const src_file *f, int64_t at,
+                     const char *why)
+{
+    sl_task *t = op->task;
+    const char *what = fs->format == FMT_CSV ? "csv record" : "json line";
+    long long line = (long long)line_number(fs, f, at);
+    if (!fs->skip_errors)
+        return sl_task_fail(t, "%s:%lld (byte %lld): malformed %s: %s", f->path, line,
+                            (long long)at, what, why);
+    if (++fs->skipped <= SKIP_LOG_MAX)
+        sl_warn("file source %s %d/%d: skipping malformed %s at %s:%lld (byte %lld): %s%s",
+                op->stage->name, t->subtask, t->parallelism, what, f->path, line,
+                (long long)at, why,
+                fs->skipped == SKIP_LOG_MAX ? " (further ones are counted, not logged)" : "");
     return SL_OK;
 }
 
@@ -159,10 +261,51 @@ static int emit_line(sl_operator *op, const char *p, size_t n)
     return sl_operator_emit(op, &row);
 }
 
-/* Reads file f from local offset `from`, emitting lines that start before
- * `until`; skip_first drops the (partial) line that begins at `from`. */
+/* Emits the record p[0..n) (its line end removed) that starts at local
+ * offset at of file f; *emitted = 0 if it was skipped. */
+static int emit_record(sl_operator *op, file_source *fs, const src_file *f, int64_t at,
+                       const char *p, size_t n, int *emitted)
+{
+    char why[256];
+    sl_row row;
+    int rv;
+
+    *emitted = 1;
+    if (fs->format == FMT_TEXT)
+        return emit_line(op, p, n);
+    *emitted = 0;
+    if (n > 0 && p[n - 1] == '\r')
+        n--;
+    if (n == 0)
+        return SL_OK;
+    if (fs->format == FMT_CSV)
+        rv = sl_csv_parse_record(p, n, fs->schema, &row, fs->scratch, why, sizeof(why));
+    else
+        rv = sl_json_parse_line(p, n, fs->schema, &row, fs->scratch, why, sizeof(why));
+    if (rv != SL_OK)
+        return malformed(op, fs, f, at, why);
+    *emitted = 1;
+    return sl_operator_emit(op, &row);
+}
+
+/* Finds the line end that ends the record at p[0..n): a line end for text
+ * and json, one outside a quoted field for csv (csv: the scanner's state at
+ * p[0]). */
+static int record_end(const file_source *fs, const char *p, size_t n, int csv, size_t *end)
+{
+    if (fs->format == FMT_CSV)
+        return sl_csv_record_end(p, n, &csv, end);
+    const char *nl = memchr(p, '\n', n);
+    if (nl != NULL)
+        *end = (size_t)(nl - p);
+    return nl != NULL;
+}
+
+/* Reads file f from local offset `from`, emitting records that start before
+ * `until`; skip_first drops the (partial) record that begins at `from`, and
+ * csv is the csv scanner's state at `from`. */
 static int read_lines(sl_operator *op, file_source *fs, const src_file *f, int64_t from,
-                      int64_t until, int skip_first)
+                      int64_t until, int skip_first, int csv)
 {
     sl_task *t = op->task;
     int fd = open(f->path, O_RDONLY | O_CLOEXEC);
@@ -186,23 +329,27 @@ static int read_lines(sl_operator *op, file_source *fs, const src_file *f, int64
         while (rv == SL_OK && off < have) {
             if (pos + (int64_t)off >= until && !skip_first)
                 goto done;
-            char *nl = memchr(fs->buf + off, '\n', have - off);
-            if (nl == NULL && !eof)
+            size_t rel = 0;
+            int found = record_end(fs, fs->buf + off, have - off, csv, &rel);
+            if (!found && !eof)
                 break;
-            size_t end = nl ? (size_t)(nl - fs->buf) : have;
+            size_t end = found ? off + rel : have;
             if (end - off > SL_MAX_STRING) {
                 rv = sl_task_fail(t, "%s: line at byte %lld is longer than %u bytes", f->path,
                                   (long long)(pos + (int64_t)off), SL_MAX_STRING);
                 break;
             }
             if (!skip_first) {
-                rv = emit_line(op, fs->buf + off, end - off);
-                fs->next = f->base + pos + (int64_t)(nl ? end + 1 : have);
-                if (rv == SL_OK)
-                    rv = pace(op, fs);
+                int emitted;
+                rv = emit_record(op, fs, f, pos + (int64_t)off, fs->buf + off, end - off,
+                                 &emitted);
+                fs->next = f->base + pos + (int64_t)(found ? end + 1 : have);
+                if (rv == SL_OK && emitted)
+                    rv = sl_source_pace(op, &fs->pacer);
             }
             skip_first = 0;
-            off = nl ? end + 1 : have;
+            csv = 0;
+            off = found ? end + 1 : have;
         }
         if (rv != SL_OK || (eof && off >= have))
             break;
@@ -220,12 +367,24 @@ done:
     return rv;
 }
 
+/* Reads file f from the record start after local offset s - 1 on. */
+static int read_after(sl_operator *op, file_source *fs, const src_file *f, int64_t s,
+                      int64_t e)
+{
+    int64_t lines = 0;
+    int csv = 0;
+    if (fs->format == FMT_CSV && scan_range(f, 0, s - 1, &lines, &csv) != SL_OK)
+        return sl_task_fail(op->task, "cannot read %s: %s", f->path, strerror(errno));
+    return read_lines(op, fs, f, s - 1, e, 1, csv);
+}
+
 static int fs_run(sl_operator *op)
 {
     file_source *fs = op->impl;
-    fs->t0 = sl_now_ms();
+    sl_task *t = op->task;
+    sl_source_pacer_start(&fs->pacer, op);
     int64_t from = fs->resume >= fs->lo ? fs->resume : fs->lo;
-    int exact = fs->resume > fs->lo; /* a restored position is a line start */
+    int exact = fs->resume > fs->lo; /* a restored position is a record start */
     for (int i = 0; i < fs->nfiles; i++) {
         const src_file *f = &fs->files[i];
         int64_t s = from - f->base, e = fs->hi - f->base;
@@ -237,14 +396,17 @@ static int fs_run(sl_operator *op)
             continue;
         int rv;
         if (s == 0 || exact)
-            rv = read_lines(op, fs, f, s, e, 0);
+            rv = read_lines(op, fs, f, s, e, 0, 0);
         else
-            rv = read_lines(op, fs, f, s - 1, e, 1);
+            rv = read_after(op, fs, f, s, e);
         if (rv != SL_OK)
             return rv;
         exact = 0;
     }
     fs->next = fs->hi;
+    if (fs->skipped > 0)
+        sl_warn("file source %s %d/%d: skipped %lld malformed records", op->stage->name,
+                t->subtask, t->parallelism, (long long)fs->skipped);
     return SL_OK;
 }
 
@@ -257,6 +419,7 @@ static void fs_close(sl_operator *op, int committed)
     for (int i = 0; i < fs->nfiles; i++)
         free(fs->files[i].path);
     free(fs->buf);
+    free(fs->scratch);
     free(fs);
     op->impl = NULL;
 }

@@ -12,8 +12,15 @@ static const struct {
     const sl_operator_ops *ops;
 } registry[] = {
     {SL_STAGE_SOURCE, "file", &sl_op_file_source},
+    {SL_STAGE_SOURCE, "datagen", &sl_op_datagen_source},
     {SL_STAGE_OPERATOR, "tokenize", &sl_op_tokenize},
+    {SL_STAGE_OPERATOR, "filter", &sl_op_filter},
+    {SL_STAGE_OPERATOR, "map", &sl_op_map},
     {SL_STAGE_OPERATOR, "count", &sl_op_count},
+    {SL_STAGE_OPERATOR, "sum", &sl_op_sum},
+    {SL_STAGE_OPERATOR, "min", &sl_op_min},
+    {SL_STAGE_OPERATOR, "max", &sl_op_max},
+    {SL_STAGE_OPERATOR, "avg", &sl_op_avg},
     {SL_STAGE_SINK, "file", &sl_op_file_sink},
     {SL_STAGE_SINK, "print", &sl_op_print_sink},
     {SL_STAGE_SINK, "blackhole", &sl_op_blackhole_sink},

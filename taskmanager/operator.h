@@ -51,10 +51,34 @@ void sl_operator_destroy(sl_operator *op);
 
 int sl_operator_emit(sl_operator *op, const sl_row *row);
 
+/* Sources: holds a source to its `rate` parameter (records/s over all
+ * subtasks, none = unlimited) and polls the task's mailbox after every
+ * record, so a barrier always falls between two records (op_file_source.c).
+ * sl_source_pacer_start at the start of run, sl_source_pace after every
+ * record emitted. */
+typedef struct sl_source_pacer {
+    double rate; /* records/s for this subtask, 0 = unlimited */
+    int64_t emitted, t0;
+} sl_source_pacer;
+
+void sl_source_pacer_start(sl_source_pacer *p, const sl_operator *op);
+int sl_source_pace(sl_operator *op, sl_source_pacer *p);
+
+/* Record i of `source: datagen` with seed and keys distinct keys: fields
+ * key, value, ts, a pure function of (seed, i) (op_datagen.c). */
+void sl_datagen_record(uint64_t seed, uint64_t i, uint64_t keys, sl_row *row);
+
 /* Implementations (one file each). */
 extern const sl_operator_ops sl_op_file_source;
+extern const sl_operator_ops sl_op_datagen_source;
 extern const sl_operator_ops sl_op_tokenize;
-extern const sl_operator_ops sl_op_count;
+extern const sl_operator_ops sl_op_filter; /* op_filter.c */
+extern const sl_operator_ops sl_op_map;    /* op_map.c */
+extern const sl_operator_ops sl_op_count; /* count, sum, min, max, avg: op_aggregate.c */
+extern const sl_operator_ops sl_op_sum;
+extern const sl_operator_ops sl_op_min;
+extern const sl_operator_ops sl_op_max;
+extern const sl_operator_ops sl_op_avg;
 extern const sl_operator_ops sl_op_file_sink;
 extern const sl_operator_ops sl_op_print_sink;
 extern const sl_operator_ops sl_op_blackhole_sink;

@@ -1,5 +1,6 @@
 /* Unit tests: job files (common/jobfile.c) and the stage catalog. */
 #include <check.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -405,9 +406,10 @@ START_TEST(test_err_types_and_params)
                "job.yaml:8:10: parameter 'path' has no value");
     expect_err(JOB("  - name: lines\n    source: file\n    path: /in\n    format: csv\n"
                    SINK("o", "lines")),
-               0, "job.yaml:6:13: format 'csv' is not supported yet");
-    expect_err(JOB(SRC "  - name: o\n    sink: file\n    path: /out\n    format: json\n"), 0,
-               "job.yaml:9:13: format 'json' is not supported yet");
+               0, "job.yaml:3:5: format csv requires 'schema' (e.g. \"ts:int, user:string, "
+                  "amount:double\")");
+    expect_err(JOB(SRC "  - name: o\n    sink: file\n    path: /out\n    format: parquet\n"), 0,
+               "job.yaml:9:13: unknown format 'parquet' (expected csv or json)");
     expect_err(JOB(SRC "  - name: o\n    sink: file\n    path: /out\n    format: xml\n"), 0,
                "job.yaml:9:13: unknown format 'xml' (expected csv or json)");
     expect_err(JOB("  - name: lines\n    source: file\n    path: /in\n    rate: -5\n"
@@ -534,6 +536,206 @@ START_TEST(test_catalog)
 }
 END_TEST
 
+/* ---- filter and map (common/stage_catalog_expr.c) ---- */
+
+/* Lines 6-15: filter, map with set and keep, a print sink. */
+static const char *filter_map =
+    JOB(SRC "  - name: f\n"
+            "    operator: filter\n"
+            "    where: length(line) > 3 and line != \"x\"\n"
+            "  - name: m\n"
+            "    operator: map\n"                          /* 10 */
+            "    set:\n"
+            "      n: length(line)\n"
+            "      line: upper(line)\n"
+            "      half: 'length(line) / 2.0'\n"
+            "    keep: [half, line, n]\n"                  /* 15 */
+            "  - name: o\n"
+            "    sink: print\n");
+
+static const sl_param *param_at(const sl_stage *st, int i, const char *key, int line, int col)
+{
+    const sl_param *p = &st->params[i];
+
+    ck_assert_int_lt(i, st->nparams);
+    ck_assert_str_eq(p->key, key);
+    ck_assert_int_eq(p->line, line);
+    ck_assert_int_eq(p->col, col);
+    return p;
+}
+
+static void schema_is(const sl_schema *s, const char *want)
+{
+    char got[256] = "";
+
+    for (int i = 0; i < s->nfields; i++) {
+        size_t n = strlen(got);
+        snprintf(got + n, sizeof(got) - n, "%s%s:%s", i ? "," : "", s->names[i],
+                 sl_type_name(s->types[i]));
+    }
+    ck_assert_str_eq(got, want);
+}
+
+START_TEST(test_filter_map)
+{
+    sl_job_spec *job = parse_ok(filter_map, 0);
+    const sl_stage *f = &job->stages[1], *m = &job->stages[2];
+
+    ck_assert_str_eq(f->type, "filter");
+    ck_assert_int_eq(f->nparams, 1);
+    ck_assert_str_eq(param_at(f, 0, "where", 8, 12)->value, "length(line) > 3 and line != \"x\"");
+    schema_is(&f->out_schema, "line:string");
+    ck_assert_int_eq(f->chained, 1);
+
+    ck_assert_str_eq(m->type, "map");
+    ck_assert_int_eq(m->nparams, 4);
+    ck_assert_str_eq(param_at(m, 0, "set.n", 12, 10)->value, "length(line)");
+    ck_assert_str_eq(param_at(m, 1, "set.line", 13, 13)->value, "upper(line)");
+    /* quoted: the column of the expression's first character */
+    ck_assert_str_eq(param_at(m, 2, "set.half", 14, 14)->value, "length(line) / 2.0");
+    ck_assert_str_eq(param_at(m, 3, "keep", 15, 11)->value, "half,line,n");
+    schema_is(&m->out_schema, "half:double,line:string,n:int");
+    ck_assert_int_eq(m->chained, 1);
+    sl_job_free(job);
+}
+END_TEST
+
+START_TEST(test_map_schema)
+{
+    sl_job_spec *job;
+
+    /* no keep: replaced fields stay in place (with their new type), new ones follow */
+    job = parse_ok(JOB(SRC "  - name: m\n    operator: map\n"
+                           "    set: {b: '\"x\"', line: length(line), a: 1.5}\n"
+                           "  - name: c\n    operator: count\n    key-by: [b, line]\n"
+                           SINK("o", "c")),
+                   0);
+    schema_is(&job->stages[1].out_schema, "line:int,b:string,a:double");
+    ck_assert_int_eq(job->stages[1].params[0].col, 15);
+    schema_is(&job->stages[2].out_schema, "b:string,line:int,count:int");
+    sl_job_free(job);
+    /* keep alone, as a single value; block-style list */
+    job = parse_ok(JOB(SRC "  - name: m\n    operator: map\n    keep: line\n" SINK("o", "m")), 0);
+    schema_is(&job->stages[1].out_schema, "line:string");
+    sl_job_free(job);
+    job = parse_ok(JOB(SRC "  - name: m\n    operator: map\n    set:\n      k: 1\n"
+                           "    keep:\n      - k\n      - line\n" SINK("o", "m")),
+                   0);
+    schema_is(&job->stages[1].out_schema, "k:int,line:string");
+    ck_assert_str_eq(sl_stage_param(&job->stages[1], "keep"), "k,line");
+    sl_job_free(job);
+    /* a later expression sees the input, not an earlier result */
+    job = parse_ok(JOB(SRC "  - name: m\n    operator: map\n"
+                           "    set:\n      line: length(line)\n      up: upper(line)\n"
+                           SINK("o", "m")),
+                   0);
+    schema_is(&job->stages[1].out_schema, "line:int,up:string");
+    sl_job_free(job);
+}
+END_TEST
+
+#define FILTER(where) JOB(SRC "  - name: f\n    operator: filter\n    where: " where "\n" SINK("o", "f"))
+#define MAP(body) JOB(SRC "  - name: m\n    operator: map\n" body SINK("o", "m"))
+
+START_TEST(test_err_filter)
+{
+    /* the value starts at column 12 of line 8 */
+    expect_err(FILTER("amout > 100"), 0, "job.yaml:8:12: unknown field 'amout'");
+    expect_err(FILTER("length(line) > 3 and amout < 2"), 0,
+               "job.yaml:8:33: unknown field 'amout'");
+    expect_err(FILTER("line > 1"), 0, "job.yaml:8:17: cannot compare string with int");
+    /* quoted scalars: after the quote */
+    expect_err(FILTER("'line = \"a\" or amout'"), 0, "job.yaml:8:27: unknown field 'amout'");
+    expect_err(FILTER("\"length(line) > x\""), 0, "job.yaml:8:28: unknown field 'x'");
+    /* columns count characters, not bytes */
+    expect_err(FILTER("line = \"\xc3\xa9t\xc3\xa9\" or amout"), 0,
+               "job.yaml:8:28: unknown field 'amout'");
+    expect_err(FILTER("lower(line, 1)"), 0, "job.yaml:8:12: lower takes 1 argument, got 2");
+    expect_err(FILTER("trim(line) = \"\""), 0,
+               "job.yaml:8:12: unknown function 'trim' (functions: lower, upper, length, "
+               "substr, concat, abs, floor, if)");
+    expect_err(FILTER("length(line) >"), 0,
+               "job.yaml:8:26: expected a value, found the end of the expression");
+    expect_err(FILTER("length(line)"), 0,
+               "job.yaml:8:12: where must be a condition (a comparison, and, or, not), not int");
+    expect_err(FILTER("'  '"), 0, "job.yaml:8:15: empty expression");
+    expect_err(FILTER(""), 0, "job.yaml:8:11: parameter 'where' has no value");
+    expect_err(FILTER("{a: 1}"), 0,
+               "job.yaml:8:12: parameter 'where' must be a single value, not a mapping");
+    expect_err(FILTER("[a, b]"), 0,
+               "job.yaml:8:12: parameter 'where' must be a single value, not a list");
+    expect_err(JOB(SRC "  - name: f\n    operator: filter\n" SINK("o", "f")), 0,
+               "job.yaml:6:5: operator 'filter' requires 'where'");
+    expect_err(JOB(SRC "  - name: f\n    operator: filter\n    where: true\n    key-by: line\n"
+                       SINK("o", "f")),
+               0, "job.yaml:9:5: key-by is not allowed for operator 'filter'");
+    expect_err(JOB(SRC "  - name: f\n    operator: filter\n    where: true\n    set: {a: 1}\n"
+                       SINK("o", "f")),
+               0, "job.yaml:9:5: unknown parameter 'set' for operator 'filter'");
+}
+END_TEST
+
+START_TEST(test_err_map)
+{
+    expect_err(MAP("    set:\n      n: length(lin)\n"), 0, "job.yaml:9:17: unknown field 'lin'");
+    expect_err(MAP("    set:\n      n: 1\n      s: concat(line, n)\n"), 0,
+               "job.yaml:10:23: unknown field 'n'"); /* the input has no n */
+    expect_err(MAP("    set: {n: 'line + 1'}\n"), 0,
+               "job.yaml:8:20: operator '+' needs numbers, not string and int");
+    expect_err(MAP("    set:\n      b: line = \"x\"\n"), 0,
+               "job.yaml:9:10: field 'b' cannot hold a boolean (a field is int, double or "
+               "string: use if(condition, 1, 0))");
+    expect_err(MAP("    set:\n      \"a b\": 1\n"), 0,
+               "job.yaml:9:14: 'a b' is not a field name (letters, digits, '_', '-' and '.', "
+               "starting with a letter or '_')");
+    expect_err(MAP("    set:\n      n: 1\n      n: 2\n"), 0,
+               "job.yaml:10:7: duplicate key 'n' (first at line 9)");
+    expect_err(MAP("    set: n\n"), 0,
+               "job.yaml:8:10: parameter 'set' must be a mapping (name: value, ...), not a "
+               "single value");
+    expect_err(MAP("    set: [n]\n"), 0,
+               "job.yaml:8:10: parameter 'set' must be a mapping (name: value, ...), not a list");
+    expect_err(MAP("    set:\n"), 0, "job.yaml:8:9: parameter 'set' has no value");
+    expect_err(MAP("    set: {}\n"), 0, "job.yaml:8:10: parameter 'set' is an empty mapping");
+    expect_err(MAP("    set:\n      n:\n"), 0, "job.yaml:9:9: 'n' under 'set' has no value");
+    expect_err(MAP("    set:\n      n: {a: 1}\n"), 0,
+               "job.yaml:9:10: 'n' under 'set' must be a single value, not a mapping");
+    expect_err(MAP("    keep: [line, nope]\n"), 0,
+               "job.yaml:8:11: keep: no field 'nope' (the fields are line:string)");
+    expect_err(MAP("    set: {n: 1}\n    keep: [n, line, n]\n"), 0,
+               "job.yaml:9:11: keep: field 'n' is listed twice");
+    expect_err(MAP("    keep: []\n"), 0, "job.yaml:8:11: parameter 'keep' is an empty list");
+    expect_err(MAP("    keep: [line, {a: 1}]\n"), 0,
+               "job.yaml:8:18: an item of 'keep' must be a single value, not a mapping");
+    expect_err(MAP("    keep: [\"a,b\"]\n"), 0, "job.yaml:8:12: an item of 'keep' cannot contain ','");
+    expect_err(MAP("    keep: {a: 1}\n"), 0,
+               "job.yaml:8:11: parameter 'keep' must be a single value, not a mapping");
+    expect_err(MAP(""), 0, "job.yaml:6:5: operator 'map' requires 'set' or 'keep'");
+    /* a field map dropped is gone downstream */
+    expect_err(JOB(SRC "  - name: m\n    operator: map\n    set: {n: 1}\n    keep: [n]\n"
+                       "  - name: w\n    operator: tokenize\n" SINK("o", "w")),
+               0, "job.yaml:10:5: field 'line' does not exist in the input (n:int)");
+    /* other parameters still take single values only */
+    expect_err(JOB("  - name: lines\n    source: file\n    path: [/a, /b]\n" SINK("o", "lines")),
+               0, "job.yaml:5:11: parameter 'path' must be a single value, not a list");
+}
+END_TEST
+
+START_TEST(test_catalog_expr)
+{
+    const sl_stage_type *t = sl_stage_type_find(SL_STAGE_OPERATOR, "map");
+
+    ck_assert_ptr_nonnull(t);
+    ck_assert_int_eq(t->key_by, SL_KEYBY_FORBIDDEN);
+    ck_assert_int_eq(sl_stage_type_param(t, "set")->required, SL_PARAM_MAPPING | SL_PARAM_EXPR);
+    ck_assert_int_eq(sl_stage_type_param(t, "keep")->required, SL_PARAM_LIST);
+    t = sl_stage_type_find(SL_STAGE_OPERATOR, "filter");
+    ck_assert_ptr_nonnull(t);
+    ck_assert_int_eq(sl_stage_type_param(t, "where")->required,
+                     SL_PARAM_REQUIRED | SL_PARAM_EXPR);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("jobfile");
@@ -559,6 +761,11 @@ int main(void)
     tcase_add_test(tc, test_err_config);
     tcase_add_test(tc, test_err_dangling);
     tcase_add_test(tc, test_catalog);
+    tcase_add_test(tc, test_filter_map);
+    tcase_add_test(tc, test_map_schema);
+    tcase_add_test(tc, test_err_filter);
+    tcase_add_test(tc, test_err_map);
+    tcase_add_test(tc, test_catalog_expr);
     suite_add_tcase(s, tc);
     sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

@@ -1,11 +1,71 @@
-/* Unit tests: taskmanager/keyed_state.c ("hashmap" backend). */
+/* Unit tests: taskmanager/keyed_state*.c. The behaviour tests run once per
+ * backend (check loop tests: _i indexes backends[]); snapshots are
+ * restored into the other backend; then tests of one backend alone. */
+#define _XOPEN_SOURCE 700
 #include <check.h>
+#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
+#include "common/buf.h"
 #include "common/status.h"
 #include "taskmanager/keyed_state.h"
+#include "taskmanager/keyed_state_backend.h"
+
+static const char *const backends[] = {"hashmap", "leveldb"};
+#define NBACKENDS 2
+
+/* Per test (each runs in its own process): a temp root for leveldb folders. */
+static char tmp_root[256];
+static int nstates;
+
+static void setup_root(void)
+{
+    const char *t = getenv("TMPDIR");
+
+    snprintf(tmp_root, sizeof(tmp_root), "%s/sluice-ks-test.XXXXXX", t != NULL && t[0] == '/' ? t : "/tmp");
+    ck_assert_ptr_nonnull(mkdtemp(tmp_root));
+    nstates = 0;
+}
+
+static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void)sb, (void)flag, (void)ftw;
+    return remove(path);
+}
+
+static void teardown_root(void)
+{
+    nftw(tmp_root, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+static int path_exists(const char *path)
+{
+    struct stat sb;
+    return stat(path, &sb) == 0;
+}
+
+/* A fresh working folder path (not created) under the temp root. */
+static void state_dir(char *out, size_t outlen)
+{
+    int n = snprintf(out, outlen, "%s/state-%d", tmp_root, nstates++);
+    ck_assert(n > 0 && (size_t)n < outlen);
+}
+
+static sl_keyed_state *open_backend(int b, int kg_start, int kg_end)
+{
+    sl_keyed_state *st = NULL;
+    char dir[512];
+
+    state_dir(dir, sizeof(dir));
+    ck_assert_int_eq(sl_keyed_state_open(backends[b], kg_start, kg_end, dir, &st), SL_OK);
+    ck_assert_ptr_nonnull(st);
+    return st;
+}
 
 static sl_keyed_state *open_hm(int kg_start, int kg_end)
 {
@@ -40,7 +100,7 @@ static int is_absent(sl_keyed_state *st, int kg, const char *k)
 
 START_TEST(test_put_get)
 {
-    sl_keyed_state *st = open_hm(0, 63);
+    sl_keyed_state *st = open_backend(_i, 0, 63);
 
     put_str(st, 5, "hello", "1");
     put_str(st, 5, "world", "22");
@@ -55,7 +115,7 @@ END_TEST
 
 START_TEST(test_get_missing_is_enotfound)
 {
-    sl_keyed_state *st = open_hm(0, 3);
+    sl_keyed_state *st = open_backend(_i, 0, 3);
 
     ck_assert(is_absent(st, 0, "nothing"));
     put_str(st, 1, "key", "v");
@@ -68,7 +128,7 @@ END_TEST
 
 START_TEST(test_empty_key_and_empty_value)
 {
-    sl_keyed_state *st = open_hm(0, 0);
+    sl_keyed_state *st = open_backend(_i, 0, 0);
     const void *val;
     size_t vlen = 99;
 
@@ -106,7 +166,7 @@ END_TEST
 
 START_TEST(test_replace_larger_value)
 {
-    sl_keyed_state *st = open_hm(0, 0);
+    sl_keyed_state *st = open_backend(_i, 0, 0);
     char big[1000];
 
     memset(big, 'q', sizeof(big) - 1);
@@ -123,7 +183,7 @@ END_TEST
 
 START_TEST(test_delete)
 {
-    sl_keyed_state *st = open_hm(10, 20);
+    sl_keyed_state *st = open_backend(_i, 10, 20);
 
     put_str(st, 10, "a", "1");
     put_str(st, 10, "b", "2");
@@ -148,7 +208,7 @@ static int kg_of(int i, int ngroups)
 START_TEST(test_growth_to_100k_keys)
 {
     enum { N = 100000, G = 4 };
-    sl_keyed_state *st = open_hm(0, G - 1);
+    sl_keyed_state *st = open_backend(_i, 0, G - 1);
     char key[32];
     int64_t v;
 
@@ -185,7 +245,7 @@ END_TEST
 START_TEST(test_many_keys_in_one_group_with_colliding_prefixes)
 {
     enum { N = 100000 };
-    sl_keyed_state *st = open_hm(0, 0);
+    sl_keyed_state *st = open_backend(_i, 0, 0);
     uint64_t k;
 
     for (uint32_t i = 0; i < N; i++) {
@@ -235,7 +295,7 @@ static int visit_cb(void *arg, int kg, const void *key, size_t klen, const void 
 START_TEST(test_visit_group_sees_exactly_its_entries)
 {
     enum { N = 5000, KG0 = 40, G = 8 };
-    sl_keyed_state *st = open_hm(KG0, KG0 + G - 1);
+    sl_keyed_state *st = open_backend(_i, KG0, KG0 + G - 1);
     unsigned char *seen = calloc(N, 1);
     visit_acc acc = {0};
 
@@ -269,7 +329,7 @@ END_TEST
 
 START_TEST(test_visit_stops_on_nonzero)
 {
-    sl_keyed_state *st = open_hm(0, 1);
+    sl_keyed_state *st = open_backend(_i, 0, 1);
     unsigned char seen[10] = {0};
     visit_acc acc = {.want_kg = 1, .seen = seen, .stop_after = 3};
 
@@ -301,10 +361,10 @@ START_TEST(test_bad_arguments_are_einval)
 {
     sl_keyed_state *st = NULL;
 
-    ck_assert_int_eq(sl_keyed_state_open("hashmap", 5, 4, NULL, &st), SL_EINVAL);
-    ck_assert_int_eq(sl_keyed_state_open("hashmap", -1, 4, NULL, &st), SL_EINVAL);
-    ck_assert_int_eq(sl_keyed_state_open("hashmap", 0, 32768, NULL, &st), SL_EINVAL);
-    st = open_hm(64, 127);
+    ck_assert_int_eq(sl_keyed_state_open(backends[_i], 5, 4, NULL, &st), SL_EINVAL);
+    ck_assert_int_eq(sl_keyed_state_open(backends[_i], -1, 4, NULL, &st), SL_EINVAL);
+    ck_assert_int_eq(sl_keyed_state_open(backends[_i], 0, 32768, NULL, &st), SL_EINVAL);
+    st = open_backend(_i, 64, 127);
     ck_assert_int_eq(sl_keyed_state_put(st, 63, "k", 1, "v", 1), SL_EINVAL);
     ck_assert_int_eq(sl_keyed_state_put(st, 128, "k", 1, "v", 1), SL_EINVAL);
     ck_assert_int_eq(sl_keyed_state_put(st, 64, NULL, 1, "v", 1), SL_EINVAL);
@@ -319,25 +379,361 @@ START_TEST(test_bad_arguments_are_einval)
 }
 END_TEST
 
+/* ---- snapshots ------------------------------------------------------- */
+
+/* Deterministic content: key "k<i>" in group i % ngroups + kg0, value of
+ * i % 7 * 5 bytes (some empty) derived from i. */
+static int fill_value(int i, char *v, size_t cap)
+{
+    int n = (i % 7) * 5;
+
+    ck_assert((size_t)n <= cap);
+    for (int j = 0; j < n; j++) {
+        v[j] = (char)('a' + (i + j) % 26);
+    }
+    return n;
+}
+
+static void fill(sl_keyed_state *st, int n, int kg0, int ngroups)
+{
+    char key[32], val[64];
+
+    for (int i = 0; i < n; i++) {
+        int kl = snprintf(key, sizeof(key), "k%d", i);
+        int vl = fill_value(i, val, sizeof(val));
+        ck_assert_int_eq(sl_keyed_state_put(st, kg0 + i % ngroups, key, (size_t)kl, val, (size_t)vl),
+                         SL_OK);
+    }
+}
+
+/* Every key of fill() in groups [lo, hi] is in st with its value; the others
+ * are absent; st holds nothing else. */
+static void assert_filled(sl_keyed_state *st, int n, int kg0, int ngroups, int lo, int hi)
+{
+    char key[32], want[64];
+    size_t expect = 0;
+
+    for (int i = 0; i < n; i++) {
+        int kg = kg0 + i % ngroups;
+        int kl = snprintf(key, sizeof(key), "k%d", i);
+        const void *val;
+        size_t vlen;
+        if (kg < lo || kg > hi) {
+            continue;
+        }
+        int wl = fill_value(i, want, sizeof(want));
+        expect++;
+        ck_assert_int_eq(sl_keyed_state_get(st, kg, key, (size_t)kl, &val, &vlen), SL_OK);
+        ck_assert_uint_eq(vlen, (size_t)wl);
+        ck_assert(wl == 0 || memcmp(val, want, (size_t)wl) == 0);
+    }
+    ck_assert_uint_eq(sl_keyed_state_count(st), expect);
+}
+
+START_TEST(test_snapshot_restores_into_the_other_backend)
+{
+    enum { N = 20000, KG0 = 0, G = 16 };
+    sl_keyed_state *a = open_backend(_i, KG0, KG0 + G - 1);
+    sl_keyed_state *b = open_backend(1 - _i, KG0, KG0 + G - 1);
+    sl_keyed_state *c = open_backend(_i, KG0, KG0 + G - 1);
+    sl_buf snap = {0}, again = {0}, back = {0};
+
+    fill(a, N, KG0, G);
+    for (int i = 0; i < N; i += 10) { /* deleted keys must not travel */
+        char key[32];
+        int kl = snprintf(key, sizeof(key), "k%d", i);
+        ck_assert_int_eq(sl_keyed_state_delete(a, KG0 + i % G, key, (size_t)kl), SL_OK);
+    }
+    ck_assert_int_eq(sl_keyed_state_snapshot(a, KG0, KG0 + G - 1, &snap), SL_OK);
+    ck_assert_int_eq(sl_keyed_state_restore(b, snap.p, snap.len, KG0, KG0 + G - 1), SL_OK);
+    ck_assert_uint_eq(sl_keyed_state_count(b), N - N / 10);
+    for (int i = 0; i < N; i++) {
+        char key[32];
+        int kl = snprintf(key, sizeof(key), "k%d", i);
+        int rv = sl_keyed_state_get(b, KG0 + i % G, key, (size_t)kl, NULL, NULL);
+        ck_assert_int_eq(rv, i % 10 == 0 ? SL_ENOTFOUND : SL_OK);
+    }
+    /* and back: same content, same size on the wire */
+    ck_assert_int_eq(sl_keyed_state_snapshot(b, KG0, KG0 + G - 1, &again), SL_OK);
+    ck_assert_uint_eq(again.len, snap.len);
+    ck_assert_int_eq(sl_keyed_state_restore(c, again.p, again.len, KG0, KG0 + G - 1), SL_OK);
+    ck_assert_int_eq(sl_keyed_state_snapshot(c, KG0, KG0 + G - 1, &back), SL_OK);
+    ck_assert_uint_eq(sl_keyed_state_count(c), N - N / 10);
+    ck_assert_uint_eq(back.len, snap.len);
+    sl_buf_free(&snap);
+    sl_buf_free(&again);
+    sl_buf_free(&back);
+    sl_keyed_state_close(a);
+    sl_keyed_state_close(b);
+    sl_keyed_state_close(c);
+}
+END_TEST
+
+START_TEST(test_snapshot_is_the_same_bytes_for_both_backends)
+{
+    /* One key per group: the order inside a group cannot differ. */
+    enum { G = 40 };
+    sl_keyed_state *a = open_backend(0, 0, G - 1);
+    sl_keyed_state *b = open_backend(1, 0, G - 1);
+    sl_buf sa = {0}, sb = {0};
+
+    fill(a, G, 0, G);
+    fill(b, G, 0, G);
+    ck_assert_int_eq(sl_keyed_state_snapshot(a, 0, G - 1, &sa), SL_OK);
+    ck_assert_int_eq(sl_keyed_state_snapshot(b, 0, G - 1, &sb), SL_OK);
+    ck_assert_uint_eq(sa.len, sb.len);
+    ck_assert(memcmp(sa.p, sb.p, sa.len) == 0);
+    sl_buf_free(&sa);
+    sl_buf_free(&sb);
+    sl_keyed_state_close(a);
+    sl_keyed_state_close(b);
+}
+END_TEST
+
+START_TEST(test_restore_takes_only_its_key_group_range)
+{
+    enum { N = 3000, G = 16, LO = 4, HI = 9 };
+    sl_keyed_state *a = open_backend(_i, 0, G - 1);
+    sl_keyed_state *b = open_backend(1 - _i, LO, HI);
+    sl_keyed_state *c = open_backend(_i, 0, G - 1);
+    sl_buf snap = {0}, part = {0};
+
+    fill(a, N, 0, G);
+    ck_assert_int_eq(sl_keyed_state_snapshot(a, 0, G - 1, &snap), SL_OK);
+    ck_assert_int_eq(sl_keyed_state_restore(b, snap.p, snap.len, LO, HI), SL_OK);
+    assert_filled(b, N, 0, G, LO, HI);
+    /* a snapshot of a sub-range holds only that range */
+    ck_assert_int_eq(sl_keyed_state_snapshot(a, LO, HI, &part), SL_OK);
+    ck_assert_int_eq(sl_keyed_state_restore(c, part.p, part.len, 0, G - 1), SL_OK);
+    assert_filled(c, N, 0, G, LO, HI);
+    sl_buf_free(&snap);
+    sl_buf_free(&part);
+    sl_keyed_state_close(a);
+    sl_keyed_state_close(b);
+    sl_keyed_state_close(c);
+}
+END_TEST
+
+START_TEST(test_empty_state_snapshots_to_nothing)
+{
+    sl_keyed_state *a = open_backend(_i, 0, 127);
+    sl_buf snap = {0};
+
+    ck_assert_int_eq(sl_keyed_state_snapshot(a, 0, 127, &snap), SL_OK);
+    ck_assert_uint_eq(snap.len, 0);
+    ck_assert_int_eq(sl_keyed_state_restore(a, snap.p, 0, 0, 127), SL_OK);
+    sl_buf_free(&snap);
+    sl_keyed_state_close(a);
+}
+END_TEST
+
+START_TEST(test_restore_rejects_malformed_data)
+{
+    static const uint8_t bad_kg[] = {0xff, 0xff, 0x03};      /* kg 65535 */
+    static const uint8_t short_entry[] = {0x02, 0x01, 0x05, 'a'}; /* klen 5, 1 byte */
+    sl_keyed_state *a = open_backend(_i, 0, 3);
+
+    ck_assert_int_eq(sl_keyed_state_restore(a, bad_kg, sizeof(bad_kg), 0, 3), SL_EINVAL);
+    ck_assert_int_eq(sl_keyed_state_restore(a, short_entry, sizeof(short_entry), 0, 3), SL_EINVAL);
+    sl_keyed_state_close(a);
+}
+END_TEST
+
+typedef struct view_acc {
+    int n;
+    int last_kg;
+    int ordered;
+} view_acc;
+
+static int view_cb(void *arg, int kg, const void *key, size_t klen, const void *val, size_t vlen)
+{
+    view_acc *acc = arg;
+
+    (void)key, (void)klen, (void)val, (void)vlen;
+    acc->ordered &= kg >= acc->last_kg;
+    acc->last_kg = kg;
+    acc->n++;
+    return 0;
+}
+
+/* leveldb's view is a leveldb snapshot: writes after it do not show. */
+START_TEST(test_leveldb_view_is_consistent_while_writing)
+{
+    enum { N = 2000, G = 8 };
+    sl_keyed_state *st = open_backend(1, 0, G - 1);
+    sl_ks_view *v = NULL;
+    view_acc acc = {.last_kg = -1, .ordered = 1};
+    sl_buf snap = {0};
+
+    fill(st, N, 0, G);
+    ck_assert_int_eq(sl_ks_view_open(st, &v), SL_OK);
+    fill(st, 2 * N, 0, G); /* N more keys */
+    for (int i = 0; i < N; i += 2) {
+        char key[32];
+        int kl = snprintf(key, sizeof(key), "k%d", i);
+        ck_assert_int_eq(sl_keyed_state_delete(st, i % G, key, (size_t)kl), SL_OK);
+    }
+    ck_assert_int_eq(sl_ks_view_visit(v, 0, G - 1, view_cb, &acc), SL_OK);
+    ck_assert_int_eq(acc.n, N);
+    ck_assert(acc.ordered);
+    sl_ks_view_close(v);
+    ck_assert_uint_eq(sl_keyed_state_count(st), 2 * N - N / 2);
+    ck_assert_int_eq(sl_keyed_state_snapshot(st, 0, G - 1, &snap), SL_OK);
+    sl_buf_free(&snap);
+    sl_keyed_state_close(st);
+}
+END_TEST
+
+/* ---- one backend ----------------------------------------------------- */
+
+START_TEST(test_leveldb_needs_an_absolute_dir)
+{
+    sl_keyed_state *st = NULL;
+
+    ck_assert_int_eq(sl_keyed_state_open("leveldb", 0, 3, NULL, &st), SL_EINVAL);
+    ck_assert_int_eq(sl_keyed_state_open("leveldb", 0, 3, "relative/dir", &st), SL_EINVAL);
+    ck_assert_ptr_null(st);
+}
+END_TEST
+
+START_TEST(test_leveldb_folder_is_created_and_removed_on_close)
+{
+    sl_keyed_state *st = NULL, *other = NULL;
+    char dir[512];
+
+    snprintf(dir, sizeof(dir), "%s/a/b/job-1-counts-0", tmp_root);
+    ck_assert_int_eq(sl_keyed_state_open("leveldb", 0, 3, dir, &st), SL_OK);
+    ck_assert(path_exists(dir));
+    /* a second state cannot take a folder in use */
+    ck_assert_int_ne(sl_keyed_state_open("leveldb", 0, 3, dir, &other), SL_OK);
+    ck_assert_ptr_null(other);
+    put_str(st, 1, "k", "v");
+    assert_get(st, 1, "k", "v");
+    sl_keyed_state_close(st);
+    ck_assert(!path_exists(dir));
+}
+END_TEST
+
+/* A child opens a state, writes and exits without closing (a killed
+ * process); leaves its folder behind. */
+static void leave_stale_state(const char *dir)
+{
+    pid_t pid = fork();
+    int status;
+
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        sl_keyed_state *st = NULL;
+        if (sl_keyed_state_open("leveldb", 0, 3, dir, &st) != SL_OK ||
+            sl_keyed_state_put(st, 2, "old", 3, "x", 1) != SL_OK) {
+            _exit(1);
+        }
+        _exit(0);
+    }
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    ck_assert(path_exists(dir));
+}
+
+START_TEST(test_leveldb_starts_empty_over_a_stale_copy)
+{
+    sl_keyed_state *st = NULL;
+    char dir[512];
+
+    state_dir(dir, sizeof(dir));
+    leave_stale_state(dir);
+    ck_assert_int_eq(sl_keyed_state_open("leveldb", 0, 3, dir, &st), SL_OK);
+    ck_assert(is_absent(st, 2, "old"));
+    ck_assert_uint_eq(sl_keyed_state_count(st), 0);
+    sl_keyed_state_close(st);
+    ck_assert(!path_exists(dir));
+}
+END_TEST
+
+#define JOB "0123456789abcdef0123456789abcdef"
+
+START_TEST(test_local_dir_names_and_sweeps_earlier_attempts)
+{
+    char out[512], want[512], dead1[512], dead2[512], other_job[512], live[512], roots[600];
+    sl_keyed_state *held = NULL;
+
+    snprintf(dead1, sizeof(dead1), "%s/" JOB "-1-counts-0", tmp_root);
+    snprintf(dead2, sizeof(dead2), "%s/" JOB "-2-my-stage.x-1", tmp_root);
+    snprintf(other_job, sizeof(other_job), "%s/fedcba9876543210fedcba9876543210-1-counts-0", tmp_root);
+    snprintf(live, sizeof(live), "%s/" JOB "-2-counts-1", tmp_root);
+    leave_stale_state(dead1);
+    leave_stale_state(dead2);
+    leave_stale_state(other_job);
+    ck_assert_int_eq(sl_keyed_state_open("leveldb", 0, 3, live, &held), SL_OK);
+
+    snprintf(roots, sizeof(roots), " file://%s/ ", tmp_root);
+    ck_assert_int_eq(sl_keyed_state_local_dir(roots, JOB, 3, "counts", 1, out, sizeof(out)), SL_OK);
+    snprintf(want, sizeof(want), "%s/" JOB "-3-counts-1", tmp_root);
+    ck_assert_str_eq(out, want);
+    ck_assert(!path_exists(dead1));
+    ck_assert(!path_exists(dead2));
+    ck_assert(path_exists(other_job)); /* another job's */
+    ck_assert(path_exists(live));      /* held by a live state */
+    sl_keyed_state_close(held);
+    ck_assert(!path_exists(live));
+}
+END_TEST
+
+START_TEST(test_local_dir_picks_a_root_per_subtask)
+{
+    char out[64];
+
+    ck_assert_int_eq(sl_keyed_state_local_dir("/x/a,/x/b", JOB, 0, "s", 3, out, sizeof(out)), SL_OK);
+    ck_assert_str_eq(out, "/x/b/" JOB "-0-s-3");
+    ck_assert_int_eq(sl_keyed_state_local_dir("/x/a,/x/b", JOB, 0, "s", 2, out, sizeof(out)), SL_OK);
+    ck_assert_str_eq(out, "/x/a/" JOB "-0-s-2");
+    ck_assert_int_eq(sl_keyed_state_local_dir("relative", JOB, 0, "s", 0, out, sizeof(out)), SL_EINVAL);
+    ck_assert_int_eq(sl_keyed_state_local_dir("/x,", JOB, 0, "s", 1, out, sizeof(out)), SL_EINVAL);
+    ck_assert_int_eq(sl_keyed_state_local_dir("/x", JOB, 0, "a/b", 0, out, sizeof(out)), SL_EINVAL);
+    ck_assert_int_eq(sl_keyed_state_local_dir("/x", JOB, 0, "s", 0, out, 20), SL_ENOSPC);
+}
+END_TEST
+
 static Suite *keyed_state_suite(void)
 {
     Suite *s = suite_create("keyed_state");
-    TCase *tc = tcase_create("hashmap");
+    TCase *both = tcase_create("both backends");
+    TCase *hm = tcase_create("hashmap");
+    TCase *ldb = tcase_create("leveldb");
 
-    tcase_set_timeout(tc, 120);
-    tcase_add_test(tc, test_put_get);
-    tcase_add_test(tc, test_get_missing_is_enotfound);
-    tcase_add_test(tc, test_empty_key_and_empty_value);
-    tcase_add_test(tc, test_replace_smaller_is_in_place);
-    tcase_add_test(tc, test_replace_larger_value);
-    tcase_add_test(tc, test_delete);
-    tcase_add_test(tc, test_growth_to_100k_keys);
-    tcase_add_test(tc, test_many_keys_in_one_group_with_colliding_prefixes);
-    tcase_add_test(tc, test_visit_group_sees_exactly_its_entries);
-    tcase_add_test(tc, test_visit_stops_on_nonzero);
-    tcase_add_test(tc, test_unknown_backend_is_einval);
-    tcase_add_test(tc, test_bad_arguments_are_einval);
-    suite_add_tcase(s, tc);
+    /* _i: index into backends[] */
+    tcase_set_timeout(both, 120);
+    tcase_add_checked_fixture(both, setup_root, teardown_root);
+    tcase_add_loop_test(both, test_put_get, 0, NBACKENDS);
+    tcase_add_loop_test(both, test_get_missing_is_enotfound, 0, NBACKENDS);
+    tcase_add_loop_test(both, test_empty_key_and_empty_value, 0, NBACKENDS);
+    tcase_add_loop_test(both, test_replace_larger_value, 0, NBACKENDS);
+    tcase_add_loop_test(both, test_delete, 0, NBACKENDS);
+    tcase_add_loop_test(both, test_growth_to_100k_keys, 0, NBACKENDS);
+    tcase_add_loop_test(both, test_many_keys_in_one_group_with_colliding_prefixes, 0, NBACKENDS);
+    tcase_add_loop_test(both, test_visit_group_sees_exactly_its_entries, 0, NBACKENDS);
+    tcase_add_loop_test(both, test_visit_stops_on_nonzero, 0, NBACKENDS);
+    tcase_add_loop_test(both, test_bad_arguments_are_einval, 0, NBACKENDS);
+    tcase_add_loop_test(both, test_snapshot_restores_into_the_other_backend, 0, NBACKENDS);
+    tcase_add_loop_test(both, test_restore_takes_only_its_key_group_range, 0, NBACKENDS);
+    tcase_add_loop_test(both, test_empty_state_snapshots_to_nothing, 0, NBACKENDS);
+    tcase_add_loop_test(both, test_restore_rejects_malformed_data, 0, NBACKENDS);
+    tcase_add_test(both, test_snapshot_is_the_same_bytes_for_both_backends);
+    suite_add_tcase(s, both);
+
+    tcase_add_test(hm, test_replace_smaller_is_in_place);
+    tcase_add_test(hm, test_unknown_backend_is_einval);
+    suite_add_tcase(s, hm);
+
+    tcase_set_timeout(ldb, 30);
+    tcase_add_checked_fixture(ldb, setup_root, teardown_root);
+    tcase_add_test(ldb, test_leveldb_view_is_consistent_while_writing);
+    tcase_add_test(ldb, test_leveldb_needs_an_absolute_dir);
+    tcase_add_test(ldb, test_leveldb_folder_is_created_and_removed_on_close);
+    tcase_add_test(ldb, test_leveldb_starts_empty_over_a_stale_copy);
+    tcase_add_test(ldb, test_local_dir_names_and_sweeps_earlier_attempts);
+    tcase_add_test(ldb, test_local_dir_picks_a_root_per_subtask);
+    suite_add_tcase(s, ldb);
     return s;
 }
 

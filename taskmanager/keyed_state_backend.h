@@ -1,0 +1,65 @@
+/* Keyed state backends: the vtable behind sl_keyed_state (private to the
+ * keyed_state*.c files).
+ *
+ * The front (keyed_state.c) checks every argument before it calls a
+ * backend: kg lies in [kg_start, kg_end] of the open, key and value lengths
+ * are at most SL_KS_MAX_LEN, pointers are non-NULL where a length is > 0.
+ * Backends return SL_OK or a status code and log the cause of SL_EIO. */
+#ifndef SL_KEYED_STATE_BACKEND_H
+#define SL_KEYED_STATE_BACKEND_H
+
+#include <stddef.h>
+
+#include "taskmanager/keyed_state.h"
+
+/* Largest key or value accepted, so lengths fit a uint32_t. */
+#define SL_KS_MAX_LEN (1u << 30)
+
+typedef struct sl_ks_ops {
+    const char *name;
+    /* dir: the working folder given to sl_keyed_state_open (may be NULL). */
+    int (*open)(int kg_start, int kg_end, const char *dir, void **impl);
+    void (*close)(void *impl);
+    /* *val valid until the next get, put, delete or close. */
+    int (*get)(void *impl, int kg, const void *key, size_t klen, const void **val, size_t *vlen);
+    int (*put)(void *impl, int kg, const void *key, size_t klen, const void *val, size_t vlen);
+    int (*del)(void *impl, int kg, const void *key, size_t klen);
+    size_t (*count)(const void *impl);
+    int (*visit)(void *impl, int kg, sl_keyed_state_visit_fn fn, void *arg);
+
+    /* Snapshot views: a read-only view of the whole state as it was at
+     * view_open. view_visit calls fn for every entry of key groups
+     * [kg_lo, kg_hi] (a sub-range of the open's), group after group in
+     * ascending order, all entries of a group together; it returns like
+     * visit. A view must be closed before its state.
+     *
+     * hashmap's view is the live table: it stays consistent only while
+     * the state is not modified. leveldb's view is a leveldb snapshot: it
+     * stays consistent while the task goes on writing, and the leveldb
+     * handle is thread-safe, so a view could be read on another thread
+     * (the uploader) as long as the state outlives it. */
+    int (*view_open)(void *impl, void **view);
+    int (*view_visit)(void *view, int kg_lo, int kg_hi, sl_keyed_state_visit_fn fn, void *arg);
+    void (*view_close)(void *view);
+} sl_ks_ops;
+
+extern const sl_ks_ops sl_ks_hashmap_ops; /* keyed_state.c */
+extern const sl_ks_ops sl_ks_leveldb_ops; /* keyed_state_leveldb.c */
+
+/* Removes the leveldb working folder at path (and the folder itself) if no
+ * live sl_keyed_state of any process holds it; SL_EBUSY if one does,
+ * SL_OK if there was nothing. Used to clear a killed process's copies. */
+int sl_ks_leveldb_remove(const char *path);
+
+/* A consistent view of an open state, for writing a snapshot
+ * (keyed_state_snapshot.c). Today the snapshot is written in the task
+ * thread between view_open and view_close; moving the writing to the
+ * uploader means handing it the view (see view_open above). */
+typedef struct sl_ks_view sl_ks_view;
+
+int sl_ks_view_open(sl_keyed_state *st, sl_ks_view **out);
+/* Visits the entries of [kg_lo, kg_hi] clamped to the state's key groups. */
+int sl_ks_view_visit(sl_ks_view *v, int kg_lo, int kg_hi, sl_keyed_state_visit_fn fn, void *arg);
+void sl_ks_view_close(sl_ks_view *v);
+
+#endif
