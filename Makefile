@@ -24,13 +24,21 @@ TM_OBJ      := $(call obj,$(TM_SRC))
 CLI_OBJ     := $(call obj,$(CLI_SRC))
 UNIT_BIN    := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 BINS        := $(BUILD)/bin/sluice-jobmanager $(BUILD)/bin/sluice-taskmanager $(BUILD)/bin/sluice
+# user-defined operators (include/sluice/udf.h): examples/udf/<name>.c
+UDF_SRC     := $(wildcard examples/udf/*.c)
+UDF_LIBS    := $(patsubst examples/udf/%.c,$(BUILD)/examples/lib%.so,$(UDF_SRC))
 
 .PHONY: all deps test unit integration asan asan-test demo bench clean binaries
 .SECONDARY: $(GEN_C) $(GEN_H)
 all: deps
 	@$(MAKE) --no-print-directory binaries
 
-binaries: $(BINS)
+binaries: $(BINS) $(UDF_LIBS)
+
+# A UDF needs only the public header: no symbol of Sluice is linked in.
+$(BUILD)/examples/lib%.so: examples/udf/%.c include/sluice/udf.h
+	@mkdir -p $(dir $@)
+	$(CC) -std=c11 $(OPT) -g -Wall -Wextra -Werror -fPIC -shared -I include -o $@ $<
 
 deps:
 	@scripts/install-deps.sh

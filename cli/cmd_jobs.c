@@ -12,8 +12,10 @@
 #include "cli/json.h"
 #include "cli/output.h"
 #include "cli/rpc_call.h"
+#include "common/jobfile.h"
 #include "common/status.h"
 #include "common/util.h"
+#include "include/sluice/udf.h"
 
 #define REQUEST_ID_BYTES 16
 #define JOB_FILE_MAX ((size_t)16 << 20)
@@ -103,9 +105,94 @@ static int read_job_file(const char *arg, char **out)
     return rv == SL_OK ? SL_EXIT_OK : cannot_read(arg, rv, err);
 }
 
+/* ---- udf libraries: read on this machine, sent with the job */
+
+typedef struct udf_libs {
+    size_t n, total;
+    Sluice__UdfLibrary *libs[SL_MAX_STAGES];
+} udf_libs;
+
+static void udf_libs_free(udf_libs *l)
+{
+    for (size_t i = 0; i < l->n; i++) {
+        free(l->libs[i]->path);
+        free(l->libs[i]->content.data);
+        free(l->libs[i]);
+    }
+    l->n = 0;
+}
+
+static int lib_known(const udf_libs *l, const char *path)
+{
+    for (size_t i = 0; i < l->n; i++)
+        if (strcmp(l->libs[i]->path, path) == 0)
+            return 1;
+    return 0;
+}
+
+static int cannot_read_lib(const char *file, const sl_param *p, int rv, int err)
+{
+    const char *reason = rv == SL_ENOTFOUND ? strerror(ENOENT)
+                         : rv == SL_ENOSPC  ? "the job's libraries are larger than 32 MiB"
+                         : rv == SL_EIO && err != 0 ? strerror(err) : sl_strerror(rv);
+    fprintf(stderr, "%s:%d:%d: cannot read library '%s': %s\n", file, p->line, p->col,
+            p->value, reason);
+    return SL_EXIT_USAGE;
+}
+
+/* Reads the library of one udf stage (if not read already). */
+static int read_lib(udf_libs *l, const char *file, const sl_stage *st)
+{
+    const sl_param *p = NULL;
+    char *data = NULL;
+    size_t len = 0;
+    for (int i = 0; i < st->nparams; i++)
+        if (strcmp(st->params[i].key, "library") == 0)
+            p = &st->params[i];
+    if (p == NULL || lib_known(l, p->value))
+        return SL_EXIT_OK;
+    errno = 0;
+    int rv = sl_read_file(p->value, SLUICE_UDF_LIBRARY_MAX - l->total, &data, &len);
+    if (rv != SL_OK)
+        return cannot_read_lib(file, p, rv, errno);
+    Sluice__UdfLibrary *lib = calloc(1, sizeof(*lib));
+    char *path = strdup(p->value);
+    if (lib == NULL || path == NULL) {
+        free(lib);
+        free(path);
+        free(data);
+        return sl_cli_failed("out of memory");
+    }
+    sluice__udf_library__init(lib);
+    lib->path = path;
+    lib->content.data = (uint8_t *)data;
+    lib->content.len = len;
+    l->total += len;
+    l->libs[l->n++] = lib;
+    return SL_EXIT_OK;
+}
+
+/* The libraries named by the job's udf stages. A job file that does not
+ * parse is sent as it is: the jobmanager reports its error. */
+static int read_udf_libs(const char *file, const char *yaml, uint32_t par, udf_libs *l)
+{
+    sl_job_spec *spec = NULL;
+    char err[512];
+    int rc = SL_EXIT_OK;
+    if (sl_job_parse(file, yaml, strlen(yaml), (int)par, &spec, err, sizeof(err)) != SL_OK)
+        return SL_EXIT_OK;
+    for (int i = 0; i < spec->nstages && rc == SL_EXIT_OK; i++) {
+        const sl_stage *st = &spec->stages[i];
+        if (st->kind == SL_STAGE_OPERATOR && strcmp(st->type, "udf") == 0)
+            rc = read_lib(l, file, st);
+    }
+    sl_job_free(spec);
+    return rc;
+}
+
 /* Submits the job and prints its JobID into job_id. */
 static int submit(sl_cli *cli, const char *file_name, char *yaml, uint32_t parallelism,
-                  char job_id[SL_CLI_JOB_ID_LEN + 1])
+                  const udf_libs *libs, char job_id[SL_CLI_JOB_ID_LEN + 1])
 {
     char request_id[2 * REQUEST_ID_BYTES + 1];
     Sluice__Request req = SLUICE__REQUEST__INIT;
@@ -117,6 +204,8 @@ static int submit(sl_cli *cli, const char *file_name, char *yaml, uint32_t paral
     sj.yaml = yaml;
     sj.parallelism = parallelism;
     sj.request_id = request_id;
+    sj.n_libraries = libs->n;
+    sj.libraries = (Sluice__UdfLibrary **)libs->libs;
     req.body_case = SLUICE__REQUEST__BODY_SUBMIT_JOB;
     req.submit_job = &sj;
     int rc = sl_cli_call(cli, &req, &reply);
@@ -170,6 +259,7 @@ int sl_cli_cmd_run(sl_cli *cli, const sl_cli_args *a)
     const char *jobfile = a->operands[0];
     char job_id[SL_CLI_JOB_ID_LEN + 1];
     char *yaml = NULL;
+    udf_libs libs = {0};
     uint32_t parallelism = 0;
     int rc = parse_parallelism(sl_cli_opt_value(a, 'p'), &parallelism);
     if (rc == SL_EXIT_OK && sl_cli_opt_flag(a, 's'))
@@ -179,7 +269,10 @@ int sl_cli_cmd_run(sl_cli *cli, const sl_cli_args *a)
     if (rc == SL_EXIT_OK)
         rc = read_job_file(jobfile, &yaml);
     if (rc == SL_EXIT_OK)
-        rc = submit(cli, jobfile, yaml, parallelism, job_id);
+        rc = read_udf_libs(jobfile, yaml, parallelism, &libs);
+    if (rc == SL_EXIT_OK)
+        rc = submit(cli, jobfile, yaml, parallelism, &libs, job_id);
+    udf_libs_free(&libs);
     free(yaml);
     if (rc == SL_EXIT_OK && !sl_cli_opt_flag(a, 'd'))
         rc = wait_for_job(cli, job_id);

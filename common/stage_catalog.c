@@ -146,10 +146,10 @@ static int validate_nothing(sl_stage_check *chk)
 /* ---- the table ---- */
 
 static const sl_stage_type catalog[] = {
-    {SL_STAGE_SOURCE, "file", sl_stage_params_source_file, SL_KEYBY_FORBIDDEN, 0, 0,
-     sl_stage_validate_source_file},
-    {SL_STAGE_SOURCE, "datagen", sl_stage_params_source_datagen, SL_KEYBY_FORBIDDEN, 0, 0,
-     sl_stage_validate_source_datagen},
+    {SL_STAGE_SOURCE, "file", sl_stage_params_source_file_wm, SL_KEYBY_FORBIDDEN, 0, 0,
+     sl_stage_validate_source_file_wm},
+    {SL_STAGE_SOURCE, "datagen", sl_stage_params_source_datagen_wm, SL_KEYBY_FORBIDDEN, 0, 0,
+     sl_stage_validate_source_datagen_wm},
     {SL_STAGE_OPERATOR, "tokenize", op_tokenize_params, SL_KEYBY_FORBIDDEN, 1, 1,
      validate_op_tokenize},
     {SL_STAGE_OPERATOR, "filter", sl_stage_params_filter, SL_KEYBY_FORBIDDEN, 1, 1,
@@ -166,6 +166,10 @@ static const sl_stage_type catalog[] = {
      sl_stage_validate_aggregate},
     {SL_STAGE_OPERATOR, "avg", sl_stage_params_aggregate, SL_KEYBY_REQUIRED, 1, 1,
      sl_stage_validate_aggregate},
+    {SL_STAGE_OPERATOR, "window", sl_stage_params_window, SL_KEYBY_REQUIRED, 1, 1,
+     sl_stage_validate_window},
+    {SL_STAGE_OPERATOR, "udf", sl_stage_params_udf, SL_KEYBY_REQUIRED, 1, 1,
+     sl_stage_validate_udf},
     {SL_STAGE_SINK, "file", sl_stage_params_sink_file, SL_KEYBY_FORBIDDEN, 1, 1,
      sl_stage_validate_sink_file},
     {SL_STAGE_SINK, "print", no_params, SL_KEYBY_FORBIDDEN, 1, 1, validate_nothing},

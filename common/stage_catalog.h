@@ -14,8 +14,10 @@
 #define SL_STAGE_CATALOG_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "common/jobfile.h"
+#include "include/sluice/udf.h"
 
 enum sl_keyby_rule {
     SL_KEYBY_FORBIDDEN = 0, /* "key-by is not allowed for operator 'x'" */
@@ -123,5 +125,28 @@ extern const sl_stage_param_def sl_stage_params_filter[];
 extern const sl_stage_param_def sl_stage_params_map[];
 int sl_stage_validate_filter(sl_stage_check *chk);
 int sl_stage_validate_map(sl_stage_check *chk);
+
+/* ---- stage_catalog_udf.c: user-defined operators ---- */
+
+extern const sl_stage_param_def sl_stage_params_udf[];
+int sl_stage_validate_udf(sl_stage_check *chk);
+
+/* A library shipped with a job (bytes of a shared object): written to a
+ * private temporary file, dlopen'ed (RTLD_NOW | RTLD_LOCAL) and the file
+ * removed again. On error *handle is NULL and err holds dlerror() or why
+ * the file could not be written. dlclose the handle when done. */
+int sl_udf_load(const uint8_t *bytes, size_t len, void **handle, char *err, size_t errlen);
+/* The operator named symbol in a loaded library, checked (API version,
+ * process set); NULL with the reason in err ("has no symbol 'x'", ...). */
+const sluice_udf *sl_udf_lookup(void *handle, const char *symbol, char *err, size_t errlen);
+
+/* ---- stage_catalog_window.c: window and the sources' watermark ---- */
+
+extern const sl_stage_param_def sl_stage_params_source_file_wm[];
+extern const sl_stage_param_def sl_stage_params_source_datagen_wm[];
+extern const sl_stage_param_def sl_stage_params_window[];
+int sl_stage_validate_source_file_wm(sl_stage_check *chk);
+int sl_stage_validate_source_datagen_wm(sl_stage_check *chk);
+int sl_stage_validate_window(sl_stage_check *chk);
 
 #endif

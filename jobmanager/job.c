@@ -24,6 +24,7 @@
 #include "common/status.h"
 #include "common/util.h"
 #include "jobmanager/jobmanager.h"
+#include "jobmanager/udf_check.h"
 
 #define SL_JM_MAX_PARALLELISM 32768
 
@@ -57,6 +58,7 @@ static void job_free(sl_job *job)
     if (job == NULL)
         return;
     sl_chk_free(&job->chk);
+    sl_jm_udf_forget(job);
     sl_job_free(job->spec);
     sl_config_free(job->cfg);
     free(job->cfg_text);
@@ -158,6 +160,9 @@ static int job_new(sl_jm *jm, const Sluice__SubmitJob *s, sl_job **out, char *er
     if (job->file_name == NULL || job->yaml == NULL)
         goto fail;
     if ((rv = job_parse(jm, job, s->parallelism, err, errlen)) != SL_OK)
+        goto fail;
+    if ((rv = sl_jm_udf_check(job->spec, job->file_name, s, err, errlen)) != SL_OK ||
+        (rv = sl_jm_udf_keep(job, s)) != SL_OK)
         goto fail;
     if ((rv = job_build_graph(job, err, errlen)) != SL_OK)
         goto fail;

@@ -23,6 +23,7 @@
 #include "common/status.h"
 #include "common/util.h"
 #include "jobmanager/jobmanager.h"
+#include "jobmanager/udf_check.h"
 
 typedef struct candidate {
     sl_tm *tm;
@@ -247,6 +248,7 @@ static int deploy_one(sl_jm *jm, sl_job *job, int i, char **addrs)
     d.restore_dir = job->chk.restored_from_dir != NULL ? job->chk.restored_from_dir : "";
     d.restore_checkpoint_id = job->chk.restored_from_id;
     d.checkpointing = job->chk.periodic;
+    d.libraries = sl_jm_udf_libraries(job, &d.n_libraries);
     Sluice__Request req = SLUICE__REQUEST__INIT;
     req.body_case = SLUICE__REQUEST__BODY_DEPLOY_TASKS;
     req.deploy_tasks = &d;

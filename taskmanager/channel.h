@@ -18,7 +18,7 @@
  * u32 attempt, u16 prod_stage, u16 cons_stage, u16 src, u16 dst,
  * u64 seq (DATA) or credits (CREDIT), then for DATA the payload: events
  * 'R' row | 'E' end of input | 'B' barrier (u64 checkpoint id, i64 trigger
- * time, u8 flags). A barrier is always the last event of its frame (the
+ * time, u8 flags) | 'W' watermark (i64 ms, in order with the rows). A barrier is always the last event of its frame (the
  * producer flushes right after it), so a blocked channel never holds a
  * half-processed frame. */
 #ifndef SL_CHANNEL_H
@@ -34,7 +34,8 @@
 #define SL_FRAME_HDR 60
 #define SL_MAX_CREDITS 1024
 enum { SL_FRAME_DATA = 1, SL_FRAME_CREDIT = 2 };
-enum { SL_EV_ROW = 'R', SL_EV_END = 'E', SL_EV_BARRIER = 'B' };
+enum { SL_EV_ROW = 'R', SL_EV_END = 'E', SL_EV_BARRIER = 'B', SL_EV_WATERMARK = 'W' };
+#define SL_WATERMARK_LEN 8 /* i64 event time (ms) */
 #define SL_BARRIER_LEN 17 /* id, ts, flags */
 #define SL_BARRIER_FINAL 1
 
@@ -80,6 +81,7 @@ typedef struct sl_in_channel {
     uint64_t barrier;         /* highest barrier delivered on this channel */
     int failed;               /* protocol error seen by the receiver */
     uint32_t to_grant;        /* consumed buffers not yet granted back */
+    int64_t watermark;        /* last watermark seen (task thread only) */
 } sl_in_channel;
 
 /* All input channels of one task. */

@@ -8,6 +8,7 @@
 #include "common/log.h"
 #include "common/status.h"
 #include "common/util.h"
+#include "taskmanager/udf_libs.h"
 
 static int find_edge(const sl_job_graph *g, int prod_stage, int cons_stage)
 {
@@ -250,6 +251,8 @@ int sl_job_run_create(const Sluice__DeployTasks *d, const sl_job_run_env *env,
     snprintf(r->tm_id, sizeof(r->tm_id), "%s", env->tm_id);
     int rv = parse_job(r, d, err, errlen);
     if (rv == SL_OK)
+        rv = sl_udf_libs_load(r, d, err, errlen);
+    if (rv == SL_OK)
         rv = setup_checkpointing(r, d, err, errlen);
     if (rv == SL_OK)
         rv = alloc_edge_tables(r);
@@ -342,6 +345,7 @@ void sl_job_run_free(sl_job_run *r)
         if (r->tasks[i] != NULL)
             free_task(r->tasks[i]);
     free(r->tasks);
+    sl_udf_libs_free(r);
     for (int e = 0; e < SL_MAX_STAGES * 2; e++) {
         free(r->in[e]);
         free(r->out[e]);

@@ -15,6 +15,7 @@
 #include "common/state_file.h"
 #include "common/status.h"
 #include "taskmanager/task.h"
+#include "taskmanager/watermark.h"
 
 #define GOLDEN_GAMMA UINT64_C(0x9e3779b97f4a7c15)
 #define VALUE_RANGE 1000
@@ -24,6 +25,7 @@ typedef struct datagen {
     uint64_t count; /* UINT64_MAX: unbounded */
     uint64_t next;  /* next i of this subtask */
     sl_source_pacer pacer;
+    sl_wm_gen wm;
 } datagen;
 
 static uint64_t mix64(uint64_t z)
@@ -75,9 +77,12 @@ static int dg_run(sl_operator *op)
     int rv = SL_OK;
 
     sl_source_pacer_start(&g->pacer, op);
+    sl_wm_gen_init(&g->wm, op);
     while (rv == SL_OK && g->next < g->count) {
         sl_datagen_record(g->seed, g->next, g->keys, &row);
         rv = sl_operator_emit(op, &row);
+        if (rv == SL_OK)
+            rv = sl_wm_gen_observe(&g->wm, op, &row);
         g->next = g->next > UINT64_MAX - step ? UINT64_MAX : g->next + step;
         if (rv == SL_OK)
             rv = sl_source_pace(op, &g->pacer);

@@ -37,6 +37,7 @@
 #include "common/status.h"
 #include "common/util.h"
 #include "taskmanager/task.h"
+#include "taskmanager/watermark.h"
 
 #define READ_CHUNK (1u << 20)
 #define MAX_FILES 4096
@@ -57,6 +58,7 @@ typedef struct file_source {
     int64_t next;    /* global offset of the next record to read */
     int64_t resume;  /* restored position, -1 = none */
     sl_source_pacer pacer;
+    sl_wm_gen wm;
     char *buf;   /* READ_CHUNK + SL_MAX_STRING */
     enum src_format format;
     const sl_schema *schema; /* csv, json: the stage's output */
@@ -285,7 +287,8 @@ static int emit_record(sl_operator *op, file_source *fs, const src_file *f, int6
     if (rv != SL_OK)
         return malformed(op, fs, f, at, why);
     *emitted = 1;
-    return sl_operator_emit(op, &row);
+    rv = sl_operator_emit(op, &row);
+    return rv == SL_OK ? sl_wm_gen_observe(&fs->wm, op, &row) : rv;
 }
 
 /* Finds the line end that ends the record at p[0..n): a line end for text
@@ -383,6 +386,7 @@ static int fs_run(sl_operator *op)
     file_source *fs = op->impl;
     sl_task *t = op->task;
     sl_source_pacer_start(&fs->pacer, op);
+    sl_wm_gen_init(&fs->wm, op);
     int64_t from = fs->resume >= fs->lo ? fs->resume : fs->lo;
     int exact = fs->resume > fs->lo; /* a restored position is a record start */
     for (int i = 0; i < fs->nfiles; i++) {

@@ -21,6 +21,8 @@ static const struct {
     {SL_STAGE_OPERATOR, "min", &sl_op_min},
     {SL_STAGE_OPERATOR, "max", &sl_op_max},
     {SL_STAGE_OPERATOR, "avg", &sl_op_avg},
+    {SL_STAGE_OPERATOR, "window", &sl_op_window},
+    {SL_STAGE_OPERATOR, "udf", &sl_op_udf},
     {SL_STAGE_SINK, "file", &sl_op_file_sink},
     {SL_STAGE_SINK, "print", &sl_op_print_sink},
     {SL_STAGE_SINK, "blackhole", &sl_op_blackhole_sink},

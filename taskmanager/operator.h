@@ -34,6 +34,9 @@ typedef struct sl_operator_ops {
     int (*snapshot)(sl_operator *op, uint64_t chk_id, sl_buf *out);
     int (*restore)(sl_operator *op, const uint8_t *data, size_t len);
     int (*notify_complete)(sl_operator *op, uint64_t chk_id);
+    /* event time reached wm (may emit); NULL = nothing to do. The task
+     * then passes wm on to the next operator or the outputs. */
+    int (*watermark)(sl_operator *op, int64_t wm);
     int keyed;                                         /* 1: state is keyed (has a key-group range) */
 } sl_operator_ops;
 
@@ -79,6 +82,8 @@ extern const sl_operator_ops sl_op_sum;
 extern const sl_operator_ops sl_op_min;
 extern const sl_operator_ops sl_op_max;
 extern const sl_operator_ops sl_op_avg;
+extern const sl_operator_ops sl_op_window; /* op_window.c */
+extern const sl_operator_ops sl_op_udf;    /* op_udf.c */
 extern const sl_operator_ops sl_op_file_sink;
 extern const sl_operator_ops sl_op_print_sink;
 extern const sl_operator_ops sl_op_blackhole_sink;

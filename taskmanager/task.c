@@ -150,6 +150,63 @@ int sl_task_emit_barrier(sl_task *t, uint64_t id, int64_t ts, int final)
     return rv;
 }
 
+/* Appends a watermark to every output channel; buffers go out when full or
+ * on the buffer timeout, like rows. */
+static int append_watermark(sl_task *t, int64_t wm)
+{
+    uint8_t b[SL_WATERMARK_LEN];
+    sl_put_le64(b, (uint64_t)wm);
+    for (int e = 0; e < t->nout; e++) {
+        for (int i = 0; i < t->out[e].nch; i++) {
+            sl_out_channel *ch = t->out[e].ch[i];
+            int rv = ch != NULL ? append_event(t, ch, SL_EV_WATERMARK, NULL, b, sizeof(b)) : SL_OK;
+            if (rv != SL_OK)
+                return rv;
+        }
+    }
+    return SL_OK;
+}
+
+/* Event time reached wm at operator `from` of the chain: each operator's
+ * callback in order, then the outputs. */
+static int advance_watermark(sl_task *t, int from, int64_t wm)
+{
+    if (wm <= t->wm_out)
+        return SL_OK;
+    t->wm_out = wm;
+    for (int i = from; i < t->nops; i++) {
+        sl_operator *op = t->ops[i];
+        int rv = op->ops->watermark != NULL ? op->ops->watermark(op, wm) : SL_OK;
+        if (rv != SL_OK)
+            return rv;
+    }
+    return append_watermark(t, wm);
+}
+
+int sl_task_source_watermark(sl_task *t, int64_t wm)
+{
+    return advance_watermark(t, 1, wm);
+}
+
+/* Combined input watermark: the minimum over channels that have not ended. */
+static int input_watermark(sl_task *t)
+{
+    int64_t wm = INT64_MAX;
+    int open = 0;
+    for (int i = 0; i < t->gate.n; i++) {
+        sl_in_channel *ch = t->gate.ch[i];
+        if (ch->finished)
+            continue;
+        open = 1;
+        if (ch->watermark < wm)
+            wm = ch->watermark;
+    }
+    if (!open || wm <= t->wm_in)
+        return SL_OK;
+    t->wm_in = wm;
+    return advance_watermark(t, 0, wm);
+}
+
 static int send_end_of_input(sl_task *t)
 {
     return broadcast_event(t, SL_EV_END, NULL, 0);
@@ -160,7 +217,8 @@ static int channel_ended(sl_task *t, sl_in_channel *ch)
     pthread_mutex_lock(&t->gate.mu);
     ch->finished = 1;
     pthread_mutex_unlock(&t->gate.mu);
-    return sl_task_on_channel_end(t);
+    int rv = input_watermark(t);
+    return rv != SL_OK ? rv : sl_task_on_channel_end(t);
 }
 
 /* Delivers every event of one frame to the chain's head. */
@@ -184,6 +242,19 @@ static int process_frame(sl_task *t, sl_in_channel *ch, nng_msg *msg)
             return sl_task_on_barrier(t, ch, sl_get_le64(p + off), (int64_t)sl_get_le64(p + off + 8),
                                       p[off + 16] & SL_BARRIER_FINAL);
         }
+        if (tag == SL_EV_WATERMARK) {
+            if (len - off < SL_WATERMARK_LEN)
+                return sl_task_fail(t, "truncated watermark from subtask %u", h.src);
+            int64_t wm = (int64_t)sl_get_le64(p + off);
+            off += SL_WATERMARK_LEN;
+            if (wm <= ch->watermark)
+                continue;
+            ch->watermark = wm;
+            int rv = input_watermark(t);
+            if (rv != SL_OK)
+                return rv;
+            continue;
+        }
         size_t used;
         if (tag != SL_EV_ROW || sl_row_decode(p + off, len - off, &row, &used) != SL_OK)
             return sl_task_fail(t, "malformed event in a data frame from subtask %u", h.src);
@@ -197,6 +268,8 @@ static int process_frame(sl_task *t, sl_in_channel *ch, nng_msg *msg)
 
 static int run_inputs(sl_task *t)
 {
+    for (int i = 0; i < t->gate.n; i++)
+        t->gate.ch[i]->watermark = INT64_MIN;
     int rv = sl_input_gate_open(&t->gate, &t->cancel);
     while (rv == SL_OK) {
         sl_in_channel *ch;
@@ -265,9 +338,12 @@ static int run_chain(sl_task *t, int *nopened)
     if (rv != SL_OK)
         return rv;
     t->last_flush_ms = sl_now_ms();
+    t->wm_in = t->wm_out = INT64_MIN;
     sl_operator *head = t->ops[0];
     if (head->ops->run != NULL) {
         rv = head->ops->run(head);
+        if (rv == SL_OK && !sl_task_canceled(t))
+            rv = sl_task_source_watermark(t, INT64_MAX);
         if (rv == SL_OK)
             rv = sl_task_source_end(t);
     } else {

@@ -78,6 +78,10 @@ typedef struct sl_task {
     atomic_int input_ended;     /* source read all its input */
     int input_ended_reported;
     sl_barrier_aligner aligner;
+    /* event time, task thread only */
+    int64_t wm_in;              /* combined input watermark */
+    int64_t wm_out;             /* last watermark sent downstream */
+    uint64_t late_records;      /* dropped by window operators */
 } sl_task;
 
 struct sl_job_run {
@@ -116,6 +120,10 @@ int sl_task_canceled(const sl_task *t);
 /* Flushes partly filled output buffers (a source calls it before it waits). */
 int sl_task_flush(sl_task *t);
 int sl_task_max_parallelism(const sl_task *t);
+/* A source's watermark: runs the watermark callbacks of the operators after
+ * the head, then appends it to every output channel (no flush). Ignored
+ * unless it advances. */
+int sl_task_source_watermark(sl_task *t, int64_t wm);
 
 /* Thread entry, started by the taskmanager at deploy. */
 void *sl_task_main(void *arg);

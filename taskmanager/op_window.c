@@ -1,0 +1,559 @@
+/* `operator: window`: keyed event-time windows (tumbling, sliding,
+ * session) with one aggregate, fired by watermarks.
+ *
+ * State: one keyed-state entry per key (the encoded key fields, as in
+ * op_aggregate.c) whose value is the array of the key's open windows
+ * (win_entry, native byte order). Timers -- (window end, key) to fire --
+ * are an in-memory min-heap by end, one per window created; it is rebuilt
+ * from the keyed state after a restore, so checkpoints hold nothing but the
+ * keyed state. A timer whose window was already fired (merged sessions, or
+ * an earlier timer of the same key) finds nothing and is dropped.
+ *
+ * A record is late when every window it belongs to has fired (end - 1 <=
+ * watermark): it is dropped and counted in the task's late_records. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/keygroup.h"
+#include "common/log.h"
+#include "common/status.h"
+#include "taskmanager/keyed_state.h"
+#include "taskmanager/task.h"
+#include "taskmanager/watermark.h"
+
+#define KEY_MAX 4096
+#define MAX_ASSIGN 1024
+
+enum agg_kind { AGG_COUNT, AGG_SUM, AGG_MIN, AGG_MAX, AGG_AVG };
+
+/* One open window of a key, as stored. */
+typedef struct win_entry {
+    int64_t start, end;
+    union {
+        int64_t i;
+        double d; /* avg: the sum */
+    } a;
+    int64_t n;    /* records folded in */
+} win_entry;
+
+typedef struct win_timer {
+    int64_t end;
+    int kg;
+    uint32_t klen;
+    uint8_t *key;
+} win_timer;
+
+typedef struct win_op {
+    sl_window_spec w;
+    enum agg_kind kind;
+    int time_idx, field;
+    sl_type type;
+    sl_keyed_state *state;
+    int kg_start, kg_end;
+    int64_t wm;
+    int rebuild;          /* timers must be rebuilt from the state */
+    win_entry *ents;      /* the current key's windows */
+    size_t nents, cap;
+    win_timer *heap;
+    size_t nheap, heapcap;
+    uint8_t key[KEY_MAX];
+    int64_t starts[MAX_ASSIGN], ends[MAX_ASSIGN];
+} win_op;
+
+/* ---- timers ---- */
+
+static void heap_swap(win_op *w, size_t i, size_t j)
+{
+    win_timer t = w->heap[i];
+    w->heap[i] = w->heap[j];
+    w->heap[j] = t;
+}
+
+static int timer_push(win_op *w, int64_t end, int kg, const uint8_t *key, size_t klen)
+{
+    if (w->nheap == w->heapcap) {
+        size_t cap = w->heapcap ? w->heapcap * 2 : 256;
+        win_timer *h = realloc(w->heap, cap * sizeof(*h));
+        if (h == NULL)
+            return SL_ENOMEM;
+        w->heap = h;
+        w->heapcap = cap;
+    }
+    win_timer *t = &w->heap[w->nheap];
+    if ((t->key = malloc(klen ? klen : 1)) == NULL)
+        return SL_ENOMEM;
+    memcpy(t->key, key, klen);
+    t->klen = (uint32_t)klen;
+    t->end = end;
+    t->kg = kg;
+    for (size_t i = w->nheap++; i > 0 && w->heap[(i - 1) / 2].end > w->heap[i].end; i = (i - 1) / 2)
+        heap_swap(w, i, (i - 1) / 2);
+    return SL_OK;
+}
+
+/* Removes the earliest timer into *out (its key now owned by the caller). */
+static void timer_pop(win_op *w, win_timer *out)
+{
+    *out = w->heap[0];
+    w->heap[0] = w->heap[--w->nheap];
+    for (size_t i = 0;;) {
+        size_t l = 2 * i + 1, r = l + 1, m = i;
+        if (l < w->nheap && w->heap[l].end < w->heap[m].end)
+            m = l;
+        if (r < w->nheap && w->heap[r].end < w->heap[m].end)
+            m = r;
+        if (m == i)
+            break;
+        heap_swap(w, i, m);
+        i = m;
+    }
+}
+
+static void timers_clear(win_op *w)
+{
+    for (size_t i = 0; i < w->nheap; i++)
+        free(w->heap[i].key);
+    w->nheap = 0;
+}
+
+/* ---- a key's windows ---- */
+
+static int ents_reserve(win_op *w, size_t n)
+{
+    if (n <= w->cap)
+        return SL_OK;
+    size_t cap = w->cap ? w->cap : 16;
+    while (cap < n)
+        cap *= 2;
+    win_entry *e = realloc(w->ents, cap * sizeof(*e));
+    if (e == NULL)
+        return SL_ENOMEM;
+    w->ents = e;
+    w->cap = cap;
+    return SL_OK;
+}
+
+static int ents_load(sl_operator *op, win_op *w, int kg, const uint8_t *key, size_t klen)
+{
+    const void *val;
+    size_t vlen;
+
+    w->nents = 0;
+    if (sl_keyed_state_get(w->state, kg, key, klen, &val, &vlen) != SL_OK)
+        return SL_OK;
+    if (vlen % sizeof(win_entry) != 0)
+        return sl_task_fail(op->task, "window: stored value of %zu bytes", vlen);
+    if (ents_reserve(w, vlen / sizeof(win_entry)) != SL_OK)
+        return SL_ENOMEM;
+    memcpy(w->ents, val, vlen);
+    w->nents = vlen / sizeof(win_entry);
+    return SL_OK;
+}
+
+static int ents_store(sl_operator *op, win_op *w, int kg, const uint8_t *key, size_t klen)
+{
+    int rv;
+
+    if (w->nents == 0)
+        rv = sl_keyed_state_delete(w->state, kg, key, klen);
+    else
+        rv = sl_keyed_state_put(w->state, kg, key, klen, w->ents, w->nents * sizeof(win_entry));
+    if (rv != SL_OK && rv != SL_ENOTFOUND)
+        return sl_task_fail(op->task, "window: state update failed: %s", sl_strerror(rv));
+    return SL_OK;
+}
+
+/* Folds value x (NULL for count) into e. */
+static void fold(const win_op *w, win_entry *e, const sl_value *x)
+{
+    int is_int = w->type == SL_TYPE_INT;
+    int64_t xi = x != NULL && is_int ? x->u.i : 0;
+    double xd = x == NULL ? 0.0 : is_int ? (double)x->u.i : x->u.d;
+
+    switch (w->kind) {
+    case AGG_COUNT: break;
+    case AGG_SUM:
+        if (is_int)
+            e->a.i = (int64_t)((uint64_t)e->a.i + (uint64_t)xi);
+        else
+            e->a.d += xd;
+        break;
+    case AGG_MIN:
+    case AGG_MAX: {
+        int less = is_int ? xi < e->a.i : xd < e->a.d;
+        int more = is_int ? xi > e->a.i : xd > e->a.d;
+        if (e->n == 0 || (w->kind == AGG_MIN ? less : more)) {
+            if (is_int)
+                e->a.i = xi;
+            else
+                e->a.d = xd;
+        }
+        break;
+    }
+    case AGG_AVG: e->a.d += xd; break;
+    }
+    e->n++;
+}
+
+/* Merges session b into a. */
+static void merge(const win_op *w, win_entry *a, const win_entry *b)
+{
+    sl_value x = {.type = w->type};
+
+    if (b->start < a->start)
+        a->start = b->start;
+    if (b->end > a->end)
+        a->end = b->end;
+    if (w->kind == AGG_COUNT || w->kind == AGG_AVG || w->kind == AGG_SUM) {
+        if (w->kind == AGG_SUM && w->type == SL_TYPE_INT)
+            a->a.i = (int64_t)((uint64_t)a->a.i + (uint64_t)b->a.i);
+        else if (w->kind != AGG_COUNT)
+            a->a.d += b->a.d;
+        a->n += b->n;
+        return;
+    }
+    if (w->type == SL_TYPE_INT)
+        x.u.i = b->a.i;
+    else
+        x.u.d = b->a.d;
+    int64_t n = a->n;
+    fold(w, a, &x);
+    a->n = n + b->n;
+}
+
+/* The entry of window [s, e) of the loaded key, created (and its timer
+ * added) if new; NULL on failure. */
+static win_entry *window_of(win_op *w, int64_t s, int64_t e, int kg, size_t klen, int *rv)
+{
+    for (size_t i = 0; i < w->nents; i++) {
+        if (w->ents[i].start == s && w->ents[i].end == e)
+            return &w->ents[i];
+    }
+    if ((*rv = ents_reserve(w, w->nents + 1)) != SL_OK ||
+        (*rv = timer_push(w, e, kg, w->key, klen)) != SL_OK)
+        return NULL;
+    win_entry *n = &w->ents[w->nents++];
+    memset(n, 0, sizeof(*n));
+    n->start = s;
+    n->end = e;
+    return n;
+}
+
+/* Tumbling and sliding: folds x into every window of ts not yet fired. */
+static int add_fixed(win_op *w, int64_t ts, const sl_value *x, int kg, size_t klen)
+{
+    int n = sl_window_assign(&w->w, ts, w->starts, w->ends, MAX_ASSIGN);
+    int rv = SL_OK;
+
+    for (int i = 0; i < n; i++) {
+        if (sl_window_fired(w->ends[i], w->wm))
+            continue;
+        win_entry *e = window_of(w, w->starts[i], w->ends[i], kg, klen, &rv);
+        if (e == NULL)
+            return rv;
+        fold(w, e, x);
+    }
+    return SL_OK;
+}
+
+/* Sessions: [ts, ts + gap) merged with every session of the key it touches. */
+static int add_session(win_op *w, int64_t ts, const sl_value *x, int kg, size_t klen)
+{
+    win_entry nw = {0};
+    int64_t end;
+    int merged_end = 0, again = 1;
+
+    sl_window_assign(&w->w, ts, &nw.start, &end, 1);
+    nw.end = end;
+    fold(w, &nw, x);
+    while (again) {
+        again = 0;
+        for (size_t i = 0; i < w->nents; i++) {
+            win_entry *e = &w->ents[i];
+            if (e->start > nw.end || e->end < nw.start)
+                continue;
+            merged_end |= e->end >= nw.end;
+            merge(w, &nw, e);
+            *e = w->ents[--w->nents];
+            again = 1;
+            break;
+        }
+    }
+    int rv = ents_reserve(w, w->nents + 1);
+    if (rv == SL_OK && !merged_end)
+        rv = timer_push(w, nw.end, kg, w->key, klen);
+    if (rv == SL_OK)
+        w->ents[w->nents++] = nw;
+    return rv;
+}
+
+/* Encodes the key fields of row into w->key; *kg its key group. */
+static int window_key(sl_operator *op, win_op *w, const sl_row *row, size_t *klen, int *kg)
+{
+    const sl_stage *st = op->stage;
+    sl_row key = {.nfields = st->nkeys};
+
+    for (int i = 0; i < st->nkeys; i++) {
+        if (st->key_idx[i] >= row->nfields)
+            return sl_task_fail(op->task, "window: record lacks key field %s", st->key_by[i]);
+        key.v[i] = row->v[st->key_idx[i]];
+    }
+    *kg = sl_key_group_for_hash(sl_key_hash(row, st->key_idx, st->nkeys),
+                                sl_task_max_parallelism(op->task));
+    if (*kg < w->kg_start || *kg > w->kg_end)
+        return sl_task_fail(op->task, "window: key group %d is not in [%d, %d]", *kg,
+                            w->kg_start, w->kg_end);
+    if (sl_row_encode(&key, w->key, sizeof(w->key), klen) != SL_OK)
+        return sl_task_fail(op->task, "window: key longer than %d bytes", KEY_MAX);
+    return SL_OK;
+}
+
+static int rebuild_visit(void *arg, int kg, const void *key, size_t klen, const void *val,
+                         size_t vlen)
+{
+    win_op *w = arg;
+    const uint8_t *p = val;
+
+    for (size_t off = 0; off + sizeof(win_entry) <= vlen; off += sizeof(win_entry)) {
+        win_entry e;
+        memcpy(&e, p + off, sizeof(e));
+        if (timer_push(w, e.end, kg, key, klen) != SL_OK)
+            return SL_ENOMEM;
+    }
+    return 0;
+}
+
+/* After a restore: one timer per stored window. */
+static int rebuild_timers(sl_operator *op, win_op *w)
+{
+    w->rebuild = 0;
+    timers_clear(w);
+    for (int kg = w->kg_start; kg <= w->kg_end; kg++) {
+        int rv = sl_keyed_state_visit_group(w->state, kg, rebuild_visit, w);
+        if (rv != 0)
+            return sl_task_fail(op->task, "window: cannot rebuild timers: %s", sl_strerror(rv));
+    }
+    return SL_OK;
+}
+
+static int win_process(sl_operator *op, const sl_row *row)
+{
+    win_op *w = op->impl;
+    const sl_value *x = NULL;
+    size_t klen = 0;
+    int kg = 0, rv;
+
+    if (w->rebuild && (rv = rebuild_timers(op, w)) != SL_OK)
+        return rv;
+    if (w->time_idx >= row->nfields || row->v[w->time_idx].type != SL_TYPE_INT)
+        return sl_task_fail(op->task, "window: record lacks int field %s",
+                            sl_stage_param(op->stage, "time-field"));
+    if (w->field >= 0) {
+        if (w->field >= row->nfields || row->v[w->field].type != w->type)
+            return sl_task_fail(op->task, "window: record lacks %s field %s",
+                                sl_type_name(w->type), sl_stage_param(op->stage, "field"));
+        x = &row->v[w->field];
+    }
+    int64_t ts = row->v[w->time_idx].u.i;
+    if (sl_window_is_late(&w->w, ts, w->wm)) {
+        op->task->late_records++;
+        return SL_OK;
+    }
+    if ((rv = window_key(op, w, row, &klen, &kg)) != SL_OK ||
+        (rv = ents_load(op, w, kg, w->key, klen)) != SL_OK)
+        return rv;
+    if (w->w.kind == SL_WIN_SESSION)
+        rv = add_session(w, ts, x, kg, klen);
+    else
+        rv = add_fixed(w, ts, x, kg, klen);
+    if (rv != SL_OK)
+        return rv == SL_ENOMEM ? sl_task_fail(op->task, "window: out of memory") : rv;
+    return ents_store(op, w, kg, w->key, klen);
+}
+
+/* Emits window e of key (decoded key fields in key). */
+static int emit_window(sl_operator *op, win_op *w, const sl_row *key, const win_entry *e)
+{
+    sl_row out = *key;
+    int k = key->nfields;
+
+    out.v[k].type = SL_TYPE_INT;
+    out.v[k].u.i = e->start;
+    out.v[k + 1].type = SL_TYPE_INT;
+    out.v[k + 1].u.i = e->end;
+    sl_value *v = &out.v[k + 2];
+    if (w->kind == AGG_COUNT) {
+        v->type = SL_TYPE_INT;
+        v->u.i = e->n;
+    } else if (w->kind == AGG_AVG) {
+        v->type = SL_TYPE_DOUBLE;
+        v->u.d = e->a.d / (double)e->n;
+    } else {
+        v->type = w->type;
+        if (w->type == SL_TYPE_INT)
+            v->u.i = e->a.i;
+        else
+            v->u.d = e->a.d;
+    }
+    out.nfields = k + 3;
+    return sl_operator_emit(op, &out);
+}
+
+/* Fires every window of the timer's key that ended by the watermark. */
+static int fire_key(sl_operator *op, win_op *w, const win_timer *t)
+{
+    sl_row key;
+    size_t used;
+    int rv = ents_load(op, w, t->kg, t->key, t->klen);
+
+    if (rv != SL_OK || w->nents == 0)
+        return rv;
+    if (sl_row_decode(t->key, t->klen, &key, &used) != SL_OK)
+        return sl_task_fail(op->task, "window: malformed stored key");
+    size_t kept = 0, n = w->nents;
+    for (size_t i = 0; i < n; i++) {
+        win_entry e = w->ents[i];
+        if (!sl_window_fired(e.end, w->wm)) {
+            w->ents[kept++] = e;
+            continue;
+        }
+        if ((rv = emit_window(op, w, &key, &e)) != SL_OK)
+            return rv;
+    }
+    if (kept == n)
+        return SL_OK;
+    w->nents = kept;
+    return ents_store(op, w, t->kg, t->key, t->klen);
+}
+
+static int win_watermark(sl_operator *op, int64_t wm)
+{
+    win_op *w = op->impl;
+    int rv = SL_OK;
+
+    if (w->rebuild && (rv = rebuild_timers(op, w)) != SL_OK)
+        return rv;
+    if (wm <= w->wm)
+        return SL_OK;
+    w->wm = wm;
+    while (rv == SL_OK && w->nheap > 0 && sl_window_fired(w->heap[0].end, wm)) {
+        win_timer t;
+        timer_pop(w, &t);
+        rv = fire_key(op, w, &t);
+        free(t.key);
+    }
+    return rv;
+}
+
+/* ---- lifecycle ---- */
+
+static enum agg_kind kind_of(const char *name)
+{
+    static const char *const names[] = {"count", "sum", "min", "max", "avg"};
+
+    for (int k = 0; k < 5; k++) {
+        if (name != NULL && strcmp(name, names[k]) == 0)
+            return (enum agg_kind)k;
+    }
+    return AGG_COUNT;
+}
+
+static int find_fields(sl_operator *op, win_op *w)
+{
+    const sl_schema *in = &op->task->run->spec->stages[op->stage->inputs[0]].out_schema;
+    const char *tf = sl_stage_param(op->stage, "time-field");
+    const char *field = sl_stage_param(op->stage, "field");
+
+    w->kind = kind_of(sl_stage_param(op->stage, "aggregate"));
+    w->time_idx = tf != NULL ? sl_schema_find(in, tf) : -1;
+    if (w->time_idx < 0 || in->types[w->time_idx] != SL_TYPE_INT)
+        return sl_task_fail(op->task, "window: no int time field '%s'", tf ? tf : "(none)");
+    if (sl_window_spec_from_stage(op->stage, &w->w) != SL_OK)
+        return sl_task_fail(op->task, "window: bad size, slide or gap");
+    w->field = -1;
+    w->type = SL_TYPE_INT;
+    if (w->kind == AGG_COUNT)
+        return SL_OK;
+    w->field = field != NULL ? sl_schema_find(in, field) : -1;
+    if (w->field < 0 || in->types[w->field] == SL_TYPE_STRING)
+        return sl_task_fail(op->task, "window: no numeric input field '%s'",
+                            field ? field : "(none)");
+    w->type = in->types[w->field];
+    return SL_OK;
+}
+
+static int win_open(sl_operator *op)
+{
+    sl_task *t = op->task;
+    const char *backend = "hashmap", *roots = "";
+    char dir[4096];
+    win_op *w = calloc(1, sizeof(*w));
+    int rv;
+
+    if (w == NULL)
+        return SL_ENOMEM;
+    op->impl = w;
+    w->wm = INT64_MIN;
+    if ((rv = find_fields(op, w)) != SL_OK)
+        return rv;
+    sl_key_group_range(sl_task_max_parallelism(t), t->parallelism, t->subtask, &w->kg_start,
+                       &w->kg_end);
+    sl_config_get_string(t->run->cfg, "state.backend.type", &backend);
+    sl_config_get_string(t->run->cfg, "taskmanager.state.local.root-dirs", &roots);
+    rv = sl_keyed_state_local_dir(roots, t->run->job_id, t->run->attempt, op->stage->name,
+                                  t->subtask, dir, sizeof(dir));
+    if (rv == SL_OK)
+        rv = sl_keyed_state_open(backend, w->kg_start, w->kg_end, dir, &w->state);
+    if (rv != SL_OK)
+        return sl_task_fail(t, "window: cannot open %s state: %s", backend, sl_strerror(rv));
+    return SL_OK;
+}
+
+static int win_finish(sl_operator *op)
+{
+    sl_task *t = op->task;
+
+    sl_info("window %s %d/%d of job %s: %llu late records dropped", op->stage->name, t->subtask,
+            t->parallelism, t->run->job_id, (unsigned long long)t->late_records);
+    return SL_OK;
+}
+
+static void win_close(sl_operator *op, int committed)
+{
+    win_op *w = op->impl;
+
+    (void)committed;
+    if (w == NULL)
+        return;
+    if (w->state != NULL)
+        sl_keyed_state_close(w->state);
+    timers_clear(w);
+    free(w->heap);
+    free(w->ents);
+    free(w);
+    op->impl = NULL;
+}
+
+static int win_snapshot(sl_operator *op, uint64_t chk_id, sl_buf *out)
+{
+    win_op *w = op->impl;
+
+    (void)chk_id;
+    return sl_keyed_state_snapshot(w->state, w->kg_start, w->kg_end, out);
+}
+
+static int win_restore(sl_operator *op, const uint8_t *data, size_t len)
+{
+    win_op *w = op->impl;
+    int rv = sl_keyed_state_restore(w->state, data, len, w->kg_start, w->kg_end);
+
+    if (rv == SL_EINVAL)
+        return sl_task_fail(op->task, "window: malformed keyed state");
+    w->rebuild = 1;
+    return rv;
+}
+
+const sl_operator_ops sl_op_window = {
+    .open = win_open, .process = win_process, .finish = win_finish, .close = win_close,
+    .snapshot = win_snapshot, .restore = win_restore, .watermark = win_watermark, .keyed = 1,
+};
