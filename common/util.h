@@ -7,6 +7,9 @@
 
 /* Milliseconds on the monotonic clock (for timeouts and durations). */
 int64_t sl_now_ms(void);
+/* Monotonic milliseconds at the kernel tick's resolution (a few ms), for
+ * checks on the per-record path: much cheaper than sl_now_ms. */
+int64_t sl_now_coarse_ms(void);
 /* Milliseconds since the epoch (for timestamps shown to users). */
 int64_t sl_wall_ms(void);
 /* Sleeps ms milliseconds (restarts after signals). */

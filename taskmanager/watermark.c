@@ -60,7 +60,7 @@ void sl_wm_gen_init(sl_wm_gen *g, const sl_operator *op)
     g->field = -1;
     g->max_ts = INT64_MIN;
     g->emitted = INT64_MIN;
-    g->last_ms = sl_now_ms();
+    g->last_ms = sl_now_coarse_ms();
     if (set != NULL) {
         if (sl_wm_parse_setting(set, field, sizeof(field), &g->delay) != SL_OK)
             return;
@@ -84,7 +84,7 @@ int sl_wm_gen_observe(sl_wm_gen *g, sl_operator *op, const sl_row *row)
         return SL_OK;
     if (row->v[g->field].u.i > g->max_ts)
         g->max_ts = row->v[g->field].u.i;
-    int64_t now = ++g->since >= SL_WM_EVERY ? 0 : sl_now_ms();
+    int64_t now = ++g->since >= SL_WM_EVERY ? 0 : sl_now_coarse_ms();
     if (now != 0 && now - g->last_ms < SL_WM_INTERVAL_MS)
         return SL_OK;
     int64_t wm = g->max_ts < INT64_MIN + g->delay ? INT64_MIN : g->max_ts - g->delay;
@@ -92,7 +92,7 @@ int sl_wm_gen_observe(sl_wm_gen *g, sl_operator *op, const sl_row *row)
         return SL_OK;
     g->emitted = wm;
     g->since = 0;
-    g->last_ms = now != 0 ? now : sl_now_ms();
+    g->last_ms = now != 0 ? now : sl_now_coarse_ms();
     return sl_task_source_watermark(op->task, wm);
 }
 
