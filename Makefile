@@ -97,7 +97,16 @@ demo: deps
 
 bench: deps
 	@$(MAKE) --no-print-directory binaries
-	@bench/run.sh
+	@QUICK=$(QUICK) SLUICE_BIN_DIR=$(abspath $(BUILD))/bin bench/run.sh
+
+# Nexmark single-loop baseline (bench/nexmark/loop.c): the generator and
+# row formatting from libsluice.a, no engine.
+BENCH_BINS  := $(BUILD)/bench/nexmark-loop
+binaries: $(BENCH_BINS)
+
+$(BUILD)/bench/nexmark-loop: bench/nexmark/loop.c $(BUILD)/lib/libsluice.a $(GEN_H)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $< $(BUILD)/lib/libsluice.a $(LIBS)
 
 clean:
 	rm -rf build build-asan

@@ -1,5 +1,5 @@
-/* The checkpoint commands: checkpoints (statistics), checkpoint (trigger
- * one and wait for its end), savepoint and stop. */
+/* The checkpoint commands: checkpoints (statistics) and checkpoint (trigger
+ * one and wait for its end). Savepoints are in cmd_savepoints.c. */
 #include <inttypes.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -273,33 +273,4 @@ int sl_cli_cmd_checkpoint(sl_cli *cli, const sl_cli_args *a)
     if (rc == SL_EXIT_OK)
         rc = wait_for_checkpoint(cli, &w);
     return rc;
-}
-
-/* ---- savepoint and stop: arguments are checked now, the work arrives with
- * savepoints (issue 5). */
-
-static int not_supported(const char *what)
-{
-    return sl_cli_failed("'%s' is not supported yet", what);
-}
-
-/* savepoint JOBID [DIR] | savepoint -d PATH */
-int sl_cli_cmd_savepoint(sl_cli *cli, const sl_cli_args *a)
-{
-    (void)cli;
-    const char *dispose = sl_cli_opt_value(a, 'd');
-    if (dispose != NULL && a->noperands > 0)
-        return sl_cli_usage_error("savepoint: -d PATH takes no other argument");
-    if (dispose == NULL && a->noperands == 0)
-        return sl_cli_usage_error("savepoint: missing JOBID");
-    int rc = dispose != NULL ? SL_EXIT_OK : sl_cli_check_job_id(a->operands[0]);
-    return rc != SL_EXIT_OK ? rc : not_supported("savepoint");
-}
-
-/* stop [-p DIR] JOBID */
-int sl_cli_cmd_stop(sl_cli *cli, const sl_cli_args *a)
-{
-    (void)cli;
-    int rc = sl_cli_check_job_id(a->operands[0]);
-    return rc != SL_EXIT_OK ? rc : not_supported("stop");
 }

@@ -192,8 +192,9 @@ static int read_udf_libs(const char *file, const char *yaml, uint32_t par, udf_l
 
 /* Submits the job and prints its JobID into job_id. */
 static int submit(sl_cli *cli, const char *file_name, char *yaml, uint32_t parallelism,
-                  const udf_libs *libs, char job_id[SL_CLI_JOB_ID_LEN + 1])
+                  const udf_libs *libs, const sl_cli_args *a, char job_id[SL_CLI_JOB_ID_LEN + 1])
 {
+    char restore[PATH_MAX] = "";
     char request_id[2 * REQUEST_ID_BYTES + 1];
     Sluice__Request req = SLUICE__REQUEST__INIT;
     Sluice__SubmitJob sj = SLUICE__SUBMIT_JOB__INIT;
@@ -206,6 +207,11 @@ static int submit(sl_cli *cli, const char *file_name, char *yaml, uint32_t paral
     sj.request_id = request_id;
     sj.n_libraries = libs->n;
     sj.libraries = (Sluice__UdfLibrary **)libs->libs;
+    if (sl_cli_opt_value(a, 's') != NULL &&
+        sl_cli_abs_path(sl_cli_opt_value(a, 's'), restore, sizeof(restore)) != SL_EXIT_OK)
+        return SL_EXIT_USAGE;
+    sj.restore_path = restore;
+    sj.allow_non_restored = sl_cli_opt_flag(a, 'n') > 0;
     req.body_case = SLUICE__REQUEST__BODY_SUBMIT_JOB;
     req.submit_job = &sj;
     int rc = sl_cli_call(cli, &req, &reply);
@@ -262,16 +268,14 @@ int sl_cli_cmd_run(sl_cli *cli, const sl_cli_args *a)
     udf_libs libs = {0};
     uint32_t parallelism = 0;
     int rc = parse_parallelism(sl_cli_opt_value(a, 'p'), &parallelism);
-    if (rc == SL_EXIT_OK && sl_cli_opt_flag(a, 's'))
-        rc = sl_cli_failed("run -s is not supported yet");
-    if (rc == SL_EXIT_OK && sl_cli_opt_flag(a, 'n'))
-        rc = sl_cli_failed("run -n is not supported yet");
+    if (rc == SL_EXIT_OK && sl_cli_opt_flag(a, 'n') && !sl_cli_opt_flag(a, 's'))
+        rc = sl_cli_usage_error("run: -n is only meaningful with -s PATH");
     if (rc == SL_EXIT_OK)
         rc = read_job_file(jobfile, &yaml);
     if (rc == SL_EXIT_OK)
         rc = read_udf_libs(jobfile, yaml, parallelism, &libs);
     if (rc == SL_EXIT_OK)
-        rc = submit(cli, jobfile, yaml, parallelism, &libs, job_id);
+        rc = submit(cli, jobfile, yaml, parallelism, &libs, a, job_id);
     udf_libs_free(&libs);
     free(yaml);
     if (rc == SL_EXIT_OK && !sl_cli_opt_flag(a, 'd'))
@@ -324,6 +328,15 @@ int sl_cli_cmd_list(sl_cli *cli, const sl_cli_args *a)
 
 /* ---- info */
 
+/* The line under a task line: its counters of the current attempt. */
+static void print_task_records(const Sluice__TaskInfo *t)
+{
+    printf("  records in %" PRIu64 ", out %" PRIu64, t->records_in, t->records_out);
+    if (t->late_records != 0)
+        printf(", late %" PRIu64, t->late_records);
+    printf("\n");
+}
+
 static int print_job_text(const Sluice__JobInfo *job)
 {
     const Sluice__JobSummary *s = job->summary;
@@ -337,12 +350,14 @@ static int print_job_text(const Sluice__JobInfo *job)
                                 job->latest_checkpoint_path);
     if (*job->failure != '\0')
         printf("failure: %s\n", job->failure);
+    printf("late records: %" PRIu64 "\n", job->late_records);
     printf("tasks:\n");
     for (size_t i = 0; i < job->n_tasks; i++) {
         const Sluice__TaskInfo *t = job->tasks[i];
         printf("task %s %" PRIu32 "/%" PRIu32 " %s %s %s\n", t->chain, t->subtask,
                t->parallelism, sl_task_state_name(t->state), sl_cli_or_dash(t->tm_id),
                sl_cli_or_dash(t->tm_addr));
+        print_task_records(t);
     }
     return SL_EXIT_OK;
 }
@@ -357,6 +372,9 @@ static void json_task(sl_json *j, const Sluice__TaskInfo *t)
     sl_json_kv_string(j, "state", sl_task_state_name(t->state));
     sl_cli_json_kv_opt_string(j, "tm-id", t->tm_id);
     sl_cli_json_kv_opt_string(j, "tm-addr", t->tm_addr);
+    sl_json_kv_uint(j, "records-in", t->records_in);
+    sl_json_kv_uint(j, "records-out", t->records_out);
+    sl_json_kv_uint(j, "late-records", t->late_records);
     sl_json_end_object(j);
 }
 
@@ -373,6 +391,7 @@ static int print_job_json(const Sluice__JobInfo *job)
     sl_cli_json_checkpoint_ref(&j, "latest-checkpoint", job->latest_checkpoint_id,
                                job->latest_checkpoint_path);
     sl_cli_json_kv_opt_string(&j, "failure", job->failure);
+    sl_json_kv_uint(&j, "late-records", job->late_records);
     sl_json_key(&j, "tasks");
     sl_json_begin_array(&j);
     for (size_t i = 0; i < job->n_tasks; i++)

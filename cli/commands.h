@@ -10,7 +10,8 @@
  *   commands.c         the command table, argument parsing, setup, dispatch,
  *                      usage and error messages
  *   cmd_jobs.c         run, list, info, cancel
- *   cmd_checkpoints.c  checkpoints, checkpoint, savepoint, stop
+ *   cmd_checkpoints.c  checkpoints, checkpoint
+ *   cmd_savepoints.c   savepoint (and -d), stop
  *   cmd_cluster.c      taskmanagers
  *   rpc_call.c         requests to the jobmanager and their exit codes
  *                      (rpc_call.h)
@@ -100,6 +101,10 @@ int sl_cli_opt_flag(const sl_cli_args *a, char c);
 const char *sl_cli_opt_value(const sl_cli_args *a, char c);
 /* SL_EXIT_OK if s is a JobID, else SL_EXIT_USAGE after saying so. */
 int sl_cli_check_job_id(const char *s);
+/* arg as an absolute path (or file:// URI as given): relative paths are
+ * taken from the current directory. An exit code (problem printed). Defined
+ * in cmd_savepoints.c. */
+int sl_cli_abs_path(const char *arg, char *out, size_t len);
 
 /* ---- the commands (cmd_*.c) */
 int sl_cli_cmd_run(sl_cli *cli, const sl_cli_args *a);

@@ -73,6 +73,7 @@ static const struct cfg_key cfg_table[] = {
     K_DUR("heartbeat.timeout", "5 s", 1, CFG_NOLIMIT),
     K_INT("parallelism.default", "1", 1, 32768),
     K_ENUM("state.backend.type", "hashmap", backend_choices, NULL),
+    K_SIZE("state.backend.leveldb.cache-size", "64 mb", 4096, CFG_NOLIMIT),
     K_PATH("state.checkpoints.dir", NULL, 0),
     K_INT("state.checkpoints.num-retained", "3", 1, CFG_NOLIMIT),
     K_PATH("state.savepoints.dir", NULL, 0),

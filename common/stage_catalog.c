@@ -150,6 +150,8 @@ static const sl_stage_type catalog[] = {
      sl_stage_validate_source_file_wm},
     {SL_STAGE_SOURCE, "datagen", sl_stage_params_source_datagen_wm, SL_KEYBY_FORBIDDEN, 0, 0,
      sl_stage_validate_source_datagen_wm},
+    {SL_STAGE_SOURCE, "nexmark", sl_stage_params_source_nexmark, SL_KEYBY_FORBIDDEN, 0, 0,
+     sl_stage_validate_source_nexmark},
     {SL_STAGE_OPERATOR, "tokenize", op_tokenize_params, SL_KEYBY_FORBIDDEN, 1, 1,
      validate_op_tokenize},
     {SL_STAGE_OPERATOR, "filter", sl_stage_params_filter, SL_KEYBY_FORBIDDEN, 1, 1,
@@ -168,12 +170,15 @@ static const sl_stage_type catalog[] = {
      sl_stage_validate_aggregate},
     {SL_STAGE_OPERATOR, "window", sl_stage_params_window, SL_KEYBY_REQUIRED, 1, 1,
      sl_stage_validate_window},
+    {SL_STAGE_OPERATOR, "argmax", sl_stage_params_argmax, SL_KEYBY_REQUIRED, 1, 1,
+     sl_stage_validate_argmax},
     {SL_STAGE_OPERATOR, "udf", sl_stage_params_udf, SL_KEYBY_REQUIRED, 1, 1,
      sl_stage_validate_udf},
     {SL_STAGE_SINK, "file", sl_stage_params_sink_file, SL_KEYBY_FORBIDDEN, 1, 1,
      sl_stage_validate_sink_file},
     {SL_STAGE_SINK, "print", no_params, SL_KEYBY_FORBIDDEN, 1, 1, validate_nothing},
-    {SL_STAGE_SINK, "blackhole", no_params, SL_KEYBY_FORBIDDEN, 1, 1, validate_nothing},
+    {SL_STAGE_SINK, "blackhole", sl_stage_params_sink_blackhole, SL_KEYBY_FORBIDDEN, 1, 1,
+     sl_stage_validate_sink_blackhole},
 };
 
 const sl_stage_type *sl_stage_type_find(enum sl_stage_kind kind, const char *name)

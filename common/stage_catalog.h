@@ -118,6 +118,8 @@ int sl_stage_validate_source_datagen(sl_stage_check *chk);
 /* count, sum, min, max, avg (the aggregate is st->type). */
 int sl_stage_validate_aggregate(sl_stage_check *chk);
 int sl_stage_validate_sink_file(sl_stage_check *chk);
+extern const sl_stage_param_def sl_stage_params_sink_blackhole[];
+int sl_stage_validate_sink_blackhole(sl_stage_check *chk);
 
 /* ---- stage_catalog_expr.c: filter and map ---- */
 
@@ -148,5 +150,19 @@ extern const sl_stage_param_def sl_stage_params_window[];
 int sl_stage_validate_source_file_wm(sl_stage_check *chk);
 int sl_stage_validate_source_datagen_wm(sl_stage_check *chk);
 int sl_stage_validate_window(sl_stage_check *chk);
+/* The durations of an event-time window stage, each where set:
+ * max-out-of-orderness >= 0 ms; size, slide and gap >= 1 ms (also used by
+ * `operator: argmax`). */
+int sl_stage_check_window_durations(sl_stage_check *chk);
+
+/* ---- stage_catalog_nexmark.c: the Nexmark event generator ---- */
+
+extern const sl_stage_param_def sl_stage_params_source_nexmark[];
+int sl_stage_validate_source_nexmark(sl_stage_check *chk);
+
+/* ---- stage_catalog_argmax.c: rows with a window's maximum ---- */
+
+extern const sl_stage_param_def sl_stage_params_argmax[];
+int sl_stage_validate_argmax(sl_stage_check *chk);
 
 #endif

@@ -1,6 +1,6 @@
 /* Stage catalog rows for input and output and for the keyed aggregates:
  * `source: file` (text, csv, json), `source: datagen`, `sink: file` (csv,
- * json), `operator: count|sum|min|max|avg`; and the parameter checks they
+ * json), `sink: blackhole`, `operator: count|sum|min|max|avg`; and the parameter checks they
  * share with the rest of the catalog (stage_catalog.h). */
 #include "common/stage_catalog.h"
 
@@ -163,11 +163,13 @@ const sl_stage_param_def sl_stage_params_source_datagen[] = {
     {"count", NULL, 0},
     {"rate", NULL, 0},
     {"keys", "1000", 0},
+    {"ts", "index", 0},
     {NULL, NULL, 0},
 };
 
 int sl_stage_validate_source_datagen(sl_stage_check *chk)
 {
+    static const char *const ts_modes[] = {"index", "wall", "wall-us", NULL};
     sl_param *seed = sl_stage_param_ref(chk->st, "seed");
     unsigned long long v;
     int rv;
@@ -177,12 +179,41 @@ int sl_stage_validate_source_datagen(sl_stage_check *chk)
                                    seed->value);
     if ((rv = sl_stage_check_positive_int(chk, "count", " (records)")) != SL_OK ||
         (rv = sl_stage_check_positive_int(chk, "rate", " (records/s)")) != SL_OK ||
-        (rv = sl_stage_check_positive_int(chk, "keys", " (distinct keys)")) != SL_OK)
+        (rv = sl_stage_check_positive_int(chk, "keys", " (distinct keys)")) != SL_OK ||
+        (rv = check_choice(chk, "ts", ts_modes, "index, wall or wall-us")) != SL_OK)
         return rv;
     if ((rv = sl_stage_out_add(chk, "key", SL_TYPE_INT)) != SL_OK ||
         (rv = sl_stage_out_add(chk, "value", SL_TYPE_INT)) != SL_OK)
         return rv;
     return sl_stage_out_add(chk, "ts", SL_TYPE_INT);
+}
+
+/* ---- sink: blackhole ---- */
+
+const sl_stage_param_def sl_stage_params_sink_blackhole[] = {
+    {"latency-field", NULL, 0},
+    {"latency-unit", "ms", 0},
+    {NULL, NULL, 0},
+};
+
+/* `latency-field`, if set, must be an int field of the input (a creation
+ * time in `latency-unit`: ms or us since the epoch). */
+int sl_stage_validate_sink_blackhole(sl_stage_check *chk)
+{
+    static const char *const units[] = {"ms", "us", NULL};
+    sl_param *p = sl_stage_param_ref(chk->st, "latency-field");
+    int rv = check_choice(chk, "latency-unit", units, "ms or us");
+    int i;
+
+    if (rv != SL_OK || p == NULL)
+        return rv;
+    i = sl_schema_find(chk->in[0], p->value);
+    if (i < 0)
+        return sl_stage_check_fail(chk, p, "field '%s' does not exist in the input", p->value);
+    if (chk->in[0]->types[i] != SL_TYPE_INT)
+        return sl_stage_check_fail(chk, p, "field '%s' is %s, expected int (a creation time)",
+                                   p->value, sl_type_name(chk->in[0]->types[i]));
+    return SL_OK;
 }
 
 /* ---- operators: count, sum, min, max, avg ---- */

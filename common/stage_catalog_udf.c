@@ -132,9 +132,9 @@ const sluice_udf *sl_udf_lookup(void *handle, const char *symbol, char *err, siz
         snprintf(err, errlen, "has no symbol '%s'", symbol);
         return NULL;
     }
-    if (u->api_version != SLUICE_UDF_API_VERSION) {
-        snprintf(err, errlen, "symbol '%s' has API version %d, expected %d", symbol,
-                 u->api_version, SLUICE_UDF_API_VERSION);
+    if (u->api_version < SLUICE_UDF_API_VERSION_MIN || u->api_version > SLUICE_UDF_API_VERSION) {
+        snprintf(err, errlen, "symbol '%s' has API version %d, expected %d to %d", symbol,
+                 u->api_version, SLUICE_UDF_API_VERSION_MIN, SLUICE_UDF_API_VERSION);
         return NULL;
     }
     if (u->process == NULL) {

@@ -25,6 +25,7 @@ const sl_stage_param_def sl_stage_params_source_datagen_wm[] = {
     {"count", NULL, 0},
     {"rate", NULL, 0},
     {"keys", "1000", 0},
+    {"ts", "index", 0},
     {"watermark", NULL, 0},
     {NULL, NULL, 0},
 };
@@ -114,18 +115,26 @@ static int check_duration(sl_stage_check *chk, const char *key, int64_t min)
     return SL_OK;
 }
 
+int sl_stage_check_window_durations(sl_stage_check *chk)
+{
+    int rv;
+
+    if ((rv = check_duration(chk, "max-out-of-orderness", 0)) != SL_OK ||
+        (rv = check_duration(chk, "size", 1)) != SL_OK ||
+        (rv = check_duration(chk, "slide", 1)) != SL_OK)
+        return rv;
+    return check_duration(chk, "gap", 1);
+}
+
 /* Exactly one of size (with optional slide) and gap. */
 static int check_shape(sl_stage_check *chk)
 {
     sl_param *size = sl_stage_param_ref(chk->st, "size");
     sl_param *slide = sl_stage_param_ref(chk->st, "slide");
     sl_param *gap = sl_stage_param_ref(chk->st, "gap");
-    int rv;
+    int rv = sl_stage_check_window_durations(chk);
 
-    if ((rv = check_duration(chk, "max-out-of-orderness", 0)) != SL_OK ||
-        (rv = check_duration(chk, "size", 1)) != SL_OK ||
-        (rv = check_duration(chk, "slide", 1)) != SL_OK ||
-        (rv = check_duration(chk, "gap", 1)) != SL_OK)
+    if (rv != SL_OK)
         return rv;
     if (size == NULL && gap == NULL)
         return sl_stage_check_fail(chk, NULL, "window needs 'size' (tumbling, with 'slide': "

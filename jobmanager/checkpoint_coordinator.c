@@ -64,6 +64,13 @@ int sl_chk_init(sl_chk_coord *cc, const sl_config *cfg, char *err, size_t errlen
         rv = SL_ENOMEM;
     if (rv == SL_ENOTFOUND)
         rv = SL_OK;
+    if (rv == SL_OK) {
+        rv = sl_config_get_string(cfg, "state.savepoints.dir", &dir);
+        if (rv == SL_OK && (cc->savepoint_root = strdup(dir)) == NULL)
+            rv = SL_ENOMEM;
+        if (rv == SL_ENOTFOUND)
+            rv = SL_OK;
+    }
     if (rv == SL_OK && cc->periodic && cc->root == NULL) {
         snprintf(err, errlen,
                  "execution.checkpointing.interval is set but state.checkpoints.dir is not");
@@ -83,6 +90,7 @@ static void task_states_free(sl_chk_task *t)
     for (size_t i = 0; i < t->nstates; i++) {
         free(t->states[i].stage);
         free(t->states[i].path);
+        free(t->states[i].kind);
     }
     free(t->states);
     t->states = NULL;
@@ -104,6 +112,7 @@ static void chk_free(sl_checkpoint *c)
     free(c->dir);
     free(c->failure);
     free(c->decline);
+    free(c->request_id);
     free(c);
 }
 
@@ -119,6 +128,8 @@ void sl_chk_free(sl_chk_coord *cc)
     free(cc->root);
     free(cc->restored_from_dir);
     free(cc->restore_dir);
+    free(cc->initial_dir);
+    free(cc->savepoint_root);
     memset(cc, 0, sizeof(*cc));
 }
 
@@ -148,15 +159,24 @@ int64_t sl_chk_pending_count(const sl_chk_coord *cc, int with_manual)
 
 /* ---- records */
 
-/* A new PENDING checkpoint with the next id, or NULL (out of memory, path
- * too long). */
 sl_checkpoint *sl_chk_create(sl_job *job, int final, int manual)
 {
     sl_chk_coord *cc = &job->chk;
     char dir[PATH_MAX];
-    uint64_t id = cc->last_id + 1;
-    if (cc->root == NULL || sl_chk_path(cc->root, job->id, id, dir, sizeof(dir)) != SL_OK)
+    if (cc->root == NULL || sl_chk_path(cc->root, job->id, cc->last_id + 1, dir, sizeof(dir)) != SL_OK)
         return NULL;
+    sl_checkpoint *c = sl_chk_create_in(job, dir);
+    if (c != NULL) {
+        c->final = final;
+        c->manual = manual;
+    }
+    return c;
+}
+
+sl_checkpoint *sl_chk_create_in(sl_job *job, const char *dir)
+{
+    sl_chk_coord *cc = &job->chk;
+    uint64_t id = cc->last_id + 1;
     sl_checkpoint *c = calloc(1, sizeof(*c));
     if (c == NULL)
         return NULL;
@@ -170,8 +190,6 @@ sl_checkpoint *sl_chk_create(sl_job *job, int final, int manual)
     cc->last_id = id;
     c->id = id;
     c->attempt = job->attempt;
-    c->final = final;
-    c->manual = manual;
     c->trigger_wall_ms = sl_wall_ms();
     c->trigger_mono_ms = sl_now_ms();
     c->next = cc->history;
@@ -223,7 +241,8 @@ static int copy_states(sl_chk_task *t, const Sluice__AckCheckpoint *a)
         sl_chk_state *s = &t->states[t->nstates++];
         s->stage = strdup(h->stage != NULL ? h->stage : "");
         s->path = strdup(h->path);
-        if (s->stage == NULL || s->path == NULL)
+        s->kind = strdup(h->kind != NULL ? h->kind : "");
+        if (s->stage == NULL || s->path == NULL || s->kind == NULL)
             return SL_ENOMEM;
         s->subtask = h->subtask;
         s->parallelism = h->parallelism;
@@ -271,7 +290,7 @@ static void record_ack(sl_job *job, sl_checkpoint *c, const Sluice__AckCheckpoin
 void sl_chk_on_ack(sl_jm *jm, const Sluice__AckCheckpoint *a)
 {
     sl_job *job = sl_jm_job_find(jm, a->job_id);
-    if (job == NULL || job->chk.root == NULL || a->checkpoint_id == 0)
+    if (job == NULL || a->checkpoint_id == 0)
         return;
     sl_chk_coord *cc = &job->chk;
     sl_checkpoint *c = sl_chk_find(cc, a->checkpoint_id);
@@ -281,8 +300,11 @@ void sl_chk_on_ack(sl_jm *jm, const Sluice__AckCheckpoint *a)
         return; /* unknown task, or not where it runs */
     if (!current || c == NULL || c->status != SL_CHK_PENDING || c->attempt != a->attempt) {
         /* too late: whatever it wrote must go (unless that is a kept one) */
-        if ((c == NULL || c->status != SL_CHK_COMPLETED) &&
-            !sl_chk_retained_has(cc, a->checkpoint_id)) {
+        if (c != NULL && c->savepoint && c->status == SL_CHK_FAILED) {
+            c->cleanup = 1; /* a late writer may have recreated its folder */
+            sl_jm_kick(jm);
+        } else if ((c == NULL || c->status != SL_CHK_COMPLETED) &&
+                   !sl_chk_retained_has(cc, a->checkpoint_id)) {
             sl_info("job %s: late ack of checkpoint %" PRIu64 " (attempt %u, task %u): "
                     "its files will be removed", job->id, a->checkpoint_id, a->attempt, a->task);
             cc->sweep = 1;
@@ -310,6 +332,10 @@ int sl_chk_trigger_now(sl_jm *jm, sl_job *job, uint64_t *id, char *err, size_t e
         snprintf(err, errlen, "job %s cannot take checkpoints: state.checkpoints.dir is not set",
                  job->id);
         return SL_EINVAL;
+    }
+    if (sl_chk_savepoint_blocks(job)) {
+        snprintf(err, errlen, "job %s is taking a savepoint; try again when it is done", job->id);
+        return SL_EBUSY;
     }
     sl_checkpoint *c = sl_chk_create(job, 0, 1);
     if (c == NULL) {
@@ -359,11 +385,11 @@ static void check_pending(sl_job *job)
         if (c->status != SL_CHK_PENDING)
             continue;
         if (c->decline != NULL) {
-            sl_chk_fail(job, c, c->decline, 1, 1);
+            sl_chk_fail(job, c, c->decline, !c->savepoint, 1);
         } else if (now - c->trigger_mono_ms >= cc->timeout_ms) {
             snprintf(reason, sizeof(reason), "expired before completing (timeout %" PRId64 " ms)",
                      cc->timeout_ms);
-            sl_chk_fail(job, c, reason, 1, 1);
+            sl_chk_fail(job, c, reason, !c->savepoint, 1);
         }
     }
 }
@@ -393,6 +419,7 @@ static int build_metadata(const sl_job *job, const sl_checkpoint *c,
             hs[k].crc32c = s->crc32c;
             hs[k].kg_start = s->kg_start;
             hs[k].kg_end = s->kg_end;
+            hs[k].kind = s->kind;
             ptrs[k] = &hs[k];
         }
     }
@@ -403,7 +430,7 @@ static int build_metadata(const sl_job *job, const sl_checkpoint *c,
     md->trigger_time_ms = c->trigger_wall_ms;
     md->complete_time_ms = sl_wall_ms();
     md->max_parallelism = (uint32_t)job->spec->max_parallelism;
-    md->savepoint = 0;
+    md->savepoint = c->savepoint;
     md->n_states = n;
     md->states = ptrs;
     return SL_OK;
@@ -414,7 +441,7 @@ static void subsume_older(sl_job *job, uint64_t id)
     char reason[64];
     snprintf(reason, sizeof(reason), "subsumed by checkpoint %" PRIu64, id);
     for (sl_checkpoint *o = job->chk.history; o != NULL; o = o->next)
-        if (o->status == SL_CHK_PENDING && o->id < id)
+        if (o->status == SL_CHK_PENDING && o->id < id && !o->savepoint)
             sl_chk_fail(job, o, reason, 0, 1);
 }
 
@@ -431,9 +458,17 @@ static void mark_completed(sl_jm *jm, sl_job *job, sl_checkpoint *c)
     if (c->final && c->attempt == job->attempt)
         cc->final_done = 1;
     sl_chk_free_acks(c);
-    sl_info("completed checkpoint %" PRIu64 " for job %s (%" PRIu64 " bytes, %" PRId64 " ms)",
-            c->id, job->id, c->state_size, now - c->trigger_mono_ms);
+    sl_info("completed %s %" PRIu64 " for job %s (%" PRIu64 " bytes, %" PRId64 " ms)%s%s",
+            c->savepoint ? "savepoint" : "checkpoint", c->id, job->id, c->state_size,
+            now - c->trigger_mono_ms, c->savepoint ? ": " : "", c->savepoint ? c->dir : "");
     subsume_older(job, c->id);
+    if (c->savepoint) {
+        /* owned by the user: never retained, never removed by us */
+        if (sl_chk_notify_tms(jm, job, c->id, c->attempt, 1) > 0 && c->stop)
+            sl_warn("job %s: not every taskmanager heard that stop savepoint %" PRIu64
+                    " completed", job->id, c->id);
+        return;
+    }
     if (sl_chk_retained_add(cc, c->id) != SL_OK) {
         sl_error("job %s: out of memory: checkpoint %" PRIu64 " is not tracked for retention",
                  job->id, c->id);
@@ -469,7 +504,7 @@ static void complete_one(sl_jm *jm, sl_job *job, sl_checkpoint *c)
         return; /* aborted meanwhile: its folder goes with the cleanup */
     if (rv != SL_OK) {
         snprintf(reason, sizeof(reason), "cannot write the metadata: %s", err);
-        sl_chk_fail(job, c, reason, 1, 1);
+        sl_chk_fail(job, c, reason, !c->savepoint, 1);
         return;
     }
     mark_completed(jm, job, c);
@@ -526,7 +561,7 @@ static void trim_history(sl_chk_coord *cc)
 void sl_chk_step(sl_jm *jm, sl_job *job)
 {
     sl_chk_coord *cc = &job->chk;
-    if (cc->root == NULL)
+    if (cc->root == NULL && cc->history == NULL)
         return;
     if (job->state == SLUICE__JOB_STATE__JOB_RUNNING) {
         check_pending(job);

@@ -53,6 +53,7 @@ typedef struct sl_chk_state {
     uint64_t size;
     uint32_t crc32c;
     int32_t kg_start, kg_end;
+    char *kind;                /* "source:file", "operator:window", ... ("" if unknown) */
 } sl_chk_state;
 
 /* What one task reported for one checkpoint. */
@@ -68,11 +69,13 @@ typedef struct sl_checkpoint {
     uint32_t attempt;          /* attempt it was triggered for */
     enum sl_chk_status status;
     int final, manual;
+    int savepoint, stop;       /* a savepoint (sluice savepoint), ending the job (sluice stop) */
+    char *request_id;          /* savepoints: the CLI's request id (idempotent triggers) */
     int sent;                  /* the loop took it up for sending */
     int cleanup;               /* FAILED: the loop must remove its folder */
     int notify_abort;          /* FAILED: the loop must tell the taskmanagers */
     int64_t trigger_wall_ms, trigger_mono_ms, end_mono_ms;
-    char *dir;                 /* <root>/<job>/chk-<id> */
+    char *dir;                 /* <root>/<job>/chk-<id>, or the savepoint folder */
     char *failure;             /* FAILED: why */
     char *decline;             /* set by the ack handler; the loop aborts with it */
     int ntasks, nacked;
@@ -104,6 +107,9 @@ typedef struct sl_chk_coord {
     char *restored_from_dir;
     uint64_t restore_id;       /* chosen for the next attempt */
     char *restore_dir;
+    uint64_t initial_id;       /* run -s: the savepoint/checkpoint the job started from */
+    char *initial_dir;         /* (a restart falls back to it while no checkpoint verifies) */
+    char *savepoint_root;      /* state.savepoints.dir, NULL if not set */
     int sweep;                 /* remove chk folders neither retained nor pending */
     int ended;                 /* the job reached a terminal state */
     int64_t late_sweep_ms;     /* monotonic; 0 = done */
@@ -155,5 +161,33 @@ int sl_chk_stats(const struct sl_job *job, sl_arena *a, Sluice__CheckpointStatsR
 /* Newest retained completed checkpoint: id (0 = none) and its folder ("" if
  * none) into dir. */
 uint64_t sl_chk_latest(const struct sl_job *job, char *dir, size_t dirlen);
+
+/* ---- savepoints (savepoint.c) */
+
+/* `sluice savepoint` / `sluice stop` (handler, jm->mu held): a new PENDING
+ * savepoint into <target_dir or state.savepoints.dir>/savepoint-<6 hex of
+ * the job id>-<12 random hex>, sent by the loop. A resent request (same
+ * request_id) returns the id of the first. SL_EBUSY (job not running, a
+ * stop already pending), SL_EINVAL (no target folder) with the reason in
+ * err. */
+int sl_sp_trigger(struct sl_jm *jm, struct sl_job *job, const Sluice__TriggerSavepoint *t,
+                  uint64_t *id, char *err, size_t errlen);
+/* The status of savepoint id (handler, jm->mu held; arena memory).
+ * SL_ENOTFOUND if the job has no such savepoint (any more). */
+int sl_sp_status(const struct sl_job *job, uint64_t id, sl_arena *a,
+                 Sluice__SavepointStatus **out);
+/* `sluice savepoint -d PATH` (handler, no lock: file system work): removes
+ * the savepoint or retained checkpoint folder at path (a plain path or a
+ * file:// URI) after checking that its _metadata reads: the state files it
+ * names, _metadata, then the folder if empty. SL_ENOTFOUND / SL_EINVAL /
+ * SL_EIO with the reason in err. */
+int sl_sp_dispose(const char *path, char *err, size_t errlen);
+/* Submit with -s (no lock; the job is not shared yet): reads and verifies
+ * the savepoint or checkpoint at path, checks max-parallelism and that
+ * every state maps to a stage of the same kind (unless allow_non_restored),
+ * and makes it the first attempt's restore point; checkpoint ids continue
+ * after its id. SL_EINVAL with "<path>: reason" in err. */
+int sl_sp_restore_check(struct sl_job *job, const char *path, int allow_non_restored,
+                        char *err, size_t errlen);
 
 #endif

@@ -37,6 +37,8 @@ struct sl_job;
 /* A new PENDING checkpoint with the next id in cc->history, or NULL (out of
  * memory, path too long). */
 sl_checkpoint *sl_chk_create(struct sl_job *job, int final, int manual);
+/* The same with the folder given (savepoints); final/manual unset. */
+sl_checkpoint *sl_chk_create_in(struct sl_job *job, const char *dir);
 /* PENDING -> FAILED (no-op otherwise). counted: towards the tolerable
  * failures; notify: the loop tells the taskmanagers. Frees nothing. */
 void sl_chk_fail(struct sl_job *job, sl_checkpoint *c, const char *reason, int counted,
@@ -52,6 +54,12 @@ int64_t sl_chk_pending_count(const sl_chk_coord *cc, int with_manual);
 
 /* Creates the periodic or final checkpoint when one is due. */
 void sl_chk_maybe_trigger(struct sl_jm *jm, struct sl_job *job);
+/* 1 while a savepoint is pending, or a stop-with-savepoint of the current
+ * attempt completed: no other checkpoint starts then. A source keeps only
+ * the newest trigger in its mailbox, so a checkpoint right behind a
+ * savepoint could hide the savepoint's trigger; after a stop the sources
+ * end (and decline anything newer). */
+int sl_chk_savepoint_blocks(const struct sl_job *job);
 /* Sends every PENDING checkpoint not sent yet, oldest first: creates its
  * folder and triggers the sources' taskmanagers; failures abort it. */
 void sl_chk_send_unsent(struct sl_jm *jm, struct sl_job *job);

@@ -44,6 +44,28 @@ static int verify_one(const char *dir, const char *job_id, uint64_t id, char *er
     return rv;
 }
 
+/* No checkpoint of this job verifies: the savepoint or checkpoint it was
+ * started from (run -s), if that still does. */
+static void pick_initial(sl_jm *jm, sl_job *job)
+{
+    sl_chk_coord *cc = &job->chk;
+    char dir[PATH_MAX], err[PATH_MAX + 512];
+    Sluice__CheckpointMetadata *md = NULL;
+    snprintf(dir, sizeof(dir), "%s", cc->initial_dir);
+    pthread_mutex_unlock(&jm->mu);
+    int rv = sl_metadata_read(dir, &md, err, sizeof(err));
+    if (rv == SL_OK)
+        rv = sl_checkpoint_verify(dir, md, err, sizeof(err));
+    if (md != NULL)
+        sluice__checkpoint_metadata__free_unpacked(md, NULL);
+    pthread_mutex_lock(&jm->mu);
+    if (rv == SL_OK && (cc->restore_dir = strdup(dir)) != NULL)
+        cc->restore_id = cc->initial_id;
+    else
+        sl_warn("job %s: %s, which it started from, does not verify (%s)", job->id, dir,
+                rv == SL_OK ? "out of memory" : err);
+}
+
 void sl_chk_pick_restore(sl_jm *jm, sl_job *job)
 {
     sl_chk_coord *cc = &job->chk;
@@ -51,8 +73,6 @@ void sl_chk_pick_restore(sl_jm *jm, sl_job *job)
     free(cc->restore_dir);
     cc->restore_dir = NULL;
     cc->restore_id = 0;
-    if (cc->root == NULL)
-        return;
     size_t n = cc->nretained;
     uint64_t *ids = malloc((n + 1) * sizeof(*ids));
     if (ids == NULL) {
@@ -61,7 +81,7 @@ void sl_chk_pick_restore(sl_jm *jm, sl_job *job)
         return;
     }
     memcpy(ids, cc->retained, n * sizeof(*ids));
-    for (size_t k = n; k-- > 0 && !jm->stopping;) {
+    for (size_t k = n; k-- > 0 && !jm->stopping && cc->root != NULL;) {
         if (sl_chk_path(cc->root, job->id, ids[k], dir, sizeof(dir)) != SL_OK)
             continue;
         pthread_mutex_unlock(&jm->mu);
@@ -77,6 +97,8 @@ void sl_chk_pick_restore(sl_jm *jm, sl_job *job)
                 ids[k], err);
     }
     free(ids);
+    if (cc->restore_id == 0 && cc->initial_id != 0)
+        pick_initial(jm, job);
     if (cc->restore_id == 0)
         sl_warn("job %s: %s; starting without state", job->id,
                 n == 0 ? "no completed checkpoint to restore"

@@ -103,6 +103,8 @@ void sl_chk_sweep(sl_jm *jm, sl_job *job)
     size_t n = 0;
     char dir[PATH_MAX];
     cc->sweep = 0;
+    if (cc->root == NULL)
+        return; /* savepoints only: nothing of ours to sweep */
     pthread_mutex_unlock(&jm->mu);
     int rv = sl_checkpoint_list_all(cc->root, job->id, &ids, &n);
     pthread_mutex_lock(&jm->mu);
@@ -134,7 +136,7 @@ void sl_chk_end_cleanup(sl_jm *jm, sl_job *job)
     }
     cc->sweep = 0;
     cc->nretained = 0;
-    if (sl_job_chk_root(cc->root, job->id, dir, sizeof(dir)) != SL_OK)
+    if (cc->root == NULL || sl_job_chk_root(cc->root, job->id, dir, sizeof(dir)) != SL_OK)
         return;
     sl_info("job %s: removing %s (DELETE_ON_CANCELLATION)", job->id, dir);
     remove_unlocked(jm, dir);

@@ -118,6 +118,9 @@ static void trigger_tms(sl_jm *jm, sl_job *job, sl_checkpoint *c, const char *di
         t.timestamp_ms = c->trigger_wall_ms;
         t.chk_dir = (char *)dir;
         t.final = c->final;
+        t.kind = !c->savepoint ? SLUICE__CHECKPOINT_KIND__KIND_CHECKPOINT
+                 : c->stop     ? SLUICE__CHECKPOINT_KIND__KIND_SAVEPOINT_STOP
+                               : SLUICE__CHECKPOINT_KIND__KIND_SAVEPOINT;
         Sluice__Request req = SLUICE__REQUEST__INIT;
         req.body_case = SLUICE__REQUEST__BODY_TRIGGER_CHECKPOINT;
         req.trigger_checkpoint = &t;
@@ -131,7 +134,7 @@ static void trigger_tms(sl_jm *jm, sl_job *job, sl_checkpoint *c, const char *di
             /* A refusal counts; a taskmanager that does not answer is for
              * the heartbeat timeout / connection loss to judge. No-op if a
              * failover aborted it meanwhile. */
-            sl_chk_fail(job, c, reason, rv == SL_OK, 1);
+            sl_chk_fail(job, c, reason, rv == SL_OK && !c->savepoint, 1);
         }
         if (reply != NULL)
             sluice__reply__free_unpacked(reply, NULL);
@@ -144,21 +147,36 @@ static void send_trigger(sl_jm *jm, sl_job *job, sl_checkpoint *c)
     char dir[PATH_MAX], reason[PATH_MAX + 128];
     c->sent = 1;
     snprintf(dir, sizeof(dir), "%s", c->dir);
-    sl_info("triggering %scheckpoint %" PRIu64 " for job %s (attempt %u)",
-            c->final ? "final " : c->manual ? "manual " : "", c->id, job->id, c->attempt);
+    sl_info("triggering %s %" PRIu64 " for job %s (attempt %u)",
+            c->savepoint ? (c->stop ? "stop-with-savepoint" : "savepoint")
+            : c->final   ? "final checkpoint"
+            : c->manual  ? "manual checkpoint"
+                         : "checkpoint",
+            c->id, job->id, c->attempt);
     pthread_mutex_unlock(&jm->mu);
     int rv = sl_mkdir_p(dir);
     int e = errno;
     pthread_mutex_lock(&jm->mu);
     if (rv != SL_OK) {
         snprintf(reason, sizeof(reason), "cannot create %s: %s", dir, strerror(e));
-        sl_chk_fail(job, c, reason, 1, 1);
+        sl_chk_fail(job, c, reason, !c->savepoint, 1);
         return;
     }
     trigger_tms(jm, job, c, dir);
 }
 
 /* ---- loop: decisions */
+
+int sl_chk_savepoint_blocks(const sl_job *job)
+{
+    for (const sl_checkpoint *c = job->chk.history; c != NULL; c = c->next) {
+        if (c->savepoint && c->status == SL_CHK_PENDING)
+            return 1;
+        if (c->stop && c->status == SL_CHK_COMPLETED && c->attempt == job->attempt)
+            return 1;
+    }
+    return 0;
+}
 
 /* 1 if a taskmanager of the job did not answer a checkpoint call and sent
  * no heartbeat since: the heartbeat timeout will tell whether it is lost. */
@@ -176,7 +194,8 @@ void sl_chk_maybe_trigger(sl_jm *jm, sl_job *job)
 {
     sl_chk_coord *cc = &job->chk;
     int64_t now = sl_now_ms();
-    if (!cc->periodic || cc->final_done || !all_tasks_running(job) || any_tm_stalled(jm, job))
+    if (!cc->periodic || cc->final_done || !all_tasks_running(job) || any_tm_stalled(jm, job) ||
+        sl_chk_savepoint_blocks(job))
         return;
     if (sources_ended(job)) {
         if (sl_chk_pending_count(cc, 1) == 0 && sl_chk_create(job, 1, 0) == NULL)

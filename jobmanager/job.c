@@ -170,6 +170,10 @@ static int job_new(sl_jm *jm, const Sluice__SubmitJob *s, sl_job **out, char *er
         goto fail;
     if ((rv = job_tables(job)) != SL_OK || (rv = sl_random_hex(job->id, 16)) != SL_OK)
         goto fail;
+    if (s->restore_path[0] != '\0' &&
+        (rv = sl_sp_restore_check(job, s->restore_path, s->allow_non_restored, err, errlen)) !=
+            SL_OK)
+        goto fail;
     job->state = SLUICE__JOB_STATE__JOB_CREATED;
     job->start_ms = sl_wall_ms();
     job->wait_since_ms = sl_now_ms();
@@ -390,17 +394,53 @@ void sl_jm_task_name(const sl_job *job, int t, char *buf, size_t len)
     snprintf(buf, len, "task %s %d/%d", c->name, task->subtask + 1, c->parallelism);
 }
 
-/* 1 if the report is about a task of the current attempt, from the
- * taskmanager it runs on. */
+/* 1 if a report is about a task of the current attempt of a job that
+ * has not ended, from the taskmanager the task runs on. */
+static int report_valid(const sl_job *job, uint32_t attempt, uint32_t task, const char *tm_id)
+{
+    if (sl_jm_job_terminal(job->state) || !job->holds_slots || attempt != job->attempt ||
+        task >= (uint32_t)job->graph.ntasks)
+        return 0;
+    const sl_task *t = &job->tasks[task];
+    return strcmp(job->tms[job->slot_tm[t->subtask]].tm_id, tm_id) == 0;
+}
+
 static int update_valid(const sl_job *job, const Sluice__TaskStateUpdate *u)
 {
-    if (sl_jm_job_terminal(job->state) || !job->holds_slots || u->attempt != job->attempt)
+    if ((int)u->state < 0 || u->state > SLUICE__TASK_STATE__TASK_FAILED)
         return 0;
-    if (u->task >= (uint32_t)job->graph.ntasks || (int)u->state < 0 ||
-        u->state > SLUICE__TASK_STATE__TASK_FAILED)
-        return 0;
-    const sl_task *t = &job->tasks[u->task];
-    return strcmp(job->tms[job->slot_tm[t->subtask]].tm_id, u->tm_id) == 0;
+    return report_valid(job, u->attempt, u->task, u->tm_id);
+}
+
+static uint64_t max_u64(uint64_t a, uint64_t b) { return a > b ? a : b; }
+
+/* Keeps the newest counters of the current attempt: they only grow within
+ * an attempt, so a report overtaken by a later one never lowers them. */
+static void store_metrics(const sl_job *job, sl_task *t, const Sluice__TaskMetrics *m)
+{
+    if (t->metrics_attempt != job->attempt) {
+        t->metrics_attempt = job->attempt;
+        t->records_in = t->records_out = t->late_records = 0;
+    }
+    t->records_in = max_u64(t->records_in, m->records_in);
+    t->records_out = max_u64(t->records_out, m->records_out);
+    t->late_records = max_u64(t->late_records, m->late_records);
+}
+
+void sl_jm_job_task_metrics(sl_jm *jm, const char *tm_id, const Sluice__TaskMetrics *m)
+{
+    sl_job *job = sl_jm_job_find(jm, m->job_id);
+    if (job != NULL && report_valid(job, m->attempt, m->task, tm_id))
+        store_metrics(job, &job->tasks[m->task], m);
+}
+
+void sl_jm_task_metrics(const sl_job *job, int t, uint64_t *in, uint64_t *out, uint64_t *late)
+{
+    const sl_task *task = &job->tasks[t];
+    int cur = task->metrics_attempt == job->attempt;
+    *in = cur ? task->records_in : 0;
+    *out = cur ? task->records_out : 0;
+    *late = cur ? task->late_records : 0;
 }
 
 void sl_jm_job_task_update(sl_jm *jm, const Sluice__TaskStateUpdate *u)
@@ -410,6 +450,8 @@ void sl_jm_job_task_update(sl_jm *jm, const Sluice__TaskStateUpdate *u)
         return;
     sl_task *t = &job->tasks[u->task];
     char name[300], reason[1024];
+    if (u->metrics != NULL)
+        store_metrics(job, t, u->metrics);
     sl_jm_task_name(job, (int)u->task, name, sizeof(name));
     if (u->input_ended && !t->input_ended) {
         t->input_ended = 1;

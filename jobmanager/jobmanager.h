@@ -92,6 +92,10 @@ typedef struct sl_task {
     Sluice__TaskState state;
     int chain, subtask;   /* slot = subtask */
     int input_ended;      /* source read all its input (sticky per attempt) */
+    /* latest counters reported for attempt metrics_attempt (heartbeats,
+     * state reports); kept after the job ends */
+    uint32_t metrics_attempt;
+    uint64_t records_in, records_out, late_records;
 } sl_task;
 
 /* Where a RESTARTING job is. */
@@ -220,6 +224,11 @@ void sl_jm_job_fail(sl_jm *jm, sl_job *job, const char *reason);
 void sl_jm_job_cancel(sl_jm *jm, sl_job *job);
 /* A task state report; ignores unknown jobs and stale attempts. */
 void sl_jm_job_task_update(sl_jm *jm, const Sluice__TaskStateUpdate *u);
+/* Counters of a task from taskmanager tm_id's heartbeat; reports of another
+ * attempt than the job's current one, or of a job that ended, are ignored. */
+void sl_jm_job_task_metrics(sl_jm *jm, const char *tm_id, const Sluice__TaskMetrics *m);
+/* The task's counters of the job's current attempt (0 if none reported). */
+void sl_jm_task_metrics(const sl_job *job, int t, uint64_t *in, uint64_t *out, uint64_t *late);
 /* "task <chain> <i>/<P>" of task t, into buf. */
 void sl_jm_task_name(const sl_job *job, int t, char *buf, size_t len);
 /* Loop: advances one job's state machine; may drop jm->mu around RPCs. */

@@ -5,6 +5,7 @@
  * handler is idempotent (nng's req resends a request on reconnect). Reply
  * memory comes from the arena: nothing in a reply points into jobmanager
  * state, which may change as soon as the mutex is released. */
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -42,6 +43,9 @@ static void on_heartbeat(sl_jm *jm, const Sluice__Heartbeat *h, Sluice__Reply *r
 {
     pthread_mutex_lock(&jm->mu);
     reply->known = sl_jm_tm_heartbeat(jm, h->tm_id);
+    for (size_t i = 0; reply->known && i < h->n_tasks; i++)
+        if (h->tasks[i] != NULL)
+            sl_jm_job_task_metrics(jm, h->tm_id, h->tasks[i]);
     pthread_mutex_unlock(&jm->mu);
 }
 
@@ -123,6 +127,7 @@ static Sluice__TaskInfo *task_info(const sl_job *job, int t, sl_arena *a)
     ti->subtask = (uint32_t)task->subtask;
     ti->parallelism = (uint32_t)c->parallelism;
     ti->state = task->state;
+    sl_jm_task_metrics(job, t, &ti->records_in, &ti->records_out, &ti->late_records);
     if (job->tms != NULL) {
         const sl_job_tm *jt = &job->tms[job->slot_tm[task->subtask]];
         ti->tm_id = adup(a, jt->tm_id);
@@ -170,6 +175,7 @@ static int fill_job_info(const sl_job *job, Sluice__Reply *reply, sl_arena *a)
     for (size_t t = 0; t < n; t++) {
         if ((ji->tasks[t] = task_info(job, (int)t, a)) == NULL)
             return SL_ENOMEM;
+        ji->late_records += ji->tasks[t]->late_records;
         ji->n_tasks++;
     }
     reply->job = ji;
@@ -302,6 +308,54 @@ static void on_list_tms(sl_jm *jm, Sluice__Reply *reply, sl_arena *a)
     }
 }
 
+/* ---- savepoints (savepoint.c does the work) */
+
+static void reply_savepoint(sl_job *job, uint64_t id, Sluice__Reply *reply, sl_arena *a)
+{
+    int rv = sl_sp_status(job, id, a, &reply->savepoint);
+    if (rv == SL_ENOTFOUND)
+        reply_error(reply, a, SLUICE__STATUS__STATUS_FAILED, "no such savepoint (any more)");
+    else if (rv != SL_OK)
+        reply_error(reply, a, SLUICE__STATUS__STATUS_FAILED, sl_strerror(rv));
+}
+
+static void on_trigger_savepoint(sl_jm *jm, const Sluice__TriggerSavepoint *t,
+                                 Sluice__Reply *reply, sl_arena *a)
+{
+    char err[PATH_MAX + 256];
+    uint64_t id = 0;
+    pthread_mutex_lock(&jm->mu);
+    sl_job *job = sl_jm_job_find(jm, t->job_id);
+    int rv = job == NULL ? SL_ENOTFOUND : sl_sp_trigger(jm, job, t, &id, err, sizeof(err));
+    if (rv == SL_OK)
+        reply_savepoint(job, id, reply, a);
+    else
+        reply_error(reply, a, SLUICE__STATUS__STATUS_FAILED,
+                    rv == SL_ENOTFOUND ? "no such job" : err);
+    pthread_mutex_unlock(&jm->mu);
+}
+
+static void on_savepoint_status(sl_jm *jm, const Sluice__SavepointRef *r, Sluice__Reply *reply,
+                                sl_arena *a)
+{
+    pthread_mutex_lock(&jm->mu);
+    sl_job *job = sl_jm_job_find(jm, r->job_id);
+    if (job == NULL)
+        reply_error(reply, a, SLUICE__STATUS__STATUS_FAILED, "no such job");
+    else
+        reply_savepoint(job, r->savepoint_id, reply, a);
+    pthread_mutex_unlock(&jm->mu);
+}
+
+static void on_dispose_savepoint(const Sluice__DisposeSavepoint *d, Sluice__Reply *reply,
+                                 sl_arena *a)
+{
+    char err[PATH_MAX + 512];
+    int rv = sl_sp_dispose(d->path, err, sizeof(err));
+    if (rv != SL_OK)
+        reply_error(reply, a, SLUICE__STATUS__STATUS_FAILED, err);
+}
+
 /* A oneof member that is a message may still be NULL in a hand-built frame. */
 static int body_present(const Sluice__Request *req)
 {
@@ -317,6 +371,9 @@ static int body_present(const Sluice__Request *req)
     case SLUICE__REQUEST__BODY_ACK_CHECKPOINT: return req->ack_checkpoint != NULL;
     case SLUICE__REQUEST__BODY_CHECKPOINT_STATS: return req->checkpoint_stats != NULL;
     case SLUICE__REQUEST__BODY_TRIGGER_CHECKPOINT_NOW: return req->trigger_checkpoint_now != NULL;
+    case SLUICE__REQUEST__BODY_TRIGGER_SAVEPOINT: return req->trigger_savepoint != NULL;
+    case SLUICE__REQUEST__BODY_SAVEPOINT_STATUS: return req->savepoint_status != NULL;
+    case SLUICE__REQUEST__BODY_DISPOSE_SAVEPOINT: return req->dispose_savepoint != NULL;
     default: return 0;
     }
 }
@@ -343,6 +400,15 @@ void sl_jm_handle(void *arg, const Sluice__Request *req, Sluice__Reply *reply, s
         break;
     case SLUICE__REQUEST__BODY_TRIGGER_CHECKPOINT_NOW:
         on_trigger_checkpoint_now(jm, req->trigger_checkpoint_now, reply, arena);
+        break;
+    case SLUICE__REQUEST__BODY_TRIGGER_SAVEPOINT:
+        on_trigger_savepoint(jm, req->trigger_savepoint, reply, arena);
+        break;
+    case SLUICE__REQUEST__BODY_SAVEPOINT_STATUS:
+        on_savepoint_status(jm, req->savepoint_status, reply, arena);
+        break;
+    case SLUICE__REQUEST__BODY_DISPOSE_SAVEPOINT:
+        on_dispose_savepoint(req->dispose_savepoint, reply, arena);
         break;
     default: break;
     }

@@ -10,7 +10,11 @@
  *
  * A newer barrier while aligning an older one means the older checkpoint
  * was given up by someone: it is declined and alignment restarts on the
- * newer one. An abort notification releases the channels. */
+ * newer one. An abort notification releases the channels.
+ *
+ * Savepoints align the same way; the barrier's options (kind, target
+ * folder) are kept from the first barrier of a checkpoint and passed on
+ * with the snapshot and the forwarded barrier. */
 #include <string.h>
 
 #include "common/status.h"
@@ -44,7 +48,7 @@ static int complete_alignment(sl_task *t)
     int64_t align_ms = sl_now_ms() - a->first_ms;
     a->last_done = id;
     a->current = 0;
-    int rv = sl_task_checkpoint(t, id, a->ts, a->final, align_ms);
+    int rv = sl_task_checkpoint(t, &a->barrier, align_ms);
     release_all(t);
     return rv;
 }
@@ -60,9 +64,10 @@ void sl_barrier_aligner_abort(sl_task *t, uint64_t id)
     }
 }
 
-int sl_task_on_barrier(sl_task *t, sl_in_channel *ch, uint64_t id, int64_t ts, int final)
+int sl_task_on_barrier(sl_task *t, sl_in_channel *ch, const sl_barrier *b)
 {
     sl_barrier_aligner *a = &t->aligner;
+    uint64_t id = b->id;
     if (id <= a->last_done || id < a->current)
         return SL_OK; /* a barrier of a checkpoint given up or subsumed */
     if (id > a->current) {
@@ -71,8 +76,7 @@ int sl_task_on_barrier(sl_task *t, sl_in_channel *ch, uint64_t id, int64_t ts, i
             release_all(t);
         }
         a->current = id;
-        a->ts = ts;
-        a->final = final;
+        a->barrier = *b;
         a->first_ms = sl_now_ms();
     }
     pthread_mutex_lock(&t->gate.mu);

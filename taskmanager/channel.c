@@ -55,6 +55,59 @@ int sl_frame_build(const sl_frame_hdr *h, const uint8_t *payload, size_t plen, n
     return SL_OK;
 }
 
+/* ---- barriers */
+
+int sl_barrier_encode(const sl_barrier *b, uint8_t *out, size_t cap, size_t *len)
+{
+    int sp = b->kind == SL_CHK_SAVEPOINT || b->kind == SL_CHK_SAVEPOINT_STOP;
+    size_t dlen = sp ? strnlen(b->dir, sizeof(b->dir)) : 0;
+    if (sp && (dlen == 0 || dlen > SL_BARRIER_DIR_MAX))
+        return SL_EINVAL;
+    size_t need = SL_BARRIER_LEN + (sp ? 2 + dlen : 0);
+    if (need > cap)
+        return SL_ENOSPC;
+    sl_put_le64(out, b->id);
+    sl_put_le64(out + 8, (uint64_t)b->ts);
+    out[16] = (uint8_t)((b->final ? SL_BARRIER_FINAL : 0) | (sp ? SL_BARRIER_SAVEPOINT : 0) |
+                        (b->kind == SL_CHK_SAVEPOINT_STOP ? SL_BARRIER_STOP : 0));
+    if (sp) {
+        sl_put_le16(out + SL_BARRIER_LEN, (uint16_t)dlen);
+        memcpy(out + SL_BARRIER_LEN + 2, b->dir, dlen);
+    }
+    *len = need;
+    return SL_OK;
+}
+
+int sl_barrier_decode(const uint8_t *p, size_t len, sl_barrier *b, size_t *used)
+{
+    if (len < SL_BARRIER_LEN)
+        return SL_EINVAL;
+    uint8_t flags = p[16];
+    if ((flags & ~(SL_BARRIER_FINAL | SL_BARRIER_SAVEPOINT | SL_BARRIER_STOP)) != 0 ||
+        ((flags & SL_BARRIER_STOP) && !(flags & SL_BARRIER_SAVEPOINT)))
+        return SL_EINVAL;
+    b->id = sl_get_le64(p);
+    b->ts = (int64_t)sl_get_le64(p + 8);
+    b->final = (flags & SL_BARRIER_FINAL) != 0;
+    b->kind = !(flags & SL_BARRIER_SAVEPOINT) ? SL_CHK_CHECKPOINT
+              : (flags & SL_BARRIER_STOP)     ? SL_CHK_SAVEPOINT_STOP
+                                              : SL_CHK_SAVEPOINT;
+    b->dir[0] = '\0';
+    *used = SL_BARRIER_LEN;
+    if (b->kind == SL_CHK_CHECKPOINT)
+        return SL_OK;
+    if (len - SL_BARRIER_LEN < 2)
+        return SL_EINVAL;
+    size_t dlen = sl_get_le16(p + SL_BARRIER_LEN);
+    if (dlen == 0 || dlen > SL_BARRIER_DIR_MAX || dlen > len - SL_BARRIER_LEN - 2 ||
+        memchr(p + SL_BARRIER_LEN + 2, '\0', dlen) != NULL)
+        return SL_EINVAL;
+    memcpy(b->dir, p + SL_BARRIER_LEN + 2, dlen);
+    b->dir[dlen] = '\0';
+    *used = SL_BARRIER_LEN + 2 + dlen;
+    return SL_OK;
+}
+
 /* ---- peers */
 
 static void peer_pipe_cb(nng_pipe pipe, nng_pipe_ev ev, void *arg)

@@ -17,10 +17,15 @@
  * Frame (little-endian): u32 magic "SLD1", u8 kind, u8[3] 0, char job[32],
  * u32 attempt, u16 prod_stage, u16 cons_stage, u16 src, u16 dst,
  * u64 seq (DATA) or credits (CREDIT), then for DATA the payload: events
- * 'R' row | 'E' end of input | 'B' barrier (u64 checkpoint id, i64 trigger
- * time, u8 flags) | 'W' watermark (i64 ms, in order with the rows). A barrier is always the last event of its frame (the
- * producer flushes right after it), so a blocked channel never holds a
- * half-processed frame. */
+ * 'R' row | 'E' end of input | 'B' barrier | 'W' watermark (i64 ms, in
+ * order with the rows). A barrier is always the last event of its frame
+ * (the producer flushes right after it), so a blocked channel never holds a
+ * half-processed frame.
+ *
+ * Barrier (like Flink's CheckpointBarrier + CheckpointOptions): u64
+ * checkpoint id, i64 trigger time, u8 flags (1 FINAL, 2 SAVEPOINT, 4 STOP);
+ * with SAVEPOINT it goes on with u16 length + that many bytes: the absolute
+ * path of the savepoint folder (1 .. SL_BARRIER_DIR_MAX bytes, no NUL). */
 #ifndef SL_CHANNEL_H
 #define SL_CHANNEL_H
 
@@ -36,8 +41,31 @@
 enum { SL_FRAME_DATA = 1, SL_FRAME_CREDIT = 2 };
 enum { SL_EV_ROW = 'R', SL_EV_END = 'E', SL_EV_BARRIER = 'B', SL_EV_WATERMARK = 'W' };
 #define SL_WATERMARK_LEN 8 /* i64 event time (ms) */
-#define SL_BARRIER_LEN 17 /* id, ts, flags */
+#define SL_BARRIER_LEN 17 /* id, ts, flags: the fixed part */
 #define SL_BARRIER_FINAL 1
+#define SL_BARRIER_SAVEPOINT 2
+#define SL_BARRIER_STOP 4
+#define SL_BARRIER_DIR_MAX 4095
+#define SL_BARRIER_MAX_LEN (SL_BARRIER_LEN + 2 + SL_BARRIER_DIR_MAX)
+
+/* Checkpoint kinds (same values as the protocol's CheckpointKind). */
+enum { SL_CHK_CHECKPOINT = 0, SL_CHK_SAVEPOINT = 1, SL_CHK_SAVEPOINT_STOP = 2 };
+
+/* A barrier and its options. */
+typedef struct sl_barrier {
+    uint64_t id;
+    int64_t ts;
+    int final;
+    int kind;                          /* SL_CHK_* */
+    char dir[SL_BARRIER_DIR_MAX + 1];  /* savepoints: target folder, else "" */
+} sl_barrier;
+
+/* Encodes b into out (cap bytes; SL_BARRIER_MAX_LEN always suffices), the
+ * length in *len. SL_EINVAL if a savepoint has no folder or one too long. */
+int sl_barrier_encode(const sl_barrier *b, uint8_t *out, size_t cap, size_t *len);
+/* Decodes a barrier from p[0..len), the bytes used in *used. SL_EINVAL when
+ * truncated or malformed (unknown flags, bad path length). */
+int sl_barrier_decode(const uint8_t *p, size_t len, sl_barrier *b, size_t *used);
 
 typedef struct sl_frame_hdr {
     uint8_t kind;

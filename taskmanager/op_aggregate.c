@@ -13,22 +13,17 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/keygroup.h"
 #include "common/status.h"
-#include "taskmanager/keyed_state.h"
+#include "taskmanager/keyed_op.h"
 #include "taskmanager/task.h"
-
-#define KEY_MAX 4096
 
 enum agg_kind { AGG_COUNT, AGG_SUM, AGG_MIN, AGG_MAX, AGG_AVG };
 
 typedef struct agg_op {
+    sl_keyed_op k; /* first: the keyed state (keyed_op.h) */
     enum agg_kind kind;
     int field;   /* index of `field` in the input, -1 for count */
     sl_type type; /* the field's type (int for count) */
-    sl_keyed_state *state;
-    int kg_start, kg_end;
-    uint8_t key[KEY_MAX];
 } agg_op;
 
 /* One key's aggregate, as stored. */
@@ -77,9 +72,6 @@ static int find_field(sl_operator *op, agg_op *a)
 
 static int agg_open(sl_operator *op)
 {
-    sl_task *t = op->task;
-    const char *backend = "hashmap", *roots = "";
-    char dir[4096];
     agg_op *a = calloc(1, sizeof(*a));
     int rv;
 
@@ -89,18 +81,7 @@ static int agg_open(sl_operator *op)
     a->kind = kind_of(op->stage->type);
     if ((rv = find_field(op, a)) != SL_OK)
         return rv;
-    sl_key_group_range(sl_task_max_parallelism(t), t->parallelism, t->subtask, &a->kg_start,
-                       &a->kg_end);
-    sl_config_get_string(t->run->cfg, "state.backend.type", &backend);
-    sl_config_get_string(t->run->cfg, "taskmanager.state.local.root-dirs", &roots);
-    rv = sl_keyed_state_local_dir(roots, t->run->job_id, t->run->attempt, op->stage->name,
-                                  t->subtask, dir, sizeof(dir));
-    if (rv == SL_OK)
-        rv = sl_keyed_state_open(backend, a->kg_start, a->kg_end, dir, &a->state);
-    if (rv != SL_OK)
-        return sl_task_fail(t, "%s: cannot open %s state: %s", op->stage->type, backend,
-                            sl_strerror(rv));
-    return SL_OK;
+    return sl_keyed_op_open(op, &a->k);
 }
 
 /* 1 if x replaces the current min or max v. */
@@ -148,28 +129,16 @@ static void agg_fold(const agg_op *a, agg_val *v, int have, const sl_value *x, s
         out->u.d = v->d;
 }
 
-/* The key fields into out (and a->key); *kg its key group. */
+/* The key fields into out (and a->k.key); *kg their key group. */
 static int agg_key(sl_operator *op, agg_op *a, const sl_row *row, sl_row *out, size_t *klen,
                    int *kg)
 {
     const sl_stage *st = op->stage;
-    sl_row key = {.nfields = st->nkeys};
+    int rv = sl_keyed_op_key(op, &a->k, row, klen, kg);
 
-    for (int i = 0; i < st->nkeys; i++) {
-        if (st->key_idx[i] >= row->nfields)
-            return sl_task_fail(op->task, "%s: record lacks key field %s", st->type,
-                                st->key_by[i]);
+    for (int i = 0; rv == SL_OK && i < st->nkeys; i++)
         out->v[i] = row->v[st->key_idx[i]];
-    }
-    *kg = sl_key_group_for_hash(sl_key_hash(row, st->key_idx, st->nkeys),
-                                sl_task_max_parallelism(op->task));
-    if (*kg < a->kg_start || *kg > a->kg_end)
-        return sl_task_fail(op->task, "%s: key group %d is not in [%d, %d]", st->type, *kg,
-                            a->kg_start, a->kg_end);
-    memcpy(key.v, out->v, sizeof(sl_value) * (size_t)st->nkeys);
-    if (sl_row_encode(&key, a->key, sizeof(a->key), klen) != SL_OK)
-        return sl_task_fail(op->task, "%s: key longer than %d bytes", st->type, KEY_MAX);
-    return SL_OK;
+    return rv;
 }
 
 static int agg_process(sl_operator *op, const sl_row *row)
@@ -191,7 +160,7 @@ static int agg_process(sl_operator *op, const sl_row *row)
     }
     if ((rv = agg_key(op, a, row, &out, &klen, &kg)) != SL_OK)
         return rv;
-    have = sl_keyed_state_get(a->state, kg, a->key, klen, &old, &vlen) == SL_OK;
+    have = sl_keyed_state_get(a->k.state, kg, a->k.key, klen, &old, &vlen) == SL_OK;
     if (have && vlen != size)
         return sl_task_fail(op->task, "%s: stored value of %zu bytes, expected %zu", st->type,
                             vlen, size);
@@ -199,7 +168,7 @@ static int agg_process(sl_operator *op, const sl_row *row)
         memcpy(&v, old, size);
     out.nfields = st->nkeys + 1;
     agg_fold(a, &v, have, x, &out.v[st->nkeys]);
-    rv = sl_keyed_state_put(a->state, kg, a->key, klen, &v, size);
+    rv = sl_keyed_state_put(a->k.state, kg, a->k.key, klen, &v, size);
     if (rv != SL_OK)
         return sl_task_fail(op->task, "%s: state update failed: %s", st->type, sl_strerror(rv));
     return sl_operator_emit(op, &out);
@@ -210,34 +179,16 @@ static void agg_close(sl_operator *op, int committed)
     agg_op *a = op->impl;
 
     (void)committed;
-    if (a != NULL && a->state != NULL)
-        sl_keyed_state_close(a->state);
+    if (a != NULL)
+        sl_keyed_op_close(&a->k);
     free(a);
     op->impl = NULL;
-}
-
-static int agg_snapshot(sl_operator *op, uint64_t chk_id, sl_buf *out)
-{
-    agg_op *a = op->impl;
-
-    (void)chk_id;
-    return sl_keyed_state_snapshot(a->state, a->kg_start, a->kg_end, out);
-}
-
-static int agg_restore(sl_operator *op, const uint8_t *data, size_t len)
-{
-    agg_op *a = op->impl;
-    int rv = sl_keyed_state_restore(a->state, data, len, a->kg_start, a->kg_end);
-
-    if (rv == SL_EINVAL)
-        return sl_task_fail(op->task, "%s: malformed keyed state", op->stage->type);
-    return rv;
 }
 
 #define AGG_OPS                                                                          \
     {                                                                                    \
         .open = agg_open, .process = agg_process, .close = agg_close,                    \
-        .snapshot = agg_snapshot, .restore = agg_restore, .keyed = 1,                    \
+        .snapshot = sl_keyed_op_snapshot, .restore = sl_keyed_op_restore, .keyed = 1,    \
     }
 
 const sl_operator_ops sl_op_count = AGG_OPS;

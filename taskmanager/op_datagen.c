@@ -6,24 +6,34 @@
  * in ms). Subtask s of P emits i = s, s + P, s + 2P, ..., so the records of
  * all subtasks together do not depend on P. With `count` the source ends
  * after records 0 .. count-1 (over all subtasks); without, it runs until
- * cancelled. `rate` caps records/s over all subtasks.
+ * cancelled. `rate` caps records/s over all subtasks. `ts: wall` (or
+ * `wall-us`) replaces ts by the wall-clock time at creation in ms (or us)
+ * since the epoch, for latency measurements (`sink: blackhole`
+ * `latency-field`); the default `ts: index` keeps ts = i.
  *
- * Checkpointed position: the next i of this subtask. A restore must use
- * the parallelism the checkpoint was taken with. */
+ * Checkpointed position: varint 2 (version), then the subtask's lanes
+ * (source_lanes.h: old subtask and parallelism, next index and stride per
+ * lane). A restore with another parallelism redistributes the remaining
+ * indices of all old subtasks, so every i is emitted exactly once. */
 #include <stdlib.h>
+#include <string.h>
 
+#include "common/latency_hist.h"
 #include "common/state_file.h"
 #include "common/status.h"
+#include "taskmanager/source_lanes.h"
 #include "taskmanager/task.h"
 #include "taskmanager/watermark.h"
 
 #define GOLDEN_GAMMA UINT64_C(0x9e3779b97f4a7c15)
 #define VALUE_RANGE 1000
+#define STATE_VERSION 2
 
 typedef struct datagen {
     uint64_t seed, keys;
     uint64_t count; /* UINT64_MAX: unbounded */
-    uint64_t next;  /* next i of this subtask */
+    int ts_wall;    /* `ts`: 0 index, 1 wall-clock ms, 2 wall-clock us */
+    sl_lanes lanes; /* the indices this subtask emits */
     sl_source_pacer pacer;
     sl_wm_gen wm;
 } datagen;
@@ -55,6 +65,13 @@ static uint64_t param_u64(const sl_stage *st, const char *key, uint64_t dflt)
     return v != NULL ? strtoull(v, NULL, 10) : dflt;
 }
 
+static int ts_mode(const char *v)
+{
+    if (v == NULL || strcmp(v, "index") == 0)
+        return 0;
+    return strcmp(v, "wall-us") == 0 ? 2 : 1;
+}
+
 static int dg_open(sl_operator *op)
 {
     datagen *g = calloc(1, sizeof(*g));
@@ -65,25 +82,26 @@ static int dg_open(sl_operator *op)
     g->seed = param_u64(op->stage, "seed", 0);
     g->keys = param_u64(op->stage, "keys", 1000);
     g->count = param_u64(op->stage, "count", UINT64_MAX);
-    g->next = (uint64_t)op->task->subtask;
-    return SL_OK;
+    g->ts_wall = ts_mode(sl_stage_param(op->stage, "ts"));
+    return sl_lanes_init(&g->lanes, op->task->subtask, op->task->parallelism, g->count);
 }
 
 static int dg_run(sl_operator *op)
 {
     datagen *g = op->impl;
-    uint64_t step = (uint64_t)op->task->parallelism;
     sl_row row;
+    uint64_t i;
     int rv = SL_OK;
 
     sl_source_pacer_start(&g->pacer, op);
     sl_wm_gen_init(&g->wm, op);
-    while (rv == SL_OK && g->next < g->count) {
-        sl_datagen_record(g->seed, g->next, g->keys, &row);
+    while (rv == SL_OK && sl_lanes_next(&g->lanes, &i) == SL_OK) {
+        sl_datagen_record(g->seed, i, g->keys, &row);
+        if (g->ts_wall)
+            row.v[2].u.i = sl_latency_clock(g->ts_wall == 2);
         rv = sl_operator_emit(op, &row);
         if (rv == SL_OK)
             rv = sl_wm_gen_observe(&g->wm, op, &row);
-        g->next = g->next > UINT64_MAX - step ? UINT64_MAX : g->next + step;
         if (rv == SL_OK)
             rv = sl_source_pace(op, &g->pacer);
     }
@@ -92,42 +110,54 @@ static int dg_run(sl_operator *op)
 
 static void dg_close(sl_operator *op, int committed)
 {
+    datagen *g = op->impl;
+
     (void)committed;
-    free(op->impl);
+    if (g != NULL)
+        sl_lanes_free(&g->lanes);
+    free(g);
     op->impl = NULL;
 }
 
 static int dg_snapshot(sl_operator *op, uint64_t chk_id, sl_buf *out)
 {
     datagen *g = op->impl;
-    int rv = sl_buf_put_varint(out, 1); /* version */
+    int rv = sl_buf_put_varint(out, STATE_VERSION);
 
     (void)chk_id;
     if (rv == SL_OK)
-        rv = sl_buf_put_varint(out, g->next);
+        rv = sl_lanes_snapshot(&g->lanes, op->task->subtask, op->task->parallelism, out);
     return rv;
 }
 
+/* One old subtask's state (every one of the stage comes here). */
 static int dg_restore(sl_operator *op, const uint8_t *data, size_t len)
 {
     datagen *g = op->impl;
-    sl_task *t = op->task;
     sl_state_cursor c;
-    uint64_t version, next;
+    uint64_t version;
 
     sl_cursor_init(&c, data, len);
-    if (sl_cursor_varint(&c, &version) != SL_OK || version != 1 ||
-        sl_cursor_varint(&c, &next) != SL_OK)
-        return sl_task_fail(t, "datagen: bad checkpointed position");
-    if (next != UINT64_MAX && next % (uint64_t)t->parallelism != (uint64_t)t->subtask)
-        return sl_task_fail(t, "datagen: checkpointed position %llu is not one of subtask "
-                            "%d/%d (was the parallelism changed?)",
-                            (unsigned long long)next, t->subtask, t->parallelism);
-    g->next = next;
+    if (sl_cursor_varint(&c, &version) != SL_OK || version != STATE_VERSION ||
+        sl_lanes_restore_add(&g->lanes, data + (len - sl_cursor_remaining(&c)),
+                             sl_cursor_remaining(&c)) != SL_OK)
+        return sl_task_fail(op->task, "datagen: bad checkpointed position");
+    return SL_OK;
+}
+
+static int dg_restore_end(sl_operator *op)
+{
+    datagen *g = op->impl;
+    sl_task *t = op->task;
+
+    if (sl_lanes_restore_finish(&g->lanes, t->subtask, t->parallelism) != SL_OK)
+        return sl_task_fail(t, "datagen: the checkpoint does not hold the position of every "
+                            "old subtask exactly once");
     return SL_OK;
 }
 
 const sl_operator_ops sl_op_datagen_source = {
     .open = dg_open, .run = dg_run, .close = dg_close,
     .snapshot = dg_snapshot, .restore = dg_restore,
+    .redistribute = 1, .restore_end = dg_restore_end,
 };

@@ -14,13 +14,28 @@
  *                      or checkpointing off) everything is committed
  *   cancel/failure     the open file is deleted; pending ones stay for the
  *                      restore to decide
- * The snapshot records, per uid this sink has written under, the highest n
- * the checkpoint covers. A restarted subtask reconciles its folder against
- * that before writing: covered files become visible (commit of pending
- * ones whose notification was lost), every other file of this job and
- * subtask is deleted (data after the checkpoint, or committed by a newer
- * checkpoint that could not be restored). That makes the committed output
- * exactly-once. */
+ * The snapshot records lineages: per (uid, subtask) written under, the
+ * highest n the checkpoint covers. State (version 2): varint 2, old
+ * subtask, old parallelism, lineage count, then per lineage the 16 uid
+ * bytes (length-prefixed), varint subtask, varint covered + 1.
+ *
+ * A restored subtask reconciles its folder against its lineages before
+ * writing:
+ *   lineages of THIS job (uid starts with its id): covered files become
+ *     visible (pending ones whose notification was lost); every other file
+ *     of this job and of this subtask (or of a lineage it holds) is deleted
+ *     (data after the checkpoint, or committed by a newer checkpoint that
+ *     could not be restored). These lineages are carried in every later
+ *     snapshot (the next restore must not delete their files).
+ *   lineages of ANOTHER job (restored from its savepoint or retained
+ *     checkpoint): covered hidden files are committed, uncovered hidden
+ *     ones deleted, visible files never touched. Once reconciled they are
+ *     not carried any more.
+ * That makes the committed output exactly-once.
+ *
+ * Rescaling (`redistribute`): every subtask receives the lineages of all
+ * old subtasks; with the same parallelism it keeps its own old state, else
+ * the lineages sorted by (uid, subtask) are dealt round robin (k % P'). */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -39,11 +54,14 @@
 
 #define LINE_MAX_BYTES (4u << 20)
 #define MAX_PENDING 4096
-#define MAX_LINEAGES 256
+#define MAX_LINEAGES 65536
+#define STATE_VERSION 2
 
 typedef struct lineage {
     char uid[17];
+    int subtask;     /* the subtask that wrote it */
     int64_t covered; /* files n <= covered are part of the checkpoint */
+    int owner;       /* restore: old subtask whose state held it */
 } lineage;
 
 typedef struct pending {
@@ -58,8 +76,12 @@ typedef struct file_sink {
     FILE *f;
     pending pend[MAX_PENDING];
     int npend;
-    lineage lin[MAX_LINEAGES];
-    int nlin;
+    lineage *lin;     /* lineages this subtask holds (restored) */
+    int nlin, caplin;
+    lineage *pool;    /* restore: the lineages of every old subtask */
+    int npool, cappool, old_par;
+    int *seen;        /* restore: old subtasks seen, old_par of them at most */
+    int nseen;
     int reconciled;
     char *line;
     const sl_schema *json; /* format json: the input's fields; NULL for csv */
@@ -132,12 +154,33 @@ static int parse_part(const char *name, char *uid, int *subtask, int64_t *n, int
     return 1;
 }
 
-static const lineage *find_lineage(const file_sink *s, const char *uid)
+static const lineage *find_lineage(const file_sink *s, const char *uid, int subtask)
 {
     for (int i = 0; i < s->nlin; i++)
-        if (strcmp(s->lin[i].uid, uid) == 0)
+        if (strcmp(s->lin[i].uid, uid) == 0 && s->lin[i].subtask == subtask)
             return &s->lin[i];
     return NULL;
+}
+
+static int own_job(const sl_operator *op, const char *uid)
+{
+    return strncmp(uid, op->task->run->job_id, 8) == 0;
+}
+
+/* What to do with a part file: 1 commit, -1 delete, 0 leave it. */
+static int reconcile_action(const sl_operator *op, const file_sink *s, const char *uid,
+                            int subtask, int64_t n, int hidden)
+{
+    const lineage *l = find_lineage(s, uid, subtask);
+    int covered = l != NULL && n <= l->covered;
+    if (own_job(op, uid)) {
+        if (covered)
+            return hidden ? 1 : 0;
+        return subtask == op->task->subtask || l != NULL ? -1 : 0;
+    }
+    if (l == NULL || !hidden)
+        return 0;
+    return covered ? 1 : -1;
 }
 
 static int reconcile_one(sl_operator *op, file_sink *s, const char *name)
@@ -145,22 +188,31 @@ static int reconcile_one(sl_operator *op, file_sink *s, const char *name)
     char uid[17], path[4096], final[4096];
     int subtask, hidden;
     int64_t n;
-    if (!parse_part(name, uid, &subtask, &n, &hidden) || subtask != op->task->subtask ||
-        strncmp(uid, op->task->run->job_id, 8) != 0 || strcmp(uid, s->uid) == 0)
+    if (!parse_part(name, uid, &subtask, &n, &hidden) || strcmp(uid, s->uid) == 0)
         return SL_OK;
-    const lineage *l = find_lineage(s, uid);
+    int act = reconcile_action(op, s, uid, subtask, n, hidden);
     part_name(path, sizeof(path), s, uid, subtask, n, hidden);
-    if (l != NULL && n <= l->covered) {
-        if (!hidden)
-            return SL_OK;
+    if (act > 0) {
         part_name(final, sizeof(final), s, uid, subtask, n, 0);
         sl_info("file sink %s: committing %s (covered by the restored checkpoint)",
                 op->stage->name, final);
         return rename(path, final) == 0 ? SL_OK : SL_EIO;
     }
+    if (act == 0)
+        return SL_OK;
     sl_info("file sink %s: removing %s (not covered by the restored checkpoint)",
             op->stage->name, path);
     return (unlink(path) == 0 || errno == ENOENT) ? SL_OK : SL_EIO;
+}
+
+/* Reconciled lineages of other jobs are not carried any more. */
+static void drop_foreign(const sl_operator *op, file_sink *s)
+{
+    int kept = 0;
+    for (int i = 0; i < s->nlin; i++)
+        if (own_job(op, s->lin[i].uid))
+            s->lin[kept++] = s->lin[i];
+    s->nlin = kept;
 }
 
 static int reconcile(sl_operator *op, file_sink *s)
@@ -178,6 +230,7 @@ static int reconcile(sl_operator *op, file_sink *s)
     closedir(d);
     if (rv != SL_OK)
         return sl_task_fail(op->task, "cannot reconcile %s: %s", s->dir, strerror(errno));
+    drop_foreign(op, s);
     return SL_OK;
 }
 
@@ -259,19 +312,27 @@ static int sink_process(sl_operator *op, const sl_row *row)
 
 /* ---- checkpoints */
 
-static int put_lineages(const file_sink *s, sl_buf *out)
+static int put_lineage(sl_buf *out, const char *uid, int subtask, int64_t covered)
 {
-    int own = s->n > 0;
-    int rv = sl_buf_put_varint(out, 1); /* version */
+    int rv = sl_buf_put_bytes(out, uid, 16);
     if (rv == SL_OK)
-        rv = sl_buf_put_varint(out, (uint64_t)(s->nlin + own));
-    for (int i = 0; i < s->nlin + own && rv == SL_OK; i++) {
-        const char *uid = i < s->nlin ? s->lin[i].uid : s->uid;
-        int64_t covered = i < s->nlin ? s->lin[i].covered : s->n - 1;
-        rv = sl_buf_put_bytes(out, uid, 16);
-        if (rv == SL_OK)
-            rv = sl_buf_put_varint(out, (uint64_t)(covered + 1));
-    }
+        rv = sl_buf_put_varint(out, (uint64_t)subtask);
+    return rv == SL_OK ? sl_buf_put_varint(out, (uint64_t)(covered + 1)) : rv;
+}
+
+static int put_lineages(const sl_operator *op, const file_sink *s, sl_buf *out)
+{
+    const sl_task *t = op->task;
+    int own = s->n > 0;
+    uint64_t head[4] = {STATE_VERSION, (uint64_t)t->subtask, (uint64_t)t->parallelism,
+                        (uint64_t)(s->nlin + own)};
+    int rv = SL_OK;
+    for (int k = 0; k < 4 && rv == SL_OK; k++)
+        rv = sl_buf_put_varint(out, head[k]);
+    for (int i = 0; i < s->nlin && rv == SL_OK; i++)
+        rv = put_lineage(out, s->lin[i].uid, s->lin[i].subtask, s->lin[i].covered);
+    if (rv == SL_OK && own)
+        rv = put_lineage(out, s->uid, t->subtask, s->n - 1);
     return rv;
 }
 
@@ -288,7 +349,7 @@ static int sink_snapshot(sl_operator *op, uint64_t chk_id, sl_buf *out)
             s->n++;
         }
     }
-    return rv == SL_OK ? put_lineages(s, out) : rv;
+    return rv == SL_OK ? put_lineages(op, s, out) : rv;
 }
 
 static int sink_notify(sl_operator *op, uint64_t chk_id)
@@ -305,27 +366,120 @@ static int sink_notify(sl_operator *op, uint64_t chk_id)
     return rv;
 }
 
+static int grow(lineage **v, int *cap, int want)
+{
+    if (want <= *cap)
+        return SL_OK;
+    if (want > MAX_LINEAGES)
+        return SL_ENOSPC;
+    int c = *cap ? *cap * 2 : 16;
+    while (c < want)
+        c *= 2;
+    lineage *nv = realloc(*v, (size_t)c * sizeof(*nv));
+    if (nv == NULL)
+        return SL_ENOMEM;
+    *v = nv;
+    *cap = c;
+    return SL_OK;
+}
+
+static int read_lineage(file_sink *s, sl_state_cursor *c, int owner)
+{
+    const uint8_t *uid;
+    char hex[17];
+    size_t n;
+    uint64_t subtask, covered;
+    if (sl_cursor_bytes(c, &uid, &n) != SL_OK || n != 16)
+        return SL_EINVAL;
+    memcpy(hex, uid, 16);
+    hex[16] = '\0';
+    if (!sl_is_hex(hex, 16) ||
+        sl_cursor_varint(c, &subtask) != SL_OK || subtask > INT32_MAX ||
+        sl_cursor_varint(c, &covered) != SL_OK || covered > INT64_MAX)
+        return SL_EINVAL;
+    int rv = grow(&s->pool, &s->cappool, s->npool + 1);
+    if (rv != SL_OK)
+        return rv;
+    lineage *l = &s->pool[s->npool++];
+    memcpy(l->uid, hex, 17);
+    l->subtask = (int)subtask;
+    l->covered = (int64_t)covered - 1;
+    l->owner = owner;
+    return SL_OK;
+}
+
+static int seen_before(const file_sink *s, int subtask)
+{
+    for (int i = 0; i < s->nseen; i++)
+        if (s->seen[i] == subtask)
+            return 1;
+    return 0;
+}
+
+/* Reads the header of one old subtask's state. */
+static int read_head(file_sink *s, sl_state_cursor *c, uint64_t *subtask, uint64_t *count)
+{
+    uint64_t version, par;
+    if (sl_cursor_varint(c, &version) != SL_OK || version != STATE_VERSION ||
+        sl_cursor_varint(c, subtask) != SL_OK || sl_cursor_varint(c, &par) != SL_OK ||
+        sl_cursor_varint(c, count) != SL_OK || par < 1 || par > MAX_LINEAGES ||
+        *subtask >= par || *count > MAX_LINEAGES ||
+        (s->old_par != 0 && (uint64_t)s->old_par != par) || seen_before(s, (int)*subtask))
+        return SL_EINVAL;
+    if (s->seen == NULL && (s->seen = calloc(par, sizeof(*s->seen))) == NULL)
+        return SL_ENOMEM;
+    s->old_par = (int)par;
+    s->seen[s->nseen++] = (int)*subtask;
+    return SL_OK;
+}
+
+/* One old subtask's state (every one of the stage comes here). */
 static int sink_restore(sl_operator *op, const uint8_t *data, size_t len)
 {
     file_sink *s = op->impl;
     sl_state_cursor c;
-    uint64_t version, count;
+    uint64_t subtask, count;
     sl_cursor_init(&c, data, len);
-    if (sl_cursor_varint(&c, &version) != SL_OK || version != 1 ||
-        sl_cursor_varint(&c, &count) != SL_OK || count > MAX_LINEAGES - (uint64_t)s->nlin - 1)
-        return sl_task_fail(op->task, "file sink: malformed state");
-    for (uint64_t i = 0; i < count; i++) {
-        const uint8_t *uid;
-        size_t n;
-        uint64_t covered;
-        if (sl_cursor_bytes(&c, &uid, &n) != SL_OK || n != 16 ||
-            sl_cursor_varint(&c, &covered) != SL_OK)
-            return sl_task_fail(op->task, "file sink: malformed state");
-        lineage *l = &s->lin[s->nlin++];
-        memcpy(l->uid, uid, 16);
-        l->uid[16] = '\0';
-        l->covered = (int64_t)covered - 1;
+    int rv = read_head(s, &c, &subtask, &count);
+    for (uint64_t i = 0; i < count && rv == SL_OK; i++)
+        rv = read_lineage(s, &c, (int)subtask);
+    if (rv == SL_OK && sl_cursor_remaining(&c) != 0)
+        rv = SL_EINVAL;
+    if (rv != SL_OK)
+        return sl_task_fail(op->task, "file sink: malformed state (%s)", sl_strerror(rv));
+    return SL_OK;
+}
+
+static int cmp_lineage(const void *a, const void *b)
+{
+    const lineage *x = a, *y = b;
+    int c = strcmp(x->uid, y->uid);
+    return c != 0 ? c : (x->subtask > y->subtask) - (x->subtask < y->subtask);
+}
+
+/* Every old subtask's lineages are in the pool: keeps this subtask's. */
+static int sink_restore_end(sl_operator *op)
+{
+    file_sink *s = op->impl;
+    sl_task *t = op->task;
+    if (s->nseen != s->old_par)
+        return sl_task_fail(t, "file sink: the checkpoint holds the state of %d of %d subtasks",
+                            s->nseen, s->old_par);
+    if (s->old_par != t->parallelism)
+        qsort(s->pool, (size_t)s->npool, sizeof(*s->pool), cmp_lineage);
+    for (int k = 0; k < s->npool; k++) {
+        int mine = s->old_par == t->parallelism ? s->pool[k].owner == t->subtask
+                                                : k % t->parallelism == t->subtask;
+        if (!mine)
+            continue;
+        int rv = grow(&s->lin, &s->caplin, s->nlin + 1);
+        if (rv != SL_OK)
+            return sl_task_fail(t, "file sink: more than %d lineages", MAX_LINEAGES);
+        s->lin[s->nlin++] = s->pool[k];
     }
+    free(s->pool);
+    s->pool = NULL;
+    s->npool = s->cappool = 0;
     s->reconciled = 0;
     return SL_OK;
 }
@@ -355,6 +509,9 @@ static void sink_close(sl_operator *op, int committed)
             unlink(path);
     }
     free(s->line);
+    free(s->lin);
+    free(s->pool);
+    free(s->seen);
     free(s);
     op->impl = NULL;
 }
@@ -362,4 +519,5 @@ static void sink_close(sl_operator *op, int committed)
 const sl_operator_ops sl_op_file_sink = {
     .open = sink_open, .process = sink_process, .finish = sink_finish, .close = sink_close,
     .snapshot = sink_snapshot, .restore = sink_restore, .notify_complete = sink_notify,
+    .redistribute = 1, .restore_end = sink_restore_end,
 };

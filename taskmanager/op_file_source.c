@@ -19,9 +19,23 @@
  * drops the record, logs the first few and the number skipped when the
  * input ends (the number counts this attempt only).
  *
- * Checkpointed position: the global offset of the next record to read. The
- * task polls its mailbox after every record, so a barrier always falls
- * between two records and a restore resumes exactly there. */
+ * Splits as byte ranges: a range [start, end) of the concatenated input
+ * stands for the records that START in it (a range whose start is not
+ * known to be a record start uses the rule above; `exact` marks one that
+ * is, e.g. a checkpointed position). A fresh subtask owns one range, its
+ * share; a subtask reads its ranges in offset order.
+ *
+ * Checkpointed state (varints): version 2, old subtask, old parallelism,
+ * range count, then per range start, exact (0/1), end: the ranges not read
+ * yet, the current one starting at the next record. The task polls its
+ * mailbox after every record, so a barrier always falls between two
+ * records. Restore (`redistribute`): every subtask gets the states of all
+ * old subtasks; with the same parallelism it keeps its own ranges;
+ * otherwise the remaining bytes, ranges sorted by offset, are split into P'
+ * even shares (share j = bytes [B*j/P', B*(j+1)/P') of the B remaining).
+ * A share boundary inside a range starts a non-exact range, so the records
+ * of a range are read by exactly one subtask, csv records spanning lines
+ * included. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -43,6 +57,14 @@
 #define MAX_FILES 4096
 #define SCAN_CHUNK (64u << 10)
 #define SKIP_LOG_MAX 10
+#define STATE_VERSION 2
+#define MAX_RANGES 4096
+
+typedef struct src_range {
+    int64_t start, end; /* records starting in [start, end) */
+    int exact;          /* start is a record start */
+    int owner;          /* restore: old subtask */
+} src_range;
 
 enum src_format { FMT_TEXT, FMT_CSV, FMT_JSON };
 
@@ -54,9 +76,15 @@ typedef struct src_file {
 typedef struct file_source {
     src_file files[MAX_FILES];
     int nfiles;
-    int64_t lo, hi;
-    int64_t next;    /* global offset of the next record to read */
-    int64_t resume;  /* restored position, -1 = none */
+    int64_t total;   /* bytes of the concatenated input */
+    src_range *ranges; /* MAX_RANGES: ranges to read, by offset */
+    int nranges, cur;  /* cur: the range being read */
+    int64_t next;    /* global offset of the next record to read in range cur */
+    int next_exact;  /* next is a record start */
+    src_range *pool;   /* restore: ranges of every old subtask (MAX_RANGES) */
+    int npool, old_par;
+    int *seen;         /* restore: old subtasks seen (MAX_RANGES) */
+    int nseen;
     sl_source_pacer pacer;
     sl_wm_gen wm;
     char *buf;   /* READ_CHUNK + SL_MAX_STRING */
@@ -135,10 +163,14 @@ static int fs_open(sl_operator *op)
     if (rv != SL_OK)
         return rv;
     int64_t total = fs->nfiles ? fs->files[fs->nfiles - 1].base + fs->files[fs->nfiles - 1].size : 0;
-    fs->lo = total * t->subtask / t->parallelism;
-    fs->hi = total * (t->subtask + 1) / t->parallelism;
-    fs->next = fs->lo;
-    fs->resume = -1;
+    fs->total = total;
+    fs->ranges = calloc(MAX_RANGES, sizeof(*fs->ranges));
+    if (fs->ranges == NULL)
+        return SL_ENOMEM;
+    fs->ranges[0] = (src_range){.start = total * t->subtask / t->parallelism,
+                                .end = total * (t->subtask + 1) / t->parallelism};
+    fs->nranges = 1;
+    fs->next = fs->ranges[0].start;
     const char *format = sl_stage_param(op->stage, "format");
     const char *on_error = sl_stage_param(op->stage, "on-error");
     fs->format = format == NULL || strcmp(format, "text") == 0 ? FMT_TEXT
@@ -347,6 +379,7 @@ static int read_lines(sl_operator *op, file_source *fs, const src_file *f, int64
                 rv = emit_record(op, fs, f, pos + (int64_t)off, fs->buf + off, end - off,
                                  &emitted);
                 fs->next = f->base + pos + (int64_t)(found ? end + 1 : have);
+                fs->next_exact = 1;
                 if (rv == SL_OK && emitted)
                     rv = sl_source_pace(op, &fs->pacer);
             }
@@ -381,17 +414,15 @@ static int read_after(sl_operator *op, file_source *fs, const src_file *f, int64
     return read_lines(op, fs, f, s - 1, e, 1, csv);
 }
 
-static int fs_run(sl_operator *op)
+/* Reads the records that start in range r. */
+static int read_range(sl_operator *op, file_source *fs, const src_range *r)
 {
-    file_source *fs = op->impl;
-    sl_task *t = op->task;
-    sl_source_pacer_start(&fs->pacer, op);
-    sl_wm_gen_init(&fs->wm, op);
-    int64_t from = fs->resume >= fs->lo ? fs->resume : fs->lo;
-    int exact = fs->resume > fs->lo; /* a restored position is a record start */
+    int exact = r->exact;
+    fs->next = r->start;
+    fs->next_exact = r->exact;
     for (int i = 0; i < fs->nfiles; i++) {
         const src_file *f = &fs->files[i];
-        int64_t s = from - f->base, e = fs->hi - f->base;
+        int64_t s = r->start - f->base, e = r->end - f->base;
         if (s < 0)
             s = 0;
         if (e > f->size)
@@ -407,7 +438,20 @@ static int fs_run(sl_operator *op)
             return rv;
         exact = 0;
     }
-    fs->next = fs->hi;
+    return SL_OK;
+}
+
+static int fs_run(sl_operator *op)
+{
+    file_source *fs = op->impl;
+    sl_task *t = op->task;
+    sl_source_pacer_start(&fs->pacer, op);
+    sl_wm_gen_init(&fs->wm, op);
+    for (; fs->cur < fs->nranges; fs->cur++) {
+        int rv = read_range(op, fs, &fs->ranges[fs->cur]);
+        if (rv != SL_OK)
+            return rv;
+    }
     if (fs->skipped > 0)
         sl_warn("file source %s %d/%d: skipped %lld malformed records", op->stage->name,
                 t->subtask, t->parallelism, (long long)fs->skipped);
@@ -424,36 +468,161 @@ static void fs_close(sl_operator *op, int committed)
         free(fs->files[i].path);
     free(fs->buf);
     free(fs->scratch);
+    free(fs->ranges);
+    free(fs->pool);
+    free(fs->seen);
     free(fs);
     op->impl = NULL;
 }
 
+/* ---- checkpoints */
+
+static int put_range(sl_buf *out, int64_t start, int exact, int64_t end)
+{
+    int rv = sl_buf_put_varint(out, (uint64_t)start);
+    if (rv == SL_OK)
+        rv = sl_buf_put_varint(out, (uint64_t)(exact != 0));
+    return rv == SL_OK ? sl_buf_put_varint(out, (uint64_t)end) : rv;
+}
+
+/* The ranges not read yet: the rest of range cur (from the next record),
+ * then the ones after it. */
 static int fs_snapshot(sl_operator *op, uint64_t chk_id, sl_buf *out)
 {
     file_source *fs = op->impl;
     (void)chk_id;
-    int rv = sl_buf_put_varint(out, 1); /* version */
-    if (rv == SL_OK)
-        rv = sl_buf_put_varint(out, (uint64_t)fs->next);
+    int rest = fs->cur < fs->nranges && fs->next < fs->ranges[fs->cur].end;
+    int first = fs->cur + 1;
+    uint64_t head[4] = {STATE_VERSION, (uint64_t)op->task->subtask,
+                        (uint64_t)op->task->parallelism,
+                        (uint64_t)(rest + (fs->nranges > first ? fs->nranges - first : 0))};
+    int rv = SL_OK;
+    for (int k = 0; k < 4 && rv == SL_OK; k++)
+        rv = sl_buf_put_varint(out, head[k]);
+    if (rv == SL_OK && rest)
+        rv = put_range(out, fs->next, fs->next_exact, fs->ranges[fs->cur].end);
+    for (int k = first; k < fs->nranges && rv == SL_OK; k++)
+        rv = put_range(out, fs->ranges[k].start, fs->ranges[k].exact, fs->ranges[k].end);
     return rv;
 }
 
+/* Reads one range of an old subtask's state into the pool. */
+static int read_range_state(file_source *fs, sl_state_cursor *c, int owner)
+{
+    uint64_t start, exact, end;
+    if (sl_cursor_varint(c, &start) != SL_OK || sl_cursor_varint(c, &exact) != SL_OK ||
+        sl_cursor_varint(c, &end) != SL_OK || exact > 1 || start >= end ||
+        end > (uint64_t)fs->total || fs->npool == MAX_RANGES)
+        return SL_EINVAL;
+    fs->pool[fs->npool++] = (src_range){.start = (int64_t)start, .end = (int64_t)end,
+                                        .exact = (int)exact, .owner = owner};
+    return SL_OK;
+}
+
+static int seen_before(const file_source *fs, int subtask)
+{
+    for (int k = 0; k < fs->nseen; k++)
+        if (fs->seen[k] == subtask)
+            return 1;
+    return 0;
+}
+
+/* One old subtask's state (every one of the stage comes here). */
 static int fs_restore(sl_operator *op, const uint8_t *data, size_t len)
 {
     file_source *fs = op->impl;
     sl_state_cursor c;
-    uint64_t version, next;
+    uint64_t version, subtask, par, n;
+    if (fs->pool == NULL && ((fs->pool = calloc(MAX_RANGES, sizeof(*fs->pool))) == NULL ||
+                             (fs->seen = calloc(MAX_RANGES, sizeof(*fs->seen))) == NULL))
+        return SL_ENOMEM;
     sl_cursor_init(&c, data, len);
-    if (sl_cursor_varint(&c, &version) != SL_OK || version != 1 ||
-        sl_cursor_varint(&c, &next) != SL_OK || (int64_t)next < fs->lo ||
-        (int64_t)next > fs->hi)
+    if (sl_cursor_varint(&c, &version) != SL_OK || version != STATE_VERSION ||
+        sl_cursor_varint(&c, &subtask) != SL_OK || sl_cursor_varint(&c, &par) != SL_OK ||
+        sl_cursor_varint(&c, &n) != SL_OK || par < 1 || par > MAX_RANGES || subtask >= par ||
+        n > MAX_RANGES || (fs->old_par != 0 && (uint64_t)fs->old_par != par) ||
+        seen_before(fs, (int)subtask) || fs->nseen == MAX_RANGES)
         return sl_task_fail(op->task, "file source: bad checkpointed position");
-    fs->resume = (int64_t)next;
-    fs->next = fs->resume;
+    fs->old_par = (int)par;
+    fs->seen[fs->nseen++] = (int)subtask;
+    for (uint64_t k = 0; k < n; k++)
+        if (read_range_state(fs, &c, (int)subtask) != SL_OK)
+            return sl_task_fail(op->task, "file source: bad checkpointed range (did the input "
+                                "change since the checkpoint?)");
+    return sl_cursor_remaining(&c) == 0 ? SL_OK
+                                        : sl_task_fail(op->task, "file source: bad checkpointed position");
+}
+
+static int cmp_range(const void *a, const void *b)
+{
+    const src_range *x = a, *y = b;
+    return x->start < y->start ? -1 : x->start > y->start;
+}
+
+/* Appends [start, end) to the ranges to read (merged with an adjacent one). */
+static int add_range(file_source *fs, int64_t start, int exact, int64_t end)
+{
+    if (start >= end)
+        return SL_OK;
+    if (fs->nranges > 0 && fs->ranges[fs->nranges - 1].end == start) {
+        fs->ranges[fs->nranges - 1].end = end;
+        return SL_OK;
+    }
+    if (fs->nranges == MAX_RANGES)
+        return SL_ENOSPC;
+    fs->ranges[fs->nranges++] = (src_range){.start = start, .end = end, .exact = exact};
+    return SL_OK;
+}
+
+/* Takes bytes [lo, hi) of the pool's remaining bytes (counted in offset
+ * order) as this subtask's ranges. */
+static int take_share(file_source *fs, int64_t lo, int64_t hi)
+{
+    int64_t acc = 0;
+    int rv = SL_OK;
+    for (int k = 0; k < fs->npool && rv == SL_OK; k++) {
+        const src_range *p = &fs->pool[k];
+        int64_t len = p->end - p->start;
+        int64_t a = lo > acc ? lo : acc, b = hi < acc + len ? hi : acc + len;
+        if (a < b)
+            rv = add_range(fs, p->start + (a - acc), p->exact && a == acc, p->start + (b - acc));
+        acc += len;
+    }
+    return rv;
+}
+
+/* Every old subtask's ranges are in the pool: keeps this subtask's share. */
+static int fs_restore_end(sl_operator *op)
+{
+    file_source *fs = op->impl;
+    sl_task *t = op->task;
+    if (fs->nseen != fs->old_par)
+        return sl_task_fail(t, "file source: the checkpoint holds the position of %d of %d "
+                            "subtasks", fs->nseen, fs->old_par);
+    qsort(fs->pool, (size_t)fs->npool, sizeof(*fs->pool), cmp_range);
+    int64_t total = 0;
+    for (int k = 0; k < fs->npool; k++) {
+        if (k > 0 && fs->pool[k].start < fs->pool[k - 1].end)
+            return sl_task_fail(t, "file source: checkpointed ranges overlap");
+        total += fs->pool[k].end - fs->pool[k].start;
+    }
+    fs->nranges = fs->cur = 0;
+    int rv = SL_OK;
+    for (int k = 0; k < fs->npool && rv == SL_OK && fs->old_par == t->parallelism; k++)
+        if (fs->pool[k].owner == t->subtask)
+            rv = add_range(fs, fs->pool[k].start, fs->pool[k].exact, fs->pool[k].end);
+    if (fs->old_par != t->parallelism)
+        rv = take_share(fs, (int64_t)((__int128)total * t->subtask / t->parallelism),
+                        (int64_t)((__int128)total * (t->subtask + 1) / t->parallelism));
+    if (rv != SL_OK)
+        return sl_task_fail(t, "file source: more than %d ranges to read", MAX_RANGES);
+    fs->next = fs->nranges > 0 ? fs->ranges[0].start : 0;
+    fs->next_exact = fs->nranges > 0 && fs->ranges[0].exact;
     return SL_OK;
 }
 
 const sl_operator_ops sl_op_file_source = {
     .open = fs_open, .run = fs_run, .close = fs_close,
     .snapshot = fs_snapshot, .restore = fs_restore,
+    .redistribute = 1, .restore_end = fs_restore_end,
 };

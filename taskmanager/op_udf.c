@@ -8,7 +8,8 @@
  * fields, self-delimiting) followed by a tag and the state name:
  *   key 'V' name NUL            value state: the value
  *   key 'L' name NUL            list state: (u32 length, bytes)* in one value
- *   key 'M' name NUL user-key   map state: one entry per user key */
+ *   key 'M' name NUL user-key   map state: one entry per user key
+ *   key 'T' ts                  a timer (op_udf_timers.c) */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,10 +18,11 @@
 #include "common/stage_catalog.h"
 #include "common/status.h"
 #include "taskmanager/keyed_state.h"
+#include "taskmanager/op_udf_timers.h"
 #include "taskmanager/task.h"
 #include "taskmanager/udf_libs.h"
 
-#define KEY_MAX 4096
+#define KEY_MAX SL_UDF_KEY_MAX
 #define SKEY_MAX (KEY_MAX + 2 + 2 * SLUICE_UDF_NAME_MAX)
 #define LIST_MAX ((size_t)16 << 20)
 
@@ -47,6 +49,9 @@ struct udf_op {
     int kg; /* key group of the current key, -1 = none */
     size_t klen;
     uint8_t key[KEY_MAX];
+    sl_row keyrow; /* the current key decoded, for sluice_current_key */
+    sl_udf_timers timers;
+    int64_t wm;
     uint8_t skey[SKEY_MAX];
     uint8_t *tmp;
     size_t tmpcap;
@@ -411,10 +416,30 @@ static int api_map_iterate(sluice_ctx *c, const char *s, sluice_visit_fn fn, voi
 
 static int api_register_timer(sluice_ctx *c, int64_t ts)
 {
-    /* TODO: keep timers in keyed state and fire them from udf_watermark. */
-    (void)c;
-    (void)ts;
-    return SLUICE_ENOTSUP;
+    udf_op *u = udf_of(c);
+
+    if (u->kg < 0)
+        return SLUICE_EINVAL;
+    return from_sl(sl_udf_timers_add(&u->timers, u->state, u->kg, u->key, u->klen, ts));
+}
+
+static int api_delete_timer(sluice_ctx *c, int64_t ts)
+{
+    udf_op *u = udf_of(c);
+
+    if (u->kg < 0)
+        return SLUICE_EINVAL;
+    return from_sl(sl_udf_timers_delete(&u->timers, u->state, u->kg, u->key, u->klen, ts));
+}
+
+static const sluice_record *api_current_key(sluice_ctx *c)
+{
+    udf_op *u = udf_of(c);
+    size_t used;
+
+    if (u->kg < 0 || sl_row_decode(u->key, u->klen, &u->keyrow, &used) != SL_OK)
+        return NULL;
+    return (const sluice_record *)&u->keyrow;
 }
 
 static const sluice_api udf_api = {
@@ -445,6 +470,8 @@ static const sluice_api udf_api = {
     .map_delete = api_map_delete,
     .map_iterate = api_map_iterate,
     .register_timer = api_register_timer,
+    .delete_timer = api_delete_timer,
+    .current_key = api_current_key,
 };
 
 /* ---- the operator */
@@ -474,6 +501,7 @@ static int open_state(sl_operator *op, udf_op *u)
 
     sl_key_group_range(sl_task_max_parallelism(t), t->parallelism, t->subtask, &u->kg_start,
                        &u->kg_end);
+    sl_udf_timers_init(&u->timers, u->kg_start, u->kg_end);
     sl_config_get_string(t->run->cfg, "state.backend.type", &backend);
     sl_config_get_string(t->run->cfg, "taskmanager.state.local.root-dirs", &roots);
     rv = sl_keyed_state_local_dir(roots, t->run->job_id, t->run->attempt, op->stage->name,
@@ -508,6 +536,7 @@ static int udf_open(sl_operator *op)
     u->ctx.api = &udf_api;
     u->ctx.impl = op;
     u->kg = -1;
+    u->wm = INT64_MIN;
     u->out.owner = u;
     u->in = &spec->stages[op->stage->inputs[0]].out_schema;
     u->outs = &op->stage->out_schema;
@@ -542,11 +571,23 @@ static int set_key(sl_operator *op, udf_op *u, const sl_row *row)
     return SL_OK;
 }
 
+/* After a restore the timers' heap is rebuilt from the keyed state. */
+static int timers_ready(sl_operator *op, udf_op *u)
+{
+    int rv = u->timers.rebuild ? sl_udf_timers_rebuild(&u->timers, u->state) : SL_OK;
+
+    if (rv != SL_OK)
+        return sl_task_fail(op->task, "udf: cannot rebuild timers: %s", sl_strerror(rv));
+    return SL_OK;
+}
+
 static int udf_process(sl_operator *op, const sl_row *row)
 {
     udf_op *u = op->impl;
-    int rv = set_key(op, u, row);
+    int rv = timers_ready(op, u);
 
+    if (rv == SL_OK)
+        rv = set_key(op, u, row);
     if (rv != SL_OK)
         return rv;
     rv = u->u->process(&u->ctx, (const sluice_record *)row);
@@ -554,10 +595,39 @@ static int udf_process(sl_operator *op, const sl_row *row)
     return udf_result(op, u, "process", rv);
 }
 
+/* Runs on_timer for timer t with its key current. */
+static int fire_timer(sl_operator *op, udf_op *u, const sl_udf_timer *t)
+{
+    int rv;
+
+    if (u->u->on_timer == NULL)
+        return SL_OK;
+    memcpy(u->key, t->key, t->klen);
+    u->klen = t->klen;
+    u->kg = t->kg;
+    rv = u->u->on_timer(&u->ctx, t->ts);
+    u->kg = -1;
+    return udf_result(op, u, "on_timer", rv);
+}
+
+/* Fires the timers due at wm in order, then on_watermark. */
 static int udf_watermark(sl_operator *op, int64_t wm)
 {
     udf_op *u = op->impl;
+    sl_udf_timer t;
+    int rv = timers_ready(op, u);
 
+    if (rv != SL_OK || wm <= u->wm)
+        return rv;
+    u->wm = wm;
+    while ((rv = sl_udf_timers_next(&u->timers, u->state, wm, &t)) == SL_OK) {
+        rv = fire_timer(op, u, &t);
+        free(t.key);
+        if (rv != SL_OK)
+            return rv;
+    }
+    if (rv != SL_ENOTFOUND)
+        return sl_task_fail(op->task, "udf: timer state: %s", sl_strerror(rv));
     if (u->u->on_watermark == NULL)
         return SL_OK;
     return udf_result(op, u, "on_watermark", u->u->on_watermark(&u->ctx, wm));
@@ -574,6 +644,7 @@ static void udf_close(sl_operator *op, int committed)
         u->u->close(&u->ctx);
     if (u->state != NULL)
         sl_keyed_state_close(u->state);
+    sl_udf_timers_free(&u->timers);
     for (int i = 0; i < SL_MAX_FIELDS; i++)
         free(u->out.str[i]);
     free(u->tmp);
@@ -596,6 +667,7 @@ static int udf_restore(sl_operator *op, const uint8_t *data, size_t len)
 
     if (rv == SL_EINVAL)
         return sl_task_fail(op->task, "udf: malformed keyed state");
+    u->timers.rebuild = 1;
     return rv;
 }
 

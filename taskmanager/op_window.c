@@ -3,25 +3,25 @@
  *
  * State: one keyed-state entry per key (the encoded key fields, as in
  * op_aggregate.c) whose value is the array of the key's open windows
- * (win_entry, native byte order). Timers -- (window end, key) to fire --
- * are an in-memory min-heap by end, one per window created; it is rebuilt
- * from the keyed state after a restore, so checkpoints hold nothing but the
- * keyed state. A timer whose window was already fired (merged sessions, or
+ * (win_entry, native byte order). Timers -- (window end - 1, key) to
+ * fire -- are an in-memory min-heap (event_timers.h), one per window
+ * created; it is rebuilt from the keyed state after a restore, so
+ * checkpoints hold nothing but the keyed state (keyed_op.h). A timer whose window was already fired (merged sessions, or
  * an earlier timer of the same key) finds nothing and is dropped.
  *
  * A record is late when every window it belongs to has fired (end - 1 <=
- * watermark): it is dropped and counted in the task's late_records. */
+ * watermark): it is dropped and counted in the task's late_records, which
+ * the taskmanager reports with the task's metrics (`sluice info`). */
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/keygroup.h"
 #include "common/log.h"
 #include "common/status.h"
-#include "taskmanager/keyed_state.h"
+#include "taskmanager/event_timers.h"
+#include "taskmanager/keyed_op.h"
 #include "taskmanager/task.h"
 #include "taskmanager/watermark.h"
 
-#define KEY_MAX 4096
 #define MAX_ASSIGN 1024
 
 enum agg_kind { AGG_COUNT, AGG_SUM, AGG_MIN, AGG_MAX, AGG_AVG };
@@ -36,85 +36,18 @@ typedef struct win_entry {
     int64_t n;    /* records folded in */
 } win_entry;
 
-typedef struct win_timer {
-    int64_t end;
-    int kg;
-    uint32_t klen;
-    uint8_t *key;
-} win_timer;
-
 typedef struct win_op {
+    sl_keyed_op k;        /* first: the keyed state and current key (keyed_op.h) */
     sl_window_spec w;
     enum agg_kind kind;
     int time_idx, field;
     sl_type type;
-    sl_keyed_state *state;
-    int kg_start, kg_end;
     int64_t wm;
-    int rebuild;          /* timers must be rebuilt from the state */
     win_entry *ents;      /* the current key's windows */
     size_t nents, cap;
-    win_timer *heap;
-    size_t nheap, heapcap;
-    uint8_t key[KEY_MAX];
+    sl_event_timers timers;
     int64_t starts[MAX_ASSIGN], ends[MAX_ASSIGN];
 } win_op;
-
-/* ---- timers ---- */
-
-static void heap_swap(win_op *w, size_t i, size_t j)
-{
-    win_timer t = w->heap[i];
-    w->heap[i] = w->heap[j];
-    w->heap[j] = t;
-}
-
-static int timer_push(win_op *w, int64_t end, int kg, const uint8_t *key, size_t klen)
-{
-    if (w->nheap == w->heapcap) {
-        size_t cap = w->heapcap ? w->heapcap * 2 : 256;
-        win_timer *h = realloc(w->heap, cap * sizeof(*h));
-        if (h == NULL)
-            return SL_ENOMEM;
-        w->heap = h;
-        w->heapcap = cap;
-    }
-    win_timer *t = &w->heap[w->nheap];
-    if ((t->key = malloc(klen ? klen : 1)) == NULL)
-        return SL_ENOMEM;
-    memcpy(t->key, key, klen);
-    t->klen = (uint32_t)klen;
-    t->end = end;
-    t->kg = kg;
-    for (size_t i = w->nheap++; i > 0 && w->heap[(i - 1) / 2].end > w->heap[i].end; i = (i - 1) / 2)
-        heap_swap(w, i, (i - 1) / 2);
-    return SL_OK;
-}
-
-/* Removes the earliest timer into *out (its key now owned by the caller). */
-static void timer_pop(win_op *w, win_timer *out)
-{
-    *out = w->heap[0];
-    w->heap[0] = w->heap[--w->nheap];
-    for (size_t i = 0;;) {
-        size_t l = 2 * i + 1, r = l + 1, m = i;
-        if (l < w->nheap && w->heap[l].end < w->heap[m].end)
-            m = l;
-        if (r < w->nheap && w->heap[r].end < w->heap[m].end)
-            m = r;
-        if (m == i)
-            break;
-        heap_swap(w, i, m);
-        i = m;
-    }
-}
-
-static void timers_clear(win_op *w)
-{
-    for (size_t i = 0; i < w->nheap; i++)
-        free(w->heap[i].key);
-    w->nheap = 0;
-}
 
 /* ---- a key's windows ---- */
 
@@ -139,7 +72,7 @@ static int ents_load(sl_operator *op, win_op *w, int kg, const uint8_t *key, siz
     size_t vlen;
 
     w->nents = 0;
-    if (sl_keyed_state_get(w->state, kg, key, klen, &val, &vlen) != SL_OK)
+    if (sl_keyed_state_get(w->k.state, kg, key, klen, &val, &vlen) != SL_OK)
         return SL_OK;
     if (vlen % sizeof(win_entry) != 0)
         return sl_task_fail(op->task, "window: stored value of %zu bytes", vlen);
@@ -155,9 +88,9 @@ static int ents_store(sl_operator *op, win_op *w, int kg, const uint8_t *key, si
     int rv;
 
     if (w->nents == 0)
-        rv = sl_keyed_state_delete(w->state, kg, key, klen);
+        rv = sl_keyed_state_delete(w->k.state, kg, key, klen);
     else
-        rv = sl_keyed_state_put(w->state, kg, key, klen, w->ents, w->nents * sizeof(win_entry));
+        rv = sl_keyed_state_put(w->k.state, kg, key, klen, w->ents, w->nents * sizeof(win_entry));
     if (rv != SL_OK && rv != SL_ENOTFOUND)
         return sl_task_fail(op->task, "window: state update failed: %s", sl_strerror(rv));
     return SL_OK;
@@ -230,7 +163,7 @@ static win_entry *window_of(win_op *w, int64_t s, int64_t e, int kg, size_t klen
             return &w->ents[i];
     }
     if ((*rv = ents_reserve(w, w->nents + 1)) != SL_OK ||
-        (*rv = timer_push(w, e, kg, w->key, klen)) != SL_OK)
+        (*rv = sl_event_timers_add_window(&w->timers, e, kg, w->k.key, klen)) != SL_OK)
         return NULL;
     win_entry *n = &w->ents[w->nents++];
     memset(n, 0, sizeof(*n));
@@ -281,59 +214,26 @@ static int add_session(win_op *w, int64_t ts, const sl_value *x, int kg, size_t 
     }
     int rv = ents_reserve(w, w->nents + 1);
     if (rv == SL_OK && !merged_end)
-        rv = timer_push(w, nw.end, kg, w->key, klen);
+        rv = sl_event_timers_add_window(&w->timers, nw.end, kg, w->k.key, klen);
     if (rv == SL_OK)
         w->ents[w->nents++] = nw;
     return rv;
 }
 
-/* Encodes the key fields of row into w->key; *kg its key group. */
-static int window_key(sl_operator *op, win_op *w, const sl_row *row, size_t *klen, int *kg)
-{
-    const sl_stage *st = op->stage;
-    sl_row key = {.nfields = st->nkeys};
-
-    for (int i = 0; i < st->nkeys; i++) {
-        if (st->key_idx[i] >= row->nfields)
-            return sl_task_fail(op->task, "window: record lacks key field %s", st->key_by[i]);
-        key.v[i] = row->v[st->key_idx[i]];
-    }
-    *kg = sl_key_group_for_hash(sl_key_hash(row, st->key_idx, st->nkeys),
-                                sl_task_max_parallelism(op->task));
-    if (*kg < w->kg_start || *kg > w->kg_end)
-        return sl_task_fail(op->task, "window: key group %d is not in [%d, %d]", *kg,
-                            w->kg_start, w->kg_end);
-    if (sl_row_encode(&key, w->key, sizeof(w->key), klen) != SL_OK)
-        return sl_task_fail(op->task, "window: key longer than %d bytes", KEY_MAX);
-    return SL_OK;
-}
-
+/* sl_keyed_state_visit_fn for sl_keyed_op_timers_ready after a restore:
+ * one timer per stored window. */
 static int rebuild_visit(void *arg, int kg, const void *key, size_t klen, const void *val,
                          size_t vlen)
 {
-    win_op *w = arg;
     const uint8_t *p = val;
 
     for (size_t off = 0; off + sizeof(win_entry) <= vlen; off += sizeof(win_entry)) {
         win_entry e;
         memcpy(&e, p + off, sizeof(e));
-        if (timer_push(w, e.end, kg, key, klen) != SL_OK)
+        if (sl_event_timers_add_window(arg, e.end, kg, key, klen) != SL_OK)
             return SL_ENOMEM;
     }
     return 0;
-}
-
-/* After a restore: one timer per stored window. */
-static int rebuild_timers(sl_operator *op, win_op *w)
-{
-    w->rebuild = 0;
-    timers_clear(w);
-    for (int kg = w->kg_start; kg <= w->kg_end; kg++) {
-        int rv = sl_keyed_state_visit_group(w->state, kg, rebuild_visit, w);
-        if (rv != 0)
-            return sl_task_fail(op->task, "window: cannot rebuild timers: %s", sl_strerror(rv));
-    }
-    return SL_OK;
 }
 
 static int win_process(sl_operator *op, const sl_row *row)
@@ -343,7 +243,7 @@ static int win_process(sl_operator *op, const sl_row *row)
     size_t klen = 0;
     int kg = 0, rv;
 
-    if (w->rebuild && (rv = rebuild_timers(op, w)) != SL_OK)
+    if ((rv = sl_keyed_op_timers_ready(op, &w->k, &w->timers, rebuild_visit)) != SL_OK)
         return rv;
     if (w->time_idx >= row->nfields || row->v[w->time_idx].type != SL_TYPE_INT)
         return sl_task_fail(op->task, "window: record lacks int field %s",
@@ -359,8 +259,8 @@ static int win_process(sl_operator *op, const sl_row *row)
         op->task->late_records++;
         return SL_OK;
     }
-    if ((rv = window_key(op, w, row, &klen, &kg)) != SL_OK ||
-        (rv = ents_load(op, w, kg, w->key, klen)) != SL_OK)
+    if ((rv = sl_keyed_op_key(op, &w->k, row, &klen, &kg)) != SL_OK ||
+        (rv = ents_load(op, w, kg, w->k.key, klen)) != SL_OK)
         return rv;
     if (w->w.kind == SL_WIN_SESSION)
         rv = add_session(w, ts, x, kg, klen);
@@ -368,7 +268,7 @@ static int win_process(sl_operator *op, const sl_row *row)
         rv = add_fixed(w, ts, x, kg, klen);
     if (rv != SL_OK)
         return rv == SL_ENOMEM ? sl_task_fail(op->task, "window: out of memory") : rv;
-    return ents_store(op, w, kg, w->key, klen);
+    return ents_store(op, w, kg, w->k.key, klen);
 }
 
 /* Emits window e of key (decoded key fields in key). */
@@ -399,9 +299,12 @@ static int emit_window(sl_operator *op, win_op *w, const sl_row *key, const win_
     return sl_operator_emit(op, &out);
 }
 
-/* Fires every window of the timer's key that ended by the watermark. */
-static int fire_key(sl_operator *op, win_op *w, const win_timer *t)
+/* sl_event_timer_fire_fn (arg: the operator): fires every window of the
+ * timer's key that ended by the watermark. */
+static int fire_key(void *arg, const sl_event_timer *t)
 {
+    sl_operator *op = arg;
+    win_op *w = op->impl;
     sl_row key;
     size_t used;
     int rv = ents_load(op, w, t->kg, t->key, t->klen);
@@ -429,20 +332,12 @@ static int fire_key(sl_operator *op, win_op *w, const win_timer *t)
 static int win_watermark(sl_operator *op, int64_t wm)
 {
     win_op *w = op->impl;
-    int rv = SL_OK;
+    int rv = sl_keyed_op_timers_ready(op, &w->k, &w->timers, rebuild_visit);
 
-    if (w->rebuild && (rv = rebuild_timers(op, w)) != SL_OK)
+    if (rv != SL_OK || wm <= w->wm)
         return rv;
-    if (wm <= w->wm)
-        return SL_OK;
     w->wm = wm;
-    while (rv == SL_OK && w->nheap > 0 && sl_window_fired(w->heap[0].end, wm)) {
-        win_timer t;
-        timer_pop(w, &t);
-        rv = fire_key(op, w, &t);
-        free(t.key);
-    }
-    return rv;
+    return sl_event_timers_fire(&w->timers, wm, fire_key, op);
 }
 
 /* ---- lifecycle ---- */
@@ -484,9 +379,6 @@ static int find_fields(sl_operator *op, win_op *w)
 
 static int win_open(sl_operator *op)
 {
-    sl_task *t = op->task;
-    const char *backend = "hashmap", *roots = "";
-    char dir[4096];
     win_op *w = calloc(1, sizeof(*w));
     int rv;
 
@@ -496,17 +388,7 @@ static int win_open(sl_operator *op)
     w->wm = INT64_MIN;
     if ((rv = find_fields(op, w)) != SL_OK)
         return rv;
-    sl_key_group_range(sl_task_max_parallelism(t), t->parallelism, t->subtask, &w->kg_start,
-                       &w->kg_end);
-    sl_config_get_string(t->run->cfg, "state.backend.type", &backend);
-    sl_config_get_string(t->run->cfg, "taskmanager.state.local.root-dirs", &roots);
-    rv = sl_keyed_state_local_dir(roots, t->run->job_id, t->run->attempt, op->stage->name,
-                                  t->subtask, dir, sizeof(dir));
-    if (rv == SL_OK)
-        rv = sl_keyed_state_open(backend, w->kg_start, w->kg_end, dir, &w->state);
-    if (rv != SL_OK)
-        return sl_task_fail(t, "window: cannot open %s state: %s", backend, sl_strerror(rv));
-    return SL_OK;
+    return sl_keyed_op_open(op, &w->k);
 }
 
 static int win_finish(sl_operator *op)
@@ -525,35 +407,14 @@ static void win_close(sl_operator *op, int committed)
     (void)committed;
     if (w == NULL)
         return;
-    if (w->state != NULL)
-        sl_keyed_state_close(w->state);
-    timers_clear(w);
-    free(w->heap);
+    sl_keyed_op_close(&w->k);
+    sl_event_timers_free(&w->timers);
     free(w->ents);
     free(w);
     op->impl = NULL;
 }
 
-static int win_snapshot(sl_operator *op, uint64_t chk_id, sl_buf *out)
-{
-    win_op *w = op->impl;
-
-    (void)chk_id;
-    return sl_keyed_state_snapshot(w->state, w->kg_start, w->kg_end, out);
-}
-
-static int win_restore(sl_operator *op, const uint8_t *data, size_t len)
-{
-    win_op *w = op->impl;
-    int rv = sl_keyed_state_restore(w->state, data, len, w->kg_start, w->kg_end);
-
-    if (rv == SL_EINVAL)
-        return sl_task_fail(op->task, "window: malformed keyed state");
-    w->rebuild = 1;
-    return rv;
-}
-
 const sl_operator_ops sl_op_window = {
     .open = win_open, .process = win_process, .finish = win_finish, .close = win_close,
-    .snapshot = win_snapshot, .restore = win_restore, .watermark = win_watermark, .keyed = 1,
+    .snapshot = sl_keyed_op_snapshot, .restore = sl_keyed_op_restore, .watermark = win_watermark, .keyed = 1,
 };

@@ -13,6 +13,7 @@ static const struct {
 } registry[] = {
     {SL_STAGE_SOURCE, "file", &sl_op_file_source},
     {SL_STAGE_SOURCE, "datagen", &sl_op_datagen_source},
+    {SL_STAGE_SOURCE, "nexmark", &sl_op_nexmark_source},
     {SL_STAGE_OPERATOR, "tokenize", &sl_op_tokenize},
     {SL_STAGE_OPERATOR, "filter", &sl_op_filter},
     {SL_STAGE_OPERATOR, "map", &sl_op_map},
@@ -22,6 +23,7 @@ static const struct {
     {SL_STAGE_OPERATOR, "max", &sl_op_max},
     {SL_STAGE_OPERATOR, "avg", &sl_op_avg},
     {SL_STAGE_OPERATOR, "window", &sl_op_window},
+    {SL_STAGE_OPERATOR, "argmax", &sl_op_argmax},
     {SL_STAGE_OPERATOR, "udf", &sl_op_udf},
     {SL_STAGE_SINK, "file", &sl_op_file_sink},
     {SL_STAGE_SINK, "print", &sl_op_print_sink},

@@ -14,7 +14,17 @@
  * is written grouped by key group so a restore can take any range.
  * `restore` runs after `open` with the bytes of one state file of this
  * stage (several for keyed state after rescaling). `notify_complete` tells
- * that checkpoint n completed (two-phase-commit sinks commit then). */
+ * that checkpoint n completed (two-phase-commit sinks commit then).
+ *
+ * Non-keyed state and rescaling: an operator with `redistribute` set gets
+ * the state files of EVERY old subtask of its stage (one `restore` call
+ * each, in the checkpoint's order), then `restore_end`, where it keeps its
+ * share. Its state must therefore say which old subtask and parallelism it
+ * was taken by, and the share must be a deterministic function of (all
+ * states, subtask, parallelism) so the new subtasks split it exactly; with
+ * an unchanged parallelism each subtask keeps exactly its own old state.
+ * A non-keyed operator without `redistribute` only restores with the
+ * parallelism its state was taken with (the task fails otherwise). */
 #ifndef SL_OPERATOR_H
 #define SL_OPERATOR_H
 
@@ -38,6 +48,8 @@ typedef struct sl_operator_ops {
      * then passes wm on to the next operator or the outputs. */
     int (*watermark)(sl_operator *op, int64_t wm);
     int keyed;                                         /* 1: state is keyed (has a key-group range) */
+    int redistribute;                                  /* 1: non-keyed state, rescalable (above) */
+    int (*restore_end)(sl_operator *op);               /* redistribute: all restores done */
 } sl_operator_ops;
 
 struct sl_operator {
@@ -83,6 +95,8 @@ extern const sl_operator_ops sl_op_min;
 extern const sl_operator_ops sl_op_max;
 extern const sl_operator_ops sl_op_avg;
 extern const sl_operator_ops sl_op_window; /* op_window.c */
+extern const sl_operator_ops sl_op_argmax; /* op_argmax.c */
+extern const sl_operator_ops sl_op_nexmark_source; /* op_nexmark.c */
 extern const sl_operator_ops sl_op_udf;    /* op_udf.c */
 extern const sl_operator_ops sl_op_file_sink;
 extern const sl_operator_ops sl_op_print_sink;

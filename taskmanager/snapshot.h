@@ -21,6 +21,7 @@
 
 typedef struct sl_snapshot_part {
     char stage[160];
+    char kind[96];      /* "source:file", "operator:window", "sink:file", ... */
     int keyed;
     int32_t kg_start, kg_end;
     sl_buf data;

@@ -1,3 +1,7 @@
+/* The snapshot uploader: a thread per job run that writes the state files
+ * of each task's snapshot (one per stateful operator, checksummed) into the
+ * checkpoint or savepoint folder and acknowledges or declines it to the
+ * jobmanager. */
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -56,6 +60,7 @@ static int write_part(sl_snapshot *s, sl_snapshot_part *p, Sluice__StateHandle *
         return rv;
     }
     h->stage = p->stage;
+    h->kind = p->kind;
     h->subtask = s->subtask;
     h->parallelism = s->parallelism;
     h->path = name;

@@ -41,8 +41,23 @@ static int flush_channel(sl_task *t, sl_out_channel *ch)
     return rv;
 }
 
+void sl_task_publish_metrics(sl_task *t)
+{
+    atomic_store_explicit(&t->pub_in, t->records_in, memory_order_relaxed);
+    atomic_store_explicit(&t->pub_out, t->records_out, memory_order_relaxed);
+    atomic_store_explicit(&t->pub_late, t->late_records, memory_order_relaxed);
+}
+
+void sl_task_read_metrics(const sl_task *t, uint64_t *in, uint64_t *out, uint64_t *late)
+{
+    *in = atomic_load_explicit(&t->pub_in, memory_order_relaxed);
+    *out = atomic_load_explicit(&t->pub_out, memory_order_relaxed);
+    *late = atomic_load_explicit(&t->pub_late, memory_order_relaxed);
+}
+
 int sl_task_flush(sl_task *t)
 {
+    sl_task_publish_metrics(t);
     for (int e = 0; e < t->nout; e++) {
         for (int i = 0; i < t->out[e].nch; i++) {
             sl_out_channel *ch = t->out[e].ch[i];
@@ -115,6 +130,7 @@ int sl_task_emit(sl_task *t, const sl_row *row)
         if (rv != SL_OK)
             return rv;
     }
+    t->records_out++;
     if ((++t->emits & 255) == 0 && sl_now_ms() - t->last_flush_ms >= t->buffer_timeout_ms)
         return sl_task_flush(t);
     return SL_OK;
@@ -139,13 +155,14 @@ static int broadcast_event(sl_task *t, uint8_t tag, const uint8_t *raw, size_t r
     return SL_OK;
 }
 
-int sl_task_emit_barrier(sl_task *t, uint64_t id, int64_t ts, int final)
+int sl_task_emit_barrier(sl_task *t, const sl_barrier *b)
 {
-    uint8_t b[SL_BARRIER_LEN];
-    sl_put_le64(b, id);
-    sl_put_le64(b + 8, (uint64_t)ts);
-    b[16] = final ? SL_BARRIER_FINAL : 0;
-    int rv = broadcast_event(t, SL_EV_BARRIER, b, sizeof(b));
+    uint8_t enc[SL_BARRIER_MAX_LEN];
+    size_t len;
+    if (sl_barrier_encode(b, enc, sizeof(enc), &len) != SL_OK)
+        return sl_task_fail(t, "cannot encode barrier %llu (bad savepoint folder)",
+                            (unsigned long long)b->id);
+    int rv = broadcast_event(t, SL_EV_BARRIER, enc, len);
     t->last_flush_ms = sl_now_ms();
     return rv;
 }
@@ -191,6 +208,8 @@ int sl_task_source_watermark(sl_task *t, int64_t wm)
 /* Combined input watermark: the minimum over channels that have not ended. */
 static int input_watermark(sl_task *t)
 {
+    if (t->stop_seen != 0)
+        return SL_OK; /* stopping with a savepoint: nothing fires after it */
     int64_t wm = INT64_MAX;
     int open = 0;
     for (int i = 0; i < t->gate.n; i++) {
@@ -237,10 +256,11 @@ static int process_frame(sl_task *t, sl_in_channel *ch, nng_msg *msg)
         if (tag == SL_EV_END)
             return channel_ended(t, ch);
         if (tag == SL_EV_BARRIER) {
-            if (len - off < SL_BARRIER_LEN)
-                return sl_task_fail(t, "truncated barrier from subtask %u", h.src);
-            return sl_task_on_barrier(t, ch, sl_get_le64(p + off), (int64_t)sl_get_le64(p + off + 8),
-                                      p[off + 16] & SL_BARRIER_FINAL);
+            sl_barrier b;
+            size_t used;
+            if (sl_barrier_decode(p + off, len - off, &b, &used) != SL_OK)
+                return sl_task_fail(t, "malformed barrier from subtask %u", h.src);
+            return sl_task_on_barrier(t, ch, &b);
         }
         if (tag == SL_EV_WATERMARK) {
             if (len - off < SL_WATERMARK_LEN)
@@ -259,6 +279,7 @@ static int process_frame(sl_task *t, sl_in_channel *ch, nng_msg *msg)
         if (tag != SL_EV_ROW || sl_row_decode(p + off, len - off, &row, &used) != SL_OK)
             return sl_task_fail(t, "malformed event in a data frame from subtask %u", h.src);
         off += used;
+        t->records_in++;
         int rv = head->ops->process(head, &row);
         if (rv != SL_OK)
             return rv;
@@ -342,9 +363,12 @@ static int run_chain(sl_task *t, int *nopened)
     sl_operator *head = t->ops[0];
     if (head->ops->run != NULL) {
         rv = head->ops->run(head);
-        if (rv == SL_OK && !sl_task_canceled(t))
+        /* stopped with a savepoint: no final watermark, no final checkpoint */
+        if (t->stopped)
+            rv = rv == SL_ECLOSED ? SL_OK : rv;
+        else if (rv == SL_OK && !sl_task_canceled(t))
             rv = sl_task_source_watermark(t, INT64_MAX);
-        if (rv == SL_OK)
+        if (rv == SL_OK && !t->stopped)
             rv = sl_task_source_end(t);
     } else {
         rv = run_inputs(t);
@@ -371,6 +395,7 @@ void *sl_task_main(void *arg)
     }
     for (int i = nopened - 1; i >= 0; i--)
         t->ops[i]->ops->close(t->ops[i], rv == SL_OK);
+    sl_task_publish_metrics(t); /* before the state: its report carries them */
     if (rv == SL_OK) {
         atomic_store(&t->state, SLUICE__TASK_STATE__TASK_FINISHED);
     } else if (sl_task_canceled(t)) {

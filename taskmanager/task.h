@@ -30,8 +30,7 @@ struct sl_uploader;
 typedef struct sl_barrier_aligner {
     uint64_t current;        /* checkpoint being aligned, 0 = none */
     uint64_t last_done;      /* highest checkpoint snapshotted or aborted here */
-    int64_t ts;              /* trigger time carried by the barrier */
-    int final;
+    sl_barrier barrier;      /* options (trigger time, kind, folder) of `current` */
     int64_t first_ms;        /* when the first barrier of `current` arrived */
 } sl_barrier_aligner;
 
@@ -66,22 +65,31 @@ typedef struct sl_task {
      * between records (sl_task_poll) */
     pthread_mutex_t mb_mu;
     atomic_int mb_flag;
-    uint64_t mb_trigger;        /* latest trigger (sources) */
-    int64_t mb_trigger_ts;
-    int mb_trigger_final;
+    sl_barrier mb_trigger;      /* latest trigger (sources), id 0 = none */
     uint64_t mb_complete;       /* highest checkpoint notified complete */
     uint64_t mb_abort;          /* highest checkpoint notified aborted */
     /* checkpointing, task thread only */
     uint64_t triggered;         /* highest trigger handled (sources) */
     uint64_t completed;         /* highest completion handled */
     uint64_t final_barrier;     /* source: id of its final checkpoint, 0 = none yet */
+    uint64_t stop_barrier;      /* source: id of its stop-with-savepoint barrier, 0 = none */
+    int stopped;                /* source: that savepoint completed, the source ends */
+    uint64_t stop_seen;         /* other tasks: id of a stop-with-savepoint snapshotted
+                                   here, 0 = none; the watermark stays frozen (channels
+                                   that end do not fire windows past the savepoint) */
     atomic_int input_ended;     /* source read all its input */
     int input_ended_reported;
     sl_barrier_aligner aligner;
     /* event time, task thread only */
     int64_t wm_in;              /* combined input watermark */
     int64_t wm_out;             /* last watermark sent downstream */
+    /* metrics of this attempt: plain counters of the task thread, copied
+     * into the pub_ ones (relaxed stores) per frame, per flush and at the
+     * end (sl_task_publish_metrics); other threads read pub_ only */
+    uint64_t records_in;        /* rows read from input channels */
+    uint64_t records_out;       /* rows written to output channels */
     uint64_t late_records;      /* dropped by window operators */
+    _Atomic uint64_t pub_in, pub_out, pub_late;
 } sl_task;
 
 struct sl_job_run {
@@ -125,28 +133,41 @@ int sl_task_max_parallelism(const sl_task *t);
  * unless it advances. */
 int sl_task_source_watermark(sl_task *t, int64_t wm);
 
+/* Task thread: makes the counters visible to sl_task_read_metrics. */
+void sl_task_publish_metrics(sl_task *t);
+/* Any thread: the counters last published. */
+void sl_task_read_metrics(const sl_task *t, uint64_t *in, uint64_t *out, uint64_t *late);
+
 /* Thread entry, started by the taskmanager at deploy. */
 void *sl_task_main(void *arg);
 
 /* ---- checkpointing (task_checkpoint.c) */
 
-/* RPC threads: post a trigger (sources), a completion or an abort. */
-void sl_task_post_trigger(sl_task *t, uint64_t id, int64_t ts, int final);
+/* RPC threads: post a trigger (sources; b copied), a completion or an abort. */
+void sl_task_post_trigger(sl_task *t, const sl_barrier *b);
 void sl_task_post_notify(sl_task *t, uint64_t id, int complete);
-/* Task thread: handles what the mailbox holds. Cheap when it is empty. */
+/* Task thread: handles what the mailbox holds. Cheap when it is empty.
+ * Stop with savepoint: after a source emitted a SAVEPOINT_STOP barrier it
+ * waits in here (flushing, declining newer triggers) until that savepoint
+ * completes, then sets t->stopped and returns SL_ECLOSED (the source's run
+ * returns it; the task ends without the final watermark, see task.c); if
+ * it is aborted it returns SL_OK and the source goes on. SL_ECANCELED when
+ * the task is cancelled while waiting. */
 int sl_task_poll(sl_task *t);
 /* Task thread: a source read all its input. With checkpointing on it waits
  * for a final checkpoint to complete before end of input goes downstream. */
 int sl_task_source_end(sl_task *t);
 /* Task thread: a barrier arrived on input channel ch. */
-int sl_task_on_barrier(sl_task *t, sl_in_channel *ch, uint64_t id, int64_t ts, int final);
+int sl_task_on_barrier(sl_task *t, sl_in_channel *ch, const sl_barrier *b);
 /* Task thread: a channel delivered end of input (alignment may complete). */
 int sl_task_on_channel_end(sl_task *t);
 /* Task thread: restores the chain's state from the run's checkpoint. */
 int sl_task_restore(sl_task *t);
-/* Takes checkpoint id of the whole chain and forwards the barrier. */
-int sl_task_checkpoint(sl_task *t, uint64_t id, int64_t ts, int final, int64_t align_ms);
+/* Takes checkpoint (or savepoint) b->id of the whole chain and forwards
+ * the barrier. State files go to <chk_root>/chk-<id>, or to b->dir for a
+ * savepoint. */
+int sl_task_checkpoint(sl_task *t, const sl_barrier *b, int64_t align_ms);
 /* Appends a barrier to every output channel and flushes them. */
-int sl_task_emit_barrier(sl_task *t, uint64_t id, int64_t ts, int final);
+int sl_task_emit_barrier(sl_task *t, const sl_barrier *b);
 
 #endif

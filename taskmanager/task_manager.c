@@ -13,6 +13,7 @@
 #include "common/util.h"
 #include "taskmanager/data_plane.h"
 #include "taskmanager/job_run.h"
+#include "taskmanager/keyed_state_cache.h"
 #include "taskmanager/snapshot.h"
 
 #define RPC_TIMEOUT_MS 5000
@@ -126,20 +127,47 @@ static void handle_start_cancel(sl_tm *tm, const Sluice__JobAttempt *ja, int sta
     wake(tm);
 }
 
-/* Triggers go to the run's source tasks, notifications to all its tasks. */
+/* Triggers go to the run's source tasks (trig != NULL), notifications to
+ * all its tasks. */
 static void handle_checkpoint(sl_tm *tm, const char *job_id, uint32_t attempt, uint64_t id,
-                              int64_t ts, int final, int notify, int complete)
+                              const sl_barrier *trig, int complete)
 {
     pthread_rwlock_rdlock(&tm->runs_lock);
     sl_job_run *r = find_run(tm, job_id, attempt);
     for (int i = 0; r != NULL && i < r->ntasks; i++) {
         sl_task *t = r->tasks[i];
-        if (notify)
+        if (trig == NULL)
             sl_task_post_notify(t, id, complete);
         else if (t->ops[0]->ops->run != NULL)
-            sl_task_post_trigger(t, id, ts, final);
+            sl_task_post_trigger(t, trig);
     }
     pthread_rwlock_unlock(&tm->runs_lock);
+}
+
+/* TriggerCheckpoint: the barrier's options; a savepoint carries its folder
+ * (created by the jobmanager). A savepoint without a usable folder is
+ * refused. */
+static void handle_trigger(sl_tm *tm, const Sluice__TriggerCheckpoint *tc, Sluice__Reply *reply)
+{
+    static _Thread_local sl_barrier b; /* 4 KiB: not on the RPC worker's stack */
+    memset(&b, 0, sizeof(b));
+    b.id = tc->checkpoint_id;
+    b.ts = tc->timestamp_ms;
+    b.final = tc->final;
+    b.kind = tc->kind == SLUICE__CHECKPOINT_KIND__KIND_SAVEPOINT        ? SL_CHK_SAVEPOINT
+             : tc->kind == SLUICE__CHECKPOINT_KIND__KIND_SAVEPOINT_STOP ? SL_CHK_SAVEPOINT_STOP
+                                                                        : SL_CHK_CHECKPOINT;
+    if (b.kind != SL_CHK_CHECKPOINT) {
+        const char *dir = tc->chk_dir != NULL ? tc->chk_dir : "";
+        size_t n = strlen(dir);
+        if (n == 0 || n > SL_BARRIER_DIR_MAX || dir[0] != '/') {
+            reply->status = SLUICE__STATUS__STATUS_INVALID;
+            reply->error = "savepoint trigger without a valid absolute folder";
+            return;
+        }
+        memcpy(b.dir, dir, n + 1);
+    }
+    handle_checkpoint(tm, tc->job_id, tc->attempt, b.id, &b, 0);
 }
 
 static void handle(void *arg, const Sluice__Request *req, Sluice__Reply *reply, sl_arena *arena)
@@ -156,14 +184,12 @@ static void handle(void *arg, const Sluice__Request *req, Sluice__Reply *reply, 
         handle_start_cancel(tm, req->cancel_tasks, 0);
         break;
     case SLUICE__REQUEST__BODY_TRIGGER_CHECKPOINT: {
-        const Sluice__TriggerCheckpoint *tc = req->trigger_checkpoint;
-        handle_checkpoint(tm, tc->job_id, tc->attempt, tc->checkpoint_id, tc->timestamp_ms,
-                          tc->final, 0, 0);
+        handle_trigger(tm, req->trigger_checkpoint, reply);
         break;
     }
     case SLUICE__REQUEST__BODY_NOTIFY_CHECKPOINT: {
         const Sluice__NotifyCheckpoint *nc = req->notify_checkpoint;
-        handle_checkpoint(tm, nc->job_id, nc->attempt, nc->checkpoint_id, 0, 0, 1, nc->complete);
+        handle_checkpoint(tm, nc->job_id, nc->attempt, nc->checkpoint_id, NULL, nc->complete);
         break;
     }
     default:
@@ -222,15 +248,54 @@ static void cancel_all(sl_tm *tm, const char *why)
     pthread_rwlock_unlock(&tm->runs_lock);
 }
 
+/* The counters of task t of run r into m (strings borrowed from r). */
+static void task_metrics(const sl_job_run *r, const sl_task *t, Sluice__TaskMetrics *m)
+{
+    sluice__task_metrics__init(m);
+    m->job_id = (char *)r->job_id;
+    m->attempt = r->attempt;
+    m->task = (uint32_t)t->index;
+    sl_task_read_metrics(t, &m->records_in, &m->records_out, &m->late_records);
+}
+
+/* hb->tasks: the metrics of every running task (free both arrays with
+ * free()). Only this thread frees runs, so the job ids stay valid. */
+static int heartbeat_metrics(sl_tm *tm, Sluice__Heartbeat *hb, Sluice__TaskMetrics **ms)
+{
+    size_t n = 0;
+    pthread_rwlock_rdlock(&tm->runs_lock);
+    for (sl_job_run *r = tm->runs; r != NULL; r = r->next)
+        n += (size_t)r->ntasks;
+    *ms = calloc(n ? n : 1, sizeof(**ms));
+    hb->tasks = calloc(n ? n : 1, sizeof(*hb->tasks));
+    for (sl_job_run *r = tm->runs; r != NULL && *ms != NULL && hb->tasks != NULL; r = r->next) {
+        for (int i = 0; i < r->ntasks && hb->n_tasks < n; i++) {
+            if (atomic_load(&r->tasks[i]->state) != SLUICE__TASK_STATE__TASK_RUNNING)
+                continue;
+            task_metrics(r, r->tasks[i], &(*ms)[hb->n_tasks]);
+            hb->tasks[hb->n_tasks] = &(*ms)[hb->n_tasks];
+            hb->n_tasks++;
+        }
+    }
+    pthread_rwlock_unlock(&tm->runs_lock);
+    return *ms != NULL && hb->tasks != NULL ? SL_OK : SL_ENOMEM;
+}
+
 static void heartbeat(sl_tm *tm)
 {
     Sluice__Heartbeat hb = SLUICE__HEARTBEAT__INIT;
+    Sluice__TaskMetrics *ms = NULL;
     hb.tm_id = tm->id;
+    if (heartbeat_metrics(tm, &hb, &ms) != SL_OK)
+        hb.n_tasks = 0; /* a heartbeat without metrics still keeps us alive */
     Sluice__Request req = SLUICE__REQUEST__INIT;
     req.body_case = SLUICE__REQUEST__BODY_HEARTBEAT;
     req.heartbeat = &hb;
     Sluice__Reply *reply = NULL;
-    if (call_jm(tm, &req, &reply) != SL_OK) {
+    int rv = call_jm(tm, &req, &reply);
+    free(hb.tasks);
+    free(ms);
+    if (rv != SL_OK) {
         if (sl_now_ms() - tm->last_hb_ok > tm->hb_timeout) {
             cancel_all(tm, "the jobmanager does not answer");
             tm->registered = 0;
@@ -255,6 +320,9 @@ static int report_task(sl_tm *tm, sl_job_run *r, sl_task *t, int state)
     u.state = (Sluice__TaskState)state;
     u.message = t->failure;
     u.input_ended = atomic_load(&t->input_ended);
+    Sluice__TaskMetrics m;
+    task_metrics(r, t, &m);
+    u.metrics = &m;
     Sluice__Request req = SLUICE__REQUEST__INIT;
     req.body_case = SLUICE__REQUEST__BODY_TASK_STATE;
     req.task_state = &u;
@@ -367,6 +435,7 @@ static int read_config(sl_tm *tm)
     sl_config_get_int(tm->cfg, "taskmanager.numberOfTaskSlots", &tm->slots);
     sl_config_get_ms(tm->cfg, "heartbeat.interval", &tm->hb_interval);
     sl_config_get_ms(tm->cfg, "heartbeat.timeout", &tm->hb_timeout);
+    sl_ks_leveldb_configure(tm->cfg); /* state.backend.leveldb.cache-size */
     sl_config_get_bytes(tm->cfg, "rpc.max-message-size", &v);
     tm->max_msg = (size_t)v;
     sl_config_get_bytes(tm->cfg, "taskmanager.memory.network.buffer-size", &v);

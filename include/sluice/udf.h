@@ -1,4 +1,4 @@
-/* Sluice user-defined operators (`operator: udf`), API version 1.
+/* Sluice user-defined operators (`operator: udf`), API version 2.
  *
  * A UDF is a shared object built against this header only:
  *
@@ -33,9 +33,21 @@
  * Use sluice_set_user/sluice_user for per-instance memory.
  *
  * Fault tolerance: everything kept in keyed state (value, list and map
- * state below) is part of checkpoints and restored after a failure, so a
- * UDF that keeps its state there is exactly-once with checkpointing on.
- * Memory kept elsewhere (sluice_user) is lost on a restart.
+ * state, and timers, below) is part of checkpoints and restored after a
+ * failure (and redistributed by key group when the parallelism changes),
+ * so a UDF that keeps its state there is exactly-once with checkpointing
+ * on. Memory kept elsewhere (sluice_user) is lost on a restart.
+ *
+ * Event time: the watermark comes from the job's sources (a source's
+ * `watermark: "<time field>, <delay>"`; a bounded source sends the maximum
+ * watermark when its input ends). When it advances, the due timers fire
+ * first (on_timer, in timestamp order), then on_watermark is called.
+ *
+ * Versions: 1 had no timers (sluice_register_timer gave SLUICE_ENOTSUP);
+ * 2 adds event-time timers (sluice_delete_timer, on_timer delivered) and
+ * sluice_current_key. A taskmanager loads libraries of every version from
+ * SLUICE_UDF_API_VERSION_MIN to SLUICE_UDF_API_VERSION; the calls a version
+ * added return SLUICE_ENOTSUP on a taskmanager of an older one.
  *
  * Every function taking lengths checks them; functions returning int give
  * SLUICE_OK (0) or a negative SLUICE_E* code. A callback returning non-zero
@@ -46,7 +58,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define SLUICE_UDF_API_VERSION 1
+#define SLUICE_UDF_API_VERSION 2
+/* Oldest API version a taskmanager still loads. */
+#define SLUICE_UDF_API_VERSION_MIN 1
 /* Largest total size of the libraries of one job (bytes). */
 #define SLUICE_UDF_LIBRARY_MAX ((size_t)32 << 20)
 /* Largest state name, user key of map state, and value (bytes). */
@@ -77,11 +91,12 @@ typedef struct sluice_udf {
     void (*close)(sluice_ctx *ctx);
     /* One input record. Keyed state calls act on the record's key. */
     int (*process)(sluice_ctx *ctx, const sluice_record *rec);
-    /* The event-time watermark advanced to wm (ms). May be NULL. Called
-     * only once the taskmanager propagates watermarks. */
+    /* The event-time watermark advanced to wm (ms), after the timers it
+     * made due fired. May be NULL. No current key. */
     int (*on_watermark)(sluice_ctx *ctx, int64_t wm);
-    /* A timer registered with sluice_register_timer fired. May be NULL.
-     * Timers are not delivered yet (see sluice_register_timer). */
+    /* Timer ts of the current key fired: the watermark reached ts. Keyed
+     * state calls, timer calls and sluice_current_key act on the timer's
+     * key; the callback may emit. May be NULL (timers then fire unseen). */
     int (*on_timer)(sluice_ctx *ctx, int64_t ts);
 } sluice_udf;
 
@@ -122,6 +137,9 @@ typedef struct sluice_api {
     int (*map_delete)(sluice_ctx *ctx, const char *state, const void *ukey, size_t uklen);
     int (*map_iterate)(sluice_ctx *ctx, const char *state, sluice_visit_fn fn, void *arg);
     int (*register_timer)(sluice_ctx *ctx, int64_t ts);
+    /* version 2 */
+    int (*delete_timer)(sluice_ctx *ctx, int64_t ts);
+    const sluice_record *(*current_key)(sluice_ctx *ctx);
 } sluice_api;
 
 struct sluice_ctx {
@@ -194,11 +212,20 @@ static inline int sluice_set_string(sluice_ctx *c, sluice_record *r, int i, cons
 }
 static inline int sluice_emit(sluice_ctx *c, sluice_record *r) { return c->api->emit(c, r); }
 
-/* ---- keyed state of the current key (the key-by fields of the record
- * being processed). State names are NUL-terminated, 1..SLUICE_UDF_NAME_MAX
- * bytes; each name is one state, of one kind (value, list or map). Values
- * are byte strings of at most SLUICE_UDF_VALUE_MAX bytes. Outside process
- * there is no current key: SLUICE_EINVAL. */
+/* ---- keyed state of the current key: the key-by fields of the record
+ * being processed (in process) or of the timer firing (in on_timer). State
+ * names are NUL-terminated, 1..SLUICE_UDF_NAME_MAX bytes; each name is one
+ * state, of one kind (value, list or map). Values are byte strings of at
+ * most SLUICE_UDF_VALUE_MAX bytes. Outside process and on_timer there is
+ * no current key: SLUICE_EINVAL. */
+
+/* The current key as a record: the key-by fields in key-by order, read
+ * with the getters above (sluice_get_string...). Valid during the
+ * callback; NULL without a current key (or before API version 2). */
+static inline const sluice_record *sluice_current_key(sluice_ctx *c)
+{
+    return c->api->version >= 2 ? c->api->current_key(c) : NULL;
+}
 
 /* Value state. *val stays valid until the next state call. */
 static inline int sluice_value_get(sluice_ctx *c, const char *state, const void **val,
@@ -257,11 +284,27 @@ static inline int sluice_map_iterate(sluice_ctx *c, const char *state, sluice_vi
     return c->api->map_iterate(c, state, fn, arg);
 }
 
-/* Event-time timers: not delivered by this version (SLUICE_ENOTSUP); they
- * will fire through on_timer once watermarks reach udf operators. */
+/* ---- event-time timers of the current key (API version 2).
+ *
+ * sluice_register_timer asks for on_timer(ctx, ts) with the current key
+ * once the watermark reaches ts (wm >= ts). A key has at most one timer per
+ * ts: registering it again does nothing. Timers are keyed state: they are
+ * in checkpoints, follow their key on restore and rescaling, and fire after
+ * a restore when the watermark reaches them. Due timers fire in order of ts
+ * (then key group and key), each removed before its on_timer runs, so
+ * on_timer may register the next one. A timer registered for a time the
+ * watermark already reached fires at the next advance (during a round of
+ * firing: in that round). When a bounded source ends, the maximum watermark
+ * fires every timer. sluice_delete_timer removes timer ts of the current
+ * key (SLUICE_OK also if there is none). Without a current key:
+ * SLUICE_EINVAL; on a taskmanager of API version 1: SLUICE_ENOTSUP. */
 static inline int sluice_register_timer(sluice_ctx *c, int64_t ts)
 {
     return c->api->register_timer(c, ts);
+}
+static inline int sluice_delete_timer(sluice_ctx *c, int64_t ts)
+{
+    return c->api->version >= 2 ? c->api->delete_timer(c, ts) : SLUICE_ENOTSUP;
 }
 
 #endif

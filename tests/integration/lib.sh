@@ -922,3 +922,57 @@ sl_ckpt_job_dir() {
 sl_chk_folders() {
     find "$1" -mindepth 1 -maxdepth 1 -type d -name 'chk-*' -printf '%f\n' 2>/dev/null | sort -t- -k2,2n
 }
+
+# ------------------------------------------------------ savepoints
+
+# sl_savepoint_line TEXT: the URI of the "Savepoint completed. Path: <uri>"
+# line of TEXT (empty if none).
+sl_savepoint_line() {
+    sed -n -E 's/^Savepoint completed\. Path: (file:\/\/[^ ]+)$/\1/p' <<<"$1" | head -n 1
+}
+
+# sl_check_savepoint_folder PATH: PATH is a self-contained savepoint folder:
+# a _metadata file and state files (*.state) only, no link, no subfolder.
+sl_check_savepoint_folder() {
+    local dir="$1" odd
+    [ -f "$dir/_metadata" ] || fail "savepoint folder $dir has no _metadata: $(ls -la "$dir" 2>&1)"
+    odd="$(find "$dir" -mindepth 1 \( ! -type f -o ! \( -name _metadata -o -name '*.state' \) \) | head -n 5)"
+    [ -z "$odd" ] || fail "savepoint folder $dir holds more than _metadata and state files:"$'\n'"$odd"
+}
+
+# sl_stop_job JOBID [DIR]: `sluice stop [-p DIR] JOBID` must succeed, print
+# the savepoint's path and leave the job FINISHED. Sets SL_SP (plain path of
+# the savepoint folder, checked to be self-contained).
+sl_stop_job() {
+    local uri
+    if [ -n "${2:-}" ]; then sl_run sl_cli stop -p "$2" "$1"; else sl_run sl_cli stop "$1"; fi
+    [ "$SL_RC" -eq 0 ] || fail "'sluice stop $1' exited $SL_RC:"$'\n'"$SL_OUT"$'\n'"$SL_ERR"
+    uri="$(sl_savepoint_line "$SL_OUT")"
+    [ -n "$uri" ] || fail "'sluice stop $1' printed no 'Savepoint completed. Path: file://...':"$'\n'"$SL_OUT"
+    SL_SP="$(sl_uri_path "$uri")"
+    sl_check_savepoint_folder "$SL_SP"
+    sl_wait_job_end "$1" FINISHED 60
+    echo "job $1 stopped with savepoint $SL_SP"
+}
+
+# sl_savepoint JOBID [DIR]: `sluice savepoint JOBID [DIR]` must succeed; sets
+# SL_SP like sl_stop_job (the job keeps running).
+sl_savepoint() {
+    local uri
+    sl_run sl_cli savepoint "$@"
+    [ "$SL_RC" -eq 0 ] || fail "'sluice savepoint $*' exited $SL_RC:"$'\n'"$SL_OUT"$'\n'"$SL_ERR"
+    uri="$(sl_savepoint_line "$SL_OUT")"
+    [ -n "$uri" ] || fail "'sluice savepoint $*' printed no 'Savepoint completed. Path: file://...':"$'\n'"$SL_OUT"
+    SL_SP="$(sl_uri_path "$uri")"
+    sl_check_savepoint_folder "$SL_SP"
+    echo "savepoint of job $1: $SL_SP"
+}
+
+# sl_restored_from_is JOBID PATH: `sluice info` names PATH as the restore point.
+sl_restored_from_is() {
+    local r
+    sl_info "$1"
+    r="$(sl_line_value "$SL_OUT" "restored from")"
+    [[ "$r" =~ ^[0-9]+\ file://(.*)$ ]] || fail "info of job $1 has no 'restored from: <id> file://...' line:"$'\n'"$SL_OUT"
+    assert_eq "$2" "$(sl_uri_path "${BASH_REMATCH[1]}")" "restored-from folder of job $1"
+}

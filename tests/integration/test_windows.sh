@@ -10,59 +10,20 @@
 # times (several input channels with different watermarks), and a window job
 # with checkpoints whose window taskmanager is SIGKILLed mid-run: its
 # committed output must be exactly that of a run without failure.
+# Metrics: `sluice info` (text and --json) of the finished first job shows
+# exactly the late records an awk model of the watermark counts from the
+# input alone, per window stage and in total, and per task the records in
+# and out (source out = window stage in = the input's records).
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/windows_lib.sh"
 
 TUMBLE=1000 SLIDE_SIZE=2000 SLIDE=500 GAP=300 DELAY=500
 
-# gen FILE NORMAL N LATE: FILE holds every record, NORMAL the ones not late;
-# LATE=1 adds a record 5 s behind after every 1000th.
-gen() {
-    LC_ALL=C awk -v n="$3" -v late="$4" -v out="$1" -v ok="$2" '
-    BEGIN {
-        x = 4242
-        for (i = 0; i < n; i++) {
-            x = (x * 16807) % 2147483647; j = x % 401 - 200
-            x = (x * 16807) % 2147483647; u = "u" (x % 20)
-            x = (x * 16807) % 2147483647; a = x % 1000 - 300
-            ts = (i - int(n / 2)) * 10 + j
-            print ts "," u "," a > out
-            print ts "," u "," a > ok
-            if (late && i % 1000 == 999) print ts - 5000 "," u ",1" > out
-        }
-    }'
-}
-
-# ref KIND FILE: the windows of the records of FILE as the sink writes them.
-ref() {
-    LC_ALL=C awk -F, -v kind="$1" -v T="$TUMBLE" -v Z="$SLIDE_SIZE" -v D="$SLIDE" -v G="$GAP" '
-    function fl(t, s) { return t - ((t % s) + s) % s }
-    kind == "tumble" { s = fl($1, T); c[$2 "," s "," s + T]++ }
-    kind == "slide" { for (s = fl($1, D); s > $1 - Z; s -= D) c[$2 "," s "," s + Z] += $3 }
-    kind == "session" { print $2, $1 }
-    END { for (k in c) print k "," c[k] }' "$2" |
-        if [ "$1" = session ]; then
-            LC_ALL=C sort -k1,1 -k2,2n | awk -v G="$GAP" '
-            function out() { if (u != "") print u "," s "," e "," n }
-            $1 != u || $2 > e { out(); u = $1; s = $2; e = $2 + G; n = 1; next }
-            { if ($2 + G > e) e = $2 + G; n++ }
-            END { out() }'
-        else
-            cat
-        fi | LC_ALL=C sort
-}
-
-# check NAME KIND FILE: the sink folder of NAME against ref KIND FILE.
+# check KIND FILE SIZE [SLIDE]: the sink folder of window stage KIND against
+# win_ref KIND FILE SIZE [SLIDE].
 check() {
-    local dir="$SL_DATA/out/$1" parts
-    [ -z "$(find "$dir" -mindepth 1 -name '.*' | head -n 3)" ] || fail "$1: hidden files left"
-    mapfile -t parts < <(find "$dir" -type f -name 'part-*' | LC_ALL=C sort)
-    [ "${#parts[@]}" -ge 1 ] || fail "$1: no part files in $dir"
-    ref "$2" "$3" >"$SL_DATA/$1.ref"
-    LC_ALL=C sort "${parts[@]}" >"$SL_DATA/$1.out"
-    if ! diff -u "$SL_DATA/$1.ref" "$SL_DATA/$1.out" >"$SL_DATA/$1.diff"; then
-        fail "$1: windows differ from the reference (- reference, + emitted):"$'\n'"$(head -n 20 "$SL_DATA/$1.diff")"
-    fi
-    echo "$1: $(wc -l <"$SL_DATA/$1.out") windows match the reference"
+    win_ref "$@" >"$SL_DATA/$1.ref"
+    win_check "$SL_DATA/out/$1" "$SL_DATA/$1.ref"
 }
 
 # job FILE NAME INPUT SRC_PAR [EXTRA_SOURCE_LINES] [CONFIG]
@@ -99,16 +60,16 @@ job() {
 }
 
 check_all() {
-    check tumble tumble "$1"
-    check slide slide "$1"
-    check session session "$1"
+    check tumble "$1" "$TUMBLE"
+    check slide "$1" "$SLIDE_SIZE" "$SLIDE"
+    check session "$1" "$GAP"
 }
 
 sl_new_cluster
 sl_start_cluster 2
 
 # ------------------------------------------------ one source, late records
-gen "$SL_DATA/events.csv" "$SL_DATA/normal.csv" 20000 1
+win_gen "$SL_DATA/normal.csv" 20000 4242 "$SL_DATA/events.csv"
 nlate=$(($(wc -l <"$SL_DATA/events.csv") - $(wc -l <"$SL_DATA/normal.csv")))
 echo "input: $(wc -l <"$SL_DATA/events.csv") records, $nlate late"
 job "$SL_DATA/w1.yaml" windows-late "$SL_DATA/events.csv" 1
@@ -124,9 +85,84 @@ for st in tumble slide session; do
 done
 echo "late records dropped and logged: $nlate per window stage"
 
+# late_ref KIND FILE: records of FILE late for window KIND, by a model of
+# the source's watermark (max ts seen - delay, sent at least every 200
+# records, SL_WM_EVERY): counted with the freshest watermark (max ts of the
+# records before) and the stalest (lagging 250 records); the input makes
+# them agree, else it prints "ambiguous".
+late_ref() {
+    LC_ALL=C awk -F, -v kind="$1" -v T="$TUMBLE" -v Z="$SLIDE_SIZE" -v D="$SLIDE" -v G="$GAP" \
+        -v delay="$DELAY" -v lag=250 '
+    function fl(t, s) { return t - ((t % s) + s) % s }
+    function last_end(t) {
+        if (kind == "tumble") return fl(t, T) + T
+        if (kind == "slide") return fl(t, D) + Z
+        return t + G
+    }
+    BEGIN { max = "none" }
+    {
+        ts = $1 + 0; e = last_end(ts) - 1
+        if (NR > 1) { hi += (e <= max - delay) }
+        if (NR > lag) { lo += (e <= lagmax[NR % lag] - delay) }
+        if (max == "none" || ts > max) max = ts
+        lagmax[NR % lag] = max
+    }
+    END { if (hi != lo) print "ambiguous " lo " " hi; else print hi + 0 }' "$2"
+}
+
+# task_sum INFO CHAIN FIELD: FIELD (in, out, late) summed over the task
+# lines of CHAIN in an info text (the line under each task line).
+task_sum() {
+    awk -v chain="$2" -v f="$3" '
+        $1 == "task" { hit = $2 == chain; next }
+        hit && $1 == "records" {
+            line = $0; gsub(/,/, "", line); n = split(line, w, " ")
+            for (i = 2; i < n; i++) if (w[i] == f) t += w[i + 1]
+            hit = 0
+        }
+        END { print t + 0 }' <<<"$1"
+}
+
+total_late=0
+for st in tumble slide session; do
+    want="$(late_ref "$st" "$SL_DATA/events.csv")"
+    [[ "$want" =~ ^[0-9]+$ ]] || fail "$st: the late-record model is $want for this input"
+    eval "late_$st=$want"
+    total_late=$((total_late + want))
+done
+echo "reference late records: tumble $late_tumble, slide $late_slide, session $late_session"
+sl_info "$jobid"
+assert_eq 0 "$SL_RC" "exit code of 'sluice info' (err: $SL_ERR)"
+assert_contains "$SL_OUT" $'\nlate records: '"$total_late"$'\n' "info of the finished job"
+ninput="$(wc -l <"$SL_DATA/events.csv")"
+assert_eq "$ninput" "$(task_sum "$SL_OUT" events out)" "records out of the source task"
+assert_eq 0 "$(task_sum "$SL_OUT" events in)" "records in of the source task"
+for st in tumble slide session; do
+    eval "want=\$late_$st"
+    assert_eq "$want" "$(task_sum "$SL_OUT" "$st+out_$st" late)" "$st: late records of its tasks"
+    assert_eq "$ninput" "$(task_sum "$SL_OUT" "$st+out_$st" in)" "$st: records in of its tasks"
+    assert_eq 0 "$(task_sum "$SL_OUT" "$st+out_$st" out)" "$st: records out of its tasks (a sink)"
+done
+sl_run sl_cli info --json "$jobid"
+assert_eq 0 "$SL_RC" "exit code of 'sluice info --json' (err: $SL_ERR)"
+got="$(python3 -c '
+import json, sys
+j = json.load(sys.stdin)
+def total(chain, f):
+    return sum(t[f] for t in j["tasks"] if t["chain"] == chain)
+print(j["late-records"], sum(t["late-records"] for t in j["tasks"]),
+      total("events", "records-out"),
+      *[total(s + "+out_" + s, k) for s in ("tumble", "slide", "session")
+        for k in ("late-records", "records-in")])' <<<"$SL_OUT")" ||
+    fail "info --json is no json with the metrics: $SL_OUT"
+assert_eq "$total_late $total_late $ninput $late_tumble $ninput $late_slide $ninput $late_session $ninput" \
+    "$got" "late records and records in/out in info --json"
+echo "info shows $total_late late records (text and json), records in/out per task"
+
 # ------------------------------------------------ two sources, other times
 rm -rf "$SL_DATA/out"
-gen "$SL_DATA/events2.csv" "$SL_DATA/normal2.csv" 30000 0
+win_gen "$SL_DATA/events2.csv" 30000
+cp "$SL_DATA/events2.csv" "$SL_DATA/normal2.csv"
 # the sources' own watermark setting this time (same field and delay),
 # and the leveldb state backend
 job "$SL_DATA/w2.yaml" windows-two-sources "$SL_DATA/events2.csv" 2 '    watermark: "ts, 500 ms"' \

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "common/buf.h"
+#include "common/keygroup.h"
 #include "common/status.h"
 #include "taskmanager/keyed_state.h"
 #include "taskmanager/keyed_state_backend.h"
@@ -514,6 +515,99 @@ START_TEST(test_restore_takes_only_its_key_group_range)
 }
 END_TEST
 
+/* Savepoints do not depend on the backend: state snapshotted by one
+ * backend restores into the other with other key-group ranges. Rescaling
+ * 2 -> 3 -> 1 over 128 key groups, the backend switching at every step;
+ * each new subtask restores every snapshot that overlaps its range (as
+ * sl_task_restore does), checks its content and adds a key per group. */
+enum { RS_MAXP = 128, RS_N = 128 * 40 };
+
+/* fill()'s keys whose group lies in [lo, hi]. */
+static void fill_range(sl_keyed_state *st, int lo, int hi)
+{
+    char key[32], val[64];
+    for (int i = 0; i < RS_N; i++) {
+        int kg = i % RS_MAXP;
+        if (kg < lo || kg > hi)
+            continue;
+        int kl = snprintf(key, sizeof(key), "k%d", i);
+        int vl = fill_value(i, val, sizeof(val));
+        ck_assert_int_eq(sl_keyed_state_put(st, kg, key, (size_t)kl, val, (size_t)vl), SL_OK);
+    }
+}
+
+static void rescale_check_extra(sl_keyed_state *st, int lo, int hi, int steps)
+{
+    for (int kg = lo; kg <= hi; kg++) {
+        for (int k = 0; k < steps; k++) {
+            char key[32], val[32];
+            snprintf(key, sizeof(key), "x%d-%d", kg, k);
+            snprintf(val, sizeof(val), "v%d", kg * 10 + k);
+            assert_get(st, kg, key, val);
+        }
+    }
+}
+
+static void rescale_step(int backend, int oldp, const sl_buf *old, int p, sl_buf *out, int step)
+{
+    for (int s = 0; s < p; s++) {
+        int lo, hi;
+        sl_key_group_range(RS_MAXP, p, s, &lo, &hi);
+        sl_keyed_state *st = open_backend(backend, lo, hi);
+        if (oldp == 0)
+            fill_range(st, lo, hi);
+        for (int o = 0; o < oldp; o++) {
+            int olo, ohi;
+            sl_key_group_range(RS_MAXP, oldp, o, &olo, &ohi);
+            if (olo <= hi && ohi >= lo)
+                ck_assert_int_eq(sl_keyed_state_restore(st, old[o].p, old[o].len, lo, hi), SL_OK);
+        }
+        /* fill()'s keys of [lo, hi] plus one extra key per group and step */
+        ck_assert_uint_eq(sl_keyed_state_count(st) - (size_t)step * (size_t)(hi - lo + 1),
+                          (size_t)(RS_N / RS_MAXP) * (size_t)(hi - lo + 1));
+        rescale_check_extra(st, lo, hi, step);
+        for (int kg = lo; kg <= hi; kg++) {
+            char key[32], val[32];
+            snprintf(key, sizeof(key), "x%d-%d", kg, step);
+            snprintf(val, sizeof(val), "v%d", kg * 10 + step);
+            put_str(st, kg, key, val);
+        }
+        memset(&out[s], 0, sizeof(out[s]));
+        ck_assert_int_eq(sl_keyed_state_snapshot(st, lo, hi, &out[s]), SL_OK);
+        sl_keyed_state_close(st);
+    }
+}
+
+START_TEST(test_rescale_across_backends_2_3_1)
+{
+    static const int ps[] = {2, 3, 1};
+    sl_buf old[3], cur[3];
+    int oldp = 0;
+    for (int step = 0; step < 3; step++) {
+        rescale_step((_i + step) % NBACKENDS, oldp, old, ps[step], cur, step);
+        for (int o = 0; o < oldp; o++)
+            sl_buf_free(&old[o]);
+        memcpy(old, cur, sizeof(old));
+        oldp = ps[step];
+    }
+    /* the last step's snapshot: everything, once */
+    sl_keyed_state *st = open_backend(_i, 0, RS_MAXP - 1);
+    ck_assert_int_eq(sl_keyed_state_restore(st, old[0].p, old[0].len, 0, RS_MAXP - 1), SL_OK);
+    ck_assert_uint_eq(sl_keyed_state_count(st), (size_t)RS_N + 3 * RS_MAXP);
+    rescale_check_extra(st, 0, RS_MAXP - 1, 3);
+    for (int i = 0; i < RS_N; i += 7) {
+        char key[32], want[64];
+        int kl = snprintf(key, sizeof(key), "k%d", i), wl = fill_value(i, want, sizeof(want));
+        const void *val;
+        size_t vlen;
+        ck_assert_int_eq(sl_keyed_state_get(st, i % RS_MAXP, key, (size_t)kl, &val, &vlen), SL_OK);
+        ck_assert(vlen == (size_t)wl && (wl == 0 || memcmp(val, want, vlen) == 0));
+    }
+    sl_buf_free(&old[0]);
+    sl_keyed_state_close(st);
+}
+END_TEST
+
 START_TEST(test_empty_state_snapshots_to_nothing)
 {
     sl_keyed_state *a = open_backend(_i, 0, 127);
@@ -694,6 +788,380 @@ START_TEST(test_local_dir_picks_a_root_per_subtask)
 }
 END_TEST
 
+/* ---- leveldb write-back cache (keyed_state_cache.c) -------------------
+ * The cache alone with a recording sink, then the leveldb backend under a
+ * budget so small that almost every entry is evicted. */
+#include "taskmanager/keyed_state_cache.h"
+
+/* A sink that records what reaches the store (a tiny map of strings). */
+enum { REC_MAX = 4096 };
+typedef struct rec_sink {
+    char keys[REC_MAX][16];
+    int present[REC_MAX];
+    int n, puts, commits, fail;
+} rec_sink;
+
+static int rec_find(rec_sink *r, const void *key, size_t klen)
+{
+    for (int i = 0; i < r->n; i++) {
+        if (strlen(r->keys[i]) == klen && memcmp(r->keys[i], key, klen) == 0) {
+            return i;
+        }
+    }
+    return -1;
+}
+
+static int rec_put(void *arg, const void *key, size_t klen, const void *val, size_t vlen)
+{
+    rec_sink *r = arg;
+    int i = rec_find(r, key, klen);
+
+    (void)vlen;
+    r->puts++;
+    if (r->fail) {
+        return SL_OK;
+    }
+    if (i < 0) {
+        ck_assert(r->n < REC_MAX && klen < sizeof(r->keys[0]));
+        i = r->n++;
+        memcpy(r->keys[i], key, klen);
+        r->keys[i][klen] = '\0';
+    }
+    r->present[i] = val != NULL;
+    return SL_OK;
+}
+
+static int rec_commit(void *arg)
+{
+    rec_sink *r = arg;
+
+    r->commits++;
+    return r->fail ? SL_EIO : SL_OK;
+}
+
+static sl_kc *rec_cache(rec_sink *r, size_t budget)
+{
+    const sl_kc_sink sink = {.put = rec_put, .commit = rec_commit, .arg = r};
+    sl_kc *c = NULL;
+
+    memset(r, 0, sizeof(*r));
+    ck_assert_int_eq(sl_kc_new(budget, &sink, &c), SL_OK);
+    return c;
+}
+
+static void kc_put(sl_kc *c, const char *k, const char *v)
+{
+    ck_assert_int_eq(sl_kc_store(c, k, strlen(k), v, strlen(v), SL_KC_DIRTY, NULL), SL_OK);
+}
+
+static int kc_has(sl_kc *c, const char *k)
+{
+    sl_kc_entry *e;
+    return sl_kc_lookup(c, k, strlen(k), &e) == SL_OK;
+}
+
+START_TEST(test_cache_evicts_least_recently_used_in_one_batch)
+{
+    rec_sink *r = malloc(sizeof(*r));
+    sl_kc *c = rec_cache(r, 8192);
+    sl_kc_stats st;
+    char k[16];
+
+    kc_put(c, "hot", "v");
+    for (int i = 0; i < 200; i++) {
+        snprintf(k, sizeof(k), "k%d", i);
+        kc_put(c, k, "0123456789abcdef");
+        ck_assert(kc_has(c, "hot")); /* touched: never the oldest */
+    }
+    sl_kc_get_stats(c, &st);
+    ck_assert(st.bytes <= st.budget);
+    ck_assert(st.evictions > 0);
+    ck_assert(!st.complete);
+    ck_assert(kc_has(c, "hot"));
+    ck_assert(!kc_has(c, "k0")); /* the oldest went first */
+    ck_assert(kc_has(c, "k199"));
+    /* every evicted entry reached the store, several per batch */
+    ck_assert_int_eq(r->n, (int)st.evictions);
+    ck_assert((uint64_t)r->commits < st.evictions);
+    ck_assert_int_eq(rec_find(r, "k0", 2) >= 0, 1);
+    sl_kc_free(c);
+    free(r);
+}
+END_TEST
+
+START_TEST(test_cache_flush_writes_every_dirty_entry_once)
+{
+    rec_sink *r = malloc(sizeof(*r));
+    sl_kc *c = rec_cache(r, 1 << 20);
+    sl_kc_stats st;
+
+    kc_put(c, "a", "1");
+    kc_put(c, "b", "2");
+    kc_put(c, "a", "3"); /* coalesced */
+    ck_assert_int_eq(sl_kc_store(c, "c", 1, "x", 1, 0, NULL), SL_OK); /* clean */
+    ck_assert_int_eq(sl_kc_flush(c), SL_OK);
+    ck_assert_int_eq(r->commits, 1);
+    ck_assert_int_eq(r->puts, 2);
+    ck_assert_int_eq(rec_find(r, "c", 1), -1);
+    sl_kc_get_stats(c, &st);
+    ck_assert_uint_eq(st.dirty, 0);
+    ck_assert_int_eq(sl_kc_flush(c), SL_OK); /* nothing left: no batch */
+    ck_assert_int_eq(r->commits, 1);
+    sl_kc_free(c);
+    free(r);
+}
+END_TEST
+
+START_TEST(test_cache_tombstones_reach_the_store_only_when_needed)
+{
+    rec_sink *r = malloc(sizeof(*r));
+    sl_kc *c = rec_cache(r, 1 << 20);
+    sl_kc_entry *e;
+
+    kc_put(c, "new", "1");
+    ck_assert_int_eq(sl_kc_delete(c, "new", 3), SL_OK); /* never stored: dropped */
+    ck_assert(!kc_has(c, "new"));
+    kc_put(c, "old", "1");
+    ck_assert_int_eq(sl_kc_flush(c), SL_OK);
+    ck_assert_int_eq(sl_kc_delete(c, "old", 3), SL_OK); /* stored: a tombstone */
+    ck_assert_int_eq(sl_kc_lookup(c, "old", 3, &e), SL_OK);
+    ck_assert_int_eq(sl_kc_entry_present(e, NULL, NULL), 0);
+    ck_assert_int_eq(sl_kc_flush(c), SL_OK);
+    ck_assert_int_eq(rec_find(r, "new", 3), -1);
+    ck_assert_int_eq(r->present[rec_find(r, "old", 3)], 0);
+    sl_kc_free(c);
+    free(r);
+}
+END_TEST
+
+START_TEST(test_cache_failed_write_loses_nothing)
+{
+    rec_sink *r = malloc(sizeof(*r));
+    sl_kc *c = rec_cache(r, 1 << 20);
+    sl_kc_stats st;
+
+    kc_put(c, "a", "1");
+    r->fail = 1;
+    ck_assert_int_eq(sl_kc_flush(c), SL_EIO);
+    sl_kc_get_stats(c, &st);
+    ck_assert_uint_eq(st.dirty, 1);
+    r->fail = 0;
+    ck_assert_int_eq(sl_kc_flush(c), SL_OK);
+    ck_assert_int_eq(r->present[rec_find(r, "a", 1)], 1);
+    sl_kc_free(c);
+    free(r);
+}
+END_TEST
+
+START_TEST(test_cache_value_may_come_from_the_cache)
+{
+    rec_sink *r = malloc(sizeof(*r));
+    sl_kc *c = rec_cache(r, 1 << 20);
+    sl_kc_entry *e;
+    const void *v;
+    size_t vlen;
+    char big[100];
+
+    memset(big, 'b', sizeof(big));
+    kc_put(c, "a", "0123456789");
+    ck_assert_int_eq(sl_kc_lookup(c, "a", 1, &e), SL_OK);
+    ck_assert(sl_kc_entry_present(e, &v, &vlen));
+    /* shorter value from inside the same entry (in place) */
+    ck_assert_int_eq(sl_kc_store(c, "a", 1, (const char *)v + 2, 4, SL_KC_DIRTY, &e), SL_OK);
+    ck_assert(sl_kc_entry_present(e, &v, &vlen));
+    ck_assert_uint_eq(vlen, 4);
+    ck_assert(memcmp(v, "2345", 4) == 0);
+    /* a larger value moves the entry */
+    ck_assert_int_eq(sl_kc_store(c, "a", 1, big, sizeof(big), SL_KC_DIRTY, &e), SL_OK);
+    ck_assert(sl_kc_entry_present(e, &v, &vlen));
+    ck_assert_uint_eq(vlen, sizeof(big));
+    ck_assert(memcmp(v, big, sizeof(big)) == 0);
+    sl_kc_free(c);
+    free(r);
+}
+END_TEST
+
+/* The leveldb backend under a 4 KiB cache: nearly everything is evicted. */
+static sl_keyed_state *open_tiny(int kg_start, int kg_end)
+{
+    sl_ks_leveldb_set_cache_size(SL_KC_MIN_BUDGET);
+    return open_backend(1, kg_start, kg_end);
+}
+
+START_TEST(test_tiny_cache_keeps_every_value_and_the_count)
+{
+    enum { N = 20000, G = 16 };
+    sl_keyed_state *st = open_tiny(0, G - 1);
+
+    fill(st, N, 0, G);
+    assert_filled(st, N, 0, G, 0, G - 1);
+    fill(st, N, 0, G); /* replacing existing keys keeps the count */
+    assert_filled(st, N, 0, G, 0, G - 1);
+    sl_keyed_state_close(st);
+}
+END_TEST
+
+START_TEST(test_tiny_cache_tombstones_hide_evicted_values)
+{
+    enum { N = 5000, G = 8 };
+    sl_keyed_state *st = open_tiny(0, G - 1);
+    char key[32];
+
+    fill(st, N, 0, G); /* most now only in leveldb */
+    for (int i = 0; i < N; i += 2) {
+        int kl = snprintf(key, sizeof(key), "k%d", i);
+        ck_assert_int_eq(sl_keyed_state_delete(st, i % G, key, (size_t)kl), SL_OK);
+        ck_assert_int_eq(sl_keyed_state_delete(st, i % G, key, (size_t)kl), SL_ENOTFOUND);
+    }
+    ck_assert_uint_eq(sl_keyed_state_count(st), N / 2);
+    for (int i = 0; i < N; i++) {
+        int kl = snprintf(key, sizeof(key), "k%d", i);
+        int rv = sl_keyed_state_get(st, i % G, key, (size_t)kl, NULL, NULL);
+        ck_assert_int_eq(rv, i % 2 == 0 ? SL_ENOTFOUND : SL_OK);
+    }
+    sl_keyed_state_close(st);
+}
+END_TEST
+
+/* Both hold fill(n) minus every 3rd key; the leveldb one under budget. */
+static void fill_and_thin(sl_keyed_state *st, int n, int g)
+{
+    char key[32];
+
+    fill(st, n, 0, g);
+    for (int i = 0; i < n; i += 3) {
+        int kl = snprintf(key, sizeof(key), "k%d", i);
+        ck_assert_int_eq(sl_keyed_state_delete(st, i % g, key, (size_t)kl), SL_OK);
+    }
+}
+
+START_TEST(test_tiny_cache_snapshot_equals_the_hashmaps)
+{
+    /* one key per group: the bytes cannot differ in order */
+    enum { G = 3000 };
+    sl_keyed_state *a = open_hm(0, G - 1), *b = open_tiny(0, G - 1);
+    sl_buf sa = {0}, sb = {0};
+
+    fill_and_thin(a, G, G);
+    fill_and_thin(b, G, G);
+    ck_assert_int_eq(sl_keyed_state_snapshot(a, 0, G - 1, &sa), SL_OK);
+    ck_assert_int_eq(sl_keyed_state_snapshot(b, 0, G - 1, &sb), SL_OK);
+    ck_assert_uint_eq(sa.len, sb.len);
+    ck_assert(memcmp(sa.p, sb.p, sa.len) == 0);
+    sl_buf_free(&sa);
+    sl_buf_free(&sb);
+    sl_keyed_state_close(a);
+    sl_keyed_state_close(b);
+}
+END_TEST
+
+START_TEST(test_tiny_cache_snapshot_restores_the_same_content)
+{
+    enum { N = 20000, G = 16 };
+    sl_keyed_state *a = open_tiny(0, G - 1), *h = open_hm(0, G - 1), *h2 = open_hm(0, G - 1);
+    sl_buf snap = {0}, hsnap = {0}, back = {0};
+
+    fill_and_thin(a, N, G);
+    fill_and_thin(h, N, G);
+    ck_assert_int_eq(sl_keyed_state_snapshot(a, 0, G - 1, &snap), SL_OK);
+    ck_assert_int_eq(sl_keyed_state_snapshot(h, 0, G - 1, &hsnap), SL_OK);
+    ck_assert_uint_eq(snap.len, hsnap.len);
+    /* restored into a hashmap it snapshots to the hashmap's bytes */
+    ck_assert_int_eq(sl_keyed_state_restore(h2, snap.p, snap.len, 0, G - 1), SL_OK);
+    ck_assert_uint_eq(sl_keyed_state_count(h2), sl_keyed_state_count(h));
+    ck_assert_int_eq(sl_keyed_state_snapshot(h2, 0, G - 1, &back), SL_OK);
+    ck_assert_uint_eq(back.len, hsnap.len);
+    sl_buf_free(&snap);
+    sl_buf_free(&hsnap);
+    sl_buf_free(&back);
+    sl_keyed_state_close(a);
+    sl_keyed_state_close(h);
+    sl_keyed_state_close(h2);
+}
+END_TEST
+
+/* A view opened with dirty entries in the cache sees them; later writes
+ * (and the evictions they cause) do not show. */
+START_TEST(test_tiny_cache_view_sees_dirty_entries_and_not_later_writes)
+{
+    enum { N = 3000, G = 8 };
+    sl_keyed_state *st = open_tiny(0, G - 1);
+    view_acc acc = {.last_kg = -1, .ordered = 1};
+    sl_ks_view *v = NULL;
+
+    fill(st, N, 0, G);
+    ck_assert_int_eq(sl_ks_view_open(st, &v), SL_OK);
+    fill(st, 3 * N, 0, G);
+    ck_assert_int_eq(sl_ks_view_visit(v, 0, G - 1, view_cb, &acc), SL_OK);
+    ck_assert_int_eq(acc.n, N);
+    ck_assert(acc.ordered);
+    sl_ks_view_close(v);
+    sl_keyed_state_close(st);
+}
+END_TEST
+
+typedef struct order_acc {
+    char last[32];
+    size_t last_len;
+    int n, ordered;
+} order_acc;
+
+static int order_cb(void *arg, int kg, const void *key, size_t klen, const void *val, size_t vlen)
+{
+    order_acc *o = arg;
+    size_t m = klen < o->last_len ? klen : o->last_len;
+    int c = memcmp(o->last, key, m);
+
+    (void)kg, (void)val, (void)vlen;
+    ck_assert(klen < sizeof(o->last));
+    o->ordered &= o->n == 0 || c < 0 || (c == 0 && o->last_len < klen);
+    memcpy(o->last, key, klen);
+    o->last_len = klen;
+    o->n++;
+    return 0;
+}
+
+/* visit_group goes in key order over cached (dirty) and evicted entries. */
+START_TEST(test_cache_visit_is_in_key_order)
+{
+    enum { N = 2000 };
+    for (int budget = 0; budget < 2; budget++) {
+        sl_ks_leveldb_set_cache_size(budget ? SL_KC_MIN_BUDGET : 0);
+        sl_keyed_state *st = open_backend(1, 0, 0);
+        order_acc o = {.ordered = 1};
+        char key[32];
+        for (int i = 0; i < N; i++) {
+            int kl = snprintf(key, sizeof(key), "k%d", (i * 7919) % N);
+            ck_assert_int_eq(sl_keyed_state_put(st, 0, key, (size_t)kl, "v", 1), SL_OK);
+        }
+        ck_assert_int_eq(sl_keyed_state_visit_group(st, 0, order_cb, &o), SL_OK);
+        ck_assert_int_eq(o.n, N);
+        ck_assert(o.ordered);
+        sl_keyed_state_close(st);
+    }
+}
+END_TEST
+
+static void add_cache_tests(Suite *s)
+{
+    TCase *kc = tcase_create("leveldb cache");
+
+    tcase_set_timeout(kc, 60);
+    tcase_add_checked_fixture(kc, setup_root, teardown_root);
+    tcase_add_test(kc, test_cache_evicts_least_recently_used_in_one_batch);
+    tcase_add_test(kc, test_cache_flush_writes_every_dirty_entry_once);
+    tcase_add_test(kc, test_cache_tombstones_reach_the_store_only_when_needed);
+    tcase_add_test(kc, test_cache_failed_write_loses_nothing);
+    tcase_add_test(kc, test_cache_value_may_come_from_the_cache);
+    tcase_add_test(kc, test_tiny_cache_keeps_every_value_and_the_count);
+    tcase_add_test(kc, test_tiny_cache_tombstones_hide_evicted_values);
+    tcase_add_test(kc, test_tiny_cache_snapshot_equals_the_hashmaps);
+    tcase_add_test(kc, test_tiny_cache_snapshot_restores_the_same_content);
+    tcase_add_test(kc, test_tiny_cache_view_sees_dirty_entries_and_not_later_writes);
+    tcase_add_test(kc, test_cache_visit_is_in_key_order);
+    suite_add_tcase(s, kc);
+}
+
 static Suite *keyed_state_suite(void)
 {
     Suite *s = suite_create("keyed_state");
@@ -716,6 +1184,7 @@ static Suite *keyed_state_suite(void)
     tcase_add_loop_test(both, test_bad_arguments_are_einval, 0, NBACKENDS);
     tcase_add_loop_test(both, test_snapshot_restores_into_the_other_backend, 0, NBACKENDS);
     tcase_add_loop_test(both, test_restore_takes_only_its_key_group_range, 0, NBACKENDS);
+    tcase_add_loop_test(both, test_rescale_across_backends_2_3_1, 0, NBACKENDS);
     tcase_add_loop_test(both, test_empty_state_snapshots_to_nothing, 0, NBACKENDS);
     tcase_add_loop_test(both, test_restore_rejects_malformed_data, 0, NBACKENDS);
     tcase_add_test(both, test_snapshot_is_the_same_bytes_for_both_backends);
@@ -734,6 +1203,7 @@ static Suite *keyed_state_suite(void)
     tcase_add_test(ldb, test_local_dir_names_and_sweeps_earlier_attempts);
     tcase_add_test(ldb, test_local_dir_picks_a_root_per_subtask);
     suite_add_tcase(s, ldb);
+    add_cache_tests(s); /* the leveldb write-back cache */
     return s;
 }
 

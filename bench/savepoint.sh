@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# Savepoint and restore cost for about KEYS keys of keyed state, on each
+# state backend: an unbounded datagen (KEYS distinct keys) into a keyed
+# `count` into blackhole, parallelism 1, on 1 jobmanager and 1 taskmanager
+# (1 slot). Once the source emitted 5 x KEYS records (> 99% of the keys are
+# in the state), `sluice savepoint` is timed (wall clock of the CLI, trigger
+# to "Savepoint completed"), the folder's size measured, the job cancelled,
+# and the job submitted again with `run -s`: the restore time is what the
+# count task logs ("restored N bytes ... in T ms": load, checksum and insert
+# of its state files), and submit-to-restored is measured from `run -d` to
+# that log line. Usage: bench/savepoint.sh [KEYS]
+set -euo pipefail
+here="$(cd "$(dirname "$0")/.." && pwd)"
+bin="${SLUICE_BIN_DIR:-$here/build/bin}"
+keys="${1:-1000000}"
+root="$(mktemp -d /tmp/sluice-bench-sp.XXXXXX)"
+export SLUICE_CONF_DIR="$root/conf" SLUICE_LOG_DIR="$root/log" SLUICE_PID_DIR="$root/pid"
+mkdir -p "$SLUICE_CONF_DIR" "$SLUICE_LOG_DIR" "$SLUICE_PID_DIR" "$root/sp"
+cleanup() { "$here/scripts/stop-cluster.sh" >/dev/null 2>&1 || true; rm -rf "$root"; }
+trap cleanup EXIT
+port=$((20000 + RANDOM % 12000))
+cat >"$SLUICE_CONF_DIR/sluice.yaml" <<CONF
+jobmanager.rpc.port: $port
+taskmanager.numberOfTaskSlots: 1
+taskmanager.state.local.root-dirs: $root/tm-state
+state.checkpoints.dir: file://$root/checkpoints
+CONF
+echo localhost >"$SLUICE_CONF_DIR/workers"
+echo localhost >"$SLUICE_CONF_DIR/masters"
+"$here/scripts/start-cluster.sh" >/dev/null
+sl() { "$bin/sluice" "$@"; }
+now_ms() { date +%s%3N; }
+emitted() { sl info --json "$1" | python3 -c 'import json,sys; j=json.load(sys.stdin); print(sum(t["records-out"] for t in j["tasks"] if t["chain"].startswith("gen")))'; }
+restored_line() { grep -h "job $1: restored " "$SLUICE_LOG_DIR"/sluice-taskmanager-*.log | grep -v "$2" | head -n 1 || true; }
+
+printf '| backend | keys (expected in state) | savepoint time | savepoint size | restore (task) | submit to restored |\n|---|---|---|---|---|---|\n' >"$root/table"
+for backend in hashmap leveldb; do
+  cat >"$root/job-$backend.yaml" <<JOB
+name: savepoint-bench
+parallelism: 1
+config:
+  state.backend.type: $backend
+pipeline:
+  - name: gen
+    source: datagen
+    seed: 7
+    keys: $keys
+  - name: counts
+    operator: count
+    key-by: key
+  - name: sink
+    sink: blackhole
+JOB
+  job=$(sl run -d "$root/job-$backend.yaml" | awk '{ print $NF }')
+  target=$((5 * keys))
+  for ((i = 0; ; i++)); do
+    n=$(emitted "$job")
+    [ "$n" -ge "$target" ] && break
+    [ "$i" -lt 600 ] || { echo "$backend: only $n records after 10 min" >&2; exit 1; }
+    [ $((i % 5)) -ne 0 ] || echo "$backend: $n of $target records emitted" >&2
+    sleep 1
+  done
+  t0=$(now_ms)
+  out=$(sl savepoint "$job" "$root/sp")
+  t1=$(now_ms)
+  sp=$(sed -n 's/^Savepoint completed\. Path: file:\/\///p' <<<"$out")
+  size=$(du -sb "$sp" | awk '{ print $1 }')
+  sl cancel "$job" >/dev/null
+  t2=$(now_ms)
+  job2=$(sl run -d -s "$sp" "$root/job-$backend.yaml" | awk '{ print $NF }')
+  until line=$(restored_line "$job2" xx) && [ -n "$line" ]; do sleep 0.05; done
+  t3=$(now_ms)
+  rms=$(sed -E 's/.* in ([0-9]+) ms$/\1/' <<<"$line")
+  sl cancel "$job2" >/dev/null
+  expected=$(python3 -c "import math; print(round($keys * (1 - math.exp(-$target / $keys))))")
+  printf '%s: savepoint %d ms, %d bytes; restore %s ms in the task, %d ms from submit\n' \
+    "$backend" $((t1 - t0)) "$size" "$rms" $((t3 - t2))
+  printf '| %s | %s (>= %s) | %d ms | %.1f MB | %s ms | %d ms |\n' "$backend" "$keys" "$expected" \
+    $((t1 - t0)) "$(echo "$size / 1000000" | bc -l)" "$rms" $((t3 - t2)) >>"$root/table"
+done
+cat "$root/table"
