@@ -6,6 +6,7 @@ set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 if [ -n "${QUICK:-}" ]; then
   : "${WORDCOUNT_MB:=5}" "${RECOVERY_ROUNDS:=1}" "${OPERATOR_RECORDS:=300000}" "${OPERATOR_KEYS:=10000}"
+  : "${SAVEPOINT_KEYS:=100000}"
 fi
 echo "== word count throughput (checkpoints off and every 1 s)"
 "$here/wordcount.sh" "${WORDCOUNT_MB:-200}"
@@ -13,6 +14,8 @@ echo "== recovery time after SIGKILL"
 "$here/recovery.sh" "${RECOVERY_ROUNDS:-5}"
 echo "== operator throughput"
 "$here/operators.sh" "${OPERATOR_RECORDS:-5000000}" "${OPERATOR_KEYS:-100000}"
+echo "== savepoint and restore time and size"
+"$here/savepoint.sh" "${SAVEPOINT_KEYS:-1000000}"
 echo "== nexmark (q0 q1 q2 q5 q7)"
 "$here/nexmark.sh"
 # checkpoint cost, recovery with keyed state, latency (QUICK=1: small sizes

@@ -31,7 +31,7 @@ echo localhost >"$SLUICE_CONF_DIR/masters"
 sl() { "$bin/sluice" "$@"; }
 now_ms() { date +%s%3N; }
 emitted() { sl info --json "$1" | python3 -c 'import json,sys; j=json.load(sys.stdin); print(sum(t["records-out"] for t in j["tasks"] if t["chain"].startswith("gen")))'; }
-restored_line() { grep -h "job $1: restored " "$SLUICE_LOG_DIR"/sluice-taskmanager-*.log | grep -v "$2" | head -n 1 || true; }
+restored_line() { grep -h "task counts.* of job $1: restored " "$SLUICE_LOG_DIR"/sluice-taskmanager-*.log | head -n 1 || true; }
 
 printf '| backend | keys (expected in state) | savepoint time | savepoint size | restore (task) | submit to restored |\n|---|---|---|---|---|---|\n' >"$root/table"
 for backend in hashmap leveldb; do
@@ -68,7 +68,7 @@ JOB
   sl cancel "$job" >/dev/null
   t2=$(now_ms)
   job2=$(sl run -d -s "$sp" "$root/job-$backend.yaml" | awk '{ print $NF }')
-  until line=$(restored_line "$job2" xx) && [ -n "$line" ]; do sleep 0.05; done
+  until line=$(restored_line "$job2") && [ -n "$line" ]; do sleep 0.05; done
   t3=$(now_ms)
   rms=$(sed -E 's/.* in ([0-9]+) ms$/\1/' <<<"$line")
   sl cancel "$job2" >/dev/null
