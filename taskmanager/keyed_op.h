@@ -1,5 +1,5 @@
 /* The keyed-state part that keyed operators share (op_aggregate.c,
- * op_window.c, op_argmax.c): the subtask's key-group range, the state
+ * op_window.c, op_argmax.c, op_udf.c): the subtask's key-group range, the state
  * backend (`state.backend.type`, working folder under
  * `taskmanager.state.local.root-dirs`), the encoded key-by fields of the
  * current record, snapshot and restore, and the rebuild of event-time
