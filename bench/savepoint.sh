@@ -13,6 +13,7 @@ set -euo pipefail
 here="$(cd "$(dirname "$0")/.." && pwd)"
 bin="${SLUICE_BIN_DIR:-$here/build/bin}"
 keys="${1:-1000000}"
+if [ -n "${QUICK:-}" ]; then json="$here/bench/results/savepoint-quick.json"; else json="$here/bench/results/savepoint.json"; fi
 root="$(mktemp -d /tmp/sluice-bench-sp.XXXXXX)"
 export SLUICE_CONF_DIR="$root/conf" SLUICE_LOG_DIR="$root/log" SLUICE_PID_DIR="$root/pid"
 mkdir -p "$SLUICE_CONF_DIR" "$SLUICE_LOG_DIR" "$SLUICE_PID_DIR" "$root/sp"
@@ -33,6 +34,7 @@ now_ms() { date +%s%3N; }
 emitted() { sl info --json "$1" | python3 -c 'import json,sys; j=json.load(sys.stdin); print(sum(t["records-out"] for t in j["tasks"] if t["chain"].startswith("gen")))'; }
 restored_line() { grep -h "task counts.* of job $1: restored " "$SLUICE_LOG_DIR"/sluice-taskmanager-*.log | head -n 1 || true; }
 
+rows=()
 printf '| backend | keys (expected in state) | savepoint time | savepoint size | restore (task) | submit to restored |\n|---|---|---|---|---|---|\n' >"$root/table"
 for backend in hashmap leveldb; do
   cat >"$root/job-$backend.yaml" <<JOB
@@ -77,5 +79,15 @@ JOB
     "$backend" $((t1 - t0)) "$size" "$rms" $((t3 - t2))
   printf '| %s | %s (>= %s) | %d ms | %.1f MB | %s ms | %d ms |\n' "$backend" "$keys" "$expected" \
     $((t1 - t0)) "$(echo "$size / 1000000" | bc -l)" "$rms" $((t3 - t2)) >>"$root/table"
+  rows+=("$(printf '{"backend": "%s", "keys": %d, "savepoint_ms": %d, "savepoint_bytes": %d, "restore_task_ms": %s, "submit_to_restored_ms": %d}' \
+    "$backend" "$keys" $((t1 - t0)) "$size" "$rms" $((t3 - t2)))")
 done
 cat "$root/table"
+mkdir -p "$(dirname "$json")"
+{
+  printf '{\n  "command": "bench/savepoint.sh %s",\n  "date": "%s",\n  "cpu": "%s",\n  "cores": %d,\n  "results": [\n' \
+    "$keys" "$(date -u +%Y-%m-%dT%H:%MZ)" "$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)" "$(nproc)"
+  for i in "${!rows[@]}"; do printf '    %s%s\n' "${rows[$i]}" "$([ "$i" -lt $((${#rows[@]} - 1)) ] && echo ,)"; done
+  printf '  ]\n}\n'
+} >"$json"
+echo "results -> $json"
