@@ -179,8 +179,17 @@ struct checkpoint_wait {
 
 static int trigger_checkpoint(sl_cli *cli, const char *job_id, uint64_t *id)
 {
+    char request_id[33];
+    Sluice__Request req = SLUICE__REQUEST__INIT;
+    Sluice__JobRef ref = SLUICE__JOB_REF__INIT;
     Sluice__Reply *reply = NULL;
-    int rc = sl_cli_call_job_ref(cli, SLUICE__REQUEST__BODY_TRIGGER_CHECKPOINT_NOW, job_id, &reply);
+    if (sl_random_hex(request_id, 16) != SL_OK)
+        return sl_cli_failed("cannot generate a request id");
+    ref.job_id = (char *)job_id;
+    ref.request_id = request_id; /* a resent request takes no second checkpoint */
+    req.body_case = SLUICE__REQUEST__BODY_TRIGGER_CHECKPOINT_NOW;
+    req.trigger_checkpoint_now = &ref;
+    int rc = sl_cli_call(cli, &req, &reply);
     if (rc == SL_EXIT_OK && reply->checkpoint_id == 0)
         rc = sl_cli_failed("the jobmanager at %s sent no checkpoint id", cli->jm_addr);
     if (rc == SL_EXIT_OK)

@@ -148,6 +148,16 @@ sl_checkpoint *sl_chk_find(const sl_chk_coord *cc, uint64_t id)
     return NULL;
 }
 
+sl_checkpoint *sl_chk_find_request(const sl_chk_coord *cc, const char *request_id)
+{
+    if (request_id[0] == '\0')
+        return NULL;
+    for (sl_checkpoint *c = cc->history; c != NULL; c = c->next)
+        if (c->request_id != NULL && strcmp(c->request_id, request_id) == 0)
+            return c;
+    return NULL;
+}
+
 /* Pending checkpoints; manual ones only if with_manual. */
 int64_t sl_chk_pending_count(const sl_chk_coord *cc, int with_manual)
 {
@@ -321,8 +331,14 @@ void sl_chk_on_ack(sl_jm *jm, const Sluice__AckCheckpoint *a)
     sl_jm_kick(jm);
 }
 
-int sl_chk_trigger_now(sl_jm *jm, sl_job *job, uint64_t *id, char *err, size_t errlen)
+int sl_chk_trigger_now(sl_jm *jm, sl_job *job, const char *request_id, uint64_t *id, char *err,
+                       size_t errlen)
 {
+    const sl_checkpoint *known = sl_chk_find_request(&job->chk, request_id);
+    if (known != NULL && !known->savepoint) {
+        *id = known->id;
+        return SL_OK;
+    }
     if (job->state != SLUICE__JOB_STATE__JOB_RUNNING) {
         snprintf(err, errlen, "job %s is not running (%s)", job->id,
                  sl_job_state_name(job->state));
@@ -338,6 +354,10 @@ int sl_chk_trigger_now(sl_jm *jm, sl_job *job, uint64_t *id, char *err, size_t e
         return SL_EBUSY;
     }
     sl_checkpoint *c = sl_chk_create(job, 0, 1);
+    if (c != NULL && request_id[0] != '\0' && (c->request_id = strdup(request_id)) == NULL) {
+        sl_chk_fail(job, c, "out of memory", 0, 0);
+        c = NULL;
+    }
     if (c == NULL) {
         snprintf(err, errlen, "cannot create a checkpoint of job %s", job->id);
         return SL_ENOMEM;

@@ -130,9 +130,10 @@ void sl_chk_free(sl_chk_coord *cc);
  * an older attempt or an ended checkpoint makes the loop sweep. */
 void sl_chk_on_ack(struct sl_jm *jm, const Sluice__AckCheckpoint *a);
 /* `sluice checkpoint`: assigns the id of a new manual checkpoint that the
- * loop sends at once. SL_EBUSY / SL_EINVAL with the reason in err. */
-int sl_chk_trigger_now(struct sl_jm *jm, struct sl_job *job, uint64_t *id, char *err,
-                       size_t errlen);
+ * loop sends at once; a resent request (same request_id, if not "") gets
+ * the id of the first. SL_EBUSY / SL_EINVAL with the reason in err. */
+int sl_chk_trigger_now(struct sl_jm *jm, struct sl_job *job, const char *request_id,
+                       uint64_t *id, char *err, size_t errlen);
 /* Failover, cancel: every pending checkpoint FAILED with reason, not
  * counted against the tolerable failures, taskmanagers not told. */
 void sl_chk_abort_all(struct sl_job *job, const char *reason);

@@ -47,6 +47,9 @@ void sl_chk_fail(struct sl_job *job, sl_checkpoint *c, const char *reason, int c
 void sl_chk_free_acks(sl_checkpoint *c);
 /* The record of checkpoint id, NULL if none. */
 sl_checkpoint *sl_chk_find(const sl_chk_coord *cc, uint64_t id);
+/* The record created for request_id (manual checkpoints and savepoints),
+ * NULL if none or request_id is "". */
+sl_checkpoint *sl_chk_find_request(const sl_chk_coord *cc, const char *request_id);
 /* Pending checkpoints; manual ones only if with_manual. */
 int64_t sl_chk_pending_count(const sl_chk_coord *cc, int with_manual);
 

@@ -253,10 +253,14 @@ static void on_trigger_checkpoint_now(sl_jm *jm, const Sluice__JobRef *r, Sluice
     char err[512];
     uint64_t id = 0;
     int rv = SL_ENOTFOUND;
+    if (strlen(r->request_id) > SL_JM_REQ_ID_MAX) {
+        reply_error(reply, a, SLUICE__STATUS__STATUS_INVALID, "request id too long");
+        return;
+    }
     pthread_mutex_lock(&jm->mu);
     sl_job *job = sl_jm_job_find(jm, r->job_id);
     if (job != NULL)
-        rv = sl_chk_trigger_now(jm, job, &id, err, sizeof(err));
+        rv = sl_chk_trigger_now(jm, job, r->request_id, &id, err, sizeof(err));
     pthread_mutex_unlock(&jm->mu);
     if (rv == SL_OK)
         reply->checkpoint_id = id;

@@ -33,16 +33,6 @@
 
 /* ---- trigger */
 
-static sl_checkpoint *find_request(const sl_chk_coord *cc, const char *request_id)
-{
-    if (request_id[0] == '\0')
-        return NULL;
-    for (sl_checkpoint *c = cc->history; c != NULL; c = c->next)
-        if (c->savepoint && c->request_id != NULL && strcmp(c->request_id, request_id) == 0)
-            return c;
-    return NULL;
-}
-
 static int job_can_savepoint(const sl_job *job, char *err, size_t errlen)
 {
     if (job->state != SLUICE__JOB_STATE__JOB_RUNNING) {
@@ -110,8 +100,8 @@ int sl_sp_trigger(sl_jm *jm, sl_job *job, const Sluice__TriggerSavepoint *t, uin
         snprintf(err, errlen, "request id longer than %d characters", SP_REQUEST_ID_MAX);
         return SL_EINVAL;
     }
-    const sl_checkpoint *known = find_request(&job->chk, t->request_id);
-    if (known != NULL) {
+    const sl_checkpoint *known = sl_chk_find_request(&job->chk, t->request_id);
+    if (known != NULL && known->savepoint) {
         *id = known->id;
         return SL_OK;
     }
