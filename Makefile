@@ -80,10 +80,12 @@ unit: $(UNIT_BIN)
 integration: binaries
 	@SLUICE_BUILD=$(BUILD) tests/integration/run.sh
 
+# The quick benchmark run proves the harness works; it asserts no speed.
 test: deps
 	@$(MAKE) --no-print-directory binaries
 	@$(MAKE) --no-print-directory unit
 	@$(MAKE) --no-print-directory integration
+	@$(MAKE) --no-print-directory bench QUICK=1
 
 asan: deps
 	@$(MAKE) --no-print-directory BUILD=build-asan OPT=-O1 SAN="-fsanitize=address,undefined -fno-omit-frame-pointer" binaries
