@@ -127,7 +127,8 @@ run_tp() {
   sleep "$window"
   c1=$(counted "$j")
   t1=$(date +%s.%N)
-  [ "$1" = a ] || nc=$(checkpoint_lines "$j" | awk '$2 == "COMPLETED"' | wc -l)
+  [ "$1" = a ] || nc=$(sl checkpoints "$j" --json |
+    python3 -c 'import json, sys; print(json.load(sys.stdin)["counts"]["completed"])')
   sl cancel "$j" >/dev/null
   [ "$c1" -gt "$c0" ] || { echo "checkpoint_cost: job $j made no progress" >&2; exit 1; }
   awk -v c="$1" -v r="$2" -v c0="$c0" -v c1="$c1" -v a="$t0" -v b="$t1" -v nc="$nc" 'BEGIN {

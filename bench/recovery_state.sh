@@ -154,10 +154,13 @@ for k in $sizes; do
   job "$k"
   j=$(sl run -d "$root/job-$k.yaml" | awk '{ print $NF }')
   log "$k keys: job $j, filling to $((fill * k)) records"
-  t0=$(date +%s)
+  t0=$(date +%s) said=0
   while [ "$(counted "$j")" -lt $((fill * k)) ]; do
     sleep 0.5
-    [ $((($(date +%s) - t0) % 10)) != 9 ] || log "  $(counted "$j") records counted"
+    if [ $(($(date +%s) - said)) -ge 10 ]; then
+      [ "$said" = 0 ] || log "  $(counted "$j") records counted after $(($(date +%s) - t0)) s"
+      said=$(date +%s)
+    fi
   done
   c=$(latest_chk "$j")
   wait_checkpoint "$j" "${c:-0}"

@@ -19,7 +19,7 @@ echo "== savepoint and restore time and size"
 echo "== nexmark (q0 q1 q2 q5 q7)"
 "$here/nexmark.sh"
 # checkpoint cost, recovery with keyed state, latency (QUICK=1: small sizes
-# of their own, about 30 s, 10 s and 15 s)
+# of their own, about 25 s, 5 s and 10 s)
 echo "== checkpoint cost (every 1 s against none; duration and size per backend)"
 "$here/checkpoint_cost.sh"
 echo "== recovery with keyed state (SIGKILL at 10^5, 10^6, 10^7 keys)"

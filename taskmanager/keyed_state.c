@@ -203,6 +203,22 @@ static int hm_reserve(hm_table *t)
     return hm_resize(t, n * 2);
 }
 
+/* Room for n more entries at once, at most 3/4 full. Entries restored in
+ * the slot order of a table of the same size then land in order; growing
+ * step by step while they arrive in that order builds long probe runs. */
+static int hm_presize(void *impl, int kg, uint64_t n)
+{
+    hm_table *t = &((hm_state *)impl)->tables[kg - ((hm_state *)impl)->kg_start];
+    uint64_t want = (uint64_t)t->count + n, have = t->slots != NULL ? t->mask + 1 : 0;
+    uint64_t slots = HM_MIN_SLOTS;
+
+    while (want * 4 > slots * 3 && slots < (UINT64_C(1) << 31))
+        slots *= 2;
+    if (want * 4 > slots * 3)
+        return SL_ENOSPC;
+    return slots > have ? hm_resize(t, (uint32_t)slots) : SL_OK;
+}
+
 static hm_table *hm_table_of(hm_state *hm, int kg)
 {
     return &hm->tables[kg - hm->kg_start];
@@ -409,6 +425,7 @@ const sl_ks_ops sl_ks_hashmap_ops = {
     .put = hm_put,
     .del = hm_del,
     .count = hm_count,
+    .presize = hm_presize,
     .visit = hm_visit,
     .view_open = hm_view_open,
     .view_visit = hm_view_visit,
@@ -492,6 +509,13 @@ int sl_keyed_state_put(sl_keyed_state *st, int kg, const void *key, size_t klen,
         return SL_EINVAL;
     }
     return st->ops->put(st->impl, kg, key, klen, val, vlen);
+}
+
+int sl_keyed_state_presize(sl_keyed_state *st, int kg, uint64_t n)
+{
+    if (st == NULL || kg < st->kg_start || kg > st->kg_end)
+        return SL_EINVAL;
+    return st->ops->presize != NULL ? st->ops->presize(st->impl, kg, n) : SL_OK;
 }
 
 int sl_keyed_state_delete(sl_keyed_state *st, int kg, const void *key, size_t klen)

@@ -38,6 +38,10 @@ int sl_keyed_state_put(sl_keyed_state *st, int kg, const void *key, size_t klen,
 int sl_keyed_state_delete(sl_keyed_state *st, int kg, const void *key, size_t klen);
 /* Number of entries. */
 size_t sl_keyed_state_count(const sl_keyed_state *st);
+/* A hint before n puts into key group kg (restores): the hashmap sizes the
+ * group's table once. SL_EINVAL for a key group outside the state's range,
+ * SL_ENOMEM; a no-op for backends without the hint. */
+int sl_keyed_state_presize(sl_keyed_state *st, int kg, uint64_t n);
 
 /* Visits every entry of key group kg (order unspecified for hashmap, key
  * order for leveldb). The

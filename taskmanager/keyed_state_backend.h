@@ -25,6 +25,9 @@ typedef struct sl_ks_ops {
     int (*put)(void *impl, int kg, const void *key, size_t klen, const void *val, size_t vlen);
     int (*del)(void *impl, int kg, const void *key, size_t klen);
     size_t (*count)(const void *impl);
+    /* Optional (NULL: nothing to do): room for n more entries in key group
+     * kg, so a restore does not grow the group's table step by step. */
+    int (*presize)(void *impl, int kg, uint64_t n);
     int (*visit)(void *impl, int kg, sl_keyed_state_visit_fn fn, void *arg);
 
     /* Snapshot views: a read-only view of the whole state as it was at

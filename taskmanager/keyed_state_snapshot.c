@@ -85,8 +85,14 @@ int sl_keyed_state_snapshot(sl_keyed_state *st, int kg_start, int kg_end, sl_buf
 static int restore_group(sl_keyed_state *st, sl_state_cursor *c, int kg, int load)
 {
     uint64_t n;
-    if (sl_cursor_varint(c, &n) != SL_OK || n > sl_cursor_remaining(c))
+    /* every entry takes at least two bytes (two lengths) */
+    if (sl_cursor_varint(c, &n) != SL_OK || n > sl_cursor_remaining(c) / 2)
         return SL_EINVAL;
+    if (load) {
+        int rv = sl_keyed_state_presize(st, kg, n);
+        if (rv != SL_OK)
+            return rv;
+    }
     for (uint64_t i = 0; i < n; i++) {
         const uint8_t *k, *v;
         size_t klen, vlen;
