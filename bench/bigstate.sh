@@ -33,11 +33,8 @@ cap_mb="${CAP_MB:-1024}"
 hm_keys="${HM_KEYS:-$((keys / 10))}"
 interval="${CHECKPOINT_INTERVAL:-90 s}"
 base="${BIGSTATE_DIR:-/tmp}"
-root="$(mktemp -d "$base/sluice-bench-big.XXXXXX")"
-export SLUICE_CONF_DIR="$root/conf" SLUICE_LOG_DIR="$root/log" SLUICE_PID_DIR="$root/pid"
-mkdir -p "$SLUICE_CONF_DIR" "$SLUICE_LOG_DIR" "$SLUICE_PID_DIR"
-cleanup() { "$here/scripts/stop-cluster.sh" >/dev/null 2>&1 || true; rm -rf "$root"; }
-trap cleanup EXIT
+. "$here/bench/lib.sh"
+bench_root big "$base"
 sl() { "$bin/sluice" "$@"; }
 log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*"; }
 
@@ -47,7 +44,6 @@ if [ "$free_kb" -lt "$need_kb" ]; then
   echo "bigstate: $((free_kb / 1024)) MB free under $base, need about $((need_kb / 1024)) MB" >&2
   exit 1
 fi
-port=$((20000 + RANDOM % 12000))
 {
   printf 'jobmanager.rpc.port: %d\ntaskmanager.numberOfTaskSlots: 1\n' "$port"
   printf 'taskmanager.state.local.root-dirs: %s\n' "$root/local"
@@ -55,8 +51,6 @@ port=$((20000 + RANDOM % 12000))
   printf 'heartbeat.timeout: 30 s\n'
   [ -z "${CACHE_SIZE:-}" ] || printf 'state.backend.leveldb.cache-size: %s\n' "$CACHE_SIZE"
 } > "$SLUICE_CONF_DIR/sluice.yaml"
-echo localhost > "$SLUICE_CONF_DIR/workers"
-echo localhost > "$SLUICE_CONF_DIR/masters"
 "$here/scripts/jobmanager.sh" start >/dev/null
 
 tm_pid=""

@@ -53,21 +53,15 @@ nchk="${CC_CHECKPOINTS:-3}"
 interval="${CC_INTERVAL:-1 s}"
 max_fill="${CC_MAX_FILL_SECONDS:-240}"
 
-root="$(mktemp -d /tmp/sluice-bench-ckpt.XXXXXX)"
-export SLUICE_CONF_DIR="$root/conf" SLUICE_LOG_DIR="$root/log" SLUICE_PID_DIR="$root/pid"
-mkdir -p "$SLUICE_CONF_DIR" "$SLUICE_LOG_DIR" "$SLUICE_PID_DIR"
-cleanup() { "$here/scripts/stop-cluster.sh" >/dev/null 2>&1 || true; rm -rf "$root"; }
-trap cleanup EXIT
-port=$((20000 + RANDOM % 12000))
+. "$here/bench/lib.sh"
+bench_root ckpt
 {
   printf 'jobmanager.rpc.port: %d\ntaskmanager.numberOfTaskSlots: 1\n' "$port"
   printf 'taskmanager.state.local.root-dirs: %s\nheartbeat.interval: 100 ms\n' "$root/local"
   # large synchronous snapshots (leveldb, 10^7 keys) must not look like a hang
   printf 'heartbeat.timeout: 60 s\n'
 } > "$SLUICE_CONF_DIR/sluice.yaml"
-echo localhost > "$SLUICE_CONF_DIR/workers"
-echo localhost > "$SLUICE_CONF_DIR/masters"
-"$here/scripts/start-cluster.sh" >/dev/null
+bench_start
 sl() { "$bin/sluice" "$@"; }
 log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*"; }
 

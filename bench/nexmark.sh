@@ -35,17 +35,11 @@ fi
 declare -A flink=([q0]=379000 [q1]=395000 [q2]=414000 [q5]=75000 [q7]=23000)
 [ -x "$loop" ] || { echo "nexmark: no loop program at $loop (make binaries)" >&2; exit 1; }
 
-root="$(mktemp -d /tmp/sluice-bench-nexmark.XXXXXX)"
-export SLUICE_CONF_DIR="$root/conf" SLUICE_LOG_DIR="$root/log" SLUICE_PID_DIR="$root/pid"
-mkdir -p "$SLUICE_CONF_DIR" "$SLUICE_LOG_DIR" "$SLUICE_PID_DIR"
-cleanup() { "$here/scripts/stop-cluster.sh" >/dev/null 2>&1 || true; rm -rf "$root"; }
-trap cleanup EXIT
-port=$((20000 + RANDOM % 12000))
+. "$here/bench/lib.sh"
+bench_root nexmark
 printf 'jobmanager.rpc.port: %d\ntaskmanager.numberOfTaskSlots: 1\ntaskmanager.state.local.root-dirs: %s\n' \
   "$port" "$root/local" > "$SLUICE_CONF_DIR/sluice.yaml"
-echo localhost > "$SLUICE_CONF_DIR/workers"
-echo localhost > "$SLUICE_CONF_DIR/masters"
-"$here/scripts/start-cluster.sh" >/dev/null
+bench_start
 
 # the taskmanager's pid (sluice taskmanagers: id, address, pid, ...)
 tm_pid=""

@@ -10,17 +10,11 @@ here="$(cd "$(dirname "$0")/.." && pwd)"
 bin="${SLUICE_BIN_DIR:-$here/build/bin}"
 n="${1:-5000000}"
 keys="${2:-100000}"
-root="$(mktemp -d /tmp/sluice-bench-ops.XXXXXX)"
-export SLUICE_CONF_DIR="$root/conf" SLUICE_LOG_DIR="$root/log" SLUICE_PID_DIR="$root/pid"
-mkdir -p "$SLUICE_CONF_DIR" "$SLUICE_LOG_DIR" "$SLUICE_PID_DIR"
-cleanup() { "$here/scripts/stop-cluster.sh" >/dev/null 2>&1 || true; rm -rf "$root"; }
-trap cleanup EXIT
-port=$((20000 + RANDOM % 12000))
+. "$here/bench/lib.sh"
+bench_root ops
 printf 'jobmanager.rpc.port: %d\ntaskmanager.numberOfTaskSlots: 1\ntaskmanager.state.local.root-dirs: %s\n' \
   "$port" "$root/local" > "$SLUICE_CONF_DIR/sluice.yaml"
-echo localhost > "$SLUICE_CONF_DIR/workers"
-echo localhost > "$SLUICE_CONF_DIR/masters"
-"$here/scripts/start-cluster.sh" >/dev/null
+bench_start
 
 job() { # name backend middle-stages
   cat > "$root/$1.yaml" <<JOB

@@ -9,15 +9,11 @@ set -euo pipefail
 here="$(cd "$(dirname "$0")/.." && pwd)"
 bin="${SLUICE_BIN_DIR:-$here/build/bin}"
 rounds="${1:-3}"
-root="$(mktemp -d /tmp/sluice-bench-rec.XXXXXX)"
-export SLUICE_CONF_DIR="$root/conf" SLUICE_LOG_DIR="$root/log" SLUICE_PID_DIR="$root/pid"
-mkdir -p "$SLUICE_CONF_DIR" "$SLUICE_LOG_DIR" "$SLUICE_PID_DIR" "$root/in" "$root/out"
-cleanup() { "$here/scripts/stop-cluster.sh" >/dev/null 2>&1 || true; rm -rf "$root"; }
-trap cleanup EXIT
-port=$((20000 + RANDOM % 12000))
+. "$here/bench/lib.sh"
+bench_root rec
+mkdir -p "$root/in" "$root/out"
 printf 'jobmanager.rpc.port: %d\ntaskmanager.numberOfTaskSlots: 1\n' "$port" > "$SLUICE_CONF_DIR/sluice.yaml"
-printf 'localhost\nlocalhost\nlocalhost\n' > "$SLUICE_CONF_DIR/workers"
-echo localhost > "$SLUICE_CONF_DIR/masters"
+bench_workers 3
 awk 'BEGIN { srand(7); for (i = 0; i < 400000; i++) printf "word%d other%d and the rest\n", int(rand()*5000), i % 977 }' > "$root/in/text.txt"
 cat > "$root/job.yaml" <<JOB
 name: recovery-bench
@@ -42,7 +38,7 @@ pipeline:
     sink: file
     path: $root/out
 JOB
-"$here/scripts/start-cluster.sh" >/dev/null
+bench_start
 sl() { "$bin/sluice" "$@"; }
 now_ms() { date +%s%3N; }
 field() { sl info "$job" | awk -v k="$1:" '$1 == k { print $2 }'; }

@@ -41,17 +41,12 @@ sizes="${RS_SIZES:-100000 1000000 10000000}"
 backend="${RS_BACKEND:-hashmap}"
 fill="${RS_FILL:-2}"
 
-root="$(mktemp -d /tmp/sluice-bench-recstate.XXXXXX)"
-export SLUICE_CONF_DIR="$root/conf" SLUICE_LOG_DIR="$root/log" SLUICE_PID_DIR="$root/pid"
-mkdir -p "$SLUICE_CONF_DIR" "$SLUICE_LOG_DIR" "$SLUICE_PID_DIR"
-cleanup() { "$here/scripts/stop-cluster.sh" >/dev/null 2>&1 || true; rm -rf "$root"; }
-trap cleanup EXIT
-port=$((20000 + RANDOM % 12000))
+. "$here/bench/lib.sh"
+bench_root recstate
 printf 'jobmanager.rpc.port: %d\ntaskmanager.numberOfTaskSlots: 1\ntaskmanager.state.local.root-dirs: %s\n' \
   "$port" "$root/local" > "$SLUICE_CONF_DIR/sluice.yaml"
-printf 'localhost\nlocalhost\n' > "$SLUICE_CONF_DIR/workers"
-echo localhost > "$SLUICE_CONF_DIR/masters"
-"$here/scripts/start-cluster.sh" >/dev/null
+bench_workers 2
+bench_start
 sl() { "$bin/sluice" "$@"; }
 log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*"; }
 now_ms() { date +%s%3N; }

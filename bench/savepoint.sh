@@ -14,21 +14,16 @@ here="$(cd "$(dirname "$0")/.." && pwd)"
 bin="${SLUICE_BIN_DIR:-$here/build/bin}"
 keys="${1:-1000000}"
 if [ -n "${QUICK:-}" ]; then json="$here/bench/results/savepoint-quick.json"; else json="$here/bench/results/savepoint.json"; fi
-root="$(mktemp -d /tmp/sluice-bench-sp.XXXXXX)"
-export SLUICE_CONF_DIR="$root/conf" SLUICE_LOG_DIR="$root/log" SLUICE_PID_DIR="$root/pid"
-mkdir -p "$SLUICE_CONF_DIR" "$SLUICE_LOG_DIR" "$SLUICE_PID_DIR" "$root/sp"
-cleanup() { "$here/scripts/stop-cluster.sh" >/dev/null 2>&1 || true; rm -rf "$root"; }
-trap cleanup EXIT
-port=$((20000 + RANDOM % 12000))
+. "$here/bench/lib.sh"
+bench_root sp
+mkdir -p "$root/sp"
 cat >"$SLUICE_CONF_DIR/sluice.yaml" <<CONF
 jobmanager.rpc.port: $port
 taskmanager.numberOfTaskSlots: 1
 taskmanager.state.local.root-dirs: $root/tm-state
 state.checkpoints.dir: file://$root/checkpoints
 CONF
-echo localhost >"$SLUICE_CONF_DIR/workers"
-echo localhost >"$SLUICE_CONF_DIR/masters"
-"$here/scripts/start-cluster.sh" >/dev/null
+bench_start
 sl() { "$bin/sluice" "$@"; }
 now_ms() { date +%s%3N; }
 emitted() { sl info --json "$1" | python3 -c 'import json,sys; j=json.load(sys.stdin); print(sum(t["records-out"] for t in j["tasks"] if t["chain"].startswith("gen")))'; }

@@ -8,15 +8,11 @@ set -euo pipefail
 here="$(cd "$(dirname "$0")/.." && pwd)"
 bin="${SLUICE_BIN_DIR:-$here/build/bin}"
 mb="${1:-200}"
-root="$(mktemp -d /tmp/sluice-bench-wc.XXXXXX)"
-export SLUICE_CONF_DIR="$root/conf" SLUICE_LOG_DIR="$root/log" SLUICE_PID_DIR="$root/pid"
-mkdir -p "$SLUICE_CONF_DIR" "$SLUICE_LOG_DIR" "$SLUICE_PID_DIR" "$root/in"
-cleanup() { "$here/scripts/stop-cluster.sh" >/dev/null 2>&1 || true; rm -rf "$root"; }
-trap cleanup EXIT
-port=$((20000 + RANDOM % 12000))
+. "$here/bench/lib.sh"
+bench_root wc
+mkdir -p "$root/in"
 printf 'jobmanager.rpc.port: %d\ntaskmanager.numberOfTaskSlots: 2\n' "$port" > "$SLUICE_CONF_DIR/sluice.yaml"
-printf 'localhost\nlocalhost\n' > "$SLUICE_CONF_DIR/workers"
-echo localhost > "$SLUICE_CONF_DIR/masters"
+bench_workers 2
 
 echo "generating ${mb} MB of text..."
 awk -v mb="$mb" 'BEGIN { srand(42); n = split("the of and to a in that is was he for it with as his on be at by i this had not are but from or have an they which one you were her all she there would their we him been has when who will more no if out so said what up its about into than them can only other new some could time these two may then do first any my now such like our over man me even most made after also did many before must through back years where much your way well down should because each just those people how too little state good very make world still own see men work long get here between both life being under never day same another know while last might us great old year off come since against go came right used take three", w, " ")
@@ -27,7 +23,7 @@ awk -v mb="$mb" 'BEGIN { srand(42); n = split("the of and to a in that is was he
     if (length(line) > 70) { print line; size += length(line) + 1; line = "" }
   } }' > "$root/in/text.txt"
 words=$(LC_ALL=C tr -cs 'A-Za-z0-9' '\n' < "$root/in/text.txt" | grep -c .)
-"$here/scripts/start-cluster.sh" >/dev/null
+bench_start
 for run in "1 off" "2 off" "2 1s"; do
   read -r p chk <<<"$run"
   out="$root/out-$p-$chk"
