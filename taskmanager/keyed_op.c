@@ -57,6 +57,14 @@ int sl_keyed_op_snapshot(sl_operator *op, uint64_t chk_id, sl_buf *out)
     return sl_keyed_state_snapshot(k->state, k->kg_start, k->kg_end, out);
 }
 
+int sl_keyed_op_snapshot_begin(sl_operator *op, uint64_t chk_id, sl_keyed_snapshot **out)
+{
+    sl_keyed_op *k = op->impl;
+
+    (void)chk_id;
+    return sl_keyed_state_snapshot_begin(k->state, k->kg_start, k->kg_end, out);
+}
+
 int sl_keyed_op_restore(sl_operator *op, const uint8_t *data, size_t len)
 {
     sl_keyed_op *k = op->impl;

@@ -41,6 +41,8 @@ int sl_keyed_op_key(sl_operator *op, sl_keyed_op *k, const sl_row *row, size_t *
 
 /* operator ops: the keyed state of op->impl (an sl_keyed_op first). */
 int sl_keyed_op_snapshot(sl_operator *op, uint64_t chk_id, sl_buf *out);
+/* The snapshot_async op: begins a snapshot the uploader writes. */
+int sl_keyed_op_snapshot_begin(sl_operator *op, uint64_t chk_id, sl_keyed_snapshot **out);
 int sl_keyed_op_restore(sl_operator *op, const uint8_t *data, size_t len);
 
 /* After a restore (k->restored), rebuilds timers from the state with

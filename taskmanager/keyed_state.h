@@ -14,6 +14,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/buf.h"
+
 typedef struct sl_keyed_state sl_keyed_state;
 
 /* Opens a backend ("hashmap" or "leveldb") for key groups [kg_start,
@@ -61,17 +63,40 @@ int sl_keyed_state_visit_group(sl_keyed_state *st, int kg, sl_keyed_state_visit_
 int sl_keyed_state_local_dir(const char *roots, const char *job_id, uint32_t attempt,
                              const char *stage, int subtask, char *out, size_t outlen);
 
-#endif
-
 /* ---- snapshots (keyed_state_snapshot.c)
  * Wire form: for every non-empty key group in order: varint kg, varint n,
  * then n times (varint klen, key, varint vlen, value). Grouping by key
  * group lets a restore take any key-group range (rescaling). */
-#include "common/buf.h"
 
-/* Appends the entries of key groups [kg_start, kg_end] to out. */
+/* Appends the entries of key groups [kg_start, kg_end] to out, now. */
 int sl_keyed_state_snapshot(sl_keyed_state *st, int kg_start, int kg_end, sl_buf *out);
 /* Loads the entries of data whose key group lies in [kg_lo, kg_hi]; others
  * are skipped. SL_EINVAL on malformed data. */
 int sl_keyed_state_restore(sl_keyed_state *st, const uint8_t *data, size_t len, int kg_lo,
                            int kg_hi);
+
+/* Asynchronous snapshots: the synchronous part on the task thread, the
+ * writing anywhere.
+ *
+ * sl_keyed_state_snapshot_begin takes a consistent snapshot of key groups
+ * [kg_start, kg_end] (task thread). For hashmap it only opens a
+ * copy-on-write view (a pass over the slots, no entry copied); for leveldb
+ * (and for hashmap while an earlier snapshot is still being written) it
+ * serializes the entries into memory. *out is owned by the caller.
+ *
+ * sl_keyed_snapshot_write sends the snapshot's bytes, in the wire form
+ * above, to fn in chunks of at most about 256 KB, on any thread, even
+ * after the state was closed; at most once per snapshot. fn returns 0 to
+ * go on; a non-zero value stops the write and is returned.
+ * sl_keyed_snapshot_free releases it (any thread), written or not. */
+typedef struct sl_keyed_snapshot sl_keyed_snapshot;
+typedef int (*sl_keyed_snapshot_sink)(void *arg, const void *p, size_t n);
+
+int sl_keyed_state_snapshot_begin(sl_keyed_state *st, int kg_start, int kg_end,
+                                  sl_keyed_snapshot **out);
+int sl_keyed_snapshot_write(sl_keyed_snapshot *s, sl_keyed_snapshot_sink fn, void *arg);
+/* 1 if the write still has the entries to serialize (an open view). */
+int sl_keyed_snapshot_deferred(const sl_keyed_snapshot *s);
+void sl_keyed_snapshot_free(sl_keyed_snapshot *s);
+
+#endif

@@ -34,19 +34,22 @@ typedef struct sl_ks_ops {
      * view_open. view_visit calls fn for every entry of key groups
      * [kg_lo, kg_hi] (a sub-range of the open's), group after group in
      * ascending order, all entries of a group together; it returns like
-     * visit. A view must be closed before its state.
+     * visit. view_open may answer SL_EBUSY (a backend that keeps one view
+     * at a time); the caller then reads the live state instead.
      *
-     * hashmap's view is the live table: it stays consistent only while
-     * the state is not modified. leveldb's view is a leveldb snapshot: it
-     * stays consistent while the task goes on writing, and the leveldb
-     * handle is thread-safe, so a view could be read on another thread
-     * (the uploader) as long as the state outlives it. */
+     * views_async = 0: the view is read and closed on the task thread
+     * before the state is modified again or closed (leveldb's view is a
+     * leveldb snapshot, read synchronously for now).
+     * views_async = 1: the view stays consistent while the task goes on
+     * writing (hashmap copies on write), and view_visit and view_close may
+     * run on another thread, even after the state was closed. */
     int (*view_open)(void *impl, void **view);
     int (*view_visit)(void *view, int kg_lo, int kg_hi, sl_keyed_state_visit_fn fn, void *arg);
     void (*view_close)(void *view);
+    int views_async;
 } sl_ks_ops;
 
-extern const sl_ks_ops sl_ks_hashmap_ops; /* keyed_state.c */
+extern const sl_ks_ops sl_ks_hashmap_ops; /* keyed_state_hashmap.c */
 extern const sl_ks_ops sl_ks_leveldb_ops; /* keyed_state_leveldb.c */
 
 /* Removes the leveldb working folder at path (and the folder itself) if no
@@ -55,12 +58,14 @@ extern const sl_ks_ops sl_ks_leveldb_ops; /* keyed_state_leveldb.c */
 int sl_ks_leveldb_remove(const char *path);
 
 /* A consistent view of an open state, for writing a snapshot
- * (keyed_state_snapshot.c). Today the snapshot is written in the task
- * thread between view_open and view_close; moving the writing to the
- * uploader means handing it the view (see view_open above). */
+ * (keyed_state_snapshot.c). With views_async, the view may be visited and
+ * closed on another thread and outlives sl_keyed_state_close. */
 typedef struct sl_ks_view sl_ks_view;
 
+/* SL_EBUSY: the backend has a view open already (see view_open). */
 int sl_ks_view_open(sl_keyed_state *st, sl_ks_view **out);
+/* 1 if v may be visited and closed on another thread (views_async). */
+int sl_ks_view_async(const sl_ks_view *v);
 /* Visits the entries of [kg_lo, kg_hi] clamped to the state's key groups. */
 int sl_ks_view_visit(sl_ks_view *v, int kg_lo, int kg_hi, sl_keyed_state_visit_fn fn, void *arg);
 void sl_ks_view_close(sl_ks_view *v);

@@ -1,20 +1,47 @@
 /* Keyed state snapshots and restores, in the wire form of keyed_state.h
- * (by key group), the same for every backend. */
+ * (by key group), the same for every backend. A snapshot is begun on the
+ * task thread and written (maybe) on the uploader's: see
+ * sl_keyed_state_snapshot_begin. */
+#include <stdlib.h>
+
 #include "common/state_file.h"
 #include "common/status.h"
 #include "taskmanager/keyed_state.h"
 #include "taskmanager/keyed_state_backend.h"
 
-/* Writes the entries a view shows, group by group: the entries of the
- * current key group go to `group`, and the group (kg, count, entries) to
- * `out` once the next group starts or the visit ends. */
+/* Chunks handed to the sink: about this much at a time. */
+#define KS_CHUNK (256u * 1024u)
+
+struct sl_keyed_snapshot {
+    sl_ks_view *view; /* open async view, or NULL: the bytes are in buf */
+    sl_buf buf;
+    int kg_start, kg_end;
+    int written;
+};
+
+/* Writes entries group by group: the entries of the current key group go
+ * to `group`; the group (kg, count, entries) goes to `chunk` once the next
+ * group starts or the visit ends; `chunk` goes to the sink when it passes
+ * KS_CHUNK (or at the end). */
 typedef struct group_writer {
-    sl_buf *out;
+    sl_keyed_snapshot_sink sink;
+    void *arg;
+    sl_buf chunk;
     sl_buf group;
     int kg;       /* key group in `group`, -1 before the first */
     uint64_t n;   /* its entries */
     int rv;
 } group_writer;
+
+static int flush_chunk(group_writer *w)
+{
+    int rv = SL_OK;
+
+    if (w->chunk.len > 0)
+        rv = w->sink(w->arg, w->chunk.p, w->chunk.len);
+    w->chunk.len = 0;
+    return rv;
+}
 
 static int flush_group(group_writer *w)
 {
@@ -22,13 +49,15 @@ static int flush_group(group_writer *w)
 
     if (w->n == 0)
         return SL_OK;
-    rv = sl_buf_put_varint(w->out, (uint64_t)w->kg);
+    rv = sl_buf_put_varint(&w->chunk, (uint64_t)w->kg);
     if (rv == SL_OK)
-        rv = sl_buf_put_varint(w->out, w->n);
+        rv = sl_buf_put_varint(&w->chunk, w->n);
     if (rv == SL_OK)
-        rv = sl_buf_put(w->out, w->group.p, w->group.len);
+        rv = sl_buf_put(&w->chunk, w->group.p, w->group.len);
     w->group.len = 0;
     w->n = 0;
+    if (rv == SL_OK && w->chunk.len >= KS_CHUNK)
+        rv = flush_chunk(w);
     return rv;
 }
 
@@ -49,36 +78,108 @@ static int write_entry(void *arg, int kg, const void *key, size_t klen, const vo
     return w->rv != SL_OK;
 }
 
-/* Writes what view v shows of [kg_start, kg_end]. Needs nothing from the
- * task but the view: this part could run on the uploader thread once the
- * view (a leveldb snapshot) is handed over with the snapshot. */
-static int write_view(sl_ks_view *v, int kg_start, int kg_end, sl_buf *out)
+/* Sends what view v (or, with v NULL, the live state st) holds of
+ * [kg_start, kg_end] to sink. */
+static int write_entries(sl_ks_view *v, sl_keyed_state *st, int kg_start, int kg_end,
+                         sl_keyed_snapshot_sink sink, void *arg)
 {
-    group_writer w = {.out = out, .kg = -1, .rv = SL_OK};
-    int rv = sl_ks_view_visit(v, kg_start, kg_end, write_entry, &w);
+    group_writer w = {.sink = sink, .arg = arg, .kg = -1, .rv = SL_OK};
+    int rv = SL_OK;
 
+    if (v != NULL) {
+        rv = sl_ks_view_visit(v, kg_start, kg_end, write_entry, &w);
+    } else {
+        for (int kg = kg_start; kg <= kg_end && rv == SL_OK && w.rv == SL_OK; kg++)
+            rv = sl_keyed_state_visit_group(st, kg, write_entry, &w);
+    }
     if (w.rv == SL_OK && rv != SL_OK)
         w.rv = rv;
     if (w.rv == SL_OK)
         w.rv = flush_group(&w);
+    if (w.rv == SL_OK)
+        w.rv = flush_chunk(&w);
     sl_buf_free(&w.group);
+    sl_buf_free(&w.chunk);
     return w.rv;
 }
 
-/* Synchronous for every backend for now: the task thread opens a view,
- * writes it and closes it before it goes on. The format depends only on
- * the content (a savepoint does not depend on the backend). */
+static int append_to_buf(void *arg, const void *p, size_t n)
+{
+    return sl_buf_put(arg, p, n);
+}
+
+int sl_keyed_state_snapshot_begin(sl_keyed_state *st, int kg_start, int kg_end,
+                                  sl_keyed_snapshot **out)
+{
+    sl_keyed_snapshot *s;
+    int rv;
+
+    if (st == NULL || out == NULL)
+        return SL_EINVAL;
+    if ((s = calloc(1, sizeof(*s))) == NULL)
+        return SL_ENOMEM;
+    s->kg_start = kg_start;
+    s->kg_end = kg_end;
+    rv = sl_ks_view_open(st, &s->view);
+    if (rv == SL_OK && !sl_ks_view_async(s->view)) {
+        /* the view must be read now, on this thread */
+        rv = write_entries(s->view, st, kg_start, kg_end, append_to_buf, &s->buf);
+        sl_ks_view_close(s->view);
+        s->view = NULL;
+    } else if (rv == SL_EBUSY) {
+        /* an earlier view is still being written: take this one now from
+         * the live state, which this thread owns */
+        s->view = NULL;
+        rv = write_entries(NULL, st, kg_start, kg_end, append_to_buf, &s->buf);
+    }
+    if (rv != SL_OK) {
+        sl_keyed_snapshot_free(s);
+        return rv;
+    }
+    *out = s;
+    return SL_OK;
+}
+
+int sl_keyed_snapshot_deferred(const sl_keyed_snapshot *s)
+{
+    return s != NULL && s->view != NULL;
+}
+
+int sl_keyed_snapshot_write(sl_keyed_snapshot *s, sl_keyed_snapshot_sink fn, void *arg)
+{
+    int rv;
+
+    if (s == NULL || fn == NULL || s->written)
+        return SL_EINVAL;
+    s->written = 1;
+    if (s->view == NULL)
+        return s->buf.len > 0 ? fn(arg, s->buf.p, s->buf.len) : SL_OK;
+    rv = write_entries(s->view, NULL, s->kg_start, s->kg_end, fn, arg);
+    sl_ks_view_close(s->view); /* the state may free what the view kept */
+    s->view = NULL;
+    return rv;
+}
+
+void sl_keyed_snapshot_free(sl_keyed_snapshot *s)
+{
+    if (s == NULL)
+        return;
+    sl_ks_view_close(s->view);
+    sl_buf_free(&s->buf);
+    free(s);
+}
+
 int sl_keyed_state_snapshot(sl_keyed_state *st, int kg_start, int kg_end, sl_buf *out)
 {
-    sl_ks_view *v;
+    sl_keyed_snapshot *s;
     int rv;
 
     if (out == NULL)
         return SL_EINVAL;
-    if ((rv = sl_ks_view_open(st, &v)) != SL_OK)
+    if ((rv = sl_keyed_state_snapshot_begin(st, kg_start, kg_end, &s)) != SL_OK)
         return rv;
-    rv = write_view(v, kg_start, kg_end, out);
-    sl_ks_view_close(v);
+    rv = sl_keyed_snapshot_write(s, append_to_buf, out);
+    sl_keyed_snapshot_free(s);
     return rv;
 }
 

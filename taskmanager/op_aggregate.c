@@ -189,6 +189,7 @@ static void agg_close(sl_operator *op, int committed)
     {                                                                                    \
         .open = agg_open, .process = agg_process, .close = agg_close,                    \
         .snapshot = sl_keyed_op_snapshot, .restore = sl_keyed_op_restore, .keyed = 1,    \
+        .snapshot_async = sl_keyed_op_snapshot_begin,                                    \
     }
 
 const sl_operator_ops sl_op_count = AGG_OPS;

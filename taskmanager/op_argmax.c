@@ -303,4 +303,5 @@ static void am_close(sl_operator *op, int committed)
 const sl_operator_ops sl_op_argmax = {
     .open = am_open, .process = am_process, .close = am_close,
     .snapshot = sl_keyed_op_snapshot, .restore = sl_keyed_op_restore, .watermark = am_watermark, .keyed = 1,
+    .snapshot_async = sl_keyed_op_snapshot_begin,
 };

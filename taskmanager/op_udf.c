@@ -180,6 +180,7 @@ const sl_operator_ops sl_op_udf = {
     .process = udf_process,
     .close = udf_close,
     .snapshot = sl_keyed_op_snapshot,
+    .snapshot_async = sl_keyed_op_snapshot_begin,
     .restore = udf_restore,
     .watermark = udf_watermark,
     .keyed = 1,

@@ -417,4 +417,5 @@ static void win_close(sl_operator *op, int committed)
 const sl_operator_ops sl_op_window = {
     .open = win_open, .process = win_process, .finish = win_finish, .close = win_close,
     .snapshot = sl_keyed_op_snapshot, .restore = sl_keyed_op_restore, .watermark = win_watermark, .keyed = 1,
+    .snapshot_async = sl_keyed_op_snapshot_begin,
 };

@@ -11,7 +11,11 @@
  * between records when barrier n has arrived on every input: it appends the
  * operator's state to `out` (written to the shared store asynchronously
  * afterwards). An operator without state leaves `snapshot` NULL. Keyed state
- * is written grouped by key group so a restore can take any range.
+ * is written grouped by key group so a restore can take any range. An
+ * operator whose state is one sl_keyed_state may also set `snapshot_async`,
+ * which the task calls instead: it only begins the snapshot
+ * (sl_keyed_state_snapshot_begin), and the uploader thread serializes it
+ * while the task goes on (copy-on-write for hashmap).
  * `restore` runs after `open` with the bytes of one state file of this
  * stage (several for keyed state after rescaling). `notify_complete` tells
  * that checkpoint n completed (two-phase-commit sinks commit then).
@@ -33,6 +37,7 @@
 #include "common/row.h"
 
 struct sl_task;
+struct sl_keyed_snapshot;
 typedef struct sl_operator sl_operator;
 
 typedef struct sl_operator_ops {
@@ -42,6 +47,7 @@ typedef struct sl_operator_ops {
     int (*finish)(sl_operator *op);                    /* all input ended: flush, commit */
     void (*close)(sl_operator *op, int committed);     /* committed = 0: discard pending output */
     int (*snapshot)(sl_operator *op, uint64_t chk_id, sl_buf *out);
+    int (*snapshot_async)(sl_operator *op, uint64_t chk_id, struct sl_keyed_snapshot **out);
     int (*restore)(sl_operator *op, const uint8_t *data, size_t len);
     int (*notify_complete)(sl_operator *op, uint64_t chk_id);
     /* event time reached wm (may emit); NULL = nothing to do. The task

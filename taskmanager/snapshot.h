@@ -2,7 +2,9 @@
  * that writes it to the shared store and acknowledges it.
  *
  * The task thread fills an sl_snapshot in its synchronous part (operators
- * append their state to in-memory buffers) and hands it to the uploader,
+ * append their state to in-memory buffers, or begin a keyed snapshot that
+ * is serialized later: sl_keyed_state_snapshot_begin) and hands it to the
+ * uploader,
  * which writes one checksummed state file per stateful operator into the
  * checkpoint folder, then sends AckCheckpoint (handles, size, sync, async
  * and alignment durations) to the jobmanager, or a decline. The task goes
@@ -24,7 +26,8 @@ typedef struct sl_snapshot_part {
     char kind[96];      /* "source:file", "operator:window", "sink:file", ... */
     int keyed;
     int32_t kg_start, kg_end;
-    sl_buf data;
+    sl_buf data;                  /* the state, unless keyed_snap is set */
+    struct sl_keyed_snapshot *keyed_snap; /* begun by snapshot_async; owned */
 } sl_snapshot_part;
 
 typedef struct sl_snapshot {

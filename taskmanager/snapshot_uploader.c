@@ -12,6 +12,7 @@
 #include "common/log.h"
 #include "common/status.h"
 #include "common/util.h"
+#include "taskmanager/keyed_state.h"
 #include "taskmanager/snapshot.h"
 
 struct sl_uploader {
@@ -29,9 +30,17 @@ void sl_snapshot_free(sl_snapshot *s)
 {
     if (s == NULL)
         return;
-    for (int i = 0; i < s->nparts; i++)
+    for (int i = 0; i < s->nparts; i++) {
         sl_buf_free(&s->parts[i].data);
+        sl_keyed_snapshot_free(s->parts[i].keyed_snap);
+    }
     free(s);
+}
+
+/* sl_keyed_snapshot_sink: serialized keyed state into the state file. */
+static int put_chunk(void *arg, const void *p, size_t n)
+{
+    return sl_state_writer_put(arg, p, n);
 }
 
 static int write_part(sl_snapshot *s, sl_snapshot_part *p, Sluice__StateHandle *h, char *name,
@@ -51,11 +60,14 @@ static int write_part(sl_snapshot *s, sl_snapshot_part *p, Sluice__StateHandle *
     }
     uint64_t size = 0;
     uint32_t crc = 0;
-    int rv = sl_state_writer_put(w, p->data.p, p->data.len);
+    int rv = p->keyed_snap != NULL ? sl_keyed_snapshot_write(p->keyed_snap, put_chunk, w)
+                                   : sl_state_writer_put(w, p->data.p, p->data.len);
     if (rv == SL_OK)
         rv = sl_state_writer_close(w, &size, &crc);
     if (rv != SL_OK) {
-        snprintf(s->reason, sizeof(s->reason), "%.500s", sl_state_writer_error(w));
+        const char *why = sl_state_writer_error(w);
+        snprintf(s->reason, sizeof(s->reason), "%.500s",
+                 why != NULL && why[0] != '\0' ? why : sl_strerror(rv));
         sl_state_writer_abort(w);
         return rv;
     }

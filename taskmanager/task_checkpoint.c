@@ -237,7 +237,8 @@ static int snapshot_ops(sl_task *t, uint64_t id, sl_snapshot *s)
         p->keyed = op->ops->keyed;
         sl_key_group_range(sl_task_max_parallelism(t), t->parallelism, t->subtask, &p->kg_start,
                            &p->kg_end);
-        int rv = op->ops->snapshot(op, id, &p->data);
+        int rv = op->ops->snapshot_async != NULL ? op->ops->snapshot_async(op, id, &p->keyed_snap)
+                                                 : op->ops->snapshot(op, id, &p->data);
         if (rv != SL_OK) {
             snprintf(s->reason, sizeof(s->reason), "snapshot of %.100s failed: %.300s", op->stage->name,
                      t->failure[0] ? t->failure : sl_strerror(rv));

@@ -1,0 +1,616 @@
+/* The "hashmap" keyed state backend: in memory, with copy-on-write
+ * snapshot views that another thread can write while the task goes on.
+ *
+ * Tables. One open-addressing table per key group of the subtask, so
+ * visiting a key group walks only that group's slots (and dropping or
+ * snapshotting a group never touches the others). Each table uses linear
+ * probing with backward-shift deletion (no tombstones), stores the full
+ * 64-bit hash next to the entry pointer so probes rarely touch entries,
+ * and doubles when it would pass 3/4 full. An entry is one allocation:
+ * header, key, then the value at an 8-byte aligned offset with spare room,
+ * so replacing a value of the same or smaller size never allocates.
+ *
+ * Snapshot views (the idea of Flink's CopyOnWriteStateMap). The state has a
+ * version, raised when a view opens; every entry carries the version it
+ * was written at. Opening a view copies the entry pointers of every group
+ * into one array (a sequential pass over the slots; no entry is copied).
+ * While the view is open, an entry older than the view is never written,
+ * moved or freed: a put on it writes a fresh copy into the table, a delete
+ * unlinks it, and the old entry goes to the retired list. The view, read
+ * by the uploader thread, thus sees exactly the entries of the moment it
+ * opened. When the reader closes the view it only raises a flag; the task
+ * thread frees the retired entries at its next put or delete (or the next
+ * view). Only one view is open at a time: view_open answers SL_EBUSY while
+ * one is, and the caller writes that snapshot synchronously instead.
+ *
+ * Lifetime. The state and an open view each hold a reference; whichever
+ * lets go last frees everything, so a task may close its state (it ended,
+ * or stopped with a savepoint) while the uploader still writes the view. */
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/status.h"
+#include "taskmanager/keyed_state_backend.h"
+
+#define KS_MAX_LEN SL_KS_MAX_LEN
+
+typedef struct hm_entry {
+    uint32_t klen;
+    uint32_t vlen;
+    uint32_t vcap;
+    uint32_t ver;         /* state version it was written at */
+    unsigned char data[]; /* key, padding to 8, value (vcap bytes) */
+} hm_entry;
+
+typedef struct hm_slot {
+    uint64_t hash;
+    hm_entry *e; /* NULL: empty */
+} hm_slot;
+
+typedef struct hm_table {
+    hm_slot *slots; /* NULL until the group's first put */
+    uint32_t mask;
+    uint32_t count;
+} hm_table;
+
+struct hm_state;
+
+/* A snapshot view: the entries of group g are ents[off[g] .. off[g+1]). */
+typedef struct hm_view {
+    struct hm_state *hm;
+    int kg_start;
+    int ngroups;
+    size_t *off;     /* ngroups + 1 */
+    hm_entry **ents; /* borrowed from hm->ents */
+    atomic_int done; /* set by view_close (any thread) */
+} hm_view;
+
+typedef struct hm_state {
+    hm_table *tables; /* one per key group, index kg - kg_start */
+    int kg_start;
+    int ngroups;
+    size_t count;
+    uint32_t ver;     /* raised by every view_open */
+    hm_view *view;    /* open, or closed but not yet reaped; NULL if none */
+    hm_entry **ents;  /* the views' pointer array, kept for the next view */
+    size_t ents_cap;
+    hm_entry **retired; /* old entries replaced or deleted while a view is open */
+    size_t nretired, retired_cap;
+    atomic_int refs;  /* the state itself, plus an open view */
+} hm_state;
+
+#define HM_MIN_SLOTS 8u
+
+static uint64_t hm_mul_fold(uint64_t a, uint64_t b)
+{
+    __uint128_t r = (__uint128_t)a * b;
+    return (uint64_t)r ^ (uint64_t)(r >> 64);
+}
+
+static uint64_t hm_rd64(const unsigned char *p)
+{
+    uint64_t x;
+    memcpy(&x, p, sizeof(x));
+    return x;
+}
+
+static uint64_t hm_rd32(const unsigned char *p)
+{
+    uint32_t x;
+    memcpy(&x, p, sizeof(x));
+    return x;
+}
+
+/* Multiply-fold hash: 16 bytes per round, the last 1..16 bytes read as two
+ * (possibly overlapping) words. */
+static uint64_t hm_hash(const void *key, size_t n)
+{
+    const uint64_t k1 = UINT64_C(0x9e3779b97f4a7c15), k2 = UINT64_C(0xd6e8feb86659fd93);
+    const uint64_t k3 = UINT64_C(0xa0761d6478bd642f);
+    const unsigned char *p = key;
+    uint64_t h = k3 ^ (n * k1), a = 0, b = 0;
+
+    for (; n > 16; p += 16, n -= 16) {
+        h = hm_mul_fold(hm_rd64(p) ^ k1, hm_rd64(p + 8) ^ h);
+    }
+    if (n >= 8) {
+        a = hm_rd64(p);
+        b = hm_rd64(p + n - 8);
+    } else if (n >= 4) {
+        a = hm_rd32(p);
+        b = hm_rd32(p + n - 4);
+    } else if (n > 0) {
+        a = ((uint64_t)p[0] << 16) | ((uint64_t)p[n >> 1] << 8) | p[n - 1];
+    }
+    return hm_mul_fold(hm_mul_fold(a ^ k1, b ^ h ^ k2), h ^ k3);
+}
+
+static size_t hm_voff(uint32_t klen)
+{
+    return ((size_t)klen + 7) & ~(size_t)7;
+}
+
+static unsigned char *hm_val(hm_entry *e)
+{
+    return e->data + hm_voff(e->klen);
+}
+
+/* Room for a value of vlen: rounded up to 8, at least half again the old
+ * capacity when a value grows. */
+static uint32_t hm_vcap(size_t vlen, uint32_t old)
+{
+    size_t want = vlen;
+
+    if (old > 0 && want < (size_t)old + old / 2) {
+        want = (size_t)old + old / 2;
+    }
+    want = (want + 7) & ~(size_t)7;
+    return (uint32_t)(want < 2 * (size_t)KS_MAX_LEN ? want : 2 * (size_t)KS_MAX_LEN);
+}
+
+static hm_entry *hm_entry_new(const void *key, size_t klen, const void *val, size_t vlen,
+                              uint32_t old_cap, uint32_t ver)
+{
+    uint32_t vcap = hm_vcap(vlen, old_cap);
+    hm_entry *e = malloc(sizeof(*e) + hm_voff((uint32_t)klen) + vcap);
+
+    if (e == NULL) {
+        return NULL;
+    }
+    e->klen = (uint32_t)klen;
+    e->vlen = (uint32_t)vlen;
+    e->vcap = vcap;
+    e->ver = ver;
+    if (klen > 0) {
+        memcpy(e->data, key, klen);
+    }
+    if (vlen > 0) {
+        memcpy(hm_val(e), val, vlen);
+    }
+    return e;
+}
+
+/* ---- views: retiring and reaping ------------------------------------ */
+
+/* 1 if an open view may still read e (e is older than the view). */
+static int hm_shared(const hm_state *hm, const hm_entry *e)
+{
+    return hm->view != NULL && e->ver != hm->ver;
+}
+
+static void hm_free_retired(hm_state *hm)
+{
+    for (size_t i = 0; i < hm->nretired; i++) {
+        free(hm->retired[i]);
+    }
+    hm->nretired = 0;
+}
+
+/* Frees what a closed view kept alive. Task thread, while it holds the
+ * state's reference. */
+static void hm_reap(hm_state *hm)
+{
+    hm_view *v = hm->view;
+
+    if (v == NULL || !atomic_load_explicit(&v->done, memory_order_acquire)) {
+        return;
+    }
+    hm_free_retired(hm);
+    free(v->off);
+    free(v);
+    hm->view = NULL;
+}
+
+/* Called before a put or delete: reaps a closed view, and while one is
+ * open makes sure one more entry can be retired without failing. */
+static int hm_prepare_write(hm_state *hm)
+{
+    hm_reap(hm);
+    if (hm->view == NULL || hm->nretired < hm->retired_cap) {
+        return SL_OK;
+    }
+    size_t cap = hm->retired_cap ? hm->retired_cap * 2 : 1024;
+    hm_entry **r = realloc(hm->retired, cap * sizeof(*r));
+    if (r == NULL) {
+        return SL_ENOMEM;
+    }
+    hm->retired = r;
+    hm->retired_cap = cap;
+    return SL_OK;
+}
+
+/* Frees e now, or keeps it for the open view that may read it. Room was
+ * made by hm_prepare_write. */
+static void hm_drop(hm_state *hm, hm_entry *e)
+{
+    if (hm_shared(hm, e)) {
+        hm->retired[hm->nretired++] = e;
+    } else {
+        free(e);
+    }
+}
+
+/* ---- tables ---------------------------------------------------------- */
+
+/* Index of the slot holding key, or of the empty slot ending its probe. */
+static uint32_t hm_probe(const hm_table *t, uint64_t h, const void *key, size_t klen)
+{
+    uint32_t i = (uint32_t)h & t->mask;
+
+    for (;; i = (i + 1) & t->mask) {
+        const hm_slot *s = &t->slots[i];
+        if (s->e == NULL || (s->hash == h && s->e->klen == klen &&
+                             (klen == 0 || memcmp(s->e->data, key, klen) == 0))) {
+            return i;
+        }
+    }
+}
+
+static int hm_resize(hm_table *t, uint32_t nslots)
+{
+    hm_slot *old = t->slots;
+    uint32_t oldn = old != NULL ? t->mask + 1 : 0;
+    hm_slot *ns = calloc(nslots, sizeof(*ns));
+
+    if (ns == NULL) {
+        return SL_ENOMEM;
+    }
+    t->slots = ns;
+    t->mask = nslots - 1;
+    for (uint32_t i = 0; i < oldn; i++) {
+        if (old[i].e != NULL) {
+            uint32_t j = (uint32_t)old[i].hash & t->mask;
+            while (ns[j].e != NULL) {
+                j = (j + 1) & t->mask;
+            }
+            ns[j] = old[i];
+        }
+    }
+    free(old);
+    return SL_OK;
+}
+
+/* Makes room for one more entry, keeping the table at most 3/4 full. */
+static int hm_reserve(hm_table *t)
+{
+    uint32_t n = t->slots != NULL ? t->mask + 1 : 0;
+
+    if (n == 0) {
+        return hm_resize(t, HM_MIN_SLOTS);
+    }
+    if ((uint64_t)(t->count + 1) * 4 <= (uint64_t)n * 3) {
+        return SL_OK;
+    }
+    if (n >= (1u << 31)) {
+        return SL_ENOSPC;
+    }
+    return hm_resize(t, n * 2);
+}
+
+/* Room for n more entries at once, at most 3/4 full. Entries restored in
+ * the slot order of a table of the same size then land in order; growing
+ * step by step while they arrive in that order builds long probe runs. */
+static int hm_presize(void *impl, int kg, uint64_t n)
+{
+    hm_table *t = &((hm_state *)impl)->tables[kg - ((hm_state *)impl)->kg_start];
+    uint64_t want = (uint64_t)t->count + n, have = t->slots != NULL ? t->mask + 1 : 0;
+    uint64_t slots = HM_MIN_SLOTS;
+
+    while (want * 4 > slots * 3 && slots < (UINT64_C(1) << 31))
+        slots *= 2;
+    if (want * 4 > slots * 3)
+        return SL_ENOSPC;
+    return slots > have ? hm_resize(t, (uint32_t)slots) : SL_OK;
+}
+
+static hm_table *hm_table_of(hm_state *hm, int kg)
+{
+    return &hm->tables[kg - hm->kg_start];
+}
+
+static int hm_open(int kg_start, int kg_end, const char *dir, void **impl)
+{
+    hm_state *hm = calloc(1, sizeof(*hm));
+
+    (void)dir;
+    if (hm == NULL) {
+        return SL_ENOMEM;
+    }
+    hm->kg_start = kg_start;
+    hm->ngroups = kg_end - kg_start + 1;
+    hm->ver = 1;
+    atomic_init(&hm->refs, 1);
+    hm->tables = calloc((size_t)hm->ngroups, sizeof(*hm->tables));
+    if (hm->tables == NULL) {
+        free(hm);
+        return SL_ENOMEM;
+    }
+    *impl = hm;
+    return SL_OK;
+}
+
+static void hm_free_all(hm_state *hm)
+{
+    for (int g = 0; g < hm->ngroups; g++) {
+        hm_table *t = &hm->tables[g];
+        for (uint32_t i = 0; t->slots != NULL && i <= t->mask; i++) {
+            free(t->slots[i].e);
+        }
+        free(t->slots);
+    }
+    hm_free_retired(hm);
+    if (hm->view != NULL) {
+        free(hm->view->off);
+        free(hm->view);
+    }
+    free(hm->retired);
+    free(hm->ents);
+    free(hm->tables);
+    free(hm);
+}
+
+/* Drops one reference; the last frees everything. */
+static void hm_unref(hm_state *hm)
+{
+    if (atomic_fetch_sub_explicit(&hm->refs, 1, memory_order_acq_rel) == 1) {
+        hm_free_all(hm);
+    }
+}
+
+static void hm_close(void *impl)
+{
+    hm_unref(impl);
+}
+
+static int hm_get(void *impl, int kg, const void *key, size_t klen, const void **val,
+                  size_t *vlen)
+{
+    hm_table *t = hm_table_of(impl, kg);
+    hm_entry *e;
+
+    if (t->slots == NULL) {
+        return SL_ENOTFOUND;
+    }
+    e = t->slots[hm_probe(t, hm_hash(key, klen), key, klen)].e;
+    if (e == NULL) {
+        return SL_ENOTFOUND;
+    }
+    if (val != NULL) {
+        *val = hm_val(e);
+    }
+    if (vlen != NULL) {
+        *vlen = e->vlen;
+    }
+    return SL_OK;
+}
+
+/* Replaces the value of an existing entry: in place when it fits and no
+ * open view can see the entry, else in a new entry. */
+static int hm_replace(hm_state *hm, hm_slot *s, const void *val, size_t vlen)
+{
+    hm_entry *e = s->e;
+
+    if (hm_shared(hm, e) || vlen > e->vcap) {
+        hm_entry *ne = hm_entry_new(e->data, e->klen, val, vlen, e->vcap, hm->ver);
+        if (ne == NULL) {
+            return SL_ENOMEM;
+        }
+        s->e = ne;
+        hm_drop(hm, e);
+        return SL_OK;
+    }
+    if (vlen > 0) {
+        memmove(hm_val(e), val, vlen);
+    }
+    e->vlen = (uint32_t)vlen;
+    return SL_OK;
+}
+
+static int hm_put(void *impl, int kg, const void *key, size_t klen, const void *val, size_t vlen)
+{
+    hm_state *hm = impl;
+    hm_table *t = hm_table_of(hm, kg);
+    uint64_t h = hm_hash(key, klen);
+    uint32_t mask_before = t->slots != NULL ? t->mask : 0;
+    hm_entry *e;
+    uint32_t i = 0;
+    int rv;
+
+    if ((rv = hm_prepare_write(hm)) != SL_OK) {
+        return rv;
+    }
+    if (t->slots != NULL) {
+        i = hm_probe(t, h, key, klen);
+        if (t->slots[i].e != NULL) {
+            return hm_replace(hm, &t->slots[i], val, vlen);
+        }
+    }
+    if ((e = hm_entry_new(key, klen, val, vlen, 0, hm->ver)) == NULL) {
+        return SL_ENOMEM;
+    }
+    if ((rv = hm_reserve(t)) != SL_OK) {
+        free(e);
+        return rv;
+    }
+    if (t->mask != mask_before) { /* resized: find the empty slot again */
+        i = hm_probe(t, h, key, klen);
+    }
+    t->slots[i].hash = h;
+    t->slots[i].e = e;
+    t->count++;
+    hm->count++;
+    return SL_OK;
+}
+
+/* Empties slot i, shifting back later members of its probe run whose home
+ * slot does not lie cyclically in (i, j]. */
+static void hm_unlink(hm_table *t, uint32_t i)
+{
+    uint32_t j = i;
+
+    for (;;) {
+        uint32_t home;
+        j = (j + 1) & t->mask;
+        if (t->slots[j].e == NULL) {
+            break;
+        }
+        home = (uint32_t)t->slots[j].hash & t->mask;
+        if (((j - home) & t->mask) >= ((j - i) & t->mask)) {
+            t->slots[i] = t->slots[j];
+            i = j;
+        }
+    }
+    t->slots[i].e = NULL;
+    t->slots[i].hash = 0;
+}
+
+static int hm_del(void *impl, int kg, const void *key, size_t klen)
+{
+    hm_state *hm = impl;
+    hm_table *t = hm_table_of(hm, kg);
+    uint32_t i;
+    int rv;
+
+    if (t->slots == NULL) {
+        return SL_ENOTFOUND;
+    }
+    i = hm_probe(t, hm_hash(key, klen), key, klen);
+    if (t->slots[i].e == NULL) {
+        return SL_ENOTFOUND;
+    }
+    if ((rv = hm_prepare_write(hm)) != SL_OK) {
+        return rv;
+    }
+    hm_drop(hm, t->slots[i].e);
+    hm_unlink(t, i);
+    t->count--;
+    hm->count--;
+    return SL_OK;
+}
+
+static size_t hm_count(const void *impl)
+{
+    return ((const hm_state *)impl)->count;
+}
+
+static int hm_visit(void *impl, int kg, sl_keyed_state_visit_fn fn, void *arg)
+{
+    hm_table *t = hm_table_of(impl, kg);
+    int rv;
+
+    for (uint32_t i = 0; t->slots != NULL && i <= t->mask; i++) {
+        hm_entry *e = t->slots[i].e;
+        if (e != NULL && (rv = fn(arg, kg, e->data, e->klen, hm_val(e), e->vlen)) != 0) {
+            return rv;
+        }
+    }
+    return SL_OK;
+}
+
+/* ---- snapshot views -------------------------------------------------- */
+
+/* Copies the entry pointers of every group into hm->ents (grown if need
+ * be, kept for the next view). */
+static int hm_collect(hm_state *hm, size_t *off)
+{
+    if (hm->count > hm->ents_cap) {
+        size_t cap = hm->count + hm->count / 4 + 16;
+        hm_entry **p = realloc(hm->ents, cap * sizeof(*p));
+        if (p == NULL) {
+            return SL_ENOMEM;
+        }
+        hm->ents = p;
+        hm->ents_cap = cap;
+    }
+    size_t n = 0;
+    for (int g = 0; g < hm->ngroups; g++) {
+        const hm_table *t = &hm->tables[g];
+        off[g] = n;
+        for (uint32_t i = 0; t->slots != NULL && i <= t->mask; i++) {
+            if (t->slots[i].e != NULL) {
+                hm->ents[n++] = t->slots[i].e;
+            }
+        }
+    }
+    off[hm->ngroups] = n;
+    return SL_OK;
+}
+
+static int hm_view_open(void *impl, void **view)
+{
+    hm_state *hm = impl;
+    hm_view *v;
+
+    hm_reap(hm);
+    if (hm->view != NULL) {
+        return SL_EBUSY;
+    }
+    if ((v = calloc(1, sizeof(*v))) == NULL) {
+        return SL_ENOMEM;
+    }
+    if ((v->off = malloc(((size_t)hm->ngroups + 1) * sizeof(*v->off))) == NULL ||
+        hm_collect(hm, v->off) != SL_OK) {
+        free(v->off);
+        free(v);
+        return SL_ENOMEM;
+    }
+    v->hm = hm;
+    v->kg_start = hm->kg_start;
+    v->ngroups = hm->ngroups;
+    v->ents = hm->ents;
+    atomic_init(&v->done, 0);
+    hm->ver++;
+    hm->view = v;
+    atomic_fetch_add_explicit(&hm->refs, 1, memory_order_relaxed);
+    *view = v;
+    return SL_OK;
+}
+
+/* Any thread: reads only entries older than the view, which nobody
+ * writes or frees while it is open. */
+static int hm_view_visit(void *view, int kg_lo, int kg_hi, sl_keyed_state_visit_fn fn, void *arg)
+{
+    hm_view *v = view;
+
+    for (int kg = kg_lo; kg <= kg_hi; kg++) {
+        size_t lo = v->off[kg - v->kg_start], hi = v->off[kg - v->kg_start + 1];
+        for (size_t i = lo; i < hi; i++) {
+            hm_entry *e = v->ents[i];
+            if (i + 8 < hi) {
+                __builtin_prefetch(v->ents[i + 8]);
+            }
+            int rv = fn(arg, kg, e->data, e->klen, hm_val(e), e->vlen);
+            if (rv != 0) {
+                return rv;
+            }
+        }
+    }
+    return SL_OK;
+}
+
+/* Any thread. The task thread frees what the view kept alive later. */
+static void hm_view_close(void *view)
+{
+    hm_view *v = view;
+    hm_state *hm = v->hm;
+
+    atomic_store_explicit(&v->done, 1, memory_order_release);
+    hm_unref(hm); /* v may be gone from here on */
+}
+
+const sl_ks_ops sl_ks_hashmap_ops = {
+    .name = "hashmap",
+    .open = hm_open,
+    .close = hm_close,
+    .get = hm_get,
+    .put = hm_put,
+    .del = hm_del,
+    .count = hm_count,
+    .presize = hm_presize,
+    .visit = hm_visit,
+    .view_open = hm_view_open,
+    .view_visit = hm_view_visit,
+    .view_close = hm_view_close,
+    .views_async = 1,
+};
