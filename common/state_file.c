@@ -1,5 +1,6 @@
-/* State files: buffered checksummed writer, whole-file loader, streaming
- * verifier and the payload cursor. See state_file.h for the layout. */
+/* State files: buffered checksummed writer, whole-file loader (reads and
+ * checksums in chunks), streaming verifier and the payload cursor. See
+ * state_file.h for the layout. */
 #include "common/state_file.h"
 
 #include <errno.h>
@@ -18,6 +19,7 @@
 
 #define WRITER_BUF (256u * 1024u)
 #define VERIFY_CHUNK (1u << 20)
+#define LOAD_CHUNK (1u << 20) /* sl_state_file_load reads and sums this much at a time */
 #define FRAME_LEN (SL_STATE_HEADER_LEN + SL_STATE_TRAILER_LEN)
 #define VARINT_MAX 10 /* bytes of a 64-bit LEB128 varint */
 
@@ -401,12 +403,30 @@ static int read_exact(int fd, const char *path, uint8_t *p, size_t n, char *err,
     return SL_OK;
 }
 
+/* Reads exactly n bytes into p in chunks, folding each into *crc while
+ * it is still in the cache. */
+static int read_crc(int fd, const char *path, uint8_t *p, size_t n, uint32_t *crc, char *err,
+                    size_t errlen)
+{
+    for (size_t off = 0; off < n;) {
+        size_t want = n - off < LOAD_CHUNK ? n - off : LOAD_CHUNK;
+        int rv = read_exact(fd, path, p + off, want, err, errlen);
+        if (rv != SL_OK) {
+            return rv;
+        }
+        *crc = sl_crc32c(*crc, p + off, want);
+        off += want;
+    }
+    return SL_OK;
+}
+
 int sl_state_file_load(const char *path, uint64_t expect_size, uint32_t expect_crc,
                        uint8_t **buf, size_t *len, char *err, size_t errlen)
 {
     uint8_t hdr[SL_STATE_HEADER_LEN], trl[SL_STATE_TRAILER_LEN];
     uint8_t *data = NULL;
     uint64_t size, n;
+    uint32_t sum;
     int fd, rv;
 
     *buf = NULL;
@@ -427,12 +447,14 @@ int sl_state_file_load(const char *path, uint64_t expect_size, uint32_t expect_c
         rv = SL_ENOMEM;
         goto done;
     }
-    if ((rv = read_exact(fd, path, hdr, sizeof(hdr), err, errlen)) != SL_OK ||
-        (rv = read_exact(fd, path, data, (size_t)n, err, errlen)) != SL_OK ||
+    if ((rv = read_exact(fd, path, hdr, sizeof(hdr), err, errlen)) != SL_OK) {
+        goto done;
+    }
+    sum = sl_crc32c(0, hdr, sizeof(hdr));
+    if ((rv = read_crc(fd, path, data, (size_t)n, &sum, err, errlen)) != SL_OK ||
         (rv = read_exact(fd, path, trl, sizeof(trl), err, errlen)) != SL_OK) {
         goto done;
     }
-    uint32_t sum = sl_crc32c(sl_crc32c(0, hdr, sizeof(hdr)), data, (size_t)n);
     if ((rv = check_frame(path, hdr, trl, sum, expect_crc, err, errlen)) != SL_OK) {
         goto done;
     }

@@ -100,6 +100,22 @@ int sl_keyed_state_put(sl_keyed_state *st, int kg, const void *key, size_t klen,
     return st->ops->put(st->impl, kg, key, klen, val, vlen);
 }
 
+int sl_ks_put_restored(sl_keyed_state *st, int kg, const sl_ks_pair *p, size_t n, uint64_t more)
+{
+    int rv = ks_check(st, kg, NULL, 0);
+
+    if (rv != SL_OK || n == 0) {
+        return rv;
+    }
+    if (st->ops->put_restored != NULL) {
+        return st->ops->put_restored(st->impl, kg, p, n, more);
+    }
+    for (size_t i = 0; i < n && rv == SL_OK; i++) {
+        rv = st->ops->put(st->impl, kg, p[i].key, p[i].klen, p[i].val, p[i].vlen);
+    }
+    return rv;
+}
+
 int sl_keyed_state_presize(sl_keyed_state *st, int kg, uint64_t n)
 {
     if (st == NULL || kg < st->kg_start || kg > st->kg_end)

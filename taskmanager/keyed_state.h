@@ -3,9 +3,10 @@
  * One sl_keyed_state per subtask per stateful operator. Keys and values are
  * opaque byte strings; every entry belongs to a key group so snapshots and
  * restores can take any key-group range (rescaling). Backends sit behind a
- * vtable (keyed_state_backend.h): "hashmap" (in memory, keyed_state.c) and
- * "leveldb" (a working copy on local disk, keyed_state_leveldb.c). The
- * snapshot format does not depend on the backend.
+ * vtable (keyed_state_backend.h): "hashmap" (in memory,
+ * keyed_state_hashmap.c) and "leveldb" (a working copy on local disk,
+ * keyed_state_leveldb.c). The snapshot format does not depend on the
+ * backend.
  *
  * Single-threaded: only the owning task thread calls these. */
 #ifndef SL_KEYED_STATE_H
@@ -71,7 +72,9 @@ int sl_keyed_state_local_dir(const char *roots, const char *job_id, uint32_t att
 /* Appends the entries of key groups [kg_start, kg_end] to out, now. */
 int sl_keyed_state_snapshot(sl_keyed_state *st, int kg_start, int kg_end, sl_buf *out);
 /* Loads the entries of data whose key group lies in [kg_lo, kg_hi]; others
- * are skipped. SL_EINVAL on malformed data. */
+ * are skipped. Entries replace those of the same key already in st (and a
+ * key twice in data ends with its later value). SL_EINVAL on malformed
+ * data, after which st may hold part of it. */
 int sl_keyed_state_restore(sl_keyed_state *st, const uint8_t *data, size_t len, int kg_lo,
                            int kg_hi);
 

@@ -15,6 +15,14 @@
 /* Largest key or value accepted, so lengths fit a uint32_t. */
 #define SL_KS_MAX_LEN (1u << 30)
 
+/* A key and value read from a snapshot (pointing into its bytes). */
+typedef struct sl_ks_pair {
+    const void *key;
+    const void *val;
+    size_t klen;
+    size_t vlen;
+} sl_ks_pair;
+
 typedef struct sl_ks_ops {
     const char *name;
     /* dir: the working folder given to sl_keyed_state_open (may be NULL). */
@@ -28,6 +36,13 @@ typedef struct sl_ks_ops {
     /* Optional (NULL: nothing to do): room for n more entries in key group
      * kg, so a restore does not grow the group's table step by step. */
     int (*presize)(void *impl, int kg, uint64_t n);
+    /* Optional (NULL: put is used for each pair): puts made by a restore,
+     * which loads the entries of a key group in batches, in order. more
+     * counts the group's entries after these n (0 with its last batch);
+     * the backend may use it to pack the group's new entries together.
+     * Same result as n puts, duplicate keys included; on an error, some of
+     * the pairs may have been put. */
+    int (*put_restored)(void *impl, int kg, const sl_ks_pair *p, size_t n, uint64_t more);
     int (*visit)(void *impl, int kg, sl_keyed_state_visit_fn fn, void *arg);
 
     /* Snapshot views: a read-only view of the whole state as it was at
@@ -56,6 +71,14 @@ extern const sl_ks_ops sl_ks_leveldb_ops; /* keyed_state_leveldb.c */
  * live sl_keyed_state of any process holds it; SL_EBUSY if one does,
  * SL_OK if there was nothing. Used to clear a killed process's copies. */
 int sl_ks_leveldb_remove(const char *path);
+
+/* Puts n pairs of key group kg for a restore (keyed_state_snapshot.c):
+ * checks st and kg, then calls the backend's put_restored (see sl_ks_ops)
+ * or put for each pair. The caller guarantees what the front checks for a
+ * put: every length at most SL_KS_MAX_LEN, a pointer wherever a length is
+ * above 0 (the pairs point into the snapshot's bytes). more: the group's
+ * entries after these. */
+int sl_ks_put_restored(sl_keyed_state *st, int kg, const sl_ks_pair *p, size_t n, uint64_t more);
 
 /* A consistent view of an open state, for writing a snapshot
  * (keyed_state_snapshot.c). With views_async, the view may be visited and

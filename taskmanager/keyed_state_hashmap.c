@@ -6,9 +6,23 @@
  * snapshotting a group never touches the others). Each table uses linear
  * probing with backward-shift deletion (no tombstones), stores the full
  * 64-bit hash next to the entry pointer so probes rarely touch entries,
- * and doubles when it would pass 3/4 full. An entry is one allocation:
- * header, key, then the value at an 8-byte aligned offset with spare room,
- * so replacing a value of the same or smaller size never allocates.
+ * and doubles when it would pass 3/4 full. An entry is header, key, then
+ * the value at an 8-byte aligned offset with spare room, so replacing a
+ * value of the same or smaller size never allocates.
+ *
+ * Entry memory. A put allocates its entry on its own (malloc). A restore
+ * (put_restored, batches of a key group's entries) packs the group's new
+ * entries into a few blocks instead: bump allocation from a block sized
+ * for the entries still to come, but never larger than the restore's
+ * earlier blocks of the group together (at least 16 KiB) nor than 2 MiB,
+ * so a wrong guess wastes at most about half. Block entries carry
+ * HM_IN_BLOCK in klen; each table keeps its blocks sorted by address, and
+ * a block counts its entries not yet freed. Freeing a block entry (delete,
+ * replace by a new entry, reaping a retired one, close) finds its block by
+ * binary search and frees the block with its last entry, so a block lives
+ * as long as any of its entries. A block entry is rewritten in place like
+ * any other; a value outgrowing it moves to a malloc'd entry. Restored
+ * entries above 4 KiB are malloc'd.
  *
  * Snapshot views (the idea of Flink's CopyOnWriteStateMap). The state has a
  * version, raised when a view opens; every entry carries the version it
@@ -16,17 +30,19 @@
  * into one array (a sequential pass over the slots; no entry is copied).
  * While the view is open, an entry older than the view is never written,
  * moved or freed: a put on it writes a fresh copy into the table, a delete
- * unlinks it, and the old entry goes to the retired list. The view, read
- * by the uploader thread, thus sees exactly the entries of the moment it
- * opened. When the reader closes the view it only raises a flag; the task
- * thread frees the retired entries at its next put or delete (or the next
- * view). Only one view is open at a time: view_open answers SL_EBUSY while
- * one is, and the caller writes that snapshot synchronously instead.
+ * unlinks it, and the old entry goes to the retired list (still counted
+ * by its block). The view, read by the uploader thread, thus sees exactly
+ * the entries of the moment it opened. When the reader closes the view it
+ * only raises a flag; the task thread frees the retired entries at its
+ * next put or delete (or the next view). Only one view is open at a time:
+ * view_open answers SL_EBUSY while one is, and the caller writes that
+ * snapshot synchronously instead.
  *
  * Lifetime. The state and an open view each hold a reference; whichever
  * lets go last frees everything, so a task may close its state (it ended,
  * or stopped with a savepoint) while the uploader still writes the view. */
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -36,12 +52,26 @@
 #define KS_MAX_LEN SL_KS_MAX_LEN
 
 typedef struct hm_entry {
-    uint32_t klen;
+    uint32_t klen;        /* key length, | HM_IN_BLOCK for a block entry */
     uint32_t vlen;
     uint32_t vcap;
     uint32_t ver;         /* state version it was written at */
     unsigned char data[]; /* key, padding to 8, value (vcap bytes) */
 } hm_entry;
+
+/* Set in klen (lengths are at most 2^30) when the entry lies in a block. */
+#define HM_IN_BLOCK (UINT32_C(1) << 31)
+
+#define HM_BLOCK_MIN ((size_t)16 << 10)      /* block sizes (entry bytes) */
+#define HM_BLOCK_MAX ((size_t)2 << 20)
+#define HM_BLOCK_ENTRY_MAX ((size_t)4 << 10) /* larger restored entries: malloc */
+
+/* A block of restored entries; the entries follow the header. */
+typedef struct hm_block {
+    size_t size; /* bytes, header included */
+    size_t used; /* bytes handed out, header included */
+    size_t live; /* entries handed out and not yet freed */
+} hm_block;
 
 typedef struct hm_slot {
     uint64_t hash;
@@ -52,19 +82,31 @@ typedef struct hm_table {
     hm_slot *slots; /* NULL until the group's first put */
     uint32_t mask;
     uint32_t count;
+    uint32_t nblocks, blocks_cap;
+    hm_block **blocks; /* ascending addresses */
+    hm_block *cur;     /* the block a running restore of the group fills */
+    size_t grown;      /* bytes of the blocks that restore opened */
 } hm_table;
 
 struct hm_state;
 
-/* A snapshot view: the entries of group g are ents[off[g] .. off[g+1]). */
+/* A snapshot view: the entries of group g are ents[off[g] .. off[g+1]).
+ * Lives inside the state (one view at a time), so opening one allocates
+ * nothing once the arrays have their size. */
 typedef struct hm_view {
     struct hm_state *hm;
     int kg_start;
     int ngroups;
-    size_t *off;     /* ngroups + 1 */
+    size_t *off;     /* ngroups + 1, borrowed from hm->off */
     hm_entry **ents; /* borrowed from hm->ents */
     atomic_int done; /* set by view_close (any thread) */
 } hm_view;
+
+/* An entry kept for an open view, with the table whose blocks may hold it. */
+typedef struct hm_retired {
+    hm_entry *e;
+    hm_table *t;
+} hm_retired;
 
 typedef struct hm_state {
     hm_table *tables; /* one per key group, index kg - kg_start */
@@ -72,13 +114,24 @@ typedef struct hm_state {
     int ngroups;
     size_t count;
     uint32_t ver;     /* raised by every view_open */
-    hm_view *view;    /* open, or closed but not yet reaped; NULL if none */
+    hm_view *view;    /* &view_store while open or closed but not yet
+                       * reaped; NULL if none */
+    hm_view view_store;
+    size_t *off;      /* the views' group offsets (ngroups + 1) */
     hm_entry **ents;  /* the views' pointer array, kept for the next view */
     size_t ents_cap;
-    hm_entry **retired; /* old entries replaced or deleted while a view is open */
+    hm_retired *retired; /* old entries replaced or deleted while a view is open */
     size_t nretired, retired_cap;
     atomic_int refs;  /* the state itself, plus an open view */
 } hm_state;
+
+/* A restore's place in its batch, for sizing the group's next block. */
+typedef struct hm_restore {
+    const sl_ks_pair *p; /* the batch */
+    size_t n;            /* its pairs */
+    size_t k;            /* the pair being put */
+    uint64_t more;       /* the group's entries after the batch */
+} hm_restore;
 
 #define HM_MIN_SLOTS 8u
 
@@ -104,7 +157,7 @@ static uint64_t hm_rd32(const unsigned char *p)
 
 /* Multiply-fold hash: 16 bytes per round, the last 1..16 bytes read as two
  * (possibly overlapping) words. */
-static uint64_t hm_hash(const void *key, size_t n)
+static inline uint64_t hm_hash(const void *key, size_t n)
 {
     const uint64_t k1 = UINT64_C(0x9e3779b97f4a7c15), k2 = UINT64_C(0xd6e8feb86659fd93);
     const uint64_t k3 = UINT64_C(0xa0761d6478bd642f);
@@ -126,6 +179,11 @@ static uint64_t hm_hash(const void *key, size_t n)
     return hm_mul_fold(hm_mul_fold(a ^ k1, b ^ h ^ k2), h ^ k3);
 }
 
+static uint32_t hm_klen(const hm_entry *e)
+{
+    return e->klen & ~HM_IN_BLOCK;
+}
+
 static size_t hm_voff(uint32_t klen)
 {
     return ((size_t)klen + 7) & ~(size_t)7;
@@ -133,7 +191,7 @@ static size_t hm_voff(uint32_t klen)
 
 static unsigned char *hm_val(hm_entry *e)
 {
-    return e->data + hm_voff(e->klen);
+    return e->data + hm_voff(hm_klen(e));
 }
 
 /* Room for a value of vlen: rounded up to 8, at least half again the old
@@ -149,26 +207,202 @@ static uint32_t hm_vcap(size_t vlen, uint32_t old)
     return (uint32_t)(want < 2 * (size_t)KS_MAX_LEN ? want : 2 * (size_t)KS_MAX_LEN);
 }
 
+/* memcpy, with the short lengths of typical keys and values inline. */
+static inline void hm_copy(unsigned char *d, const unsigned char *s, size_t n)
+{
+    if (n >= 8 && n <= 16) {
+        uint64_t a, b;
+        memcpy(&a, s, 8);
+        memcpy(&b, s + n - 8, 8);
+        memcpy(d, &a, 8);
+        memcpy(d + n - 8, &b, 8);
+    } else if (n >= 4 && n < 8) {
+        uint32_t a, b;
+        memcpy(&a, s, 4);
+        memcpy(&b, s + n - 4, 4);
+        memcpy(d, &a, 4);
+        memcpy(d + n - 4, &b, 4);
+    } else if (n > 0) {
+        memcpy(d, s, n);
+    }
+}
+
+/* Bytes of an entry for a new key of klen and value of vlen. */
+static size_t hm_entry_size(size_t klen, size_t vlen)
+{
+    return sizeof(hm_entry) + hm_voff((uint32_t)klen) + hm_vcap(vlen, 0);
+}
+
+/* Fills a fresh entry of klen and vcap (flags: 0 or HM_IN_BLOCK). */
+static inline hm_entry *hm_entry_fill(hm_entry *e, uint32_t flags, const void *key,
+                                      size_t klen, const void *val, size_t vlen, uint32_t vcap,
+                                      uint32_t ver)
+{
+    e->klen = (uint32_t)klen | flags;
+    e->vlen = (uint32_t)vlen;
+    e->vcap = vcap;
+    e->ver = ver;
+    hm_copy(e->data, key, klen);
+    hm_copy(e->data + hm_voff((uint32_t)klen), val, vlen);
+    return e;
+}
+
 static hm_entry *hm_entry_new(const void *key, size_t klen, const void *val, size_t vlen,
                               uint32_t old_cap, uint32_t ver)
 {
     uint32_t vcap = hm_vcap(vlen, old_cap);
     hm_entry *e = malloc(sizeof(*e) + hm_voff((uint32_t)klen) + vcap);
 
-    if (e == NULL) {
+    return e != NULL ? hm_entry_fill(e, 0, key, klen, val, vlen, vcap, ver) : NULL;
+}
+
+/* ---- entry blocks ----------------------------------------------------- */
+
+/* Index in t->blocks of the block holding e (a block entry of t). */
+static uint32_t hm_block_find(const hm_table *t, const hm_entry *e)
+{
+    uint32_t lo = 0, hi = t->nblocks; /* blocks[lo] <= e < blocks[hi] */
+
+    while (hi - lo > 1) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        if ((uintptr_t)t->blocks[mid] <= (uintptr_t)e) {
+            lo = mid;
+        } else {
+            hi = mid;
+        }
+    }
+    return lo;
+}
+
+/* Adds b to t->blocks, keeping address order. */
+static int hm_block_add(hm_table *t, hm_block *b)
+{
+    uint32_t i = t->nblocks;
+
+    if (t->nblocks == t->blocks_cap) {
+        uint32_t cap = t->blocks_cap ? t->blocks_cap * 2 : 4;
+        hm_block **nb = realloc(t->blocks, cap * sizeof(*nb));
+        if (nb == NULL) {
+            return SL_ENOMEM;
+        }
+        t->blocks = nb;
+        t->blocks_cap = cap;
+    }
+    while (i > 0 && (uintptr_t)t->blocks[i - 1] > (uintptr_t)b) {
+        t->blocks[i] = t->blocks[i - 1];
+        i--;
+    }
+    t->blocks[i] = b;
+    t->nblocks++;
+    return SL_OK;
+}
+
+/* Entry bytes a restore still needs in blocks, this pair included:
+ * exactly for the rest of the batch, at the batch's average for the
+ * entries after it. Entries above HM_BLOCK_ENTRY_MAX do not count. */
+static uint64_t hm_restore_estimate(const hm_restore *r)
+{
+    uint64_t all = 0, rest = 0, nb = 0;
+
+    for (size_t i = 0; i < r->n; i++) {
+        size_t sz = hm_entry_size(r->p[i].klen, r->p[i].vlen);
+        if (sz <= HM_BLOCK_ENTRY_MAX) {
+            all += sz;
+            rest += i >= r->k ? sz : 0;
+            nb++;
+        }
+    }
+    return rest + (nb > 0 ? r->more * (all / nb) : 0);
+}
+
+/* Bytes of a new block for a restore that needs sz bytes now: room for
+ * all it still needs (hm_restore_estimate), capped by what the restore's
+ * blocks of the group hold so far (at least HM_BLOCK_MIN) and by
+ * HM_BLOCK_MAX, so an estimate too high wastes at most about as much as
+ * was used. */
+static size_t hm_block_size(const hm_table *t, size_t sz, const hm_restore *r)
+{
+    size_t cap = t->grown > HM_BLOCK_MIN ? t->grown : HM_BLOCK_MIN;
+    uint64_t want = hm_restore_estimate(r);
+
+    if (cap > HM_BLOCK_MAX) {
+        cap = HM_BLOCK_MAX;
+    }
+    if (want > cap) {
+        want = cap;
+    }
+    if (want < sz) {
+        want = sz;
+    }
+    return sizeof(hm_block) + (size_t)want;
+}
+
+static hm_block *hm_block_new(hm_table *t, size_t size)
+{
+    hm_block *b = malloc(size);
+
+    if (b == NULL) {
         return NULL;
     }
-    e->klen = (uint32_t)klen;
-    e->vlen = (uint32_t)vlen;
-    e->vcap = vcap;
-    e->ver = ver;
-    if (klen > 0) {
-        memcpy(e->data, key, klen);
+    b->size = size;
+    b->used = sizeof(*b);
+    b->live = 0;
+    if (hm_block_add(t, b) != SL_OK) {
+        free(b);
+        return NULL;
     }
-    if (vlen > 0) {
-        memcpy(hm_val(e), val, vlen);
+    t->grown += size;
+    return b;
+}
+
+/* sz bytes for a restored entry from the group's current block, opening
+ * a new block (see hm_block_size) when it is full. */
+static inline hm_entry *hm_block_alloc(hm_table *t, size_t sz, const hm_restore *r)
+{
+    hm_block *b = t->cur;
+    hm_entry *e;
+
+    if (b == NULL || b->size - b->used < sz) {
+        if ((b = hm_block_new(t, hm_block_size(t, sz, r))) == NULL) {
+            return NULL;
+        }
+        t->cur = b;
     }
+    e = (hm_entry *)((unsigned char *)b + b->used);
+    b->used += sz;
+    b->live++;
     return e;
+}
+
+/* The group's restore is over: its next one starts new blocks. */
+static void hm_block_finish(hm_table *t)
+{
+    t->cur = NULL;
+    t->grown = 0;
+}
+
+/* Frees an entry no view can read any more: its own allocation, or its
+ * share of a block of t (the block goes with its last entry). */
+static void hm_entry_free(hm_table *t, hm_entry *e)
+{
+    uint32_t i;
+    hm_block *b;
+
+    if (!(e->klen & HM_IN_BLOCK)) {
+        free(e);
+        return;
+    }
+    i = hm_block_find(t, e);
+    b = t->blocks[i];
+    if (--b->live > 0) {
+        return;
+    }
+    memmove(&t->blocks[i], &t->blocks[i + 1], (t->nblocks - i - 1) * sizeof(*t->blocks));
+    t->nblocks--;
+    if (t->cur == b) {
+        t->cur = NULL;
+    }
+    free(b);
 }
 
 /* ---- views: retiring and reaping ------------------------------------ */
@@ -182,7 +416,7 @@ static int hm_shared(const hm_state *hm, const hm_entry *e)
 static void hm_free_retired(hm_state *hm)
 {
     for (size_t i = 0; i < hm->nretired; i++) {
-        free(hm->retired[i]);
+        hm_entry_free(hm->retired[i].t, hm->retired[i].e);
     }
     hm->nretired = 0;
 }
@@ -197,8 +431,6 @@ static void hm_reap(hm_state *hm)
         return;
     }
     hm_free_retired(hm);
-    free(v->off);
-    free(v);
     hm->view = NULL;
 }
 
@@ -206,12 +438,15 @@ static void hm_reap(hm_state *hm)
  * open makes sure one more entry can be retired without failing. */
 static int hm_prepare_write(hm_state *hm)
 {
+    if (hm->view == NULL) {
+        return SL_OK; /* nothing to reap, nothing to retire */
+    }
     hm_reap(hm);
     if (hm->view == NULL || hm->nretired < hm->retired_cap) {
         return SL_OK;
     }
     size_t cap = hm->retired_cap ? hm->retired_cap * 2 : 1024;
-    hm_entry **r = realloc(hm->retired, cap * sizeof(*r));
+    hm_retired *r = realloc(hm->retired, cap * sizeof(*r));
     if (r == NULL) {
         return SL_ENOMEM;
     }
@@ -220,30 +455,44 @@ static int hm_prepare_write(hm_state *hm)
     return SL_OK;
 }
 
-/* Frees e now, or keeps it for the open view that may read it. Room was
- * made by hm_prepare_write. */
-static void hm_drop(hm_state *hm, hm_entry *e)
+/* Frees e (an entry of table t) now, or keeps it for the open view that
+ * may read it. Room was made by hm_prepare_write. */
+static void hm_drop(hm_state *hm, hm_table *t, hm_entry *e)
 {
     if (hm_shared(hm, e)) {
-        hm->retired[hm->nretired++] = e;
+        hm->retired[hm->nretired].e = e;
+        hm->retired[hm->nretired].t = t;
+        hm->nretired++;
     } else {
-        free(e);
+        hm_entry_free(t, e);
     }
 }
 
 /* ---- tables ---------------------------------------------------------- */
 
 /* Index of the slot holding key, or of the empty slot ending its probe. */
-static uint32_t hm_probe(const hm_table *t, uint64_t h, const void *key, size_t klen)
+static inline uint32_t hm_probe(const hm_table *t, uint64_t h, const void *key, size_t klen)
 {
     uint32_t i = (uint32_t)h & t->mask;
 
     for (;; i = (i + 1) & t->mask) {
         const hm_slot *s = &t->slots[i];
-        if (s->e == NULL || (s->hash == h && s->e->klen == klen &&
+        if (s->e == NULL || (s->hash == h && hm_klen(s->e) == klen &&
                              (klen == 0 || memcmp(s->e->data, key, klen) == 0))) {
             return i;
         }
+    }
+}
+
+/* Writes to every page of a big new slot array, so that the probes of
+ * the inserts to come do not map the zero page first, then copy it. */
+static void hm_touch(hm_slot *s, uint32_t nslots)
+{
+    volatile hm_slot *v = s;
+    const uint32_t step = 4096 / sizeof(*s);
+
+    for (uint32_t i = 0; nslots >= 4 * step && i < nslots; i += step) {
+        v[i].e = NULL;
     }
 }
 
@@ -256,6 +505,7 @@ static int hm_resize(hm_table *t, uint32_t nslots)
     if (ns == NULL) {
         return SL_ENOMEM;
     }
+    hm_touch(ns, nslots);
     t->slots = ns;
     t->mask = nslots - 1;
     for (uint32_t i = 0; i < oldn; i++) {
@@ -322,7 +572,10 @@ static int hm_open(int kg_start, int kg_end, const char *dir, void **impl)
     hm->ver = 1;
     atomic_init(&hm->refs, 1);
     hm->tables = calloc((size_t)hm->ngroups, sizeof(*hm->tables));
-    if (hm->tables == NULL) {
+    hm->off = malloc(((size_t)hm->ngroups + 1) * sizeof(*hm->off));
+    if (hm->tables == NULL || hm->off == NULL) {
+        free(hm->tables);
+        free(hm->off);
         free(hm);
         return SL_ENOMEM;
     }
@@ -330,20 +583,30 @@ static int hm_open(int kg_start, int kg_end, const char *dir, void **impl)
     return SL_OK;
 }
 
+/* Frees a table's entries (the malloc'd ones; blocks go whole), blocks
+ * and slots. */
+static void hm_table_free(hm_table *t)
+{
+    for (uint32_t i = 0; t->slots != NULL && i <= t->mask; i++) {
+        hm_entry *e = t->slots[i].e;
+        if (e != NULL && !(e->klen & HM_IN_BLOCK)) {
+            free(e);
+        }
+    }
+    for (uint32_t b = 0; b < t->nblocks; b++) {
+        free(t->blocks[b]);
+    }
+    free(t->blocks);
+    free(t->slots);
+}
+
 static void hm_free_all(hm_state *hm)
 {
+    hm_free_retired(hm); /* first: they may lie in the tables' blocks */
     for (int g = 0; g < hm->ngroups; g++) {
-        hm_table *t = &hm->tables[g];
-        for (uint32_t i = 0; t->slots != NULL && i <= t->mask; i++) {
-            free(t->slots[i].e);
-        }
-        free(t->slots);
+        hm_table_free(&hm->tables[g]);
     }
-    hm_free_retired(hm);
-    if (hm->view != NULL) {
-        free(hm->view->off);
-        free(hm->view);
-    }
+    free(hm->off);
     free(hm->retired);
     free(hm->ents);
     free(hm->tables);
@@ -385,19 +648,20 @@ static int hm_get(void *impl, int kg, const void *key, size_t klen, const void *
     return SL_OK;
 }
 
-/* Replaces the value of an existing entry: in place when it fits and no
- * open view can see the entry, else in a new entry. */
-static int hm_replace(hm_state *hm, hm_slot *s, const void *val, size_t vlen)
+/* Replaces the value of an existing entry of table t: in place when it
+ * fits and no open view can see the entry, else in a new (malloc'd)
+ * entry. */
+static int hm_replace(hm_state *hm, hm_table *t, hm_slot *s, const void *val, size_t vlen)
 {
     hm_entry *e = s->e;
 
     if (hm_shared(hm, e) || vlen > e->vcap) {
-        hm_entry *ne = hm_entry_new(e->data, e->klen, val, vlen, e->vcap, hm->ver);
+        hm_entry *ne = hm_entry_new(e->data, hm_klen(e), val, vlen, e->vcap, hm->ver);
         if (ne == NULL) {
             return SL_ENOMEM;
         }
         s->e = ne;
-        hm_drop(hm, e);
+        hm_drop(hm, t, e);
         return SL_OK;
     }
     if (vlen > 0) {
@@ -407,11 +671,28 @@ static int hm_replace(hm_state *hm, hm_slot *s, const void *val, size_t vlen)
     return SL_OK;
 }
 
-static int hm_put(void *impl, int kg, const void *key, size_t klen, const void *val, size_t vlen)
+/* A new entry for table t: malloc'd for a put (r == NULL), from the
+ * group's blocks for a restore. */
+static inline hm_entry *hm_entry_make(hm_state *hm, hm_table *t, const void *key,
+                                      size_t klen, const void *val, size_t vlen,
+                                      const hm_restore *r)
 {
-    hm_state *hm = impl;
-    hm_table *t = hm_table_of(hm, kg);
-    uint64_t h = hm_hash(key, klen);
+    uint32_t vcap = hm_vcap(vlen, 0);
+    size_t sz = sizeof(hm_entry) + hm_voff((uint32_t)klen) + vcap;
+    hm_entry *e;
+
+    if (r == NULL || sz > HM_BLOCK_ENTRY_MAX) {
+        return hm_entry_new(key, klen, val, vlen, 0, hm->ver);
+    }
+    e = hm_block_alloc(t, sz, r);
+    return e != NULL ? hm_entry_fill(e, HM_IN_BLOCK, key, klen, val, vlen, vcap, hm->ver) : NULL;
+}
+
+/* Inserts or replaces key (hash h) in table t; a new entry is made as
+ * hm_entry_make says for r. */
+static inline int hm_insert(hm_state *hm, hm_table *t, uint64_t h, const void *key, size_t klen,
+                            const void *val, size_t vlen, const hm_restore *r)
+{
     uint32_t mask_before = t->slots != NULL ? t->mask : 0;
     hm_entry *e;
     uint32_t i = 0;
@@ -423,14 +704,14 @@ static int hm_put(void *impl, int kg, const void *key, size_t klen, const void *
     if (t->slots != NULL) {
         i = hm_probe(t, h, key, klen);
         if (t->slots[i].e != NULL) {
-            return hm_replace(hm, &t->slots[i], val, vlen);
+            return hm_replace(hm, t, &t->slots[i], val, vlen);
         }
     }
-    if ((e = hm_entry_new(key, klen, val, vlen, 0, hm->ver)) == NULL) {
+    if ((e = hm_entry_make(hm, t, key, klen, val, vlen, r)) == NULL) {
         return SL_ENOMEM;
     }
     if ((rv = hm_reserve(t)) != SL_OK) {
-        free(e);
+        hm_entry_free(t, e);
         return rv;
     }
     if (t->mask != mask_before) { /* resized: find the empty slot again */
@@ -441,6 +722,67 @@ static int hm_put(void *impl, int kg, const void *key, size_t klen, const void *
     t->count++;
     hm->count++;
     return SL_OK;
+}
+
+static int hm_put(void *impl, int kg, const void *key, size_t klen, const void *val, size_t vlen)
+{
+    hm_state *hm = impl;
+
+    return hm_insert(hm, hm_table_of(hm, kg), hm_hash(key, klen), key, klen, val, vlen, NULL);
+}
+
+/* Puts the pairs of r in the common case: no view is open and the table
+ * has room for all of them, so neither retiring nor resizing can happen.
+ * A key already there (a duplicate) is replaced as by a put. */
+static int hm_restore_fast(hm_state *hm, hm_table *t, hm_restore *r)
+{
+    for (r->k = 0; r->k < r->n; r->k++) {
+        const sl_ks_pair *p = &r->p[r->k];
+        uint64_t h = hm_hash(p->key, p->klen);
+        uint32_t i = hm_probe(t, h, p->key, p->klen);
+        hm_entry *e;
+
+        if (t->slots[i].e != NULL) {
+            int rv = hm_replace(hm, t, &t->slots[i], p->val, p->vlen);
+            if (rv != SL_OK) {
+                return rv;
+            }
+            continue;
+        }
+        if ((e = hm_entry_make(hm, t, p->key, p->klen, p->val, p->vlen, r)) == NULL) {
+            return SL_ENOMEM;
+        }
+        t->slots[i].hash = h;
+        t->slots[i].e = e;
+        t->count++;
+        hm->count++;
+    }
+    return SL_OK;
+}
+
+/* A batch of a group's restored pairs: new entries go to the group's
+ * blocks. After the group's last batch its next restore starts new
+ * blocks. */
+static int hm_put_restored(void *impl, int kg, const sl_ks_pair *p, size_t n, uint64_t more)
+{
+    hm_state *hm = impl;
+    hm_table *t = hm_table_of(hm, kg);
+    hm_restore r = {.p = p, .n = n, .k = 0, .more = more};
+    int rv = SL_OK;
+
+    if (hm->view == NULL && t->slots != NULL &&
+        ((uint64_t)t->count + n) * 4 <= ((uint64_t)t->mask + 1) * 3) {
+        rv = hm_restore_fast(hm, t, &r);
+    } else {
+        for (; r.k < n && rv == SL_OK; r.k++) {
+            rv = hm_insert(hm, t, hm_hash(p[r.k].key, p[r.k].klen), p[r.k].key, p[r.k].klen,
+                           p[r.k].val, p[r.k].vlen, &r);
+        }
+    }
+    if (more == 0) {
+        hm_block_finish(t);
+    }
+    return rv;
 }
 
 /* Empties slot i, shifting back later members of its probe run whose home
@@ -482,7 +824,7 @@ static int hm_del(void *impl, int kg, const void *key, size_t klen)
     if ((rv = hm_prepare_write(hm)) != SL_OK) {
         return rv;
     }
-    hm_drop(hm, t->slots[i].e);
+    hm_drop(hm, t, t->slots[i].e);
     hm_unlink(t, i);
     t->count--;
     hm->count--;
@@ -501,7 +843,7 @@ static int hm_visit(void *impl, int kg, sl_keyed_state_visit_fn fn, void *arg)
 
     for (uint32_t i = 0; t->slots != NULL && i <= t->mask; i++) {
         hm_entry *e = t->slots[i].e;
-        if (e != NULL && (rv = fn(arg, kg, e->data, e->klen, hm_val(e), e->vlen)) != 0) {
+        if (e != NULL && (rv = fn(arg, kg, e->data, hm_klen(e), hm_val(e), e->vlen)) != 0) {
             return rv;
         }
     }
@@ -511,10 +853,11 @@ static int hm_visit(void *impl, int kg, sl_keyed_state_visit_fn fn, void *arg)
 /* ---- snapshot views -------------------------------------------------- */
 
 /* Copies the entry pointers of every group into hm->ents (grown if need
- * be, kept for the next view). */
+ * be, kept for the next view), without a branch per slot: every slot's
+ * pointer is stored, and the position moves on only past a full one. */
 static int hm_collect(hm_state *hm, size_t *off)
 {
-    if (hm->count > hm->ents_cap) {
+    if (hm->count + 1 > hm->ents_cap) {
         size_t cap = hm->count + hm->count / 4 + 16;
         hm_entry **p = realloc(hm->ents, cap * sizeof(*p));
         if (p == NULL) {
@@ -528,9 +871,9 @@ static int hm_collect(hm_state *hm, size_t *off)
         const hm_table *t = &hm->tables[g];
         off[g] = n;
         for (uint32_t i = 0; t->slots != NULL && i <= t->mask; i++) {
-            if (t->slots[i].e != NULL) {
-                hm->ents[n++] = t->slots[i].e;
-            }
+            hm_entry *e = t->slots[i].e;
+            hm->ents[n] = e; /* n <= count: in bounds */
+            n += e != NULL;
         }
     }
     off[hm->ngroups] = n;
@@ -546,15 +889,11 @@ static int hm_view_open(void *impl, void **view)
     if (hm->view != NULL) {
         return SL_EBUSY;
     }
-    if ((v = calloc(1, sizeof(*v))) == NULL) {
+    if (hm_collect(hm, hm->off) != SL_OK) {
         return SL_ENOMEM;
     }
-    if ((v->off = malloc(((size_t)hm->ngroups + 1) * sizeof(*v->off))) == NULL ||
-        hm_collect(hm, v->off) != SL_OK) {
-        free(v->off);
-        free(v);
-        return SL_ENOMEM;
-    }
+    v = &hm->view_store;
+    v->off = hm->off;
     v->hm = hm;
     v->kg_start = hm->kg_start;
     v->ngroups = hm->ngroups;
@@ -580,7 +919,7 @@ static int hm_view_visit(void *view, int kg_lo, int kg_hi, sl_keyed_state_visit_
             if (i + 8 < hi) {
                 __builtin_prefetch(v->ents[i + 8]);
             }
-            int rv = fn(arg, kg, e->data, e->klen, hm_val(e), e->vlen);
+            int rv = fn(arg, kg, e->data, hm_klen(e), hm_val(e), e->vlen);
             if (rv != 0) {
                 return rv;
             }
@@ -605,6 +944,7 @@ const sl_ks_ops sl_ks_hashmap_ops = {
     .close = hm_close,
     .get = hm_get,
     .put = hm_put,
+    .put_restored = hm_put_restored,
     .del = hm_del,
     .count = hm_count,
     .presize = hm_presize,

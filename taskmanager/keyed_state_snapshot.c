@@ -183,27 +183,60 @@ int sl_keyed_state_snapshot(sl_keyed_state *st, int kg_start, int kg_end, sl_buf
     return rv;
 }
 
+/* A restore hands the backend this many pairs at a time. */
+#define RESTORE_BATCH 128
+
+/* The next length-prefixed byte string of c, at most SL_KS_MAX_LEN long:
+ * one-byte lengths (the usual case) inline, others through
+ * sl_cursor_bytes. */
+static inline int next_bytes(sl_state_cursor *c, const void **ptr, size_t *n)
+{
+    const uint8_t *p;
+
+    if (c->off < c->len && c->p[c->off] < 0x80) {
+        size_t len = c->p[c->off];
+        if (len > c->len - c->off - 1)
+            return SL_EINVAL;
+        *ptr = c->p + c->off + 1;
+        *n = len;
+        c->off += 1 + len;
+        return SL_OK;
+    }
+    if (sl_cursor_bytes(c, &p, n) != SL_OK || *n > SL_KS_MAX_LEN)
+        return SL_EINVAL;
+    *ptr = p;
+    return SL_OK;
+}
+
+/* Decodes max pairs of c into p. */
+static int decode_batch(sl_state_cursor *c, sl_ks_pair *p, size_t max)
+{
+    for (size_t j = 0; j < max; j++) {
+        if (next_bytes(c, &p[j].key, &p[j].klen) != SL_OK ||
+            next_bytes(c, &p[j].val, &p[j].vlen) != SL_OK)
+            return SL_EINVAL;
+    }
+    return SL_OK;
+}
+
 static int restore_group(sl_keyed_state *st, sl_state_cursor *c, int kg, int load)
 {
+    sl_ks_pair batch[RESTORE_BATCH];
     uint64_t n;
+    int rv;
+
     /* every entry takes at least two bytes (two lengths) */
     if (sl_cursor_varint(c, &n) != SL_OK || n > sl_cursor_remaining(c) / 2)
         return SL_EINVAL;
-    if (load) {
-        int rv = sl_keyed_state_presize(st, kg, n);
-        if (rv != SL_OK)
-            return rv;
-    }
-    for (uint64_t i = 0; i < n; i++) {
-        const uint8_t *k, *v;
-        size_t klen, vlen;
-        if (sl_cursor_bytes(c, &k, &klen) != SL_OK || sl_cursor_bytes(c, &v, &vlen) != SL_OK)
+    if (load && (rv = sl_keyed_state_presize(st, kg, n)) != SL_OK)
+        return rv;
+    for (uint64_t i = 0; i < n;) {
+        size_t got = n - i < RESTORE_BATCH ? (size_t)(n - i) : RESTORE_BATCH;
+        if (decode_batch(c, batch, got) != SL_OK)
             return SL_EINVAL;
-        if (load) {
-            int rv = sl_keyed_state_put(st, kg, k, klen, v, vlen);
-            if (rv != SL_OK)
-                return rv;
-        }
+        i += got;
+        if (load && (rv = sl_ks_put_restored(st, kg, batch, got, n - i)) != SL_OK)
+            return rv;
     }
     return SL_OK;
 }

@@ -1,5 +1,6 @@
 /* Unit tests: asynchronous keyed snapshots (keyed_state_snapshot.c) and the
- * hashmap's copy-on-write views (keyed_state_hashmap.c).
+ * hashmap's copy-on-write views (keyed_state_hashmap.c), also over
+ * restored entries (which the hashmap packs into blocks).
  *
  * The reference for every check is a synchronous snapshot taken at the
  * moment the asynchronous one begins: whatever the task does afterwards,
@@ -71,6 +72,17 @@ static int has_i(sl_keyed_state *st, int i, int gen)
     ck_assert_uint_eq(vlen, want);
     ck_assert(memcmp(val, v, vlen) == 0);
     return 1;
+}
+
+/* Deletes key i if it is there. */
+static void del_if_there(sl_keyed_state *st, int i)
+{
+    char k[32];
+    int rv;
+
+    key_of(i, k, sizeof(k));
+    rv = sl_keyed_state_delete(st, i % G, k, strlen(k));
+    ck_assert(rv == SL_OK || rv == SL_ENOTFOUND);
 }
 
 static int to_buf(void *arg, const void *p, size_t n)
@@ -305,6 +317,136 @@ START_TEST(test_concurrent_write_while_the_task_churns)
 }
 END_TEST
 
+/* ---- views over restored entries (packed in blocks by the restore) */
+
+/* A hashmap state restored from a snapshot of keys [0, n) at generation
+ * gen. */
+static sl_keyed_state *restored(int n, int gen)
+{
+    sl_keyed_state *src = open_hm(), *st = open_hm();
+    sl_buf snap = {0};
+
+    for (int i = 0; i < n; i++)
+        put_i(src, i, gen);
+    ck_assert_int_eq(sl_keyed_state_snapshot(src, 0, G - 1, &snap), SL_OK);
+    ck_assert_int_eq(sl_keyed_state_restore(st, snap.p, snap.len, 0, G - 1), SL_OK);
+    ck_assert_uint_eq(sl_keyed_state_count(st), (size_t)n);
+    sl_keyed_state_close(src);
+    sl_buf_free(&snap);
+    return st;
+}
+
+/* Restored entries under an open view: rewritten (same size and
+ * growing), deleted, deleted and back, and restored over again (a second
+ * restore while the view is open, with new keys and other values of old
+ * ones). The view writes the state of its begin; the live state has every
+ * change; later writes reap what the view kept. */
+START_TEST(test_view_over_restored_entries)
+{
+    const int n = 6000;
+    sl_keyed_state *st = restored(n, 0), *more = open_hm();
+    sl_keyed_snapshot *s;
+    sl_buf ref = {0}, got = {0}, more_snap = {0};
+
+    ck_assert_int_eq(sl_keyed_state_snapshot(st, 0, G - 1, &ref), SL_OK);
+    ck_assert_int_eq(sl_keyed_state_snapshot_begin(st, 0, G - 1, &s), SL_OK);
+    ck_assert(sl_keyed_snapshot_deferred(s));
+    for (int i = 0; i < n; i += 2)
+        put_i(st, i, 2); /* same size: a copy, the view keeps the old */
+    for (int i = 0; i < n; i += 4)
+        put_i(st, i, 1); /* grows */
+    for (int i = 1; i < n; i += 4)
+        del_i(st, i);
+    for (int i = 3; i < n; i += 8) {
+        del_i(st, i);
+        put_i(st, i, 3);
+    }
+    for (int i = n - 500; i < n + 2000; i++)
+        put_i(more, i, 5);
+    ck_assert_int_eq(sl_keyed_state_snapshot(more, 0, G - 1, &more_snap), SL_OK);
+    ck_assert_int_eq(sl_keyed_state_restore(st, more_snap.p, more_snap.len, 0, G - 1), SL_OK);
+    write_to(s, &got);
+    sl_keyed_snapshot_free(s);
+    assert_same(&ref, &got);
+    for (int i = 0; i < n + 2000; i++) {
+        int gen = i >= n - 500 ? 5 : i % 4 == 0 ? 1 : i % 2 == 0 ? 2 : i % 8 == 3 ? 3 : i % 4 == 1 ? -1 : 0;
+        if (gen < 0)
+            ck_assert(!has_i(st, i, 0));
+        else
+            ck_assert(has_i(st, i, gen));
+    }
+    for (int i = 0; i < n + 2000; i += 3)
+        put_i(st, i, 6); /* reaps the closed view's retired entries */
+    for (int i = 0; i < n + 2000; i++)
+        del_if_there(st, i);
+    ck_assert_uint_eq(sl_keyed_state_count(st), 0);
+    sl_buf_free(&ref);
+    sl_buf_free(&got);
+    sl_buf_free(&more_snap);
+    sl_keyed_state_close(more);
+    sl_keyed_state_close(st);
+}
+END_TEST
+
+/* The state, all of it restored, closed (the task ended) before the
+ * uploader writes: the view's block entries live on until it is done. */
+START_TEST(test_restored_snapshot_outlives_its_state)
+{
+    sl_keyed_state *st = restored(4000, 1);
+    sl_keyed_snapshot *s;
+    sl_buf ref = {0}, got = {0};
+
+    ck_assert_int_eq(sl_keyed_state_snapshot(st, 0, G - 1, &ref), SL_OK);
+    ck_assert_int_eq(sl_keyed_state_snapshot_begin(st, 0, G - 1, &s), SL_OK);
+    for (int i = 0; i < 4000; i += 2)
+        put_i(st, i, 0); /* shrinks */
+    for (int i = 1; i < 4000; i += 2)
+        del_i(st, i);
+    sl_keyed_state_close(st);
+    write_to(s, &got);
+    sl_keyed_snapshot_free(s);
+    assert_same(&ref, &got);
+    sl_buf_free(&ref);
+    sl_buf_free(&got);
+}
+END_TEST
+
+/* Concurrent writes of views over a restored state while the task
+ * churns, as test_concurrent_write_while_the_task_churns. */
+START_TEST(test_concurrent_write_over_restored_entries)
+{
+    const int n = 20000;
+    sl_keyed_state *st = restored(n, 1);
+    unsigned seed = 54321;
+
+    for (int round = 0; round < 6; round++) {
+        sl_buf ref = {0};
+        writer_arg w = {0};
+        pthread_t th;
+
+        ck_assert_int_eq(sl_keyed_state_snapshot(st, 0, G - 1, &ref), SL_OK);
+        ck_assert_int_eq(sl_keyed_state_snapshot_begin(st, 0, G - 1, &w.s), SL_OK);
+        ck_assert_int_eq(pthread_create(&th, NULL, writer_main, &w), 0);
+        for (int k = 0; k < 30000; k++) {
+            int i = (int)(rand_r(&seed) % (unsigned)(2 * n)), op = (int)(rand_r(&seed) % 4);
+            char key[32];
+            key_of(i, key, sizeof(key));
+            if (op == 0)
+                (void)sl_keyed_state_delete(st, i % G, key, strlen(key));
+            else
+                put_i(st, i, op + round);
+        }
+        ck_assert_int_eq(pthread_join(th, NULL), 0);
+        ck_assert_int_eq(w.rv, SL_OK);
+        assert_same(&ref, &w.out);
+        sl_keyed_snapshot_free(w.s);
+        sl_buf_free(&ref);
+        sl_buf_free(&w.out);
+    }
+    sl_keyed_state_close(st);
+}
+END_TEST
+
 /* leveldb's snapshot is serialized at begin (views are read on the task
  * thread), and equals the synchronous one. */
 START_TEST(test_leveldb_snapshot_is_taken_at_begin)
@@ -347,6 +489,9 @@ static Suite *keyed_snapshot_suite(void)
     tcase_add_test(tc, test_deferred_write_takes_its_range);
     tcase_add_test(tc, test_sink_error_is_returned);
     tcase_add_test(tc, test_concurrent_write_while_the_task_churns);
+    tcase_add_test(tc, test_view_over_restored_entries);
+    tcase_add_test(tc, test_restored_snapshot_outlives_its_state);
+    tcase_add_test(tc, test_concurrent_write_over_restored_entries);
     tcase_add_test(tc, test_leveldb_snapshot_is_taken_at_begin);
     suite_add_tcase(s, tc);
     return s;

@@ -4,6 +4,7 @@
 #define _XOPEN_SOURCE 700
 #include <check.h>
 #include <ftw.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -633,6 +634,260 @@ START_TEST(test_restore_rejects_malformed_data)
 }
 END_TEST
 
+/* ---- hashmap restores: entries packed in blocks ------------------------ */
+
+#if defined(__SANITIZE_ADDRESS__)
+size_t __sanitizer_get_current_allocated_bytes(void);
+#endif
+
+/* Bytes the allocator has handed out and not taken back. */
+static size_t heap_in_use(void)
+{
+#if defined(__SANITIZE_ADDRESS__)
+    return __sanitizer_get_current_allocated_bytes();
+#else
+    struct mallinfo2 mi = mallinfo2();
+    return mi.uordblks + mi.hblkhd;
+#endif
+}
+
+/* Allowance for the allocator's rounding of the slot arrays and the
+ * tables' small arrays. */
+#define SLACK (64 * 1024)
+
+/* Bytes of the slot arrays of a table presized for n entries per group. */
+static size_t slot_bytes(int groups, size_t n)
+{
+    size_t slots = 8;
+
+    while (n * 4 > slots * 3) {
+        slots *= 2;
+    }
+    return (size_t)groups * slots * 16;
+}
+
+static void del_key(sl_keyed_state *st, int i, int kg0, int ngroups)
+{
+    char key[32];
+    int kl = snprintf(key, sizeof(key), "k%d", i);
+
+    ck_assert_int_eq(sl_keyed_state_delete(st, kg0 + i % ngroups, key, (size_t)kl), SL_OK);
+}
+
+/* A snapshot of fill(n, kg0, ngroups). */
+static void filled_snapshot(int n, int kg0, int ngroups, sl_buf *out)
+{
+    sl_keyed_state *a = open_hm(kg0, kg0 + ngroups - 1);
+
+    fill(a, n, kg0, ngroups);
+    ck_assert_int_eq(sl_keyed_state_snapshot(a, kg0, kg0 + ngroups - 1, out), SL_OK);
+    sl_keyed_state_close(a);
+}
+
+/* Deleting restored entries frees their blocks: once all are gone only the
+ * slot arrays remain. The survivors of the first round, one per group,
+ * stay readable while their blocks' other entries go. */
+START_TEST(test_restored_blocks_go_with_their_entries)
+{
+    enum { N = 40000, G = 4 };
+    sl_buf snap = {0};
+    sl_keyed_state *st = open_hm(0, G - 1);
+
+    filled_snapshot(N, 0, G, &snap);
+    size_t h0 = heap_in_use();
+    ck_assert_int_eq(sl_keyed_state_restore(st, snap.p, snap.len, 0, G - 1), SL_OK);
+    size_t h1 = heap_in_use();
+    assert_filled(st, N, 0, G, 0, G - 1);
+    ck_assert_uint_ge(h1 - h0, slot_bytes(G, N / G) + (size_t)N * 24);
+    for (int i = 0; i < N - G; i++) {
+        del_key(st, i, 0, G);
+    }
+    for (int i = N - G; i < N; i++) { /* the last of each group */
+        char key[32], want[64];
+        int kl = snprintf(key, sizeof(key), "k%d", i), wl = fill_value(i, want, sizeof(want));
+        const void *val;
+        size_t vlen;
+        ck_assert_int_eq(sl_keyed_state_get(st, i % G, key, (size_t)kl, &val, &vlen), SL_OK);
+        ck_assert_uint_eq(vlen, (size_t)wl);
+        ck_assert(wl == 0 || memcmp(val, want, vlen) == 0);
+    }
+    ck_assert_uint_lt(heap_in_use() - h0, slot_bytes(G, N / G) + (size_t)N * 24);
+    for (int i = N - G; i < N; i++) {
+        del_key(st, i, 0, G);
+    }
+    ck_assert_uint_eq(sl_keyed_state_count(st), 0);
+    ck_assert_uint_le(heap_in_use() - h0, slot_bytes(G, N / G) + SLACK);
+    sl_buf_free(&snap);
+    sl_keyed_state_close(st);
+}
+END_TEST
+
+/* Restored entries rewritten: smaller values in place (the entry stays
+ * where it is), larger ones move out of the block into their own entry;
+ * both read back, and deleting everything returns all of it. */
+START_TEST(test_restored_values_outgrow_their_blocks)
+{
+    enum { N = 9000, G = 3 };
+    static const char big[] = "a value far longer than any of fill()'s, so it moves out";
+    sl_buf snap = {0};
+    sl_keyed_state *st = open_hm(0, G - 1);
+
+    filled_snapshot(N, 0, G, &snap);
+    size_t h0 = heap_in_use();
+    ck_assert_int_eq(sl_keyed_state_restore(st, snap.p, snap.len, 0, G - 1), SL_OK);
+    for (int i = 0; i < N; i++) {
+        char key[32];
+        snprintf(key, sizeof(key), "k%d", i);
+        if (i % 3 == 0) {
+            put_str(st, i % G, key, big);
+        } else if (i % 3 == 1) {
+            const void *before, *after;
+            size_t vlen;
+            ck_assert_int_eq(sl_keyed_state_get(st, i % G, key, strlen(key), &before, &vlen), SL_OK);
+            put_str(st, i % G, key, "");
+            ck_assert_int_eq(sl_keyed_state_get(st, i % G, key, strlen(key), &after, &vlen), SL_OK);
+            ck_assert_ptr_eq(before, after);
+        }
+    }
+    for (int i = 0; i < N; i++) {
+        char key[32], want[64];
+        snprintf(key, sizeof(key), "k%d", i);
+        if (i % 3 == 0) {
+            assert_get(st, i % G, key, big);
+        } else if (i % 3 == 1) {
+            assert_get(st, i % G, key, "");
+        } else {
+            want[fill_value(i, want, sizeof(want) - 1)] = '\0';
+            assert_get(st, i % G, key, want);
+        }
+    }
+    ck_assert_uint_eq(sl_keyed_state_count(st), N);
+    for (int i = N - 1; i >= 0; i--) {
+        del_key(st, i, 0, G);
+    }
+    ck_assert_uint_le(heap_in_use() - h0, slot_bytes(G, N / G) + SLACK);
+    sl_buf_free(&snap);
+    sl_keyed_state_close(st);
+}
+END_TEST
+
+/* Wire bytes of one group kg holding the pairs (k[j], v[j]), j < n. */
+static void group_bytes(sl_buf *out, int kg, const char *const *k, const char *const *v, int n)
+{
+    ck_assert_int_eq(sl_buf_put_varint(out, (uint64_t)kg), SL_OK);
+    ck_assert_int_eq(sl_buf_put_varint(out, (uint64_t)n), SL_OK);
+    for (int j = 0; j < n; j++) {
+        ck_assert_int_eq(sl_buf_put_bytes(out, k[j], strlen(k[j])), SL_OK);
+        ck_assert_int_eq(sl_buf_put_bytes(out, v[j], strlen(v[j])), SL_OK);
+    }
+}
+
+/* A key twice in one snapshot group (the writer never does it, but the
+ * bytes may say so): the later pair wins, smaller or larger; and a whole
+ * snapshot restored twice, or over other values of the same keys. */
+START_TEST(test_restore_of_the_same_key_twice)
+{
+    static const char *const k[] = {"a", "b", "a", "c", "c", "b"};
+    static const char *const v[] = {"1234567890", "2", "x", "3", "a longer value than 3", "22"};
+    enum { N = 3000, G = 2 };
+    sl_buf dup = {0}, snap = {0}, other = {0};
+    sl_keyed_state *st = open_hm(0, 7);
+
+    group_bytes(&dup, 5, k, v, 6);
+    ck_assert_int_eq(sl_keyed_state_restore(st, dup.p, dup.len, 0, 7), SL_OK);
+    ck_assert_uint_eq(sl_keyed_state_count(st), 3);
+    assert_get(st, 5, "a", "x");
+    assert_get(st, 5, "b", "22");
+    assert_get(st, 5, "c", "a longer value than 3");
+    ck_assert_int_eq(sl_keyed_state_restore(st, dup.p, dup.len, 0, 7), SL_OK);
+    ck_assert_uint_eq(sl_keyed_state_count(st), 3);
+    assert_get(st, 5, "a", "x");
+    sl_keyed_state_close(st);
+
+    /* a whole snapshot twice, then the same keys with other values */
+    st = open_hm(0, G - 1);
+    filled_snapshot(N, 0, G, &snap);
+    ck_assert_int_eq(sl_keyed_state_restore(st, snap.p, snap.len, 0, G - 1), SL_OK);
+    ck_assert_int_eq(sl_keyed_state_restore(st, snap.p, snap.len, 0, G - 1), SL_OK);
+    assert_filled(st, N, 0, G, 0, G - 1);
+    sl_keyed_state *o = open_hm(0, G - 1);
+    for (int i = 0; i < N; i++) {
+        char key[32];
+        snprintf(key, sizeof(key), "k%d", i);
+        put_str(o, i % G, key, i % 2 ? "odd, and longer than fill()'s longest value" : "e");
+    }
+    ck_assert_int_eq(sl_keyed_state_snapshot(o, 0, G - 1, &other), SL_OK);
+    ck_assert_int_eq(sl_keyed_state_restore(st, other.p, other.len, 0, G - 1), SL_OK);
+    ck_assert_uint_eq(sl_keyed_state_count(st), N);
+    for (int i = 0; i < N; i++) {
+        char key[32];
+        snprintf(key, sizeof(key), "k%d", i);
+        assert_get(st, i % G, key, i % 2 ? "odd, and longer than fill()'s longest value" : "e");
+    }
+    sl_buf_free(&dup);
+    sl_buf_free(&snap);
+    sl_buf_free(&other);
+    sl_keyed_state_close(o);
+    sl_keyed_state_close(st);
+}
+END_TEST
+
+/* One group of 150000 entries (several blocks up to the largest) with
+ * values of up to 9000 bytes among them (those get their own entries):
+ * the restore snapshots to the same bytes, and deletes in scattered order
+ * give all the memory back. */
+static size_t big_group_vlen(int i)
+{
+    return i % 1000 == 7 ? 4000 + (size_t)i % 5000 : (size_t)i % 13;
+}
+
+START_TEST(test_restore_of_a_big_group_with_big_values)
+{
+    enum { N = 150000 };
+    sl_keyed_state *a = open_hm(3, 3), *b = open_hm(3, 3);
+    sl_buf snap = {0}, again = {0};
+    char *val = calloc(1, 9001);
+
+    ck_assert_ptr_nonnull(val);
+    memset(val, 'v', 9000);
+    for (int i = 0; i < N; i++) {
+        char key[32];
+        int kl = snprintf(key, sizeof(key), "key-%d", i);
+        ck_assert_int_eq(sl_keyed_state_put(a, 3, key, (size_t)kl, val, big_group_vlen(i)), SL_OK);
+    }
+    ck_assert_int_eq(sl_keyed_state_snapshot(a, 3, 3, &snap), SL_OK);
+    size_t h0 = heap_in_use();
+    ck_assert_int_eq(sl_keyed_state_restore(b, snap.p, snap.len, 3, 3), SL_OK);
+    ck_assert_int_eq(sl_keyed_state_snapshot(b, 3, 3, &again), SL_OK);
+    ck_assert_uint_eq(again.len, snap.len);
+    ck_assert(memcmp(again.p, snap.p, snap.len) == 0);
+    sl_buf_free(&again);
+    for (int j = 0; j < N; j++) {
+        int i = (int)(((long long)j * 7919) % N); /* every i once */
+        char key[32];
+        int kl = snprintf(key, sizeof(key), "key-%d", i);
+        ck_assert_int_eq(sl_keyed_state_delete(b, 3, key, (size_t)kl), SL_OK);
+        if (j % 997 == 0 && j + 1 < N) { /* the next one is still there */
+            const void *v;
+            size_t vlen;
+            i = (int)(((long long)(j + 1) * 7919) % N);
+            kl = snprintf(key, sizeof(key), "key-%d", i);
+            ck_assert_int_eq(sl_keyed_state_get(b, 3, key, (size_t)kl, &v, &vlen), SL_OK);
+            ck_assert_uint_eq(vlen, big_group_vlen(i));
+            ck_assert(vlen == 0 || memcmp(v, val, vlen) == 0);
+        }
+    }
+    ck_assert_uint_eq(sl_keyed_state_count(b), 0);
+    /* left: the slots, and the entry pointer array the snapshot's view
+     * keeps for the next one */
+    ck_assert_uint_le(heap_in_use() - h0, slot_bytes(1, N) + (N + N / 4 + 16) * 8 + SLACK);
+    free(val);
+    sl_buf_free(&snap);
+    sl_keyed_state_close(a);
+    sl_keyed_state_close(b);
+}
+END_TEST
+
 typedef struct view_acc {
     int n;
     int last_kg;
@@ -1190,8 +1445,13 @@ static Suite *keyed_state_suite(void)
     tcase_add_test(both, test_snapshot_is_the_same_bytes_for_both_backends);
     suite_add_tcase(s, both);
 
+    tcase_set_timeout(hm, 120);
     tcase_add_test(hm, test_replace_smaller_is_in_place);
     tcase_add_test(hm, test_unknown_backend_is_einval);
+    tcase_add_test(hm, test_restored_blocks_go_with_their_entries);
+    tcase_add_test(hm, test_restored_values_outgrow_their_blocks);
+    tcase_add_test(hm, test_restore_of_the_same_key_twice);
+    tcase_add_test(hm, test_restore_of_a_big_group_with_big_values);
     suite_add_tcase(s, hm);
 
     tcase_set_timeout(ldb, 30);
