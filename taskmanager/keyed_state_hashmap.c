@@ -47,46 +47,7 @@
 #include <string.h>
 
 #include "common/status.h"
-#include "taskmanager/keyed_state_backend.h"
-
-#define KS_MAX_LEN SL_KS_MAX_LEN
-
-typedef struct hm_entry {
-    uint32_t klen;        /* key length, | HM_IN_BLOCK for a block entry */
-    uint32_t vlen;
-    uint32_t vcap;
-    uint32_t ver;         /* state version it was written at */
-    unsigned char data[]; /* key, padding to 8, value (vcap bytes) */
-} hm_entry;
-
-/* Set in klen (lengths are at most 2^30) when the entry lies in a block. */
-#define HM_IN_BLOCK (UINT32_C(1) << 31)
-
-#define HM_BLOCK_MIN ((size_t)16 << 10)      /* block sizes (entry bytes) */
-#define HM_BLOCK_MAX ((size_t)2 << 20)
-#define HM_BLOCK_ENTRY_MAX ((size_t)4 << 10) /* larger restored entries: malloc */
-
-/* A block of restored entries; the entries follow the header. */
-typedef struct hm_block {
-    size_t size; /* bytes, header included */
-    size_t used; /* bytes handed out, header included */
-    size_t live; /* entries handed out and not yet freed */
-} hm_block;
-
-typedef struct hm_slot {
-    uint64_t hash;
-    hm_entry *e; /* NULL: empty */
-} hm_slot;
-
-typedef struct hm_table {
-    hm_slot *slots; /* NULL until the group's first put */
-    uint32_t mask;
-    uint32_t count;
-    uint32_t nblocks, blocks_cap;
-    hm_block **blocks; /* ascending addresses */
-    hm_block *cur;     /* the block a running restore of the group fills */
-    size_t grown;      /* bytes of the blocks that restore opened */
-} hm_table;
+#include "taskmanager/keyed_state_hashmap.h"
 
 struct hm_state;
 
@@ -124,14 +85,6 @@ typedef struct hm_state {
     size_t nretired, retired_cap;
     atomic_int refs;  /* the state itself, plus an open view */
 } hm_state;
-
-/* A restore's place in its batch, for sizing the group's next block. */
-typedef struct hm_restore {
-    const sl_ks_pair *p; /* the batch */
-    size_t n;            /* its pairs */
-    size_t k;            /* the pair being put */
-    uint64_t more;       /* the group's entries after the batch */
-} hm_restore;
 
 #define HM_MIN_SLOTS 8u
 
@@ -179,74 +132,6 @@ static inline uint64_t hm_hash(const void *key, size_t n)
     return hm_mul_fold(hm_mul_fold(a ^ k1, b ^ h ^ k2), h ^ k3);
 }
 
-static uint32_t hm_klen(const hm_entry *e)
-{
-    return e->klen & ~HM_IN_BLOCK;
-}
-
-static size_t hm_voff(uint32_t klen)
-{
-    return ((size_t)klen + 7) & ~(size_t)7;
-}
-
-static unsigned char *hm_val(hm_entry *e)
-{
-    return e->data + hm_voff(hm_klen(e));
-}
-
-/* Room for a value of vlen: rounded up to 8, at least half again the old
- * capacity when a value grows. */
-static uint32_t hm_vcap(size_t vlen, uint32_t old)
-{
-    size_t want = vlen;
-
-    if (old > 0 && want < (size_t)old + old / 2) {
-        want = (size_t)old + old / 2;
-    }
-    want = (want + 7) & ~(size_t)7;
-    return (uint32_t)(want < 2 * (size_t)KS_MAX_LEN ? want : 2 * (size_t)KS_MAX_LEN);
-}
-
-/* memcpy, with the short lengths of typical keys and values inline. */
-static inline void hm_copy(unsigned char *d, const unsigned char *s, size_t n)
-{
-    if (n >= 8 && n <= 16) {
-        uint64_t a, b;
-        memcpy(&a, s, 8);
-        memcpy(&b, s + n - 8, 8);
-        memcpy(d, &a, 8);
-        memcpy(d + n - 8, &b, 8);
-    } else if (n >= 4 && n < 8) {
-        uint32_t a, b;
-        memcpy(&a, s, 4);
-        memcpy(&b, s + n - 4, 4);
-        memcpy(d, &a, 4);
-        memcpy(d + n - 4, &b, 4);
-    } else if (n > 0) {
-        memcpy(d, s, n);
-    }
-}
-
-/* Bytes of an entry for a new key of klen and value of vlen. */
-static size_t hm_entry_size(size_t klen, size_t vlen)
-{
-    return sizeof(hm_entry) + hm_voff((uint32_t)klen) + hm_vcap(vlen, 0);
-}
-
-/* Fills a fresh entry of klen and vcap (flags: 0 or HM_IN_BLOCK). */
-static inline hm_entry *hm_entry_fill(hm_entry *e, uint32_t flags, const void *key,
-                                      size_t klen, const void *val, size_t vlen, uint32_t vcap,
-                                      uint32_t ver)
-{
-    e->klen = (uint32_t)klen | flags;
-    e->vlen = (uint32_t)vlen;
-    e->vcap = vcap;
-    e->ver = ver;
-    hm_copy(e->data, key, klen);
-    hm_copy(e->data + hm_voff((uint32_t)klen), val, vlen);
-    return e;
-}
-
 static hm_entry *hm_entry_new(const void *key, size_t klen, const void *val, size_t vlen,
                               uint32_t old_cap, uint32_t ver)
 {
@@ -254,155 +139,6 @@ static hm_entry *hm_entry_new(const void *key, size_t klen, const void *val, siz
     hm_entry *e = malloc(sizeof(*e) + hm_voff((uint32_t)klen) + vcap);
 
     return e != NULL ? hm_entry_fill(e, 0, key, klen, val, vlen, vcap, ver) : NULL;
-}
-
-/* ---- entry blocks ----------------------------------------------------- */
-
-/* Index in t->blocks of the block holding e (a block entry of t). */
-static uint32_t hm_block_find(const hm_table *t, const hm_entry *e)
-{
-    uint32_t lo = 0, hi = t->nblocks; /* blocks[lo] <= e < blocks[hi] */
-
-    while (hi - lo > 1) {
-        uint32_t mid = lo + (hi - lo) / 2;
-        if ((uintptr_t)t->blocks[mid] <= (uintptr_t)e) {
-            lo = mid;
-        } else {
-            hi = mid;
-        }
-    }
-    return lo;
-}
-
-/* Adds b to t->blocks, keeping address order. */
-static int hm_block_add(hm_table *t, hm_block *b)
-{
-    uint32_t i = t->nblocks;
-
-    if (t->nblocks == t->blocks_cap) {
-        uint32_t cap = t->blocks_cap ? t->blocks_cap * 2 : 4;
-        hm_block **nb = realloc(t->blocks, cap * sizeof(*nb));
-        if (nb == NULL) {
-            return SL_ENOMEM;
-        }
-        t->blocks = nb;
-        t->blocks_cap = cap;
-    }
-    while (i > 0 && (uintptr_t)t->blocks[i - 1] > (uintptr_t)b) {
-        t->blocks[i] = t->blocks[i - 1];
-        i--;
-    }
-    t->blocks[i] = b;
-    t->nblocks++;
-    return SL_OK;
-}
-
-/* Entry bytes a restore still needs in blocks, this pair included:
- * exactly for the rest of the batch, at the batch's average for the
- * entries after it. Entries above HM_BLOCK_ENTRY_MAX do not count. */
-static uint64_t hm_restore_estimate(const hm_restore *r)
-{
-    uint64_t all = 0, rest = 0, nb = 0;
-
-    for (size_t i = 0; i < r->n; i++) {
-        size_t sz = hm_entry_size(r->p[i].klen, r->p[i].vlen);
-        if (sz <= HM_BLOCK_ENTRY_MAX) {
-            all += sz;
-            rest += i >= r->k ? sz : 0;
-            nb++;
-        }
-    }
-    return rest + (nb > 0 ? r->more * (all / nb) : 0);
-}
-
-/* Bytes of a new block for a restore that needs sz bytes now: room for
- * all it still needs (hm_restore_estimate), capped by what the restore's
- * blocks of the group hold so far (at least HM_BLOCK_MIN) and by
- * HM_BLOCK_MAX, so an estimate too high wastes at most about as much as
- * was used. */
-static size_t hm_block_size(const hm_table *t, size_t sz, const hm_restore *r)
-{
-    size_t cap = t->grown > HM_BLOCK_MIN ? t->grown : HM_BLOCK_MIN;
-    uint64_t want = hm_restore_estimate(r);
-
-    if (cap > HM_BLOCK_MAX) {
-        cap = HM_BLOCK_MAX;
-    }
-    if (want > cap) {
-        want = cap;
-    }
-    if (want < sz) {
-        want = sz;
-    }
-    return sizeof(hm_block) + (size_t)want;
-}
-
-static hm_block *hm_block_new(hm_table *t, size_t size)
-{
-    hm_block *b = malloc(size);
-
-    if (b == NULL) {
-        return NULL;
-    }
-    b->size = size;
-    b->used = sizeof(*b);
-    b->live = 0;
-    if (hm_block_add(t, b) != SL_OK) {
-        free(b);
-        return NULL;
-    }
-    t->grown += size;
-    return b;
-}
-
-/* sz bytes for a restored entry from the group's current block, opening
- * a new block (see hm_block_size) when it is full. */
-static inline hm_entry *hm_block_alloc(hm_table *t, size_t sz, const hm_restore *r)
-{
-    hm_block *b = t->cur;
-    hm_entry *e;
-
-    if (b == NULL || b->size - b->used < sz) {
-        if ((b = hm_block_new(t, hm_block_size(t, sz, r))) == NULL) {
-            return NULL;
-        }
-        t->cur = b;
-    }
-    e = (hm_entry *)((unsigned char *)b + b->used);
-    b->used += sz;
-    b->live++;
-    return e;
-}
-
-/* The group's restore is over: its next one starts new blocks. */
-static void hm_block_finish(hm_table *t)
-{
-    t->cur = NULL;
-    t->grown = 0;
-}
-
-/* Frees an entry no view can read any more: its own allocation, or its
- * share of a block of t (the block goes with its last entry). */
-static void hm_entry_free(hm_table *t, hm_entry *e)
-{
-    uint32_t i;
-    hm_block *b;
-
-    if (!(e->klen & HM_IN_BLOCK)) {
-        free(e);
-        return;
-    }
-    i = hm_block_find(t, e);
-    b = t->blocks[i];
-    if (--b->live > 0) {
-        return;
-    }
-    memmove(&t->blocks[i], &t->blocks[i + 1], (t->nblocks - i - 1) * sizeof(*t->blocks));
-    t->nblocks--;
-    if (t->cur == b) {
-        t->cur = NULL;
-    }
-    free(b);
 }
 
 /* ---- views: retiring and reaping ------------------------------------ */
@@ -416,7 +152,7 @@ static int hm_shared(const hm_state *hm, const hm_entry *e)
 static void hm_free_retired(hm_state *hm)
 {
     for (size_t i = 0; i < hm->nretired; i++) {
-        hm_entry_free(hm->retired[i].t, hm->retired[i].e);
+        sl_hm_entry_free(hm->retired[i].t, hm->retired[i].e);
     }
     hm->nretired = 0;
 }
@@ -464,7 +200,7 @@ static void hm_drop(hm_state *hm, hm_table *t, hm_entry *e)
         hm->retired[hm->nretired].t = t;
         hm->nretired++;
     } else {
-        hm_entry_free(t, e);
+        sl_hm_entry_free(t, e);
     }
 }
 
@@ -593,10 +329,7 @@ static void hm_table_free(hm_table *t)
             free(e);
         }
     }
-    for (uint32_t b = 0; b < t->nblocks; b++) {
-        free(t->blocks[b]);
-    }
-    free(t->blocks);
+    sl_hm_blocks_free(t);
     free(t->slots);
 }
 
@@ -684,7 +417,7 @@ static inline hm_entry *hm_entry_make(hm_state *hm, hm_table *t, const void *key
     if (r == NULL || sz > HM_BLOCK_ENTRY_MAX) {
         return hm_entry_new(key, klen, val, vlen, 0, hm->ver);
     }
-    e = hm_block_alloc(t, sz, r);
+    e = sl_hm_block_alloc(t, sz, r);
     return e != NULL ? hm_entry_fill(e, HM_IN_BLOCK, key, klen, val, vlen, vcap, hm->ver) : NULL;
 }
 
@@ -711,7 +444,7 @@ static inline int hm_insert(hm_state *hm, hm_table *t, uint64_t h, const void *k
         return SL_ENOMEM;
     }
     if ((rv = hm_reserve(t)) != SL_OK) {
-        hm_entry_free(t, e);
+        sl_hm_entry_free(t, e);
         return rv;
     }
     if (t->mask != mask_before) { /* resized: find the empty slot again */
@@ -780,7 +513,7 @@ static int hm_put_restored(void *impl, int kg, const sl_ks_pair *p, size_t n, ui
         }
     }
     if (more == 0) {
-        hm_block_finish(t);
+        sl_hm_block_finish(t);
     }
     return rv;
 }
