@@ -51,9 +51,6 @@
 
 struct hm_state;
 
-#define HM_POOL_UNIT 16u    /* pooled entry sizes: multiples of this, */
-#define HM_POOL_CLASSES 32  /* up to this many units (512 bytes) */
-
 /* A snapshot view: the entries of group g are ents[off[g] .. off[g+1]).
  * Lives inside the state (one view at a time), so opening one allocates
  * nothing once the arrays have their size. */
@@ -84,8 +81,6 @@ typedef struct hm_state {
     size_t *off;      /* the views' group offsets (ngroups + 1) */
     hm_entry **ents;  /* the views' pointer array, kept for the next view */
     size_t ents_cap;
-    hm_entry *pool[HM_POOL_CLASSES]; /* free lists by size (the entry pool) */
-    size_t npool;
     hm_retired *retired; /* old entries replaced or deleted while a view is open */
     size_t nretired, retired_cap;
     atomic_int refs;  /* the state itself, plus an open view */
@@ -137,96 +132,13 @@ static inline uint64_t hm_hash(const void *key, size_t n)
     return hm_mul_fold(hm_mul_fold(a ^ k1, b ^ h ^ k2), h ^ k3);
 }
 
-/* ---- the entry pool --------------------------------------------------
- * Entries a put allocates are sized in steps of HM_POOL_UNIT (the value's
- * room takes the rest of the step), and a freed one of up to
- * HM_POOL_CLASSES steps goes to a free list of its size instead of free(),
- * while the lists hold fewer than hm_pool_limit entries (a quarter of the
- * state's entries; a delete gives back what is above). Copy-on-write
- * replaces one entry by a new one of the same size at every write to an
- * older entry while a view is open, and the task frees the old ones when
- * the view closes: with the pool that cycle costs no malloc or free. */
-
-static size_t hm_pool_limit(const hm_state *hm)
-{
-    return hm->count / 4 + 64;
-}
-
-/* Free-list index of an entry of `bytes`, or -1 if it is not pooled. */
-static int hm_pool_class(size_t bytes)
-{
-    if (bytes % HM_POOL_UNIT != 0 || bytes > HM_POOL_UNIT * HM_POOL_CLASSES) {
-        return -1;
-    }
-    return (int)(bytes / HM_POOL_UNIT) - 1;
-}
-
-static hm_entry *hm_entry_new(hm_state *hm, const void *key, size_t klen, const void *val,
-                              size_t vlen, uint32_t old_cap)
+static hm_entry *hm_entry_new(const void *key, size_t klen, const void *val, size_t vlen,
+                              uint32_t old_cap, uint32_t ver)
 {
     uint32_t vcap = hm_vcap(vlen, old_cap);
-    size_t bytes = sizeof(hm_entry) + hm_voff((uint32_t)klen) + vcap;
-    size_t round = (bytes + HM_POOL_UNIT - 1) & ~(size_t)(HM_POOL_UNIT - 1);
-    int c = hm_pool_class(round);
-    hm_entry *e;
+    hm_entry *e = malloc(sizeof(*e) + hm_voff((uint32_t)klen) + vcap);
 
-    if (c >= 0) {
-        vcap += (uint32_t)(round - bytes); /* a multiple of 8 */
-        bytes = round;
-    }
-    if (c >= 0 && hm->pool[c] != NULL) {
-        e = hm->pool[c];
-        hm->pool[c] = *(hm_entry **)e;
-        hm->npool--;
-    } else if ((e = malloc(bytes)) == NULL) {
-        return NULL;
-    }
-    return hm_entry_fill(e, 0, key, klen, val, vlen, vcap, hm->ver);
-}
-
-/* Frees an entry of t that no view can read any more: back to its block,
- * to the pool, or free(). */
-static void hm_entry_release(hm_state *hm, hm_table *t, hm_entry *e)
-{
-    int c;
-
-    if (e->klen & HM_IN_BLOCK) {
-        sl_hm_entry_free(t, e);
-        return;
-    }
-    c = hm_pool_class(sizeof(*e) + hm_voff(hm_klen(e)) + e->vcap);
-    if (c < 0 || hm->npool >= hm_pool_limit(hm)) {
-        free(e);
-        return;
-    }
-    *(hm_entry **)e = hm->pool[c];
-    hm->pool[c] = e;
-    hm->npool++;
-}
-
-/* Frees pooled entries above the limit (the state shrank). */
-static void hm_pool_trim(hm_state *hm)
-{
-    for (int c = 0; c < HM_POOL_CLASSES && hm->npool > hm_pool_limit(hm); c++) {
-        while (hm->pool[c] != NULL && hm->npool > hm_pool_limit(hm)) {
-            hm_entry *e = hm->pool[c];
-            hm->pool[c] = *(hm_entry **)e;
-            hm->npool--;
-            free(e);
-        }
-    }
-}
-
-static void hm_pool_free(hm_state *hm)
-{
-    for (int c = 0; c < HM_POOL_CLASSES; c++) {
-        while (hm->pool[c] != NULL) {
-            hm_entry *e = hm->pool[c];
-            hm->pool[c] = *(hm_entry **)e;
-            free(e);
-        }
-    }
-    hm->npool = 0;
+    return e != NULL ? hm_entry_fill(e, 0, key, klen, val, vlen, vcap, ver) : NULL;
 }
 
 /* ---- views: retiring and reaping ------------------------------------ */
@@ -240,7 +152,7 @@ static int hm_shared(const hm_state *hm, const hm_entry *e)
 static void hm_free_retired(hm_state *hm)
 {
     for (size_t i = 0; i < hm->nretired; i++) {
-        hm_entry_release(hm, hm->retired[i].t, hm->retired[i].e);
+        sl_hm_entry_free(hm->retired[i].t, hm->retired[i].e);
     }
     hm->nretired = 0;
 }
@@ -288,7 +200,7 @@ static void hm_drop(hm_state *hm, hm_table *t, hm_entry *e)
         hm->retired[hm->nretired].t = t;
         hm->nretired++;
     } else {
-        hm_entry_release(hm, t, e);
+        sl_hm_entry_free(t, e);
     }
 }
 
@@ -427,7 +339,6 @@ static void hm_free_all(hm_state *hm)
     for (int g = 0; g < hm->ngroups; g++) {
         hm_table_free(&hm->tables[g]);
     }
-    hm_pool_free(hm);
     free(hm->off);
     free(hm->retired);
     free(hm->ents);
@@ -478,7 +389,7 @@ static int hm_replace(hm_state *hm, hm_table *t, hm_slot *s, const void *val, si
     hm_entry *e = s->e;
 
     if (hm_shared(hm, e) || vlen > e->vcap) {
-        hm_entry *ne = hm_entry_new(hm, e->data, hm_klen(e), val, vlen, e->vcap);
+        hm_entry *ne = hm_entry_new(e->data, hm_klen(e), val, vlen, e->vcap, hm->ver);
         if (ne == NULL) {
             return SL_ENOMEM;
         }
@@ -504,7 +415,7 @@ static inline hm_entry *hm_entry_make(hm_state *hm, hm_table *t, const void *key
     hm_entry *e;
 
     if (r == NULL || sz > HM_BLOCK_ENTRY_MAX) {
-        return hm_entry_new(hm, key, klen, val, vlen, 0);
+        return hm_entry_new(key, klen, val, vlen, 0, hm->ver);
     }
     e = sl_hm_block_alloc(t, sz, r);
     return e != NULL ? hm_entry_fill(e, HM_IN_BLOCK, key, klen, val, vlen, vcap, hm->ver) : NULL;
@@ -533,7 +444,7 @@ static inline int hm_insert(hm_state *hm, hm_table *t, uint64_t h, const void *k
         return SL_ENOMEM;
     }
     if ((rv = hm_reserve(t)) != SL_OK) {
-        hm_entry_release(hm, t, e);
+        sl_hm_entry_free(t, e);
         return rv;
     }
     if (t->mask != mask_before) { /* resized: find the empty slot again */
@@ -650,7 +561,6 @@ static int hm_del(void *impl, int kg, const void *key, size_t klen)
     hm_unlink(t, i);
     t->count--;
     hm->count--;
-    hm_pool_trim(hm);
     return SL_OK;
 }
 
