@@ -281,15 +281,12 @@ static void *writer_main(void *p)
     return NULL;
 }
 
-START_TEST(test_concurrent_write_while_the_task_churns)
+/* rounds times: a synchronous reference snapshot, then an asynchronous
+ * one written on its own thread while this thread puts and deletes random
+ * keys of [0, 2n); the written bytes must equal the reference. */
+static void churn_while_writing(sl_keyed_state *st, int n, int rounds, unsigned seed)
 {
-    sl_keyed_state *st = open_hm();
-    const int n = 20000;
-    unsigned seed = 12345;
-
-    for (int i = 0; i < n; i++)
-        put_i(st, i, 0);
-    for (int round = 0; round < 10; round++) {
+    for (int round = 0; round < rounds; round++) {
         sl_buf ref = {0};
         writer_arg w = {0};
         pthread_t th;
@@ -313,6 +310,16 @@ START_TEST(test_concurrent_write_while_the_task_churns)
         sl_buf_free(&ref);
         sl_buf_free(&w.out);
     }
+}
+
+START_TEST(test_concurrent_write_while_the_task_churns)
+{
+    sl_keyed_state *st = open_hm();
+    const int n = 20000;
+
+    for (int i = 0; i < n; i++)
+        put_i(st, i, 0);
+    churn_while_writing(st, n, 10, 12345);
     sl_keyed_state_close(st);
 }
 END_TEST
@@ -417,32 +424,8 @@ START_TEST(test_concurrent_write_over_restored_entries)
 {
     const int n = 20000;
     sl_keyed_state *st = restored(n, 1);
-    unsigned seed = 54321;
 
-    for (int round = 0; round < 6; round++) {
-        sl_buf ref = {0};
-        writer_arg w = {0};
-        pthread_t th;
-
-        ck_assert_int_eq(sl_keyed_state_snapshot(st, 0, G - 1, &ref), SL_OK);
-        ck_assert_int_eq(sl_keyed_state_snapshot_begin(st, 0, G - 1, &w.s), SL_OK);
-        ck_assert_int_eq(pthread_create(&th, NULL, writer_main, &w), 0);
-        for (int k = 0; k < 30000; k++) {
-            int i = (int)(rand_r(&seed) % (unsigned)(2 * n)), op = (int)(rand_r(&seed) % 4);
-            char key[32];
-            key_of(i, key, sizeof(key));
-            if (op == 0)
-                (void)sl_keyed_state_delete(st, i % G, key, strlen(key));
-            else
-                put_i(st, i, op + round);
-        }
-        ck_assert_int_eq(pthread_join(th, NULL), 0);
-        ck_assert_int_eq(w.rv, SL_OK);
-        assert_same(&ref, &w.out);
-        sl_keyed_snapshot_free(w.s);
-        sl_buf_free(&ref);
-        sl_buf_free(&w.out);
-    }
+    churn_while_writing(st, n, 6, 54321);
     sl_keyed_state_close(st);
 }
 END_TEST
