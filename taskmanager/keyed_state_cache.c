@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/hash.h"
 #include "common/status.h"
 
 #define KC_PRESENT 1u
@@ -45,55 +46,7 @@ struct sl_kc {
     int complete;
 };
 
-/* ---- hashing and sizes ----------------------------------------------- */
-
-static uint64_t kc_fmix(uint64_t h)
-{
-    h ^= h >> 33;
-    h *= UINT64_C(0xff51afd7ed558ccd);
-    h ^= h >> 33;
-    h *= UINT64_C(0xc4ceb9fe1a85ec53);
-    return h ^ (h >> 33);
-}
-
-static uint64_t kc_rd64(const unsigned char *p)
-{
-    uint64_t w;
-    memcpy(&w, p, sizeof(w));
-    return w;
-}
-
-static uint64_t kc_rd32(const unsigned char *p)
-{
-    uint32_t w;
-    memcpy(&w, p, sizeof(w));
-    return w;
-}
-
-/* 16 bytes a round through a 128-bit multiply; the last 1..16 bytes are
- * read as two words that may overlap (no byte loop, no memcpy call). */
-static uint64_t kc_hash(const unsigned char *p, size_t n)
-{
-    const uint64_t k1 = UINT64_C(0x9e3779b97f4a7c15), k2 = UINT64_C(0xc2b2ae3d27d4eb4f);
-    uint64_t h = k2 ^ n, a = 0, b = 0;
-    __uint128_t m;
-
-    for (; n > 16; p += 16, n -= 16) {
-        m = (__uint128_t)(kc_rd64(p) ^ k1) * (kc_rd64(p + 8) ^ h);
-        h = (uint64_t)m ^ (uint64_t)(m >> 64);
-    }
-    if (n >= 8) {
-        a = kc_rd64(p);
-        b = kc_rd64(p + n - 8);
-    } else if (n >= 4) {
-        a = kc_rd32(p);
-        b = kc_rd32(p + n - 4);
-    } else if (n > 0) {
-        a = ((uint64_t)p[0] << 16) | ((uint64_t)p[n >> 1] << 8) | p[n - 1];
-    }
-    m = (__uint128_t)(a ^ k1) * (b ^ h);
-    return kc_fmix((uint64_t)m ^ (uint64_t)(m >> 64));
-}
+/* ---- sizes ------------------------------------------------------------ */
 
 static size_t kc_charge(const sl_kc_entry *e)
 {
@@ -392,7 +345,7 @@ int sl_kc_lookup(sl_kc *c, const void *key, size_t klen, sl_kc_entry **out)
         *out = c->head;
         return SL_OK;
     }
-    h = kc_hash(key, klen);
+    h = sl_hash_bytes(key, klen);
     e = c->slots[kc_probe(c, h, key, klen)].e;
 
     if (e == NULL) {
@@ -452,7 +405,7 @@ int sl_kc_store(sl_kc *c, const void *key, size_t klen, const void *val, size_t 
     int rv = SL_OK;
 
     if (!kc_is_head(c, key, klen)) {
-        h = kc_hash(key, klen);
+        h = sl_hash_bytes(key, klen);
         e = c->slots[kc_probe(c, h, key, klen)].e;
     }
     if (val == NULL) {
@@ -506,7 +459,7 @@ int sl_kc_flush(sl_kc *c)
 
 int sl_kc_delete(sl_kc *c, const void *key, size_t klen)
 {
-    uint64_t h = kc_hash(key, klen);
+    uint64_t h = sl_hash_bytes(key, klen);
     size_t i = kc_probe(c, h, key, klen);
     sl_kc_entry *e = c->slots[i].e;
 

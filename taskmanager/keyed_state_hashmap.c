@@ -46,20 +46,18 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/hash.h"
 #include "common/status.h"
 #include "taskmanager/keyed_state_hashmap.h"
 
 struct hm_state;
 
-/* A snapshot view: the entries of group g are ents[off[g] .. off[g+1]).
+/* A snapshot view: the entries of group g are hm->ents[hm->off[g] ..
+ * hm->off[g+1]), which the task leaves alone while the view is open.
  * Lives inside the state (one view at a time), so opening one allocates
  * nothing once the arrays have their size. */
 typedef struct hm_view {
     struct hm_state *hm;
-    int kg_start;
-    int ngroups;
-    size_t *off;     /* ngroups + 1, borrowed from hm->off */
-    hm_entry **ents; /* borrowed from hm->ents */
     atomic_int done; /* set by view_close (any thread) */
 } hm_view;
 
@@ -87,50 +85,6 @@ typedef struct hm_state {
 } hm_state;
 
 #define HM_MIN_SLOTS 8u
-
-static uint64_t hm_mul_fold(uint64_t a, uint64_t b)
-{
-    __uint128_t r = (__uint128_t)a * b;
-    return (uint64_t)r ^ (uint64_t)(r >> 64);
-}
-
-static uint64_t hm_rd64(const unsigned char *p)
-{
-    uint64_t x;
-    memcpy(&x, p, sizeof(x));
-    return x;
-}
-
-static uint64_t hm_rd32(const unsigned char *p)
-{
-    uint32_t x;
-    memcpy(&x, p, sizeof(x));
-    return x;
-}
-
-/* Multiply-fold hash: 16 bytes per round, the last 1..16 bytes read as two
- * (possibly overlapping) words. */
-static inline uint64_t hm_hash(const void *key, size_t n)
-{
-    const uint64_t k1 = UINT64_C(0x9e3779b97f4a7c15), k2 = UINT64_C(0xd6e8feb86659fd93);
-    const uint64_t k3 = UINT64_C(0xa0761d6478bd642f);
-    const unsigned char *p = key;
-    uint64_t h = k3 ^ (n * k1), a = 0, b = 0;
-
-    for (; n > 16; p += 16, n -= 16) {
-        h = hm_mul_fold(hm_rd64(p) ^ k1, hm_rd64(p + 8) ^ h);
-    }
-    if (n >= 8) {
-        a = hm_rd64(p);
-        b = hm_rd64(p + n - 8);
-    } else if (n >= 4) {
-        a = hm_rd32(p);
-        b = hm_rd32(p + n - 4);
-    } else if (n > 0) {
-        a = ((uint64_t)p[0] << 16) | ((uint64_t)p[n >> 1] << 8) | p[n - 1];
-    }
-    return hm_mul_fold(hm_mul_fold(a ^ k1, b ^ h ^ k2), h ^ k3);
-}
 
 static hm_entry *hm_entry_new(const void *key, size_t klen, const void *val, size_t vlen,
                               uint32_t old_cap, uint32_t ver)
@@ -368,7 +322,7 @@ static int hm_get(void *impl, int kg, const void *key, size_t klen, const void *
     if (t->slots == NULL) {
         return SL_ENOTFOUND;
     }
-    e = t->slots[hm_probe(t, hm_hash(key, klen), key, klen)].e;
+    e = t->slots[hm_probe(t, sl_hash_bytes(key, klen), key, klen)].e;
     if (e == NULL) {
         return SL_ENOTFOUND;
     }
@@ -461,7 +415,7 @@ static int hm_put(void *impl, int kg, const void *key, size_t klen, const void *
 {
     hm_state *hm = impl;
 
-    return hm_insert(hm, hm_table_of(hm, kg), hm_hash(key, klen), key, klen, val, vlen, NULL);
+    return hm_insert(hm, hm_table_of(hm, kg), sl_hash_bytes(key, klen), key, klen, val, vlen, NULL);
 }
 
 /* Puts the pairs of r in the common case: no view is open and the table
@@ -471,7 +425,7 @@ static int hm_restore_fast(hm_state *hm, hm_table *t, hm_restore *r)
 {
     for (r->k = 0; r->k < r->n; r->k++) {
         const sl_ks_pair *p = &r->p[r->k];
-        uint64_t h = hm_hash(p->key, p->klen);
+        uint64_t h = sl_hash_bytes(p->key, p->klen);
         uint32_t i = hm_probe(t, h, p->key, p->klen);
         hm_entry *e;
 
@@ -508,7 +462,7 @@ static int hm_put_restored(void *impl, int kg, const sl_ks_pair *p, size_t n, ui
         rv = hm_restore_fast(hm, t, &r);
     } else {
         for (; r.k < n && rv == SL_OK; r.k++) {
-            rv = hm_insert(hm, t, hm_hash(p[r.k].key, p[r.k].klen), p[r.k].key, p[r.k].klen,
+            rv = hm_insert(hm, t, sl_hash_bytes(p[r.k].key, p[r.k].klen), p[r.k].key, p[r.k].klen,
                            p[r.k].val, p[r.k].vlen, &r);
         }
     }
@@ -550,7 +504,7 @@ static int hm_del(void *impl, int kg, const void *key, size_t klen)
     if (t->slots == NULL) {
         return SL_ENOTFOUND;
     }
-    i = hm_probe(t, hm_hash(key, klen), key, klen);
+    i = hm_probe(t, sl_hash_bytes(key, klen), key, klen);
     if (t->slots[i].e == NULL) {
         return SL_ENOTFOUND;
     }
@@ -626,11 +580,7 @@ static int hm_view_open(void *impl, void **view)
         return SL_ENOMEM;
     }
     v = &hm->view_store;
-    v->off = hm->off;
     v->hm = hm;
-    v->kg_start = hm->kg_start;
-    v->ngroups = hm->ngroups;
-    v->ents = hm->ents;
     atomic_init(&v->done, 0);
     hm->ver++;
     hm->view = v;
@@ -643,14 +593,15 @@ static int hm_view_open(void *impl, void **view)
  * writes or frees while it is open. */
 static int hm_view_visit(void *view, int kg_lo, int kg_hi, sl_keyed_state_visit_fn fn, void *arg)
 {
-    hm_view *v = view;
+    const hm_state *hm = ((hm_view *)view)->hm;
+    hm_entry *const *ents = hm->ents;
 
     for (int kg = kg_lo; kg <= kg_hi; kg++) {
-        size_t lo = v->off[kg - v->kg_start], hi = v->off[kg - v->kg_start + 1];
+        size_t lo = hm->off[kg - hm->kg_start], hi = hm->off[kg - hm->kg_start + 1];
         for (size_t i = lo; i < hi; i++) {
-            hm_entry *e = v->ents[i];
+            hm_entry *e = ents[i];
             if (i + 8 < hi) {
-                __builtin_prefetch(v->ents[i + 8]);
+                __builtin_prefetch(ents[i + 8]);
             }
             int rv = fn(arg, kg, e->data, hm_klen(e), hm_val(e), e->vlen);
             if (rv != 0) {
