@@ -15,7 +15,7 @@
 #define CFG_VALUE_MAX 4096  /* longest text value we accept */
 #define CFG_NOLIMIT INT64_MAX
 #define CFG_DEF_TMPDIR 1u   /* default is a folder named `def` under $TMPDIR or /tmp */
-#define SL_CFG_NKEYS 39     /* rows of sl_cfg_table: config_keys.c checks it */
+#define SL_CFG_NKEYS 40     /* rows of sl_cfg_table: config_keys.c checks it */
 
 /* One row of the key table. */
 struct sl_cfg_key {

@@ -55,6 +55,8 @@ const struct sl_cfg_key sl_cfg_table[] = {
     K_INT("execution.checkpointing.tolerable-failed-checkpoints", "0", 0, CFG_NOLIMIT),
     K_ENUM("execution.checkpointing.externalized-checkpoint-retention",
            "DELETE_ON_CANCELLATION", retention_choices, NULL),
+    /* Restart without state when no retained checkpoint verifies (else the job fails). */
+    K_BOOL("execution.state-recovery.allow-empty-on-failure", "false"),
     K_DUR("execution.buffer-timeout", "100 ms", 0, CFG_NOLIMIT),
     K_ENUM("restart-strategy.type", NULL, restart_choices, restart_aliases),
     K_INT("restart-strategy.fixed-delay.attempts", "1", 0, CFG_NOLIMIT),
