@@ -183,12 +183,23 @@ int sl_text_parse_int(const char *s, size_t n, int64_t *out)
     return SL_OK;
 }
 
+/* Whether s[0..n) holds only the characters of a decimal double; reads
+ * exactly n bytes (s need not be terminated). */
+static int double_chars(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (memchr("0123456789+-.eE", s[i], 15) == NULL)
+            return 0;
+    }
+    return 1;
+}
+
 int sl_text_parse_double(const char *s, size_t n, double *out)
 {
     char tmp[NUM_MAX + 1];
     char *end = NULL;
 
-    if (n == 0 || n > NUM_MAX || strspn(s, "0123456789+-.eE") < n)
+    if (n == 0 || n > NUM_MAX || !double_chars(s, n))
         return SL_EINVAL;
     memcpy(tmp, s, n);
     tmp[n] = '\0';

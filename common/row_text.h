@@ -31,7 +31,8 @@
 int sl_schema_parse(const char *text, sl_schema *out, size_t *err_off, char *err,
                     size_t errlen);
 
-/* Numbers as text, exactly n bytes (no blanks): an optional sign and decimal
+/* Numbers as text, exactly n bytes (no blanks; s[n] is never read, s need
+ * not be terminated): an optional sign and decimal
  * digits that fit 64 bits; a decimal double (sign, digits, '.', exponent;
  * no hex, inf or nan) that does not overflow. SL_EINVAL otherwise. */
 int sl_text_parse_int(const char *s, size_t n, int64_t *out);
@@ -49,8 +50,8 @@ int sl_csv_record_end(const char *p, size_t n, int *state, size_t *end);
 
 /* Parses one record (p[0..n), without its line end) into row with the
  * schema's fields and types. Strings are unquoted into scratch (at least n
- * bytes) and row points into scratch and p. SL_EINVAL with a message in
- * err for a malformed record. */
+ * bytes) and row points into scratch and p. Reads only p[0..n) (p need not
+ * be terminated). SL_EINVAL with a message in err for a malformed record. */
 int sl_csv_parse_record(const char *p, size_t n, const sl_schema *schema, sl_row *row,
                         char *scratch, char *err, size_t errlen);
 

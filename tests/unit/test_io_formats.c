@@ -8,6 +8,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "common/jobfile.h"
 #include "common/row_text.h"
@@ -33,6 +35,26 @@ static void assert_str(const sl_value *v, const char *want)
     ck_assert_int_eq(v->type, SL_TYPE_STRING);
     ck_assert_uint_eq(v->u.s.len, strlen(want));
     ck_assert(memcmp(v->u.s.ptr, want, v->u.s.len) == 0);
+}
+
+/* Copies s[0..n) to the very end of a readable page that is followed by an
+ * unreadable one, with no terminator: a parser that reads one byte past n
+ * crashes the test (in every build, not only under ASan). Valid until the
+ * next call. */
+static const char *at_page_end(const char *s, size_t n)
+{
+    static char *pages;
+    static size_t page;
+
+    if (pages == NULL) {
+        page = (size_t)sysconf(_SC_PAGESIZE);
+        pages = mmap(NULL, 2 * page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        ck_assert(pages != MAP_FAILED);
+        ck_assert_int_eq(mprotect(pages + page, page, PROT_NONE), 0);
+    }
+    ck_assert_uint_le(n, page);
+    memcpy(pages + page - n, s, n);
+    return pages + page - n;
 }
 
 /* ---- schemas ---- */
@@ -121,9 +143,12 @@ START_TEST(test_csv_record_end)
 }
 END_TEST
 
+/* Every record is parsed at the end of a page (at_page_end). */
 static int csv(const char *rec, const sl_schema *s, sl_row *row)
 {
-    return sl_csv_parse_record(rec, strlen(rec), s, row, scratch, err, sizeof(err));
+    size_t n = strlen(rec);
+
+    return sl_csv_parse_record(at_page_end(rec, n), n, s, row, scratch, err, sizeof(err));
 }
 
 START_TEST(test_csv_parse)
@@ -194,9 +219,12 @@ END_TEST
 
 /* ---- JSON lines ---- */
 
+/* Every line is parsed at the end of a page (at_page_end). */
 static int json(const char *line, const sl_schema *s, sl_row *row)
 {
-    return sl_json_parse_line(line, strlen(line), s, row, scratch, err, sizeof(err));
+    size_t n = strlen(line);
+
+    return sl_json_parse_line(at_page_end(line, n), n, s, row, scratch, err, sizeof(err));
 }
 
 START_TEST(test_json_parse)
@@ -264,6 +292,64 @@ START_TEST(test_json_malformed)
     json_err(&s, "{\"ts\":1,\"user\":\"a\",\"x\":{\"a\":1,}}", "expected a member name");
     json_err(&s, "{,}", "expected a member name");
     sl_schema_clear(&s);
+}
+END_TEST
+
+/* ---- input that ends where its buffer ends (no terminator) ---- */
+
+/* Parses every prefix of line (the whole line included) at a page end: each
+ * is either a row or a clean error, and nothing reads past it. */
+static void prefixes(const char *line, const sl_schema *s, int is_json)
+{
+    size_t n = strlen(line);
+    char part[512];
+    sl_row row;
+
+    ck_assert_uint_lt(n, sizeof(part));
+    for (size_t k = 0; k <= n; k++) {
+        memcpy(part, line, k);
+        part[k] = '\0';
+        int rv = is_json ? json(part, s, &row) : csv(part, s, &row);
+        ck_assert_msg(rv == SL_OK || rv == SL_EINVAL, "'%s': %d", part, rv);
+        if (k == n)
+            ck_assert_msg(rv == SL_OK, "'%s': %s", line, err);
+    }
+}
+
+START_TEST(test_parse_unterminated)
+{
+    sl_schema s = schema_of("ts:int, user:string, amount:double");
+    sl_schema c = schema_of("c:double");
+    sl_row row;
+    double d = 0;
+    int64_t i = 0;
+
+    /* the reported cases: a double that ends the record / the line */
+    ck_assert_int_eq(csv("1,hello,2.5", &s, &row), SL_OK);
+    ck_assert(row.v[2].u.d == 2.5);
+    ck_assert_int_eq(json("{\"c\":25", &c, &row), SL_EINVAL);
+    ck_assert_msg(strstr(err, "expected ',' or '}'") != NULL, "%s", err);
+    ck_assert_int_eq(json("{\"c\":25}", &c, &row), SL_OK);
+    ck_assert(row.v[0].u.d == 25.0);
+    /* the number parsers on their own */
+    ck_assert_int_eq(sl_text_parse_double(at_page_end("-1.5e3", 6), 6, &d), SL_OK);
+    ck_assert(d == -1500.0);
+    ck_assert_int_eq(sl_text_parse_double(at_page_end("1.5x", 4), 3, &d), SL_OK);
+    ck_assert(d == 1.5);
+    ck_assert_int_eq(sl_text_parse_double(at_page_end("1x", 2), 2, &d), SL_EINVAL);
+    ck_assert_int_eq(sl_text_parse_int(at_page_end("-42", 3), 3, &i), SL_OK);
+    ck_assert(i == -42);
+    /* every truncation of records with each kind of field at its end */
+    prefixes("1,hello,2.5", &s, 0);
+    prefixes("-7 ,\"a, \"\"b\"\"\", 1e-3 ", &s, 0);
+    prefixes("\"3\",\"\",\"-0.25\"", &s, 0);
+    prefixes("{\"ts\":1,\"user\":\"\\u00e9\\ud83d\\ude42\\n\",\"amount\":-2.5E+2}", &s, 1);
+    prefixes(" {\"x\":[true,false,null,{\"y\":-0.5e1}],\"amount\":0,\"user\":\"\","
+             "\"ts\":-9223372036854775808} ",
+             &s, 1);
+    prefixes("{\"c\":25}", &c, 1);
+    sl_schema_clear(&s);
+    sl_schema_clear(&c);
 }
 END_TEST
 
@@ -492,6 +578,7 @@ int main(void)
     tcase_add_test(tc, test_csv_malformed);
     tcase_add_test(tc, test_json_parse);
     tcase_add_test(tc, test_json_malformed);
+    tcase_add_test(tc, test_parse_unterminated);
     tcase_add_test(tc, test_json_format);
     tcase_add_test(tc, test_datagen_deterministic);
     tcase_add_test(tc, test_catalog_sources);
