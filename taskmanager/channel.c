@@ -342,13 +342,19 @@ int sl_input_gate_release(sl_input_gate *g, sl_in_channel *ch, nng_msg *msg,
 
 /* ---- producer side */
 
-int sl_out_channel_init(sl_out_channel *ch, size_t bufsize)
+int sl_out_channel_init(sl_out_channel *ch, size_t bufsize, uint32_t max_credits)
 {
+    if (max_credits == 0 || max_credits > SL_MAX_CREDITS)
+        return SL_EINVAL;
     ch->buf = malloc(bufsize);
     if (ch->buf == NULL)
         return SL_ENOMEM;
     ch->cap = bufsize;
     ch->len = 0;
+    ch->credits = 0;
+    ch->max_credits = max_credits;
+    ch->failed = 0;
+    ch->error[0] = '\0';
     return SL_OK;
 }
 
@@ -358,20 +364,39 @@ void sl_out_channel_destroy(sl_out_channel *ch)
     ch->buf = NULL;
 }
 
-void sl_out_channel_grant(sl_out_channel *ch, uint64_t n)
+int sl_out_channel_grant(sl_out_channel *ch, uint64_t n)
 {
+    int rv = SL_OK;
+
     pthread_mutex_lock(ch->mu);
-    if (ch->credits + n <= SL_MAX_CREDITS)
+    if (ch->failed) {
+        rv = SL_EPROTO;
+    } else if (n > ch->max_credits - ch->credits) { /* credits <= max_credits: no wrap */
+        snprintf(ch->error, sizeof(ch->error),
+                 "data channel %u->%u of stage %u: the consumer at %s granted %llu credits "
+                 "with %u held, more than credits-per-channel (%u)",
+                 ch->id.src, ch->id.dst, ch->id.cons_stage,
+                 ch->peer != NULL ? ch->peer->url : "?",
+                 (unsigned long long)n, ch->credits, ch->max_credits);
+        ch->failed = 1;
+        rv = SL_EPROTO;
+    } else {
         ch->credits += (uint32_t)n;
+    }
     pthread_cond_broadcast(ch->cv);
     pthread_mutex_unlock(ch->mu);
+    return rv;
 }
 
 static int wait_credit(sl_out_channel *ch, const atomic_int *cancel)
 {
     int rv = SL_OK;
     pthread_mutex_lock(ch->mu);
-    while (ch->credits == 0) {
+    while (ch->failed || ch->credits == 0) {
+        if (ch->failed) {
+            rv = SL_EPROTO;
+            break;
+        }
         if (atomic_load(cancel)) {
             rv = SL_ECANCELED;
             break;

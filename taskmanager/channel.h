@@ -142,17 +142,29 @@ typedef struct sl_out_channel {
     sl_peer *peer;
     sl_frame_hdr id;
     uint32_t credits;         /* guarded by *mu */
+    uint32_t max_credits;     /* the consumer's window (credits-per-channel) */
+    int failed;               /* a bad grant was seen (guarded by *mu) */
+    char error[320];          /* why, when failed */
     pthread_mutex_t *mu;      /* the owning task's output lock */
     pthread_cond_t *cv;
     uint8_t *buf;
     size_t len, cap;
 } sl_out_channel;
 
-int sl_out_channel_init(sl_out_channel *ch, size_t bufsize);
+/* bufsize: the buffer that becomes one frame; max_credits: the consumer's
+ * window, 1 .. SL_MAX_CREDITS (it grants at most that many credits more
+ * than the frames it was sent). */
+int sl_out_channel_init(sl_out_channel *ch, size_t bufsize, uint32_t max_credits);
 void sl_out_channel_destroy(sl_out_channel *ch);
-/* Receiver thread: adds credits and wakes the producer. */
-void sl_out_channel_grant(sl_out_channel *ch, uint64_t n);
-/* Sends the buffered payload as one frame, waiting for a credit. */
+/* Receiver thread: adds n credits (from a CREDIT frame) and wakes the
+ * producer. A grant that would hold more than max_credits is the
+ * consumer's protocol error: the credits stay as they were, the channel
+ * fails (error says why, the next flush returns SL_EPROTO) and
+ * SL_EPROTO is returned. */
+int sl_out_channel_grant(sl_out_channel *ch, uint64_t n);
+/* Sends the buffered payload as one frame, waiting for a credit.
+ * SL_EPROTO when the channel failed (ch->error), SL_ECLOSED when the peer
+ * died, SL_ECANCELED on *cancel. */
 int sl_out_channel_flush(sl_out_channel *ch, const atomic_int *cancel);
 
 #endif

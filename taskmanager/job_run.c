@@ -93,7 +93,7 @@ static int setup_inputs(sl_job_run *r, sl_task *t, const Sluice__DeployTasks *d,
 }
 
 static int setup_outputs(sl_job_run *r, sl_task *t, const Sluice__DeployTasks *d,
-                         const sl_job_run_env *env, size_t bufsize)
+                         const sl_job_run_env *env, size_t bufsize, uint32_t credits)
 {
     int rv = SL_OK;
     for (int e = 0; e < r->graph.nedges && rv == SL_OK; e++) {
@@ -117,7 +117,7 @@ static int setup_outputs(sl_job_run *r, sl_task *t, const Sluice__DeployTasks *d
             ch->mu = &t->out_mu;
             ch->cv = &t->out_cv;
             frame_id(&ch->id, r, ed, t->subtask, dst);
-            rv = sl_out_channel_init(ch, bufsize);
+            rv = sl_out_channel_init(ch, bufsize, credits);
             int ctask = r->graph.chains[ed->cons_chain].task_base + dst;
             if (rv == SL_OK)
                 rv = get_peer(r, env, d->task_addrs[ctask], &ch->peer);
@@ -168,7 +168,7 @@ static int create_task(sl_job_run *r, int index, const Sluice__DeployTasks *d,
         rv = setup_inputs(r, t, d, env, (int)credits);
     t->gate.interrupt = &t->mb_flag;
     if (rv == SL_OK)
-        rv = setup_outputs(r, t, d, env, (size_t)bufsize);
+        rv = setup_outputs(r, t, d, env, (size_t)bufsize, (uint32_t)credits);
     return rv;
 }
 
@@ -376,6 +376,6 @@ void sl_job_run_deliver(sl_job_run *r, const sl_frame_hdr *h, nng_msg *msg)
         return;
     }
     if (h->kind == SL_FRAME_CREDIT && r->out[e][idx] != NULL)
-        sl_out_channel_grant(r->out[e][idx], h->seq);
+        (void)sl_out_channel_grant(r->out[e][idx], h->seq); /* a bad grant fails the task */
     nng_msg_free(msg);
 }

@@ -38,6 +38,8 @@ static int flush_channel(sl_task *t, sl_out_channel *ch)
     int rv = sl_out_channel_flush(ch, &t->cancel);
     if (rv == SL_ECLOSED)
         return sl_task_fail(t, "data connection to %s lost", ch->peer->url);
+    if (rv == SL_EPROTO)
+        return sl_task_fail(t, "%s", ch->error);
     return rv;
 }
 

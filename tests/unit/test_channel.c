@@ -1,7 +1,8 @@
 /* Data-plane invariants: frames parse back and malformed ones are refused;
  * an input gate detects sequence gaps (lost frames) and credit overflow,
  * skips blocked channels (barrier alignment), ends when every channel
- * ended, and returns at once when interrupted. Runs in check's forked
+ * ended, and returns at once when interrupted; a producer refuses credit
+ * grants beyond the consumer's window. Runs in check's forked
  * child: nng message and inproc socket calls only there. */
 #include <check.h>
 #include <nng/nng.h>
@@ -233,6 +234,108 @@ START_TEST(test_released_frames_grant_credit_back)
 }
 END_TEST
 
+/* A producer end of window `cap` whose frames go to an inproc pull socket. */
+typedef struct out_fixture {
+    nng_socket pull;
+    sl_peer *peer;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    sl_out_channel ch;
+    atomic_int cancel;
+} out_fixture;
+
+static void setup_out(out_fixture *f, uint32_t cap)
+{
+    memset(f, 0, sizeof(*f));
+    ck_assert_int_eq(nng_pull0_open(&f->pull), 0);
+    ck_assert_int_eq(nng_listen(f->pull, "inproc://test-out", NULL, 0), 0);
+    ck_assert_int_eq(sl_peer_open("inproc://test-out", 1 << 20, &f->peer), SL_OK);
+    pthread_mutex_init(&f->mu, NULL);
+    pthread_cond_init(&f->cv, NULL);
+    ck_assert_int_eq(sl_out_channel_init(&f->ch, 64, cap), SL_OK);
+    f->ch.peer = f->peer;
+    f->ch.mu = &f->mu;
+    f->ch.cv = &f->cv;
+    f->ch.id = hdr(0, 0);
+}
+
+static void teardown_out(out_fixture *f)
+{
+    sl_out_channel_destroy(&f->ch);
+    sl_peer_close(f->peer);
+    nng_close(f->pull);
+    pthread_mutex_destroy(&f->mu);
+    pthread_cond_destroy(&f->cv);
+}
+
+/* Sends k frames (each spends a credit) and receives them. */
+static void send_frames(out_fixture *f, int k)
+{
+    for (int i = 0; i < k; i++) {
+        nng_msg *m = NULL;
+        ck_assert_int_eq(sl_out_channel_flush(&f->ch, &f->cancel), SL_OK);
+        ck_assert_int_eq(nng_recvmsg(f->pull, &m, 0), 0);
+        nng_msg_free(m);
+    }
+}
+
+START_TEST(test_credit_grants_within_the_window)
+{
+    out_fixture f;
+    setup_out(&f, 4);
+    ck_assert_int_eq(sl_out_channel_grant(&f.ch, 4), SL_OK); /* the initial window */
+    send_frames(&f, 3);
+    ck_assert_int_eq(sl_out_channel_grant(&f.ch, 3), SL_OK); /* back to 4 held */
+    ck_assert_uint_eq(f.ch.credits, 4);
+    ck_assert_int_eq(sl_out_channel_grant(&f.ch, 0), SL_OK);
+    send_frames(&f, 4);
+    ck_assert_uint_eq(f.ch.credits, 0);
+    ck_assert_int_eq(f.ch.failed, 0);
+    teardown_out(&f);
+}
+END_TEST
+
+/* Grants that would wrap the credit count, or just exceed the window. */
+static void bad_grant(uint32_t cap, uint64_t first, int spend, uint64_t n)
+{
+    out_fixture f;
+    setup_out(&f, cap);
+    ck_assert_int_eq(sl_out_channel_grant(&f.ch, first), SL_OK);
+    send_frames(&f, spend);
+    uint32_t held = f.ch.credits;
+    ck_assert_int_eq(sl_out_channel_grant(&f.ch, n), SL_EPROTO);
+    ck_assert_uint_eq(f.ch.credits, held); /* never added, never wrapped */
+    ck_assert_msg(strstr(f.ch.error, "more than credits-per-channel") != NULL, "%s", f.ch.error);
+    ck_assert_ptr_nonnull(strstr(f.ch.error, "inproc://test-out"));
+    /* the channel stays failed: the next flush says so, even with credits */
+    ck_assert_int_eq(sl_out_channel_flush(&f.ch, &f.cancel), SL_EPROTO);
+    ck_assert_int_eq(sl_out_channel_grant(&f.ch, 1), SL_EPROTO);
+    teardown_out(&f);
+}
+
+START_TEST(test_bad_credit_grant_fails_the_channel)
+{
+    bad_grant(4, 4, 0, UINT64_MAX);                 /* 4 + n wraps to 3 */
+    bad_grant(4, 4, 1, UINT64_MAX - 2);             /* 3 + n wraps to 0 */
+    bad_grant(4, 4, 0, (uint64_t)UINT32_MAX + 1);   /* truncates to 0 */
+    bad_grant(4, 4, 2, 3);                          /* 2 held, 5 > 4 */
+    bad_grant(4, 2, 0, 3);                          /* 2 held, 5 > 4 */
+    bad_grant(1024, 1024, 0, 1);                    /* past SL_MAX_CREDITS */
+    bad_grant(4, 4, 0, (uint64_t)SL_MAX_CREDITS - 4); /* within the ring, past the window */
+}
+END_TEST
+
+START_TEST(test_out_channel_window_is_checked)
+{
+    sl_out_channel ch;
+    memset(&ch, 0, sizeof(ch));
+    ck_assert_int_eq(sl_out_channel_init(&ch, 64, 0), SL_EINVAL);
+    ck_assert_int_eq(sl_out_channel_init(&ch, 64, SL_MAX_CREDITS + 1), SL_EINVAL);
+    ck_assert_int_eq(sl_out_channel_init(&ch, 64, SL_MAX_CREDITS), SL_OK);
+    sl_out_channel_destroy(&ch);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("channel");
@@ -246,6 +349,9 @@ int main(void)
     tcase_add_test(tc, test_gate_ends_when_every_channel_ended);
     tcase_add_test(tc, test_interrupt_returns_at_once);
     tcase_add_test(tc, test_released_frames_grant_credit_back);
+    tcase_add_test(tc, test_credit_grants_within_the_window);
+    tcase_add_test(tc, test_bad_credit_grant_fails_the_channel);
+    tcase_add_test(tc, test_out_channel_window_is_checked);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
