@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "common/bytes.h"
+#include "common/names.h"
 #include "common/status.h"
 #include "common/util.h"
 
@@ -30,10 +31,7 @@ static const uint8_t md_magic[4] = {'S', 'L', 'M', 'D'};
 
 int sl_state_name_ok(const char *name)
 {
-    size_t n = name != NULL ? strlen(name) : 0;
-
-    return n > 0 && n <= NAME_MAX_LEN && strchr(name, '/') == NULL &&
-           strstr(name, "..") == NULL && strcmp(name, ".") != 0;
+    return sl_name_valid(name);
 }
 
 /* out = dir "/" name, without doubling a '/' that ends dir. */

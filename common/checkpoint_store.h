@@ -40,8 +40,9 @@ int sl_chk_path(const char *root, const char *job_id, uint64_t id, char *out,
 /* "<root>/<job_id>/shared" */
 int sl_chk_shared_path(const char *root, const char *job_id, char *out, size_t outlen);
 
-/* 1 if name may be a StateHandle.path (or a job id): not empty, at most 255
- * bytes, no '/', no "..", not ".". */
+/* 1 if name may be a StateHandle.path (or a job id): sl_name_valid
+ * (common/names.h), the rule the job file applies to stage names, so the
+ * state files of every stage a job file accepts pass. */
 int sl_state_name_ok(const char *name);
 
 /* ---- metadata ----------------------------------------------------------- */

@@ -8,16 +8,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/names.h"
 #include "common/stage_catalog.h"
 #include "common/status.h"
 
 #define STAGE_MAX_NAME 128    /* bytes of a stage name */
+#define STATE_FILE_EXTRA 20   /* "op-" "-<subtask, 10 digits>" ".state" around it */
 
-static int name_char_ok(unsigned char c)
-{
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           c == '_' || c == '-' || c == '.';
-}
+_Static_assert(STAGE_MAX_NAME + STATE_FILE_EXTRA <= SL_NAME_MAX,
+               "a stage's state file names must fit the name rule's length");
 
 /* Index among the checked stages, -1 if absent. */
 static int find_done(sl_jp *p, const char *name)
@@ -78,24 +77,18 @@ static int sort_keys(sl_jp *p, sl_stage *st, const yaml_node_t *map, sl_jp_stage
 
 static int stage_name(sl_jp *p, sl_stage *st, const yaml_node_t *map, const sl_jp_stage_keys *k)
 {
-    const char *s;
-    size_t len;
+    const char *s, *why;
     int rv, other;
 
     if (k->name == NULL)
         return sl_jp_fail(p, map, "stage has no 'name'");
     if ((rv = sl_jp_want_text(p, k->name, "a stage name", &s)) != SL_OK)
         return rv;
-    len = strlen(s);
-    if (len > STAGE_MAX_NAME)
+    if (strlen(s) > STAGE_MAX_NAME)
         return sl_jp_fail(p, k->name, "stage name is longer than %d bytes", STAGE_MAX_NAME);
-    for (size_t i = 0; i < len; i++) {
-        if (!name_char_ok((unsigned char)s[i]) || (i == 0 && (s[0] == '.' || s[0] == '-')))
-            return sl_jp_fail(p, k->name,
-                              "stage name '%s' may only use letters, digits, '_', '-' and '.' "
-                              "(and starts with a letter, digit or '_')",
-                              s);
-    }
+    /* The name becomes part of state file names: the checkpoint store's rule. */
+    if ((why = sl_name_problem(s)) != NULL)
+        return sl_jp_fail(p, k->name, "stage name '%s' %s", s, why);
     if ((other = find_done(p, s)) >= 0)
         return sl_jp_fail(p, k->name, "duplicate stage name '%s' (first at line %d)", s,
                           p->job->stages[other].line);

@@ -17,6 +17,8 @@
 #include <unistd.h>
 
 #include "common/checkpoint_store.h"
+#include "common/jobfile.h"
+#include "common/names.h"
 #include "common/status.h"
 #include "common/util.h"
 
@@ -857,6 +859,70 @@ START_TEST(test_verify_rejects_paths_that_are_not_plain_names)
 }
 END_TEST
 
+/* 1 if a job whose sink stage is called `name` passes the job-file check. */
+static int stage_name_accepted(const char *name)
+{
+    char text[1024], err[512] = "";
+    sl_job_spec *job = NULL;
+    snprintf(text, sizeof(text),
+             "name: t\npipeline:\n  - name: lines\n    source: file\n    path: /in\n"
+             "  - name: \"%s\"\n    sink: print\n",
+             name);
+    int rv = sl_job_parse("job.yaml", text, strlen(text), 0, &job, err, sizeof(err));
+    sl_job_free(job);
+    return rv == SL_OK;
+}
+
+/* One rule for names: every stage name the job file accepts gives state
+ * files (op-<stage>-<subtask>.state) the store accepts, and the store's
+ * check is sl_name_valid. A stage called "cnt..v2" used to pass the job
+ * file and then fail every checkpoint. */
+START_TEST(test_accepted_stage_names_give_valid_state_files)
+{
+    const char *names[] = {"counts", "cnt..v2", "a..", "cnt.v2", "x-1", "_u", "9lives",
+                           "a.b.c.", "..", ".", "-x", "a/b", "a b", "caf\xc3\xa9", "a\\b"};
+    char state[512];
+    int accepted = 0;
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        for (unsigned sub = 0; sub < 2; sub++) {
+            snprintf(state, sizeof(state), "op-%s-%u.state", names[i], sub * 32767);
+            if (stage_name_accepted(names[i]))
+                ck_assert_msg(sl_state_name_ok(state), "stage '%s' accepted, state file '%s' "
+                              "refused", names[i], state);
+            ck_assert_int_eq(sl_state_name_ok(state), sl_name_valid(state));
+        }
+        accepted += stage_name_accepted(names[i]);
+        ck_assert_int_eq(sl_state_name_ok(names[i]), sl_name_valid(names[i]));
+    }
+    ck_assert_int_eq(accepted, 6);
+    ck_assert(!stage_name_accepted("cnt..v2"));
+    ck_assert(stage_name_accepted("cnt.v2"));
+}
+END_TEST
+
+/* The rule itself (names.h). */
+START_TEST(test_name_rule)
+{
+    char longest[SL_NAME_MAX + 2];
+    const char *good[] = {"a", "op-counts-0.state", "0123456789abcdef", "_x.y-z", "a.b."};
+    const char *bad[] = {"", "..", ".", ".hidden", "-x", "a..b", "a/b", "a b", "a\tb",
+                         "caf\xc3\xa9", "x..", "op-cnt..v2-0.state"};
+    for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++)
+        ck_assert_msg(sl_name_valid(good[i]), "'%s' refused", good[i]);
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        ck_assert_msg(!sl_name_valid(bad[i]), "'%s' accepted", bad[i]);
+    ck_assert(!sl_name_valid(NULL));
+    ck_assert_str_eq(sl_name_problem("a..b"), "may not contain '..'");
+    ck_assert_str_eq(sl_name_problem(""), "is empty");
+    memset(longest, 'n', SL_NAME_MAX);
+    longest[SL_NAME_MAX] = '\0';
+    ck_assert(sl_name_valid(longest));
+    longest[SL_NAME_MAX] = 'n';
+    longest[SL_NAME_MAX + 1] = '\0';
+    ck_assert_str_eq(sl_name_problem(longest), "is longer than 255 bytes");
+}
+END_TEST
+
 /* ---- listing ------------------------------------------------------------ */
 
 static void mk_complete(const char *rel)
@@ -1008,6 +1074,8 @@ static Suite *checkpoint_store_suite(void)
     tcase_add_test(tc, test_verify_catches_modified_state_file);
     tcase_add_test(tc, test_verify_catches_size_and_crc_that_differ_from_metadata);
     tcase_add_test(tc, test_verify_rejects_paths_that_are_not_plain_names);
+    tcase_add_test(tc, test_accepted_stage_names_give_valid_state_files);
+    tcase_add_test(tc, test_name_rule);
     tcase_add_test(tc, test_list_returns_complete_checkpoints_sorted_numerically);
     tcase_add_test(tc, test_list_all_includes_incomplete_checkpoints);
     tcase_add_test(tc, test_list_of_missing_job_is_empty);

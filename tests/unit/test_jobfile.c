@@ -382,6 +382,26 @@ START_TEST(test_err_stage_structure)
 }
 END_TEST
 
+/* Stage names become state file names (op-<stage>-<subtask>.state): a name
+ * the checkpoint store would refuse is refused here, at its place. */
+START_TEST(test_err_stage_name_not_a_file_name)
+{
+    expect_err(JOB(SRC "  - name: cnt..v2\n    sink: print\n"), 0,
+               "job.yaml:6:11: stage name 'cnt..v2' may not contain '..'");
+    expect_err(JOB(SRC "  - name: out..\n    sink: print\n"), 0,
+               "job.yaml:6:11: stage name 'out..' may not contain '..'");
+    expect_err(JOB(SRC "  - name: .out\n    sink: print\n"), 0,
+               "job.yaml:6:11: stage name '.out' may only use letters, digits, '_', '-' and "
+               "'.' (and starts with a letter, digit or '_')");
+    expect_err(JOB(SRC "  - name: \"\"\n    sink: print\n"), 0,
+               "job.yaml:6:11: stage name '' is empty");
+    /* One dot at a time is fine, anywhere but first. */
+    sl_job_spec *job = parse_ok(JOB(SRC "  - name: out.v2.final.\n    sink: print\n"), 0);
+    ck_assert_str_eq(job->stages[1].name, "out.v2.final.");
+    sl_job_free(job);
+}
+END_TEST
+
 START_TEST(test_err_types_and_params)
 {
     expect_err(JOB(SRC "  - name: w\n    operator: tokenise\n"), 0,
@@ -755,6 +775,7 @@ int main(void)
     tcase_add_test(tc, test_err_top_level);
     tcase_add_test(tc, test_err_parallelism_exceeds_max);
     tcase_add_test(tc, test_err_stage_structure);
+    tcase_add_test(tc, test_err_stage_name_not_a_file_name);
     tcase_add_test(tc, test_err_types_and_params);
     tcase_add_test(tc, test_err_key_by);
     tcase_add_test(tc, test_err_inputs);
