@@ -4,7 +4,11 @@
 #   filter+map        datagen -> filter (value % 2 = 0) -> map (2 fields) -> blackhole
 #   window (hashmap)  datagen -> tumbling 1 s count per key -> blackhole
 #   window (leveldb)  the same with state.backend.type: leveldb
+# Each pipeline runs BENCH_RUNS times (3; QUICK=1: 1), alternated; the time
+# of a run is submit to FINISHED as the jobmanager records it.
 # Usage: bench/operators.sh [RECORDS] [KEYS]
+# Environment: OPS_RESULTS (JSON, bench/results/operators.json; QUICK=1:
+#   operators-quick.json), SLUICE_BIN_DIR (build/bin)
 set -euo pipefail
 here="$(cd "$(dirname "$0")/.." && pwd)"
 bin="${SLUICE_BIN_DIR:-$here/build/bin}"
@@ -12,6 +16,10 @@ n="${1:-5000000}"
 keys="${2:-100000}"
 . "$here/bench/lib.sh"
 bench_root ops
+bench_begin operators "${OPS_RESULTS:-$(bench_results operators)}" "bench/operators.sh $*"
+bench_param records "$n"
+bench_param keys "$keys"
+runs=$(bench_runs)
 printf 'jobmanager.rpc.port: %d\ntaskmanager.numberOfTaskSlots: 1\ntaskmanager.state.local.root-dirs: %s\n' \
   "$port" "$root/local" > "$SLUICE_CONF_DIR/sluice.yaml"
 bench_start
@@ -49,10 +57,24 @@ win='  - name: tumble
     aggregate: count'
 job window-hashmap hashmap "$win"
 job window-leveldb leveldb "$win"
-for j in filter-map window-hashmap window-leveldb; do
-  t0=$(date +%s.%N)
-  "$bin/sluice" run "$root/$j.yaml" >/dev/null
-  t1=$(date +%s.%N)
-  awk -v j="$j" -v n="$n" -v a="$t0" -v b="$t1" \
-    'BEGIN { printf "%-15s %d records in %.2f s = %.0f records/s\n", j, n, b - a, n / (b - a) }'
+declare -A label=([filter-map]='filter (`value % 2 == 0`) + map (2 expressions)'
+  [window-hashmap]='keyed tumbling 1 s window count, hashmap state'
+  [window-leveldb]='keyed tumbling 1 s window count, leveldb state')
+for r in $(seq 1 "$runs"); do
+  for j in filter-map window-hashmap window-leveldb; do
+    bench_run_job "$root/$j.yaml"
+    rate=$(awk -v n="$n" -v s="$bench_job_secs" 'BEGIN { printf "%.0f", n / s }')
+    bench_sample "${label[$j]}" seconds "$bench_job_secs"
+    bench_sample "${label[$j]}" records_per_s "$rate"
+    printf 'run %d, %-15s %d records in %.2f s = %d records/s\n' "$r" "$j" "$n" "$bench_job_secs" "$rate"
+  done
 done
+
+echo
+bench_caption
+echo "| pipeline | records/s |"
+echo "|---|---|"
+for j in filter-map window-hashmap window-leveldb; do
+  echo "| ${label[$j]} | $(bench_cell "${label[$j]}" records_per_s 1e6 %.2f " M") |"
+done
+bench_end

@@ -4,13 +4,18 @@
 # running counts 0/2 and measure the time from the kill to
 #   - the job RUNNING again (as `sluice info` shows it, polled every 10 ms),
 #   - the first new output (the restored sink's first part file appears),
-# over ROUNDS kills. Usage: bench/recovery.sh [ROUNDS]
+# over KILLS kills (each kill is one run).
+# Usage: bench/recovery.sh [KILLS]       (default BENCH_RUNS: 3; QUICK=1: 1)
+# Environment: REC_RESULTS (JSON, bench/results/recovery.json; QUICK=1:
+#   recovery-quick.json), SLUICE_BIN_DIR (build/bin)
 set -euo pipefail
 here="$(cd "$(dirname "$0")/.." && pwd)"
 bin="${SLUICE_BIN_DIR:-$here/build/bin}"
-rounds="${1:-3}"
 . "$here/bench/lib.sh"
+rounds="${1:-$(bench_runs)}"
 bench_root rec
+bench_begin recovery "${REC_RESULTS:-$(bench_results recovery)}" "bench/recovery.sh $*"
+bench_param kills "$rounds"
 mkdir -p "$root/in" "$root/out"
 printf 'jobmanager.rpc.port: %d\ntaskmanager.numberOfTaskSlots: 1\n' "$port" > "$SLUICE_CONF_DIR/sluice.yaml"
 bench_workers 3
@@ -44,6 +49,8 @@ now_ms() { date +%s%3N; }
 field() { sl info "$job" | awk -v k="$1:" '$1 == k { print $2 }'; }
 job=$(sl run -d "$root/job.yaml" | awk '{ print $NF }')
 echo "restart strategy: fixed-delay with 0 ms delay; checkpoints every 1 s"
+running="job RUNNING again"
+output="first new output (a restored sink opens its first file)"
 for r in $(seq 1 "$rounds"); do
   # wait for a completed checkpoint of the current attempt
   until [ "$(field state)" = RUNNING ] && sl checkpoints "$job" | grep -q "^latest completed: [0-9]"; do sleep 0.2; done
@@ -65,6 +72,16 @@ for r in $(seq 1 "$rounds"); do
   done
   t2=$(now_ms)
   printf 'kill %d: RUNNING again after %d ms, first new output after %d ms\n' "$r" $((t1 - t0)) $((t2 - t0))
+  bench_sample "$running" ms $((t1 - t0))
+  bench_sample "$output" ms $((t2 - t0))
   "$here/scripts/taskmanager.sh" start >/dev/null
 done
 sl cancel "$job" >/dev/null
+
+echo
+echo "each cell: median (min-max) of $rounds kill(s)"
+echo "| measurement | $rounds kills |"
+echo "|---|---|"
+echo "| $running | $(bench_cell "$running" ms 1 "int," " ms") |"
+echo "| $output | $(bench_cell "$output" ms 1 "int," " ms") |"
+bench_end

@@ -8,14 +8,24 @@
 # and the job submitted again with `run -s`: the restore time is what the
 # count task logs ("restored N bytes ... in T ms": load, checksum and insert
 # of its state files), and submit-to-restored is measured from `run -d` to
-# that log line. Usage: bench/savepoint.sh [KEYS]
+# that log line. Each run (BENCH_RUNS, 3; QUICK=1: 1) does this for both
+# backends with a new job, the backends alternated.
+# Usage: bench/savepoint.sh [KEYS]
+# Environment: SP_RESULTS (JSON, bench/results/savepoint.json; QUICK=1:
+#   savepoint-quick.json), SLUICE_BIN_DIR (build/bin)
 set -euo pipefail
 here="$(cd "$(dirname "$0")/.." && pwd)"
 bin="${SLUICE_BIN_DIR:-$here/build/bin}"
 keys="${1:-1000000}"
-if [ -n "${QUICK:-}" ]; then json="$here/bench/results/savepoint-quick.json"; else json="$here/bench/results/savepoint.json"; fi
 . "$here/bench/lib.sh"
 bench_root sp
+bench_begin savepoint "${SP_RESULTS:-$(bench_results savepoint)}" "bench/savepoint.sh $*"
+runs=$(bench_runs)
+target=$((5 * keys))
+expected=$(python3 -c "import math; print(round($keys * (1 - math.exp(-$target / $keys))))")
+bench_param keys "$keys"
+bench_param records_before_savepoint "$target"
+bench_param expected_keys_in_state "$expected"
 mkdir -p "$root/sp"
 cat >"$SLUICE_CONF_DIR/sluice.yaml" <<CONF
 jobmanager.rpc.port: $port
@@ -29,9 +39,9 @@ now_ms() { date +%s%3N; }
 emitted() { sl info --json "$1" | python3 -c 'import json,sys; j=json.load(sys.stdin); print(sum(t["records-out"] for t in j["tasks"] if t["chain"].startswith("gen")))'; }
 restored_line() { grep -h "task counts.* of job $1: restored " "$SLUICE_LOG_DIR"/sluice-taskmanager-*.log | head -n 1 || true; }
 
-rows=()
-printf '| backend | keys (expected in state) | savepoint time | savepoint size | restore (task) | submit to restored |\n|---|---|---|---|---|---|\n' >"$root/table"
-for backend in hashmap leveldb; do
+# one_run RUN BACKEND: savepoint of a filled job, then a restore from it
+one_run() {
+  local r="$1" backend="$2" job job2 n i t0 t1 t2 t3 out sp size line rms
   cat >"$root/job-$backend.yaml" <<JOB
 name: savepoint-bench
 parallelism: 1
@@ -49,7 +59,6 @@ pipeline:
     sink: blackhole
 JOB
   job=$(sl run -d "$root/job-$backend.yaml" | awk '{ print $NF }')
-  target=$((5 * keys))
   for ((i = 0; ; i++)); do
     n=$(emitted "$job")
     [ "$n" -ge "$target" ] && break
@@ -69,20 +78,26 @@ JOB
   t3=$(now_ms)
   rms=$(sed -E 's/.* in ([0-9]+) ms$/\1/' <<<"$line")
   sl cancel "$job2" >/dev/null
-  expected=$(python3 -c "import math; print(round($keys * (1 - math.exp(-$target / $keys))))")
-  printf '%s: savepoint %d ms, %d bytes; restore %s ms in the task, %d ms from submit\n' \
-    "$backend" $((t1 - t0)) "$size" "$rms" $((t3 - t2))
-  printf '| %s | %s (>= %s) | %d ms | %.1f MB | %s ms | %d ms |\n' "$backend" "$keys" "$expected" \
-    $((t1 - t0)) "$(echo "$size / 1000000" | bc -l)" "$rms" $((t3 - t2)) >>"$root/table"
-  rows+=("$(printf '{"backend": "%s", "keys": %d, "savepoint_ms": %d, "savepoint_bytes": %d, "restore_task_ms": %s, "submit_to_restored_ms": %d}' \
-    "$backend" "$keys" $((t1 - t0)) "$size" "$rms" $((t3 - t2)))")
+  rm -rf "$sp"
+  printf 'run %d, %s: savepoint %d ms, %d bytes; restore %s ms in the task, %d ms from submit\n' \
+    "$r" "$backend" $((t1 - t0)) "$size" "$rms" $((t3 - t2))
+  bench_sample "$backend" savepoint_ms $((t1 - t0))
+  bench_sample "$backend" savepoint_bytes "$size"
+  bench_sample "$backend" restore_task_ms "$rms"
+  bench_sample "$backend" submit_to_restored_ms $((t3 - t2))
+}
+
+for r in $(seq 1 "$runs"); do
+  for backend in hashmap leveldb; do one_run "$r" "$backend"; done
 done
-cat "$root/table"
-mkdir -p "$(dirname "$json")"
-{
-  printf '{\n  "command": "bench/savepoint.sh %s",\n  "date": "%s",\n  "cpu": "%s",\n  "cores": %d,\n  "results": [\n' \
-    "$keys" "$(date -u +%Y-%m-%dT%H:%MZ)" "$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)" "$(nproc)"
-  for i in "${!rows[@]}"; do printf '    %s%s\n' "${rows[$i]}" "$([ "$i" -lt $((${#rows[@]} - 1)) ] && echo ,)"; done
-  printf '  ]\n}\n'
-} >"$json"
-echo "results -> $json"
+
+echo
+echo "$(bench_caption); at least $expected of the $keys keys in the state"
+echo "| backend | keys | savepoint time | savepoint size | restore (task) | submit to restored |"
+echo "|---|---|---|---|---|---|"
+for backend in hashmap leveldb; do
+  echo "| $backend | $(bench_int "$keys") | $(bench_cell "$backend" savepoint_ms 1 "int," " ms") |" \
+    "$(bench_cell "$backend" savepoint_bytes 1e6 %.1f " MB") | $(bench_cell "$backend" restore_task_ms 1 "int," " ms") |" \
+    "$(bench_cell "$backend" submit_to_restored_ms 1 "int," " ms") |"
+done
+bench_end
