@@ -327,7 +327,8 @@ int sl_config_serialize(const sl_config *cfg, char **out)
     if (!f)
         return SL_ENOMEM;
     for (size_t i = 0; i < SL_CFG_NKEYS; i++) {
-        if (!cfg->v[i].set)
+        int ship = (sl_cfg_table[i].flags & CFG_SHIP_DEFAULT) && cfg->v[i].present;
+        if (!cfg->v[i].set && !ship)
             continue;
         fprintf(f, "%s: ", sl_cfg_table[i].name);
         write_value(f, &sl_cfg_table[i], &cfg->v[i]);

@@ -75,8 +75,10 @@ int sl_config_load_default(sl_config *cfg, const char *conf_dir, char **override
                            char *err, size_t errlen);
 
 /* Writes every explicitly-set key as flat YAML "key: value" lines into a
- * malloc'd string (*out, caller frees). Used to ship a job's effective
- * settings to taskmanagers. */
+ * malloc'd string (*out, caller frees), and state.checkpoints.dir even at
+ * its default (which follows this process's TMPDIR): the taskmanagers of a
+ * job write their checkpoints where its jobmanager looks. Used to ship a
+ * job's effective settings to taskmanagers. */
 int sl_config_serialize(const sl_config *cfg, char **out);
 
 /* Parsing helpers, exposed for job files and tests. */

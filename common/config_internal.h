@@ -15,6 +15,10 @@
 #define CFG_VALUE_MAX 4096  /* longest text value we accept */
 #define CFG_NOLIMIT INT64_MAX
 #define CFG_DEF_TMPDIR 1u   /* default is a folder named `def` under $TMPDIR or /tmp */
+/* sl_config_serialize writes the key even when it holds its default: the
+ * default depends on the process's environment, and every daemon of a job
+ * must use the jobmanager's value (state.checkpoints.dir). */
+#define CFG_SHIP_DEFAULT 2u
 #define SL_CFG_NKEYS 40     /* rows of sl_cfg_table: config_keys.c checks it */
 
 /* One row of the key table. */

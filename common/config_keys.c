@@ -44,7 +44,8 @@ const struct sl_cfg_key sl_cfg_table[] = {
     K_INT("parallelism.default", "1", 1, 32768),
     K_ENUM("state.backend.type", "hashmap", backend_choices, NULL),
     K_SIZE("state.backend.leveldb.cache-size", "64 mb", 4096, CFG_NOLIMIT),
-    K_PATH("state.checkpoints.dir", NULL, 0),
+    /* One host: under the temp dir. Several hosts: set a folder they share. */
+    K_PATH("state.checkpoints.dir", "sluice-checkpoints", CFG_DEF_TMPDIR | CFG_SHIP_DEFAULT),
     K_INT("state.checkpoints.num-retained", "3", 1, CFG_NOLIMIT),
     K_PATH("state.savepoints.dir", NULL, 0),
     K_DUR("execution.checkpointing.interval", NULL, 1, CFG_NOLIMIT),

@@ -157,10 +157,43 @@ START_TEST(test_local_state_default_follows_tmpdir)
 }
 END_TEST
 
+/* Checkpointing works on one host with nothing configured: the folder
+ * defaults to <temp dir>/sluice-checkpoints (several hosts set a shared one). */
+START_TEST(test_checkpoint_dir_default_follows_tmpdir)
+{
+    sl_config *cfg = new_config();
+    ck_assert_str_eq(get_str(cfg, "state.checkpoints.dir"), "/tmp/sluice-checkpoints");
+    ck_assert_int_eq(sl_config_is_set(cfg, "state.checkpoints.dir"), 0);
+    sl_config_free(cfg);
+    setenv("TMPDIR", "/var/tmp/it//", 1);
+    cfg = new_config();
+    ck_assert_str_eq(get_str(cfg, "state.checkpoints.dir"), "/var/tmp/it/sluice-checkpoints");
+    sl_config_free(cfg);
+}
+END_TEST
+
+/* The shipped conf/sluice.yaml (unit tests run from the top of the
+ * checkout) with a job that only sets an interval: checkpoints have a
+ * folder. The quick start used to fail with "state.checkpoints.dir is not
+ * set". */
+START_TEST(test_shipped_conf_gives_a_checkpoint_dir)
+{
+    char err[512] = "";
+    const char *dir = NULL;
+    sl_config *cfg = new_config();
+    ck_assert_msg(sl_config_load_default(cfg, "conf", NULL, 0, err, sizeof err) == SL_OK, "%s",
+                  err);
+    ck_assert_int_eq(sl_config_set_at(cfg, "execution.checkpointing.interval", "500 ms",
+                                      "wordcount.yaml", 10, 37, err, sizeof err), SL_OK);
+    ck_assert_int_eq(sl_config_get_string(cfg, "state.checkpoints.dir", &dir), SL_OK);
+    ck_assert(dir[0] == '/');
+    sl_config_free(cfg);
+}
+END_TEST
+
 START_TEST(test_keys_without_default_are_not_found)
 {
-    static const char *keys[] = {"state.checkpoints.dir", "state.savepoints.dir",
-                                 "restart-strategy.type"};
+    static const char *keys[] = {"state.savepoints.dir", "restart-strategy.type"};
     sl_config *cfg = new_config();
     const char *s = NULL;
     int64_t ms = 0;
@@ -642,12 +675,16 @@ START_TEST(test_serialize_round_trip)
 }
 END_TEST
 
+/* Explicit keys, and the default checkpoint folder: it comes from the
+ * temp dir of the process, and a job's taskmanagers must write where its
+ * jobmanager looks (their TMPDIR may differ). Other defaults stay out. */
 START_TEST(test_serialize_writes_only_explicit_keys)
 {
     char *text = NULL, err[512] = "";
+    setenv("TMPDIR", "/jm/tmp", 1);
     sl_config *cfg = new_config();
     ck_assert_int_eq(sl_config_serialize(cfg, &text), SL_OK);
-    ck_assert_str_eq(text, "");
+    ck_assert_str_eq(text, "state.checkpoints.dir: /jm/tmp/sluice-checkpoints\n");
     free(text);
     ck_assert_int_eq(sl_config_set_override(cfg, "execution.checkpointing.interval=10 s", err,
                                             sizeof err), SL_OK);
@@ -655,6 +692,21 @@ START_TEST(test_serialize_writes_only_explicit_keys)
                      SL_OK);
     ck_assert_int_eq(sl_config_serialize(cfg, &text), SL_OK);
     ck_assert_str_eq(text, "rpc.max-message-size: 1 gb\n"
+                           "state.checkpoints.dir: /jm/tmp/sluice-checkpoints\n"
+                           "execution.checkpointing.interval: 10000 ms\n");
+    /* A taskmanager with another TMPDIR reads the jobmanager's folder. */
+    setenv("TMPDIR", "/tm/tmp", 1);
+    sl_config *tm = load_text(text);
+    ck_assert_str_eq(get_str(tm, "state.checkpoints.dir"), "/jm/tmp/sluice-checkpoints");
+    ck_assert_str_eq(get_str(tm, "taskmanager.state.local.root-dirs"),
+                     "/tm/tmp/sluice-local-state");
+    free(text);
+    sl_config_free(tm);
+    ck_assert_int_eq(sl_config_set_override(cfg, "state.checkpoints.dir=/shared/ck", err,
+                                            sizeof err), SL_OK);
+    ck_assert_int_eq(sl_config_serialize(cfg, &text), SL_OK);
+    ck_assert_str_eq(text, "rpc.max-message-size: 1 gb\n"
+                           "state.checkpoints.dir: /shared/ck\n"
                            "execution.checkpointing.interval: 10000 ms\n");
     free(text);
     sl_config_free(cfg);
@@ -718,6 +770,8 @@ static Suite *config_suite(void)
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, test_defaults_hold_documented_values);
     tcase_add_test(tc, test_local_state_default_follows_tmpdir);
+    tcase_add_test(tc, test_checkpoint_dir_default_follows_tmpdir);
+    tcase_add_test(tc, test_shipped_conf_gives_a_checkpoint_dir);
     tcase_add_test(tc, test_keys_without_default_are_not_found);
     tcase_add_test(tc, test_getter_with_wrong_type_or_unknown_key_is_einval);
     tcase_add_test(tc, test_nested_yaml_equals_flat_keys);
