@@ -14,12 +14,16 @@
 #      count task has seen FILL * K records (so about 1 - e^-FILL of the
 #      keys exist), the next CC_CHECKPOINTS completed checkpoints are
 #      recorded (duration, size, the count task's synchronous and
-#      asynchronous parts), then the job is cancelled.
+#      asynchronous parts), then the job is cancelled. This is repeated
+#      BENCH_RUNS times with a new job (the configurations alternated), and
+#      the figures of all runs' checkpoints are summarized; a configuration
+#      whose first fill hit CC_MAX_FILL_SECONDS runs once.
 #
 # Usage: bench/checkpoint_cost.sh [WINDOW] [ROUNDS]
 #   WINDOW   seconds measured per throughput run (default 15; QUICK=1: 2)
-#   ROUNDS   pairs of throughput runs (default 5; QUICK=1: 2)
+#   ROUNDS   pairs of throughput runs (default BENCH_RUNS: 3; QUICK=1: 2)
 # Environment:
+#   BENCH_RUNS           runs of part 2, default of ROUNDS (3; QUICK=1: 1)
 #   CC_WARMUP            seconds before the window (4; QUICK=1: 1)
 #   CC_KEYS              keys of the throughput runs (1,000,000; QUICK=1: 100,000)
 #   CC_SIZES             key counts of part 2 ("100000 1000000 10000000";
@@ -36,14 +40,15 @@ set -euo pipefail
 here="$(cd "$(dirname "$0")/.." && pwd)"
 bin="${SLUICE_BIN_DIR:-$here/build/bin}"
 quick="${QUICK:-}"
+. "$here/bench/lib.sh"
+runs=$(bench_runs)
 if [ -n "$quick" ]; then
-  window="${1:-2}" rounds="${2:-2}"
+  window="${1:-2}" rounds="${2:-$((runs > 2 ? runs : 2))}"
   : "${CC_WARMUP:=1}" "${CC_KEYS:=100000}" "${CC_SIZES:=10000 100000}" "${CC_CHECKPOINTS:=2}"
-  out="${CC_RESULTS:-$here/bench/results/checkpoint_cost-quick.json}"
 else
-  window="${1:-15}" rounds="${2:-5}"
-  out="${CC_RESULTS:-$here/bench/results/checkpoint_cost.json}"
+  window="${1:-15}" rounds="${2:-$runs}"
 fi
+out="${CC_RESULTS:-$(bench_results checkpoint_cost)}"
 warmup="${CC_WARMUP:-4}"
 keys="${CC_KEYS:-1000000}"
 sizes="${CC_SIZES:-100000 1000000 10000000}"
@@ -53,8 +58,9 @@ nchk="${CC_CHECKPOINTS:-3}"
 interval="${CC_INTERVAL:-1 s}"
 max_fill="${CC_MAX_FILL_SECONDS:-240}"
 
-. "$here/bench/lib.sh"
 bench_root ckpt
+bench_begin checkpoint_cost "$out" "bench/checkpoint_cost.sh $*"
+for v in window warmup keys rounds sizes backends fill nchk interval max_fill; do bench_param "$v" "${!v}"; done
 {
   printf 'jobmanager.rpc.port: %d\ntaskmanager.numberOfTaskSlots: 1\n' "$port"
   printf 'taskmanager.state.local.root-dirs: %s\nheartbeat.interval: 100 ms\n' "$root/local"
@@ -101,19 +107,13 @@ counted() {
          END { print n + 0 }' || echo 0
 }
 
-cores=$(nproc)
-model=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
-date_utc=$(date -u +%Y-%m-%dT%H:%M:%SZ)
-raw="$root/raw"
-: > "$raw"
-echo "checkpoint cost: $cores cores ($model), results -> $out"
-
 # ---- 1. throughput, no checkpoints (A) against every 1 s (B)
 job "$root/a.yaml" cost-none hashmap "$keys" - -
 job "$root/b.yaml" cost-1s hashmap "$keys" - "1 s"
-# run_tp CONFIG ROUND: one run, appends "tp CONFIG ROUND RECORDS SECONDS CHECKPOINTS" to raw
+none="no checkpoints" every="checkpoint every 1 s" pair="ratio every 1 s / none"
+# run_tp CONFIG ROUND: one run; sets tp_rate
 run_tp() {
-  local j c0 c1 t0 t1 nc=0
+  local j c0 c1 t0 t1 nc=0 secs
   j=$(sl run -d "$root/$1.yaml" | awk '{ print $NF }')
   sleep "$warmup"
   c0=$(counted "$j")
@@ -125,22 +125,29 @@ run_tp() {
     python3 -c 'import json, sys; print(json.load(sys.stdin)["counts"]["completed"])')
   sl cancel "$j" >/dev/null
   [ "$c1" -gt "$c0" ] || { echo "checkpoint_cost: job $j made no progress" >&2; exit 1; }
-  awk -v c="$1" -v r="$2" -v c0="$c0" -v c1="$c1" -v a="$t0" -v b="$t1" -v nc="$nc" 'BEGIN {
-    printf "tp %s %d %d %.3f %d\n", c, r, c1 - c0, b - a, nc }' >> "$raw"
-  tail -1 "$raw" | awk '{ printf "  round %d, %s: %d records in %.2f s = %.0f records/s%s\n", $3,
-    $2 == "a" ? "no checkpoints" : "every 1 s", $4, $5, $4 / $5,
-    $2 == "b" ? sprintf(" (%d checkpoints completed)", $6) : "" }'
+  read -r secs tp_rate < <(awk -v a="$t0" -v b="$t1" -v n=$((c1 - c0)) 'BEGIN { printf "%.3f %.0f\n", b - a, n / (b - a) }')
+  if [ "$1" = a ]; then
+    bench_sample "$none" records_per_s "$tp_rate"
+    echo "  round $2, no checkpoints: $((c1 - c0)) records in $secs s = $tp_rate records/s"
+  else
+    bench_sample "$every" records_per_s "$tp_rate"
+    bench_sample "$every" checkpoints_completed "$nc"
+    echo "  round $2, every 1 s: $((c1 - c0)) records in $secs s = $tp_rate records/s ($nc checkpoints completed)"
+  fi
 }
 log "1/2 throughput: $keys keys, hashmap, ${warmup} s warm-up then ${window} s measured," \
   "$rounds rounds of (none, every 1 s) alternated"
 for r in $(seq 1 "$rounds"); do
-  if [ $((r % 2)) = 1 ]; then run_tp a "$r"; run_tp b "$r"; else run_tp b "$r"; run_tp a "$r"; fi
+  if [ $((r % 2)) = 1 ]; then run_tp a "$r"; ra=$tp_rate; run_tp b "$r"; rb=$tp_rate
+  else run_tp b "$r"; rb=$tp_rate; run_tp a "$r"; ra=$tp_rate; fi
+  bench_sample "$pair" ratio "$(awk -v a="$ra" -v b="$rb" 'BEGIN { printf "%.4f", b / a }')"
 done
 
 # ---- 2. checkpoint duration and size per backend and key count
-# measure BACKEND KEYS: appends "chk BACKEND KEYS RECORDS id duration size sync async" lines
+declare -A capped
+# measure BACKEND KEYS RUN: one job, CC_CHECKPOINTS checkpoints sampled in row "BACKEND KEYS"
 measure() {
-  local be="$1" k="$2" j t0 seen=0 base=0 now done_n said=
+  local be="$1" k="$2" row="$1 $2" j t0 seen=0 base=0 now done_n said=
   job "$root/s.yaml" "ckpt-$be-$k" "$be" "$k" - "$interval"
   j=$(sl run -d "$root/s.yaml" | awk '{ print $NF }')
   t0=$(date +%s)
@@ -153,94 +160,67 @@ measure() {
     said=$now
     sleep 0.5
   done
+  [ "$seen" -ge $((fill * k)) ] || capped[$row]=1
+  bench_sample "$row" records_counted "$seen"
+  bench_sample "$row" fill_seconds $((now - t0))
+  bench_sample "$row" keys_filled_percent "$(awk -v s="$seen" -v k="$k" 'BEGIN { printf "%.1f", 100 * (1 - exp(-s / k)) }')"
   base=$(checkpoint_lines "$j" | awk '$2 == "COMPLETED" { i = $1 } END { print i + 0 }')
-  log "  $be $k keys: $seen records counted; measuring $nchk checkpoints after checkpoint $base"
+  log "  run $3, $be $k keys: $seen records counted; measuring $nchk checkpoints after checkpoint $base"
   while :; do
     done_n=$(checkpoint_lines "$j" | awk -v b="$base" '$2 == "COMPLETED" && $1 > b' | wc -l)
     [ "$done_n" -lt "$nchk" ] || break
     if [ $(($(date +%s) - now)) -gt 600 ]; then log "  $be $k keys: gave up waiting"; break; fi
     sleep 0.5
   done
-  checkpoint_lines "$j" | awk -v b="$base" -v be="$be" -v k="$k" -v s="$seen" -v m="$nchk" \
-    '$2 == "COMPLETED" && $1 > b && m-- > 0 { print "chk", be, k, s, $1, $3, $4, $5, $6 }' |
-    tee -a "$raw" | awk '{ printf "    checkpoint %d: %d ms, %.1f MB (count task: sync %d ms, async %d ms)\n",
-      $5, $6, $7 / 1e6, $8, $9 }'
+  while read -r id ms size sync async; do
+    printf '    checkpoint %d: %d ms, %.1f MB (count task: sync %d ms, async %d ms)\n' \
+      "$id" "$ms" "$(awk -v b="$size" 'BEGIN { print b / 1e6 }')" "$sync" "$async"
+    bench_sample "$row" duration_ms "$ms"
+    bench_sample "$row" state_size_bytes "$size"
+    bench_sample "$row" sync_ms "$sync"
+    bench_sample "$row" async_ms "$async"
+  done < <(checkpoint_lines "$j" | awk -v b="$base" -v m="$nchk" \
+    '$2 == "COMPLETED" && $1 > b && m-- > 0 { print $1, $3, $4, $5, $6 }')
   sl cancel "$j" >/dev/null
 }
-log "2/2 checkpoint duration and size ($backends; $sizes keys; $fill records per key first)"
-for be in $backends; do
-  for k in $sizes; do
-    measure "$be" "$k"
+log "2/2 checkpoint duration and size ($backends; $sizes keys; $fill records per key first; $runs run(s))"
+for r in $(seq 1 "$runs"); do
+  for be in $backends; do
+    for k in $sizes; do
+      if [ -n "${capped[$be $k]:-}" ]; then log "  run $r, $be $k keys: skipped (its fill hit ${max_fill} s)"; continue; fi
+      measure "$be" "$k" "$r"
+    done
   done
 done
 
-# ---- results: JSON and tables
-mkdir -p "$(dirname "$out")"
-python3 - "$raw" "$out" "$window" "$warmup" "$keys" "$rounds" "$fill" "$interval" "$date_utc" \
-  "$cores" "$model" "${quick:+true}" "bench/checkpoint_cost.sh $*" <<'PY'
-import json, statistics, sys
-raw, out, window, warmup, keys, rounds, fill, interval, date, cores, model, quick, cmd = sys.argv[1:14]
-tp = {}
-chk = []
-for line in open(raw):
-    f = line.split()
-    if f[0] == "tp":
-        tp.setdefault(int(f[2]), {})[f[1]] = (int(f[3]), float(f[4]), int(f[5]))
-    elif f[0] == "chk":
-        chk.append(dict(backend=f[1], keys=int(f[2]), records_counted=int(f[3]), id=int(f[4]),
-                        duration_ms=int(f[5]), state_size=int(f[6]), sync_ms=int(f[7]),
-                        async_ms=int(f[8])))
-pairs = []
-for r in sorted(tp):
-    a, b = tp[r].get("a"), tp[r].get("b")
-    if not a or not b:
-        continue
-    ra, rb = a[0] / a[1], b[0] / b[1]
-    pairs.append(dict(round=r, order="none first" if r % 2 else "every 1 s first",
-                      none_records=a[0], none_seconds=a[1], none_records_per_s=round(ra),
-                      every_1s_records=b[0], every_1s_seconds=b[1],
-                      every_1s_records_per_s=round(rb), every_1s_checkpoints_completed=b[2],
-                      ratio=round(rb / ra, 4)))
-med = lambda xs: statistics.median(xs) if xs else None
-summary = dict(none_records_per_s=med([p["none_records_per_s"] for p in pairs]),
-               every_1s_records_per_s=med([p["every_1s_records_per_s"] for p in pairs]),
-               median_ratio=med([p["ratio"] for p in pairs]),
-               min_ratio=min(p["ratio"] for p in pairs), max_ratio=max(p["ratio"] for p in pairs))
-summary["median_cost_percent"] = round(100 * (1 - summary["median_ratio"]), 2)
-sizes = []
-for be in dict.fromkeys(c["backend"] for c in chk):
-    for k in dict.fromkeys(c["keys"] for c in chk if c["backend"] == be):
-        cs = [c for c in chk if c["backend"] == be and c["keys"] == k]
-        sizes.append(dict(backend=be, keys=k, records_counted=cs[0]["records_counted"],
-                          checkpoints=len(cs),
-                          median_duration_ms=med([c["duration_ms"] for c in cs]),
-                          max_duration_ms=max(c["duration_ms"] for c in cs),
-                          median_state_size=med([c["state_size"] for c in cs]),
-                          median_sync_ms=med([c["sync_ms"] for c in cs]),
-                          median_async_ms=med([c["async_ms"] for c in cs])))
-doc = dict(benchmark="checkpoint_cost", date=date, cores=int(cores), cpu=model, command=cmd.strip(),
-           quick=quick == "true",
-           throughput=dict(keys=int(keys), backend="hashmap", warmup_seconds=float(warmup),
-                           window_seconds=float(window), rounds=int(rounds), pairs=pairs,
-                           summary=summary),
-           checkpoints=dict(interval=interval, fill_records_per_key=int(fill), sizes=sizes,
-                            raw=chk))
-with open(out, "w") as fh:
-    json.dump(doc, fh, indent=2)
-    fh.write("\n")
-print()
-print("| configuration | records/s (median of %d runs) |" % len(pairs))
-print("|---|---|")
-print("| no checkpoints | %.2f M |" % (summary["none_records_per_s"] / 1e6))
-print("| checkpoint every 1 s | %.2f M |" % (summary["every_1s_records_per_s"] / 1e6))
-print("| ratio, median of the %d pairs (min-max) | %.3f (%.3f-%.3f): %.1f%% cost |" % (
-    len(pairs), summary["median_ratio"], summary["min_ratio"], summary["max_ratio"],
-    summary["median_cost_percent"]))
-print()
-print("| backend | keys | records counted first | checkpoint size | duration median (max) | count task sync / async (median) |")
-print("|---|---|---|---|---|---|")
-for s in sizes:
-    print("| %s | %d | %d | %.1f MB | %d ms (%d ms) | %d ms / %d ms |" % (
-        s["backend"], s["keys"], s["records_counted"], s["median_state_size"] / 1e6,
-        s["median_duration_ms"], s["max_duration_ms"], s["median_sync_ms"], s["median_async_ms"]))
-PY
+# ---- summary
+# power KEYS: 10^N for a power of ten, else the number
+power() { awk -v k="$1" 'BEGIN { n = log(k) / log(10); r = sprintf("%.0f", n)
+  if (10 ^ r == k) print "10^" r; else print k }'; }
+echo
+echo "throughput: each cell median (min-max) of $rounds runs ($rounds pairs, alternated)"
+echo "| configuration ($(awk -v k="$keys" 'BEGIN { printf "%g M", k / 1e6 }') keys, hashmap) | records/s |"
+echo "|---|---|"
+echo "| $none | $(bench_cell "$none" records_per_s 1e6 %.2f " M") |"
+echo "| $every | $(bench_cell "$every" records_per_s 1e6 %.2f " M") |"
+read -r _ _ med_ratio _ < <(bench_stat "$pair" ratio)
+echo "| ratio, median of $rounds pairs (min-max) | $(bench_cell "$pair" ratio 1 %.3f):" \
+  "**$(awk -v r="$med_ratio" 'BEGIN { printf "%.1f", 100 * (1 - r) }')% cost** |"
+echo
+echo "checkpoints: each cell median (min-max) over $nchk checkpoints of each of $runs run(s)" \
+  "(fill and records counted: per run)"
+echo "| backend | keys | checkpoint size | duration | count task sync / async |"
+echo "|---|---|---|---|---|"
+for be in $backends; do
+  for k in $sizes; do
+    row="$be $k"
+    read -r n _ filled _ < <(bench_stat "$row" keys_filled_percent)
+    [ "$n" -gt 0 ] || continue
+    label=$(power "$k")
+    [ -z "${capped[$row]:-}" ] || label="$label ($(printf '%.0f' "$filled")% filled, 1 run)"
+    echo "| $be | $label | $(bench_cell "$row" state_size_bytes 1e6 %.1f " MB") |" \
+      "$(bench_cell "$row" duration_ms 1 "int," " ms") |" \
+      "$(bench_cell "$row" sync_ms 1 "int," " ms") / $(bench_cell "$row" async_ms 1 "int," " ms") |"
+  done
+done
+bench_end
