@@ -33,6 +33,9 @@ struct sl_tm {
     sl_uploader *uploader;
     pthread_rwlock_t runs_lock; /* guards the list; dispatch reads it */
     sl_job_run *runs;
+    pthread_mutex_t deploy_mu;  /* guards `deploying`; taken before runs_lock */
+    pthread_cond_t deploy_cv;   /* a deploy in progress ended */
+    struct deploying *deploying; /* attempts being built by an RPC worker */
     pthread_mutex_t mu;         /* wakes the jobmanager client thread */
     pthread_cond_t cv;
     pthread_t thread;
@@ -82,14 +85,67 @@ static sl_job_run *find_run(sl_tm *tm, const char *job_id, uint32_t attempt)
     return NULL;
 }
 
+/* A job attempt being deployed: reserved (under deploy_mu) before its run
+ * is built, so an identical deploy served meanwhile by another RPC worker
+ * (req0 resends) waits for it instead of building a second run. Lives on
+ * the deploying worker's stack. */
+struct deploying {
+    const char *job_id;
+    uint32_t attempt;
+    struct deploying *next;
+};
+
+static int deploy_in_progress(const sl_tm *tm, const char *job_id, uint32_t attempt)
+{
+    for (const struct deploying *p = tm->deploying; p != NULL; p = p->next)
+        if (p->attempt == attempt && strcmp(p->job_id, job_id) == 0)
+            return 1;
+    return 0;
+}
+
+/* Called with deploy_mu held. 1 if the attempt is deployed (a resent
+ * deploy: nothing to do); 0 once nobody else deploys it, after waiting for
+ * a deploy in progress (if that one failed, the caller tries again). */
+static int wait_deployed(sl_tm *tm, const Sluice__DeployTasks *d)
+{
+    for (;;) {
+        pthread_rwlock_rdlock(&tm->runs_lock);
+        int exists = find_run(tm, d->job_id, d->attempt) != NULL;
+        pthread_rwlock_unlock(&tm->runs_lock);
+        if (exists)
+            return 1;
+        if (!deploy_in_progress(tm, d->job_id, d->attempt))
+            return 0;
+        pthread_cond_wait(&tm->deploy_cv, &tm->deploy_mu);
+    }
+}
+
+static void unreserve(sl_tm *tm, struct deploying *me)
+{
+    pthread_mutex_lock(&tm->deploy_mu);
+    struct deploying **pp = &tm->deploying;
+    while (*pp != me)
+        pp = &(*pp)->next;
+    *pp = me->next;
+    pthread_cond_broadcast(&tm->deploy_cv);
+    pthread_mutex_unlock(&tm->deploy_mu);
+}
+
+/* Idempotent: a deploy of an attempt that runs, or is being deployed, here
+ * answers OK once that deploy succeeded (and is built again if it failed). */
 static void handle_deploy(sl_tm *tm, const Sluice__DeployTasks *d, Sluice__Reply *reply,
                           sl_arena *arena)
 {
-    pthread_rwlock_rdlock(&tm->runs_lock);
-    int exists = find_run(tm, d->job_id, d->attempt) != NULL;
-    pthread_rwlock_unlock(&tm->runs_lock);
-    if (exists)
+    struct deploying me = {.job_id = d->job_id, .attempt = d->attempt};
+    pthread_mutex_lock(&tm->deploy_mu);
+    if (wait_deployed(tm, d)) {
+        pthread_mutex_unlock(&tm->deploy_mu);
         return; /* a resent deploy */
+    }
+    me.next = tm->deploying;
+    tm->deploying = &me;
+    pthread_mutex_unlock(&tm->deploy_mu);
+
     sl_job_run_env env = {
         .tm_data_url = sl_data_plane_url(tm->dp),
         .tm_inproc_url = sl_data_plane_inproc_url(tm->dp),
@@ -103,13 +159,15 @@ static void handle_deploy(sl_tm *tm, const Sluice__DeployTasks *d, Sluice__Reply
         sl_error("deploy of job %s attempt %u failed: %s", d->job_id, d->attempt, err);
         reply->status = SLUICE__STATUS__STATUS_FAILED;
         reply->error = sl_arena_strdup(arena, err);
+        unreserve(tm, &me);
         return;
     }
+    sl_info("deployed %d task(s) of job %s attempt %u", r->ntasks, r->job_id, r->attempt);
     pthread_rwlock_wrlock(&tm->runs_lock);
     r->next = tm->runs;
     tm->runs = r;
     pthread_rwlock_unlock(&tm->runs_lock);
-    sl_info("deployed %d task(s) of job %s attempt %u", r->ntasks, r->job_id, r->attempt);
+    unreserve(tm, &me); /* after the insert: a waiter then finds the run */
 }
 
 static void handle_start_cancel(sl_tm *tm, const Sluice__JobAttempt *ja, int start)
@@ -472,6 +530,8 @@ int sl_tm_start(const sl_config *cfg, sl_tm **out)
         return SL_ENOMEM;
     tm->cfg = cfg;
     pthread_rwlock_init(&tm->runs_lock, NULL);
+    pthread_mutex_init(&tm->deploy_mu, NULL);
+    pthread_cond_init(&tm->deploy_cv, NULL);
     pthread_mutex_init(&tm->mu, NULL);
     pthread_cond_init(&tm->cv, NULL);
     sl_random_hex(tm->id, 8);
@@ -523,6 +583,8 @@ void sl_tm_stop(sl_tm *tm)
         sl_job_run_free(r);
     }
     pthread_rwlock_destroy(&tm->runs_lock);
+    pthread_mutex_destroy(&tm->deploy_mu);
+    pthread_cond_destroy(&tm->deploy_cv);
     pthread_mutex_destroy(&tm->mu);
     pthread_cond_destroy(&tm->cv);
     free(tm);
