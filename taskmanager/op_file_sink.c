@@ -14,6 +14,10 @@
  *                      or checkpointing off) everything is committed
  *   cancel/failure     the open file is deleted; pending ones stay for the
  *                      restore to decide
+ * Durability: a hidden file is fsynced and so is the folder (its name)
+ * before the snapshot is acked; after every commit (rename) and every
+ * reconcile the folder is fsynced before the sink goes on. A visible file
+ * is committed output: nothing here ever deletes one.
  * The snapshot records lineages: per (uid, subtask) written under, the
  * highest n the checkpoint covers. State (version 2): varint 2, old
  * subtask, old parallelism, lineage count, then per lineage the 16 uid
@@ -22,11 +26,15 @@
  * A restored subtask reconciles its folder against its lineages before
  * writing:
  *   lineages of THIS job (uid starts with its id): covered files become
- *     visible (pending ones whose notification was lost); every other file
- *     of this job and of this subtask (or of a lineage it holds) is deleted
- *     (data after the checkpoint, or committed by a newer checkpoint that
- *     could not be restored). These lineages are carried in every later
- *     snapshot (the next restore must not delete their files).
+ *     visible (pending ones whose notification was lost); every other
+ *     hidden file of this job and of this subtask (or of a lineage it
+ *     holds) is deleted (data after the checkpoint). Visible files stay,
+ *     also those committed after the restored checkpoint (a newer one that
+ *     did not verify, or a restart without state allowed by
+ *     execution.state-recovery.allow-empty-on-failure): their records may
+ *     be written again, which is logged. A covered file that is missing
+ *     (lost, or removed by someone) fails the task naming it. These
+ *     lineages are carried in every later snapshot.
  *   lineages of ANOTHER job (restored from its savepoint or retained
  *     checkpoint): covered hidden files are committed, uncovered hidden
  *     ones deleted, visible files never touched. Once reconciled they are
@@ -62,6 +70,7 @@ typedef struct lineage {
     int subtask;     /* the subtask that wrote it */
     int64_t covered; /* files n <= covered are part of the checkpoint */
     int owner;       /* restore: old subtask whose state held it */
+    int64_t found;   /* reconcile: covered files seen */
 } lineage;
 
 typedef struct pending {
@@ -83,6 +92,8 @@ typedef struct file_sink {
     int *seen;        /* restore: old subtasks seen, old_par of them at most */
     int nseen;
     int reconciled;
+    int64_t kept_after;     /* reconcile: visible files past the checkpoint */
+    char first_after[300];  /* the first of them, for the log */
     char *line;
     const sl_schema *json; /* format json: the input's fields; NULL for csv */
 } file_sink;
@@ -94,19 +105,48 @@ static void part_name(char *out, size_t len, const file_sink *s, const char *uid
              (long long)n, hidden ? ".inprogress" : "");
 }
 
+/* fsync of a folder: the names in it (created, renamed) are durable. */
+static int sync_dir(const char *dir)
+{
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return SL_EIO;
+    int rv = fsync(fd) == 0 || errno == EINVAL ? SL_OK : SL_EIO; /* EINVAL: not supported */
+    int e = errno;
+    close(fd);
+    errno = e;
+    return rv;
+}
+
+/* One folder level: created (then its parent fsynced) or already there. */
+static int mkdir_one(char *buf, char *slash)
+{
+    if (mkdir(buf, 0755) != 0)
+        return errno == EEXIST ? SL_OK : SL_EIO;
+    if (slash == NULL)
+        return SL_OK;
+    *slash = '\0';
+    int rv = sync_dir(slash == buf ? "/" : buf);
+    *slash = '/';
+    return rv;
+}
+
 static int mkdirs(const char *path)
 {
     char buf[4096];
     snprintf(buf, sizeof(buf), "%s", path);
+    char *last = buf[0] == '/' ? buf : NULL; /* the '/' before the current level */
     for (char *p = buf + 1; *p; p++) {
         if (*p != '/')
             continue;
         *p = '\0';
-        if (mkdir(buf, 0755) != 0 && errno != EEXIST)
-            return SL_EIO;
+        int rv = mkdir_one(buf, last);
         *p = '/';
+        if (rv != SL_OK)
+            return rv;
+        last = p;
     }
-    return (mkdir(buf, 0755) == 0 || errno == EEXIST) ? SL_OK : SL_EIO;
+    return mkdir_one(buf, last);
 }
 
 static int sink_open(sl_operator *op)
@@ -149,12 +189,14 @@ static int parse_part(const char *name, char *uid, int *subtask, int64_t *n, int
     const char *rest = p + 22 + used;
     if (strcmp(rest, *hidden ? ".inprogress" : "") != 0)
         return 0;
+    if (st < 0 || nn < 0)
+        return 0;
     *subtask = st;
     *n = nn;
     return 1;
 }
 
-static const lineage *find_lineage(const file_sink *s, const char *uid, int subtask)
+static lineage *find_lineage(file_sink *s, const char *uid, int subtask)
 {
     for (int i = 0; i < s->nlin; i++)
         if (strcmp(s->lin[i].uid, uid) == 0 && s->lin[i].subtask == subtask)
@@ -167,20 +209,25 @@ static int own_job(const sl_operator *op, const char *uid)
     return strncmp(uid, op->task->run->job_id, 8) == 0;
 }
 
-/* What to do with a part file: 1 commit, -1 delete, 0 leave it. */
-static int reconcile_action(const sl_operator *op, const file_sink *s, const char *uid,
+/* What reconcile does with a part file. */
+enum { ACT_LEAVE, ACT_COMMIT, ACT_DELETE, ACT_KEEP_AFTER };
+
+/* A visible file is never deleted; ACT_KEEP_AFTER: one of this job,
+ * committed after the restored checkpoint (or with none restored). */
+static int reconcile_action(const sl_operator *op, const lineage *l, const char *uid,
                             int subtask, int64_t n, int hidden)
 {
-    const lineage *l = find_lineage(s, uid, subtask);
     int covered = l != NULL && n <= l->covered;
     if (own_job(op, uid)) {
         if (covered)
-            return hidden ? 1 : 0;
-        return subtask == op->task->subtask || l != NULL ? -1 : 0;
+            return hidden ? ACT_COMMIT : ACT_LEAVE;
+        if (subtask != op->task->subtask && l == NULL)
+            return ACT_LEAVE; /* another subtask's */
+        return hidden ? ACT_DELETE : ACT_KEEP_AFTER;
     }
     if (l == NULL || !hidden)
-        return 0;
-    return covered ? 1 : -1;
+        return ACT_LEAVE;
+    return covered ? ACT_COMMIT : ACT_DELETE;
 }
 
 static int reconcile_one(sl_operator *op, file_sink *s, const char *name)
@@ -190,19 +237,50 @@ static int reconcile_one(sl_operator *op, file_sink *s, const char *name)
     int64_t n;
     if (!parse_part(name, uid, &subtask, &n, &hidden) || strcmp(uid, s->uid) == 0)
         return SL_OK;
-    int act = reconcile_action(op, s, uid, subtask, n, hidden);
+    lineage *l = find_lineage(s, uid, subtask);
+    int act = reconcile_action(op, l, uid, subtask, n, hidden);
+    if (l != NULL && n <= l->covered && own_job(op, uid))
+        l->found++;
     part_name(path, sizeof(path), s, uid, subtask, n, hidden);
-    if (act > 0) {
+    switch (act) {
+    case ACT_COMMIT:
         part_name(final, sizeof(final), s, uid, subtask, n, 0);
         sl_info("file sink %s: committing %s (covered by the restored checkpoint)",
                 op->stage->name, final);
         return rename(path, final) == 0 ? SL_OK : SL_EIO;
-    }
-    if (act == 0)
+    case ACT_DELETE:
+        sl_info("file sink %s: removing %s (not covered by the restored checkpoint)",
+                op->stage->name, path);
+        return (unlink(path) == 0 || errno == ENOENT) ? SL_OK : SL_EIO;
+    case ACT_KEEP_AFTER:
+        if (s->kept_after++ == 0)
+            snprintf(s->first_after, sizeof(s->first_after), "%s", name);
         return SL_OK;
-    sl_info("file sink %s: removing %s (not covered by the restored checkpoint)",
-            op->stage->name, path);
-    return (unlink(path) == 0 || errno == ENOENT) ? SL_OK : SL_EIO;
+    default:
+        return SL_OK;
+    }
+}
+
+/* Every file a lineage of this job covers is there (visible by now). */
+static int check_covered(sl_operator *op, file_sink *s)
+{
+    char path[4096];
+    struct stat st;
+    for (int i = 0; i < s->nlin; i++) {
+        const lineage *l = &s->lin[i];
+        if (!own_job(op, l->uid) || l->found > l->covered)
+            continue;
+        for (int64_t n = 0; n <= l->covered; n++) {
+            part_name(path, sizeof(path), s, l->uid, l->subtask, n, 0);
+            if (stat(path, &st) == 0)
+                continue;
+            return sl_task_fail(op->task,
+                                "file sink %s: part file %s is missing, though the restored "
+                                "checkpoint covers it (committed output was lost or removed): %s",
+                                op->stage->name, path, strerror(errno));
+        }
+    }
+    return SL_OK;
 }
 
 /* Reconciled lineages of other jobs are not carried any more. */
@@ -225,11 +303,21 @@ static int reconcile(sl_operator *op, file_sink *s)
         return sl_task_fail(op->task, "cannot read %s: %s", s->dir, strerror(errno));
     int rv = SL_OK;
     struct dirent *de;
+    for (int i = 0; i < s->nlin; i++)
+        s->lin[i].found = 0;
     while (rv == SL_OK && (de = readdir(d)) != NULL)
         rv = reconcile_one(op, s, de->d_name);
     closedir(d);
+    if (rv == SL_OK)
+        rv = sync_dir(s->dir);
     if (rv != SL_OK)
         return sl_task_fail(op->task, "cannot reconcile %s: %s", s->dir, strerror(errno));
+    if (s->kept_after > 0)
+        sl_warn("file sink %s: %lld committed part file(s) of this job (%s ...) hold output "
+                "past the restored checkpoint; they stay, and their records may be written again",
+                op->stage->name, (long long)s->kept_after, s->first_after);
+    if ((rv = check_covered(op, s)) != SL_OK)
+        return rv;
     drop_foreign(op, s);
     return SL_OK;
 }
@@ -253,6 +341,7 @@ static int close_part(sl_operator *op, file_sink *s)
     s->f = NULL;
     int bad = fflush(f) != 0 || fsync(fileno(f)) != 0;
     bad |= fclose(f) != 0;
+    bad = bad || sync_dir(s->dir) != SL_OK; /* the hidden file's name, before the ack */
     if (bad)
         return sl_task_fail(op->task, "cannot write part file in %s: %s", s->dir,
                             strerror(errno));
@@ -355,14 +444,19 @@ static int sink_snapshot(sl_operator *op, uint64_t chk_id, sl_buf *out)
 static int sink_notify(sl_operator *op, uint64_t chk_id)
 {
     file_sink *s = op->impl;
-    int kept = 0, rv = SL_OK;
+    int kept = 0, committed = 0, rv = SL_OK;
     for (int i = 0; i < s->npend; i++) {
-        if (s->pend[i].chk <= chk_id && rv == SL_OK)
+        if (s->pend[i].chk <= chk_id && rv == SL_OK) {
             rv = commit_part(op, s, s->pend[i].n);
-        else
+            committed++;
+        } else {
             s->pend[kept++] = s->pend[i];
+        }
     }
     s->npend = kept;
+    if (rv == SL_OK && committed > 0 && sync_dir(s->dir) != SL_OK)
+        rv = sl_task_fail(op->task, "cannot sync %s after committing: %s", s->dir,
+                          strerror(errno));
     return rv;
 }
 
@@ -492,6 +586,9 @@ static int sink_finish(sl_operator *op)
         rv = close_part(op, s);
         if (rv == SL_OK)
             rv = commit_part(op, s, s->n++);
+        if (rv == SL_OK && sync_dir(s->dir) != SL_OK)
+            rv = sl_task_fail(op->task, "cannot sync %s after committing: %s", s->dir,
+                              strerror(errno));
     }
     return rv == SL_OK ? sink_notify(op, UINT64_MAX) : rv;
 }
