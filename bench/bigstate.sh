@@ -24,6 +24,7 @@
 #        CACHE_SIZE (state.backend.leveldb.cache-size, default of the key),
 #        SLUICE_BIN_DIR (build/bin), BIGSTATE_DIR (a temp folder under /tmp)
 # Needs free disk of about 150 bytes per key (checked first).
+# One run only (not repeated with BENCH_RUNS: about 10 minutes per run).
 set -euo pipefail
 here="$(cd "$(dirname "$0")/.." && pwd)"
 bin="${SLUICE_BIN_DIR:-$here/build/bin}"
@@ -144,8 +145,9 @@ for c in cs:
 }
 
 echo "bigstate: $keys keys, $n records, cap $cap_mb MB (RLIMIT_DATA), checkpoints every $interval"
-echo "machine: $(nproc) cores, $(awk '/MemTotal/ { printf "%.0f GB", $2 / 1048576 }' /proc/meminfo)," \
-  "$((free_kb / 1048576)) GB free disk under $base"
+echo "bigstate: $(bench_machine_line); $((free_kb / 1048576)) GB free disk under $base;" \
+  "commit $(git -C "$here" describe --always --dirty 2>/dev/null || echo unknown);" \
+  "$(date -u +%Y-%m-%dT%H:%M:%SZ); load average $(cut -d' ' -f1-3 /proc/loadavg); one run"
 
 log "1/3 leveldb, capped at $cap_mb MB"
 job big-leveldb leveldb "$keys" "$n"
@@ -178,12 +180,16 @@ stop_tm
 rate() {
   if [ "$3" = FINISHED ]; then awk -v n="$1" -v s="$2" 'BEGIN { printf "%.0f", n / s }'; else echo -; fi
 }
+# keys K RECORDS: "K M (distinct expected M)", about K (1 - e^(-RECORDS/K)) seen
+keys_cell() { awk -v k="$1" -v n="$2" 'BEGIN { printf "%g M (%.1f M)", k / 1e6, k * (1 - exp(-n / k)) / 1e6 }'; }
+millions() { awk -v n="$1" 'BEGIN { printf "%g M", n / 1e6 }'; }
 echo
-echo "| run | keys | records | result | records/s | TM peak RSS |"
+echo "one run"
+echo "| run | keys (distinct seen) | records | result | records/s | taskmanager peak RSS |"
 echo "|---|---|---|---|---|---|"
-echo "| leveldb, cap $cap_mb MB | $keys | $n | ${ldb[0]} | $(rate "$n" "${ldb[1]}" "${ldb[0]}") | $((ldb[2] / 1024)) MB |"
-echo "| hashmap, cap $cap_mb MB | $keys | $n | ${hm[0]} after ${hm[1]} s | $(rate "$n" "${hm[1]}" "${hm[0]}") | $((hm[2] / 1024)) MB |"
-echo "| hashmap, no cap | $hm_keys | $((hm_keys * 2)) | ${small[0]} | $(rate $((hm_keys * 2)) "${small[1]}" "${small[0]}") | $((small[2] / 1024)) MB |"
+echo "| leveldb, cap $cap_mb MB | $(keys_cell "$keys" "$n") | $(millions "$n") | ${ldb[0]} in ${ldb[1]} s | $(bench_int "$(rate "$n" "${ldb[1]}" "${ldb[0]}")") | $((ldb[2] / 1024)) MB |"
+echo "| hashmap, cap $cap_mb MB | $(keys_cell "$keys" "$n") | $(millions "$n") | ${hm[0]} after ${hm[1]} s | $(bench_int "$(rate "$n" "${hm[1]}" "${hm[0]}")") | $((hm[2] / 1024)) MB |"
+echo "| hashmap, no cap | $(keys_cell "$hm_keys" $((hm_keys * 2))) | $(millions $((hm_keys * 2))) | ${small[0]} | $(bench_int "$(rate $((hm_keys * 2)) "${small[1]}" "${small[0]}")") | $((small[2] / 1024)) MB |"
 echo
 echo "leveldb local folder (largest seen): ${ldb[3]} MB"
 echo "checkpoints (leveldb run): $ckpt"

@@ -10,6 +10,8 @@
 #                            (by its pid files) and the root removed.
 #   bench_workers N          conf/workers with N taskmanagers
 #   bench_start              scripts/start-cluster.sh (waits for them)
+#   bench_spare              one more taskmanager, waits until it has
+#                            registered (a spare for the next kill)
 #
 # Each script writes its own conf/sluice.yaml between bench_root and
 # bench_start.
@@ -39,6 +41,21 @@ bench_start() {
   "$here/scripts/start-cluster.sh" >/dev/null
 }
 
+# bench_spare: one more taskmanager, back once a live taskmanager with a free
+# slot is registered (at most 30 s), so that the next kill finds its spare
+bench_spare() {
+  local i p
+  "$here/scripts/taskmanager.sh" start >/dev/null
+  for ((i = 0; i < 300; i++)); do
+    for p in $("$bin/sluice" taskmanagers 2>/dev/null | awk '$5 > 0 { print $3 }'); do
+      kill -0 "$p" 2>/dev/null && return 0
+    done
+    sleep 0.1
+  done
+  echo "bench: no taskmanager with a free slot 30 s after starting a spare" >&2
+  return 1
+}
+
 # ---- repeated runs and their statistics (one place for every script)
 #
 #   bench_runs                 runs per configuration: BENCH_RUNS (default 3;
@@ -60,6 +77,7 @@ bench_start() {
 #                              printf format (%.0f) or "int," (thousands
 #                              separated by commas)
 #   bench_int N                N with thousands separated by commas
+#   bench_pow10 N              "10^K" for a power of ten, else bench_int N
 #   bench_caption              "median (min-max) of N runs", for the summary
 #   bench_end                  writes the JSON: machine, date, command,
 #                              parameters, and per row and metric the values
@@ -151,9 +169,15 @@ bench_awk_fmt='
     return s t
   }'
 
-# bench_int N: N with thousands separated by commas
+# bench_int N: N with thousands separated by commas (anything else as it is)
 bench_int() {
-  awk -v x="$1" -v f="int," "$bench_awk_fmt"' BEGIN { print fmt(x) }'
+  awk -v x="$1" -v f="int," "$bench_awk_fmt"' BEGIN { print x ~ /^-?[0-9.]+$/ ? fmt(x) : x }'
+}
+
+# bench_pow10 N: "10^K" when N is a power of ten, else N with commas
+bench_pow10() {
+  awk -v x="$1" -v f="int," "$bench_awk_fmt"' BEGIN { r = sprintf("%.0f", log(x) / log(10))
+    if (x > 0 && 10 ^ r == x) print "10^" r; else print fmt(x) }'
 }
 
 bench_cell() {

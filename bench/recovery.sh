@@ -74,7 +74,7 @@ for r in $(seq 1 "$rounds"); do
   printf 'kill %d: RUNNING again after %d ms, first new output after %d ms\n' "$r" $((t1 - t0)) $((t2 - t0))
   bench_sample "$running" ms $((t1 - t0))
   bench_sample "$output" ms $((t2 - t0))
-  "$here/scripts/taskmanager.sh" start >/dev/null
+  bench_spare
 done
 sl cancel "$job" >/dev/null
 

@@ -15,9 +15,10 @@
 #     from K state file(s) of DIR in T ms" on the taskmanager that took
 #     over: bytes restored, T, bandwidth N / T, and when the line was
 #     written (from its timestamp) relative to the kill.
-# A new spare is started after every kill; ROUNDS kills per K.
+# A new spare is started after every kill; ROUNDS kills per K (each kill
+# is one run).
 #
-# Usage: bench/recovery_state.sh [ROUNDS]      (default 3; QUICK=1: 1)
+# Usage: bench/recovery_state.sh [ROUNDS]      (default BENCH_RUNS: 3; QUICK=1: 1)
 # Environment:
 #   RS_SIZES      key counts ("100000 1000000 10000000"; QUICK=1: "100000")
 #   RS_BACKEND    state backend (hashmap)
@@ -28,21 +29,17 @@
 set -euo pipefail
 here="$(cd "$(dirname "$0")/.." && pwd)"
 bin="${SLUICE_BIN_DIR:-$here/build/bin}"
-quick="${QUICK:-}"
-if [ -n "$quick" ]; then
-  rounds="${1:-1}"
-  : "${RS_SIZES:=100000}"
-  out="${RS_RESULTS:-$here/bench/results/recovery_state-quick.json}"
-else
-  rounds="${1:-3}"
-  out="${RS_RESULTS:-$here/bench/results/recovery_state.json}"
-fi
+. "$here/bench/lib.sh"
+rounds="${1:-$(bench_runs)}"
+[ -z "${QUICK:-}" ] || : "${RS_SIZES:=100000}"
+out="${RS_RESULTS:-$(bench_results recovery_state)}"
 sizes="${RS_SIZES:-100000 1000000 10000000}"
 backend="${RS_BACKEND:-hashmap}"
 fill="${RS_FILL:-2}"
 
-. "$here/bench/lib.sh"
 bench_root recstate
+bench_begin recovery_state "$out" "bench/recovery_state.sh $*"
+for v in rounds sizes backend fill; do bench_param "$v" "${!v}"; done
 printf 'jobmanager.rpc.port: %d\ntaskmanager.numberOfTaskSlots: 1\ntaskmanager.state.local.root-dirs: %s\n' \
   "$port" "$root/local" > "$SLUICE_CONF_DIR/sluice.yaml"
 bench_workers 2
@@ -99,13 +96,7 @@ latest_chk() {
 uids() { find "$1" -name '*part-*' -printf '%f\n' 2>/dev/null |
   sed -E 's/^\.?part-([0-9a-f]{16})-.*/\1/' | sort -u; }
 
-cores=$(nproc)
-model=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
-date_utc=$(date -u +%Y-%m-%dT%H:%M:%SZ)
-raw="$root/raw"
-: > "$raw"
-echo "recovery with state: $cores cores ($model), $backend backend, $rounds kill(s) per size," \
-  "results -> $out"
+echo "recovery with state: $backend backend, $rounds kill(s) per size"
 
 # wait_checkpoint JOB AFTER: until a checkpoint newer than AFTER completed
 wait_checkpoint() {
@@ -117,7 +108,7 @@ wait_checkpoint() {
   done
 }
 
-# kill_round K JOB ROUND: one kill and its measurements (a line in raw)
+# kill_round K JOB ROUND: one kill and its measurements (samples of row K)
 kill_round() {
   local k="$1" j="$2" r="$3" attempt tm pid before t0 t1 t2 line bytes files ms at
   attempt=$(field "$j" attempt)
@@ -138,11 +129,17 @@ kill_round() {
     sort | tail -1)
   read -r bytes files ms < <(sed -E 's/.*restored ([0-9]+) bytes from ([0-9]+) state file.* in ([0-9]+) ms.*/\1 \2 \3/' <<<"$line")
   at=$(( $(date -d "$(cut -c1-23 <<<"$line")" +%s%3N) - t0 ))
-  echo "kill $k $r $((t1 - t0)) $((t2 - t0)) $bytes $files $ms $at" >> "$raw"
+  bench_sample "$k" running_ms $((t1 - t0))
+  bench_sample "$k" first_output_ms $((t2 - t0))
+  bench_sample "$k" restored_bytes "$bytes"
+  bench_sample "$k" state_files "$files"
+  bench_sample "$k" restore_ms "$ms"
+  [ "$ms" -le 0 ] || bench_sample "$k" restore_mb_per_s "$(awk -v b="$bytes" -v ms="$ms" 'BEGIN { printf "%.1f", b / 1e3 / ms }')"
+  bench_sample "$k" restore_done_after_kill_ms "$at"
   awk -v k="$k" -v r="$r" -v a=$((t1 - t0)) -v b=$((t2 - t0)) -v by="$bytes" -v ms="$ms" -v at="$at" 'BEGIN {
     printf "  %d keys, kill %d: RUNNING after %d ms, first new output after %d ms; restored %.1f MB in %d ms (%s), done %d ms after the kill\n",
       k, r, a, b, by / 1e6, ms, (ms > 0 ? sprintf("%.0f MB/s", by / 1e3 / ms) : "under 1 ms"), at }'
-  "$here/scripts/taskmanager.sh" start >/dev/null
+  bench_spare
 }
 
 for k in $sizes; do
@@ -168,46 +165,15 @@ for k in $sizes; do
   rm -rf "$root/checkpoints" "$root/out-$k"
 done
 
-mkdir -p "$(dirname "$out")"
-python3 - "$raw" "$out" "$backend" "$fill" "$date_utc" "$cores" "$model" "${quick:+true}" \
-  "bench/recovery_state.sh $*" <<'PY'
-import json, statistics, sys
-raw, out, backend, fill, date, cores, model, quick, cmd = sys.argv[1:10]
-kills = []
-for line in open(raw):
-    f = line.split()
-    if f[0] != "kill":
-        continue
-    k, r, running, output, nbytes, files, ms, at = map(int, f[1:9])
-    kills.append(dict(keys=k, round=r, running_ms=running, first_output_ms=output,
-                      restored_bytes=nbytes, state_files=files, restore_ms=ms,
-                      restore_done_after_kill_ms=at,
-                      restore_mb_per_s=round(nbytes / 1e3 / ms, 1) if ms > 0 else None))
-med = statistics.median
-sizes = []
-for k in dict.fromkeys(x["keys"] for x in kills):
-    ks = [x for x in kills if x["keys"] == k]
-    bw = [x["restore_mb_per_s"] for x in ks if x["restore_mb_per_s"] is not None]
-    sizes.append(dict(keys=k, kills=len(ks), median_running_ms=med([x["running_ms"] for x in ks]),
-                      median_first_output_ms=med([x["first_output_ms"] for x in ks]),
-                      max_first_output_ms=max(x["first_output_ms"] for x in ks),
-                      median_restored_bytes=med([x["restored_bytes"] for x in ks]),
-                      median_restore_ms=med([x["restore_ms"] for x in ks]),
-                      median_restore_mb_per_s=med(bw) if bw else None))
-doc = dict(benchmark="recovery_state", date=date, cores=int(cores), cpu=model, command=cmd.strip(),
-           quick=quick == "true", backend=backend, fill_records_per_key=int(fill), sizes=sizes,
-           kills=kills)
-with open(out, "w") as fh:
-    json.dump(doc, fh, indent=2)
-    fh.write("\n")
-print()
-print("| keys | kills | RUNNING again | first new output (max) | bytes restored | restore time | restore bandwidth |")
-print("|---|---|---|---|---|---|---|")
-for s in sizes:
-    bw = s["median_restore_mb_per_s"]
-    print("| %d | %d | %d ms | %d ms (%d ms) | %.1f MB | %d ms | %s |" % (
-        s["keys"], s["kills"], s["median_running_ms"], s["median_first_output_ms"],
-        s["max_first_output_ms"], s["median_restored_bytes"] / 1e6, s["median_restore_ms"],
-        "%.0f MB/s" % bw if bw is not None else "> size / 1 ms"))
-print("(medians over the kills)")
-PY
+echo
+echo "each cell: median (min-max) of $rounds kill(s)"
+echo "| keys | RUNNING again | first new output | bytes restored | restore time | restore bandwidth |"
+echo "|---|---|---|---|---|---|"
+for k in $sizes; do
+  bw=$(bench_cell "$k" restore_mb_per_s 1 %.0f " MB/s")
+  [ "$bw" != - ] || bw="> size / 1 ms"
+  echo "| $(bench_pow10 "$k") | $(bench_cell "$k" running_ms 1 "int," " ms") |" \
+    "$(bench_cell "$k" first_output_ms 1 "int," " ms") | $(bench_cell "$k" restored_bytes 1e6 %.1f " MB") |" \
+    "$(bench_cell "$k" restore_ms 1 "int," " ms") | $bw |"
+done
+bench_end
