@@ -194,9 +194,6 @@ for r in $(seq 1 "$runs"); do
 done
 
 # ---- summary
-# power KEYS: 10^N for a power of ten, else the number
-power() { awk -v k="$1" 'BEGIN { n = log(k) / log(10); r = sprintf("%.0f", n)
-  if (10 ^ r == k) print "10^" r; else print k }'; }
 echo
 echo "throughput: each cell median (min-max) of $rounds runs ($rounds pairs, alternated)"
 echo "| configuration ($(awk -v k="$keys" 'BEGIN { printf "%g M", k / 1e6 }') keys, hashmap) | records/s |"
@@ -216,7 +213,7 @@ for be in $backends; do
     row="$be $k"
     read -r n _ filled _ < <(bench_stat "$row" keys_filled_percent)
     [ "$n" -gt 0 ] || continue
-    label=$(power "$k")
+    label=$(bench_pow10 "$k")
     [ -z "${capped[$row]:-}" ] || label="$label ($(printf '%.0f' "$filled")% filled, 1 run)"
     echo "| $be | $label | $(bench_cell "$row" state_size_bytes 1e6 %.1f " MB") |" \
       "$(bench_cell "$row" duration_ms 1 "int," " ms") |" \
