@@ -105,48 +105,27 @@ static void part_name(char *out, size_t len, const file_sink *s, const char *uid
              (long long)n, hidden ? ".inprogress" : "");
 }
 
-/* fsync of a folder: the names in it (created, renamed) are durable. */
-static int sync_dir(const char *dir)
-{
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0)
-        return SL_EIO;
-    int rv = fsync(fd) == 0 || errno == EINVAL ? SL_OK : SL_EIO; /* EINVAL: not supported */
-    int e = errno;
-    close(fd);
-    errno = e;
-    return rv;
-}
-
-/* One folder level: created (then its parent fsynced) or already there. */
-static int mkdir_one(char *buf, char *slash)
-{
-    if (mkdir(buf, 0755) != 0)
-        return errno == EEXIST ? SL_OK : SL_EIO;
-    if (slash == NULL)
-        return SL_OK;
-    *slash = '\0';
-    int rv = sync_dir(slash == buf ? "/" : buf);
-    *slash = '/';
-    return rv;
-}
-
+/* mkdir -p; the parent of every folder it creates is fsynced. */
 static int mkdirs(const char *path)
 {
     char buf[4096];
     snprintf(buf, sizeof(buf), "%s", path);
-    char *last = buf[0] == '/' ? buf : NULL; /* the '/' before the current level */
-    for (char *p = buf + 1; *p; p++) {
-        if (*p != '/')
+    if (buf[0] == '\0')
+        return SL_EIO;
+    for (char *p = buf + 1;; p++) {
+        if (*p != '/' && *p != '\0')
             continue;
+        char c = *p;
         *p = '\0';
-        int rv = mkdir_one(buf, last);
-        *p = '/';
-        if (rv != SL_OK)
-            return rv;
-        last = p;
+        int made = mkdir(buf, 0755) == 0;
+        if (!made && errno != EEXIST)
+            return SL_EIO;
+        if (made && sl_fsync_parent(buf) != SL_OK)
+            return SL_EIO;
+        *p = c;
+        if (c == '\0')
+            return SL_OK;
     }
-    return mkdir_one(buf, last);
 }
 
 static int sink_open(sl_operator *op)
@@ -309,7 +288,7 @@ static int reconcile(sl_operator *op, file_sink *s)
         rv = reconcile_one(op, s, de->d_name);
     closedir(d);
     if (rv == SL_OK)
-        rv = sync_dir(s->dir);
+        rv = sl_fsync_dir(s->dir);
     if (rv != SL_OK)
         return sl_task_fail(op->task, "cannot reconcile %s: %s", s->dir, strerror(errno));
     if (s->kept_after > 0)
@@ -341,7 +320,7 @@ static int close_part(sl_operator *op, file_sink *s)
     s->f = NULL;
     int bad = fflush(f) != 0 || fsync(fileno(f)) != 0;
     bad |= fclose(f) != 0;
-    bad = bad || sync_dir(s->dir) != SL_OK; /* the hidden file's name, before the ack */
+    bad = bad || sl_fsync_dir(s->dir) != SL_OK; /* the hidden file's name, before the ack */
     if (bad)
         return sl_task_fail(op->task, "cannot write part file in %s: %s", s->dir,
                             strerror(errno));
@@ -454,7 +433,7 @@ static int sink_notify(sl_operator *op, uint64_t chk_id)
         }
     }
     s->npend = kept;
-    if (rv == SL_OK && committed > 0 && sync_dir(s->dir) != SL_OK)
+    if (rv == SL_OK && committed > 0 && sl_fsync_dir(s->dir) != SL_OK)
         rv = sl_task_fail(op->task, "cannot sync %s after committing: %s", s->dir,
                           strerror(errno));
     return rv;
@@ -586,7 +565,7 @@ static int sink_finish(sl_operator *op)
         rv = close_part(op, s);
         if (rv == SL_OK)
             rv = commit_part(op, s, s->n++);
-        if (rv == SL_OK && sync_dir(s->dir) != SL_OK)
+        if (rv == SL_OK && sl_fsync_dir(s->dir) != SL_OK)
             rv = sl_task_fail(op->task, "cannot sync %s after committing: %s", s->dir,
                               strerror(errno));
     }

@@ -8,8 +8,9 @@
  *   with a message naming it;
  * - durability: fsync and rename are interposed (this program defines
  *   them, so the sink's calls land here first) and recorded: a hidden file
- *   is fsynced and then its folder before the snapshot returns, and every
- *   commit rename is followed by an fsync of the folder. */
+ *   is fsynced and then its folder before the snapshot returns, every
+ *   commit rename is followed by an fsync of the folder, and so is the
+ *   creation of the sink's folder by an fsync of its parent. */
 #define _GNU_SOURCE
 #include <check.h>
 #include <dirent.h>
@@ -299,6 +300,8 @@ START_TEST(test_snapshot_and_commit_sync_the_folder)
     static sink_sub a, b;
     sl_buf sp;
     sink_start(&a, 1, NULL);
+    ck_assert_msg(find_event('F', tmp_dir, 0) >= 0,
+                  "the sink created its folder but did not fsync the parent");
     write_ok(&a, 1);
     int mark = nevents;
     snapshot(&a, 1, NULL);
