@@ -27,7 +27,8 @@ static int fetch_job(sl_cli *cli, const char *job_id, Sluice__Reply **out)
     Sluice__Reply *reply = NULL;
     int rc = sl_cli_call_job_ref(cli, SLUICE__REQUEST__BODY_JOB_INFO, job_id, &reply);
     if (rc == SL_EXIT_OK && (reply->job == NULL || reply->job->summary == NULL))
-        rc = sl_cli_failed("the jobmanager at %s sent an incomplete reply", cli->jm_addr);
+        rc = sl_cli_report(cli, SL_EXIT_FAILED, "the jobmanager at %s sent an incomplete reply",
+                           cli->jm_addr);
     if (rc == SL_EXIT_OK)
         *out = reply;
     else
@@ -76,7 +77,7 @@ static int cannot_read(const char *arg, int rv, int err)
     case SL_EIO: reason = err != 0 ? strerror(err) : sl_strerror(rv); break;
     default: reason = sl_strerror(rv); break;
     }
-    fprintf(stderr, "sluice: cannot read %s: %s\n", arg, reason);
+    fprintf(stderr, "%s: cannot read the job file: %s\n", arg, reason);
     return SL_EXIT_USAGE;
 }
 
@@ -88,7 +89,7 @@ static int read_job_file(const char *arg, char **out)
     size_t len = 0;
     if (strncmp(arg, "file://", 7) == 0) {
         if (sl_path_from_uri(arg, path, sizeof(path)) != SL_OK) {
-            fprintf(stderr, "sluice: cannot read %s: not a file:// URI of an absolute path\n",
+            fprintf(stderr, "%s: cannot read the job file: not a file:// URI of an absolute path\n",
                     arg);
             return SL_EXIT_USAGE;
         }
@@ -161,7 +162,8 @@ static int read_lib(udf_libs *l, const char *file, const sl_stage *st)
         free(lib);
         free(path);
         free(data);
-        return sl_cli_failed("out of memory");
+        fprintf(stderr, "%s: out of memory\n", file);
+        return SL_EXIT_FAILED;
     }
     sluice__udf_library__init(lib);
     lib->path = path;
@@ -200,7 +202,7 @@ static int submit(sl_cli *cli, const char *file_name, char *yaml, uint32_t paral
     Sluice__SubmitJob sj = SLUICE__SUBMIT_JOB__INIT;
     Sluice__Reply *reply = NULL;
     if (sl_random_hex(request_id, REQUEST_ID_BYTES) != SL_OK)
-        return sl_cli_failed("cannot generate a request id");
+        return sl_cli_report(cli, SL_EXIT_FAILED, "cannot generate a request id");
     sj.file_name = (char *)file_name;
     sj.yaml = yaml;
     sj.parallelism = parallelism;
@@ -216,7 +218,8 @@ static int submit(sl_cli *cli, const char *file_name, char *yaml, uint32_t paral
     req.submit_job = &sj;
     int rc = sl_cli_call(cli, &req, &reply);
     if (rc == SL_EXIT_OK && !sl_is_hex(reply->job_id, SL_CLI_JOB_ID_LEN))
-        rc = sl_cli_failed("the jobmanager sent an invalid JobID '%s'", reply->job_id);
+        rc = sl_cli_report(cli, SL_EXIT_FAILED, "the jobmanager sent an invalid JobID '%s'",
+                           reply->job_id);
     if (rc == SL_EXIT_OK) {
         snprintf(job_id, SL_CLI_JOB_ID_LEN + 1, "%s", reply->job_id);
         printf("Job has been submitted with JobID %s\n", job_id);
@@ -232,13 +235,14 @@ static int is_terminal(Sluice__JobState s)
            s == SLUICE__JOB_STATE__JOB_CANCELED;
 }
 
-static int report_end(const char *job_id, const Sluice__JobInfo *job)
+static int report_end(const sl_cli *cli, const char *job_id, const Sluice__JobInfo *job)
 {
     Sluice__JobState st = job->summary->state;
     printf("Job %s finished with state %s\n", job_id, sl_job_state_name(st));
     fflush(stdout);
     if (st == SLUICE__JOB_STATE__JOB_FAILED)
-        fprintf(stderr, "Cause: %s\n", *job->failure != '\0' ? job->failure : "unknown");
+        sl_cli_report(cli, SL_EXIT_FAILED, "job %s failed: %s", job_id,
+                      *job->failure != '\0' ? job->failure : "unknown cause");
     return st == SLUICE__JOB_STATE__JOB_FINISHED ? SL_EXIT_OK : SL_EXIT_FAILED;
 }
 
@@ -252,7 +256,7 @@ static int wait_for_job(sl_cli *cli, const char *job_id)
             return rc;
         int done = is_terminal(reply->job->summary->state);
         if (done)
-            rc = report_end(job_id, reply->job);
+            rc = report_end(cli, job_id, reply->job);
         sl_cli_free_reply(reply);
         if (done)
             return rc;
@@ -268,6 +272,7 @@ int sl_cli_cmd_run(sl_cli *cli, const sl_cli_args *a)
     udf_libs libs = {0};
     uint32_t parallelism = 0;
     int rc = parse_parallelism(sl_cli_opt_value(a, 'p'), &parallelism);
+    cli->subject = jobfile; /* what run reports about the job starts with its file */
     if (rc == SL_EXIT_OK && sl_cli_opt_flag(a, 'n') && !sl_cli_opt_flag(a, 's'))
         rc = sl_cli_usage_error("run: -n is only meaningful with -s PATH");
     if (rc == SL_EXIT_OK)

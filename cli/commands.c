@@ -56,7 +56,7 @@ static const char usage_text[] =
     "  taskmanagers [--json]                    registered taskmanagers\n"
     "Global options: -c the configuration folder (default $SLUICE_CONF_DIR, else conf/),\n"
     "  -m the jobmanager (default jobmanager.rpc.address:jobmanager.rpc.port),\n"
-    "  -D override one configuration key.\n"
+    "  -D override one configuration key (also after COMMAND, where it comes last).\n"
     "Exit codes: 0 done, 1 the operation failed, 2 usage or input error,\n"
     "  3 the jobmanager cannot be reached.\n";
 
@@ -88,6 +88,17 @@ int sl_cli_failed(const char *fmt, ...)
     fputc('\n', stderr);
     va_end(ap);
     return SL_EXIT_FAILED;
+}
+
+int sl_cli_report(const sl_cli *cli, int rc, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "%s: ", cli->subject != NULL ? cli->subject : "sluice");
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+    return rc;
 }
 
 int sl_cli_option_error(const char *where, int c, char **argv)
@@ -132,7 +143,7 @@ int sl_cli_parse_args(const sl_cli_command *cmd, int argc, char **argv, sl_cli_a
     static const struct option no_options[] = {{NULL, 0, NULL, 0}};
     char optstring[32];
     int c;
-    snprintf(optstring, sizeof(optstring), ":%s", cmd->options);
+    snprintf(optstring, sizeof(optstring), ":D:%s", cmd->options);
     memset(out, 0, sizeof(*out));
     optind = 0; /* glibc: full re-initialisation */
     opterr = 0;
@@ -140,6 +151,11 @@ int sl_cli_parse_args(const sl_cli_command *cmd, int argc, char **argv, sl_cli_a
                             NULL)) != -1) {
         if (c == OPT_JSON) {
             out->json = 1;
+        } else if (c == 'D') {
+            if (out->noverrides == SL_CLI_MAX_OVERRIDES)
+                return sl_cli_usage_error("%s: more than %d -D options", cmd->name,
+                                          SL_CLI_MAX_OVERRIDES);
+            out->overrides[out->noverrides++] = optarg;
         } else if (c >= 'a' && c <= 'z') {
             out->flag[c - 'a']++;
             out->value[c - 'a'] = optarg;

@@ -40,6 +40,7 @@ enum sl_cli_exit {
 
 #define SL_CLI_ADDR_MAX 300
 #define SL_CLI_MAX_OPERANDS 2
+#define SL_CLI_MAX_OVERRIDES 256 /* -D options after the command */
 
 /* Connection to the jobmanager; the RPC client is opened by the first call. */
 typedef struct sl_cli {
@@ -48,18 +49,24 @@ typedef struct sl_cli {
     size_t max_msg;                     /* rpc.max-message-size */
     int timeout_ms;                     /* per RPC */
     int poll_ms;                        /* attached run: job state polling */
+    const char *subject;                /* what messages are about: run's job file
+                                           (NULL: they start "sluice: ") */
     sl_rpc_client *rpc;
 } sl_cli;
 
 /* A command's parsed arguments. Options are single lowercase letters:
  * flag['x' - 'a'] counts -x, value['x' - 'a'] is the argument of the last
- * -x (NULL if absent). Strings point into argv. */
+ * -x (NULL if absent). Every command also takes -D key=value (as Flink's
+ * CLI does after the action): overrides, in order, applied after the
+ * global ones. Strings point into argv. */
 typedef struct sl_cli_args {
     int json;
     int flag[26];
     const char *value[26];
     const char *operands[SL_CLI_MAX_OPERANDS];
     int noperands;
+    char *overrides[SL_CLI_MAX_OVERRIDES];
+    int noverrides;
 } sl_cli_args;
 
 typedef struct sl_cli_command sl_cli_command;
@@ -95,6 +102,10 @@ int sl_cli_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)
 
 /* "sluice: <message>" on stderr; returns SL_EXIT_FAILED. */
 int sl_cli_failed(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* "<cli->subject>: <message>" (or "sluice: <message>" without a subject)
+ * on stderr; returns rc. */
+int sl_cli_report(const sl_cli *cli, int rc, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 /* How often the option c was given; the argument of its last use (NULL if
  * none). */
 int sl_cli_opt_flag(const sl_cli_args *a, char c);

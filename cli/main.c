@@ -14,7 +14,7 @@
 struct globals {
     const char *conf_dir; /* -c */
     const char *jm_addr;  /* -m */
-    char **overrides;     /* -D, in order */
+    char **overrides;     /* -D, in order: the global ones, then the command's (argc + 1 slots) */
     int noverrides;
     int command;          /* index of COMMAND in argv */
 };
@@ -94,6 +94,9 @@ int main(int argc, char **argv)
     }
     if (rc == SL_EXIT_OK)
         rc = sl_cli_parse_args(cmd, argc - g.command, argv + g.command, &args);
+    /* -D after the command: after the global ones (room: one per argv entry). */
+    for (int i = 0; rc == SL_EXIT_OK && i < args.noverrides; i++)
+        g.overrides[g.noverrides++] = args.overrides[i];
     if (rc == SL_EXIT_OK)
         rc = setup(&g, &cli);
     if (rc == SL_EXIT_OK)

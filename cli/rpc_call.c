@@ -11,8 +11,8 @@
 
 static int unreachable(const sl_cli *cli, const char *reason)
 {
-    fprintf(stderr, "sluice: cannot reach the jobmanager at %s: %s\n", cli->jm_addr, reason);
-    return SL_EXIT_UNREACHABLE;
+    return sl_cli_report(cli, SL_EXIT_UNREACHABLE, "cannot reach the jobmanager at %s: %s",
+                         cli->jm_addr, reason);
 }
 
 /* The reason in an sl_rpc_client_open message, without its "cannot reach
@@ -36,7 +36,7 @@ static int connect_jm(sl_cli *cli)
         return SL_EXIT_OK;
     cli->rpc = NULL;
     if (rv == SL_ENOMEM)
-        return sl_cli_failed("out of memory");
+        return sl_cli_report(cli, SL_EXIT_FAILED, "out of memory");
     return unreachable(cli, err[0] != '\0' ? dial_reason(cli, err) : sl_strerror(rv));
 }
 
@@ -51,27 +51,44 @@ static int call_error(const sl_cli *cli, int rv, const Sluice__Request *req)
     case SL_ECLOSED:
         return unreachable(cli, "the connection was lost");
     case SL_ENOSPC:
-        fprintf(stderr, "sluice: the request is too large (%zu bytes, rpc.max-message-size is %zu)\n",
-                sluice__request__get_packed_size(req), cli->max_msg);
-        return SL_EXIT_USAGE;
+        return sl_cli_report(cli, SL_EXIT_USAGE,
+                             "the request is too large (%zu bytes, rpc.max-message-size is %zu)",
+                             sluice__request__get_packed_size(req), cli->max_msg);
     case SL_EPROTO:
-        return sl_cli_failed("the jobmanager at %s sent a malformed reply", cli->jm_addr);
+        return sl_cli_report(cli, SL_EXIT_FAILED, "the jobmanager at %s sent a malformed reply",
+                             cli->jm_addr);
     }
-    return sl_cli_failed("the request to the jobmanager failed: %s", sl_strerror(rv));
+    return sl_cli_report(cli, SL_EXIT_FAILED, "the request to the jobmanager failed: %s",
+                         sl_strerror(rv));
 }
 
-/* Reports a reply whose status is not OK; returns the exit code. */
-static int reply_error(const Sluice__Reply *reply)
+/* 1 if msg already starts with "<subject>:" (a place in the job file). */
+static int names_subject(const sl_cli *cli, const char *msg)
+{
+    size_t n = cli->subject != NULL ? strlen(cli->subject) : 0;
+    return n > 0 && strncmp(msg, cli->subject, n) == 0 && msg[n] == ':';
+}
+
+/* Reports a reply whose status is not OK; returns the exit code. An
+ * INVALID reply's message is the jobmanager's own ("file:line:column:
+ * ..." for a bad job file), prefixed with the subject unless it names it. */
+static int reply_error(const sl_cli *cli, const Sluice__Reply *reply)
 {
     const char *err = reply->error != NULL ? reply->error : "";
     switch (reply->status) {
     case SLUICE__STATUS__STATUS_FAILED:
-        return sl_cli_failed("%s", *err != '\0' ? err : "the operation failed");
+        return sl_cli_report(cli, SL_EXIT_FAILED, "%s",
+                             *err != '\0' ? err : "the operation failed");
     case SLUICE__STATUS__STATUS_INVALID:
-        fprintf(stderr, "%s\n", *err != '\0' ? err : "sluice: the jobmanager rejected the request");
+        if (*err == '\0')
+            return sl_cli_report(cli, SL_EXIT_USAGE, "the jobmanager rejected the request");
+        if (cli->subject != NULL && !names_subject(cli, err))
+            return sl_cli_report(cli, SL_EXIT_USAGE, "%s", err);
+        fprintf(stderr, "%s\n", err);
         return SL_EXIT_USAGE;
     default:
-        return sl_cli_failed("the jobmanager answered with an unknown status %d",
+        return sl_cli_report(cli, SL_EXIT_FAILED,
+                             "the jobmanager answered with an unknown status %d",
                              (int)reply->status);
     }
 }
@@ -89,7 +106,7 @@ int sl_cli_call(sl_cli *cli, const Sluice__Request *req, Sluice__Reply **out)
     int rv = sl_rpc_call(cli->rpc, req, cli->timeout_ms, &reply);
     if (rv != SL_OK)
         return call_error(cli, rv, req);
-    rc = reply->status == SLUICE__STATUS__STATUS_OK ? SL_EXIT_OK : reply_error(reply);
+    rc = reply->status == SLUICE__STATUS__STATUS_OK ? SL_EXIT_OK : reply_error(cli, reply);
     if (rc == SL_EXIT_OK)
         *out = reply;
     else

@@ -9,6 +9,10 @@
  *   out of memory, a malformed reply, a reply
  *   STATUS_FAILED or unknown, any other error       SL_EXIT_FAILED
  *
+ * Messages start with cli->subject (run's job file) or "sluice"; an
+ * INVALID reply that names the subject already ("file:line:column: ...")
+ * is printed as it is.
+ *
  * The caller owns a reply it gets and frees it with sl_cli_free_reply. */
 #ifndef SL_CLI_RPC_CALL_H
 #define SL_CLI_RPC_CALL_H
