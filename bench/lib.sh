@@ -79,9 +79,11 @@ bench_spare() {
 #   bench_int N                N with thousands separated by commas
 #   bench_pow10 N              "10^K" for a power of ten, else bench_int N
 #   bench_caption              "median (min-max) of N runs", for the summary
-#   bench_end                  writes the JSON: machine, date, command,
-#                              parameters, and per row and metric the values
-#                              of every run and their min, median and max
+#   bench_end                  writes the JSON: machine (with the load average
+#                              and the cores' idle and steal share while the
+#                              script ran), date, command, parameters, and
+#                              per row and metric the values of every run
+#                              and their min, median and max
 #   bench_run_job FILE         `sluice run FILE` to a terminal state: sets
 #                              bench_job (its id) and bench_job_secs, submit to
 #                              the end as the jobmanager timed it (the CLI
@@ -115,10 +117,16 @@ bench_begin() {
   commit=$(git -C "$here" describe --always --dirty 2>/dev/null || echo unknown)
   bench_date=$(date -u +%Y-%m-%dT%H:%M:%SZ)
   bench_load0=$(cut -d' ' -f1-3 /proc/loadavg)
+  bench_cpu0=$(bench_cpu_ticks)
   bench_commit=$commit
   bench_param runs "$(bench_runs)"
   echo "$bench_name: $(bench_machine_line); commit $commit; $bench_date;" \
     "load average $bench_load0; $(bench_runs) run(s) per configuration; results -> $bench_out"
+}
+
+# bench_cpu_ticks: "TOTAL IDLE STEAL" ticks of all cores so far (/proc/stat)
+bench_cpu_ticks() {
+  awk '$1 == "cpu" { print $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9, $5 + $6, $9; exit }' /proc/stat
 }
 
 bench_param() {
@@ -195,9 +203,15 @@ bench_caption() {
 
 bench_end() {
   mkdir -p "$(dirname "$bench_out")"
+  local cpu
+  # idle and steal (time the VM's host gave to others) of all cores while the script ran
+  cpu=$(awk -v a="$bench_cpu0" -v b="$(bench_cpu_ticks)" 'BEGIN { split(a, x, " "); split(b, y, " ")
+    t = y[1] - x[1]; if (t <= 0) t = 1
+    printf "%.1f %.1f", 100 * (y[2] - x[2]) / t, 100 * (y[3] - x[3]) / t }')
   bench_stats_all | python3 -c '
 import json, sys
-name, cmd, date, load0, commit, cores, params_file, out = sys.argv[1:9]
+name, cmd, date, load0, commit, cores, cpu, params_file, out = sys.argv[1:10]
+idle, steal = cpu.split()
 def num(s):
     try:
         return int(s)
@@ -227,14 +241,16 @@ with open("/proc/loadavg") as f:
     load1 = " ".join(f.read().split()[:3])
 doc = {"benchmark": name, "command": cmd, "date": date, "commit": commit,
        "machine": {"cores": int(cores), "cpu": model, "memory_gib": round(mem / 1048576, 1),
-                   "load_average_start": load0, "load_average_end": load1},
+                   "load_average_start": load0, "load_average_end": load1,
+                   "idle_percent": float(idle), "steal_percent": float(steal)},
        "parameters": params, "results": rows}
 with open(out, "w") as f:
     json.dump(doc, f, indent=2)
     f.write("\n")
 ' "$bench_name" "$bench_cmd" "$bench_date" "$bench_load0" "$bench_commit" "$(nproc)" \
-    "$bench_params" "$bench_out"
-  echo "results -> $bench_out (load average now $(cut -d' ' -f1-3 /proc/loadavg))"
+    "$cpu" "$bench_params" "$bench_out"
+  echo "results -> $bench_out (load average now $(cut -d' ' -f1-3 /proc/loadavg);" \
+    "while it ran, all cores: idle ${cpu% *}%, steal ${cpu#* }%)"
 }
 
 bench_run_job() {

@@ -54,7 +54,9 @@ for _ in $(seq 1 100); do
 done
 [ -n "$tm_pid" ] || { echo "nexmark: no taskmanager registered" >&2; exit 1; }
 hz=$(getconf CLK_TCK)
-cpu_ticks() { awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$1/stat"; }
+# "CPU-TICKS MINOR-FAULTS" of process $1 so far (all its threads)
+cpu_ticks() { awk '{ sub(/^.*\) /, ""); print $12 + $13, $8 }' "/proc/$1/stat"; }
+kb_of() { awk -v k="$2:" '$1 == k { print $2 }' "/proc/$1/status"; }
 
 events_for() {
   local q="$1" var="NEXMARK_EVENTS_${1^^}"
@@ -74,13 +76,13 @@ echo "nexmark: taskmanager pid $tm_pid"
 
 # one_run RUN QUERY: the engine, then the loop, over the same events
 one_run() {
-  local r="$1" q="$2" n c0 c1 row lline lsec wall cpu per_core per_wall loop_rate ratio
+  local r="$1" q="$2" n c0 c1 f0 f1 row lline lsec wall cpu per_core per_wall loop_rate ratio
   n=$(events_for "$q")
   row="${title[$q]:-$q}"
   echo "[$q] run $r, engine: $n events ..."
-  c0=$(cpu_ticks "$tm_pid")
+  read -r c0 f0 < <(cpu_ticks "$tm_pid")
   bench_run_job "$root/$q.yaml"
-  c1=$(cpu_ticks "$tm_pid")
+  read -r c1 f1 < <(cpu_ticks "$tm_pid")
   echo "[$q] run $r, loop: $n events ..."
   lline=$("$loop" "$q" "$n" 2>&1 >/dev/null | tail -1)
   lsec=$(sed -E 's/.* seconds=([0-9.]+).*/\1/' <<<"$lline")
@@ -90,8 +92,8 @@ one_run() {
       cpu = (c1 - c0) / hz; if (cpu <= 0) cpu = 1 / hz; if (ls <= 0) ls = 0.001
       pc = n / cpu; lr = n / ls
       printf "%.3f %.3f %.0f %.0f %.0f %.3f\n", wall, cpu, pc, n / wall, lr, pc / lr }')
-  printf '[%s] run %d, %d events: wall %.2f s (%.0f events/s), taskmanager CPU %.2f s (%.0f events/s per core); loop %.0f events/s; engine/loop per core %.2f\n' \
-    "$q" "$r" "$n" "$wall" "$per_wall" "$cpu" "$per_core" "$loop_rate" "$ratio"
+  printf '[%s] run %d, %d events: wall %.2f s (%.0f events/s), taskmanager CPU %.2f s (%.0f events/s per core, %d minor faults); loop %.0f events/s; engine/loop per core %.2f\n' \
+    "$q" "$r" "$n" "$wall" "$per_wall" "$cpu" "$per_core" $((f1 - f0)) "$loop_rate" "$ratio"
   bench_sample "$row" events_per_second_per_core "$per_core"
   bench_sample "$row" events_per_second_wall "$per_wall"
   bench_sample "$row" loop_events_per_second "$loop_rate"
@@ -99,6 +101,10 @@ one_run() {
   bench_sample "$row" wall_seconds "$wall"
   bench_sample "$row" tm_cpu_seconds "$cpu"
   bench_sample "$row" loop_seconds "$lsec"
+  # what else varies: the taskmanager's page faults (first touch of new
+  # memory) and its peak RSS so far
+  bench_sample "$row" tm_minor_faults $((f1 - f0))
+  bench_sample "$row" tm_peak_rss_kb "$(kb_of "$tm_pid" VmHWM)"
 }
 for r in $(seq 1 "$runs"); do
   for q in "${queries[@]}"; do one_run "$r" "$q"; done
