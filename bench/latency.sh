@@ -87,7 +87,7 @@ run() {
 
 for i in "${!timeouts[@]}"; do timeouts[$i]="$(sed -E 's/^ +| +$//g' <<<"${timeouts[$i]}")"; done
 log "1/2 maximum: $max_n records, no rate limit, buffer timeout ${timeouts[*]}, $runs run(s)"
-for r in $(seq 1 "$runs"); do
+for _ in $(seq 1 "$runs"); do
   for bt in "${timeouts[@]}"; do
     run "max-${bt// /}" "maximum, buffer timeout $bt" "$max_n" - "$bt"
   done
@@ -101,7 +101,7 @@ half=$((max_rate / 2))
 bench_param max_records_per_s "$max_rate"
 bench_param half_records_per_s "$half"
 log "2/2 at half the maximum ($max_rate records/s, the better median): $half records/s for $secs s, $runs run(s)"
-for r in $(seq 1 "$runs"); do
+for _ in $(seq 1 "$runs"); do
   for bt in "${timeouts[@]}"; do
     run "half-${bt// /}" "half load, buffer timeout $bt" $((half * secs)) "$half" "$bt"
   done
