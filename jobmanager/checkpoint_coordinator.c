@@ -353,6 +353,14 @@ int sl_chk_trigger_now(sl_jm *jm, sl_job *job, const char *request_id, uint64_t 
         snprintf(err, errlen, "job %s is taking a savepoint; try again when it is done", job->id);
         return SL_EBUSY;
     }
+    int64_t pending = sl_chk_pending_count(&job->chk, 1);
+    if (pending >= job->chk.max_concurrent) {
+        snprintf(err, errlen,
+                 "job %s has %" PRId64 " checkpoint(s) in progress "
+                 "(execution.checkpointing.max-concurrent-checkpoints is %" PRId64
+                 "); try again when one completes", job->id, pending, job->chk.max_concurrent);
+        return SL_EBUSY;
+    }
     sl_checkpoint *c = sl_chk_create(job, 0, 1);
     if (c != NULL && request_id[0] != '\0' && (c->request_id = strdup(request_id)) == NULL) {
         sl_chk_fail(job, c, "out of memory", 0, 0);

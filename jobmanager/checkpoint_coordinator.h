@@ -19,6 +19,8 @@
  *   retention the newest num-retained completed checkpoints are kept; every
  *             other chk-* folder of the job is removed (also after an ack
  *             that comes too late, so late writers leave nothing behind).
+ *             After the job ended they stay only if it FAILED, or was
+ *             CANCELED with RETAIN_ON_CANCELLATION.
  *
  * Ownership and threads: an sl_chk_coord lives inside its sl_job and is
  * guarded by jm->mu. Handlers (acks, manual triggers, failover) only record;
@@ -131,7 +133,9 @@ void sl_chk_free(sl_chk_coord *cc);
 void sl_chk_on_ack(struct sl_jm *jm, const Sluice__AckCheckpoint *a);
 /* `sluice checkpoint`: assigns the id of a new manual checkpoint that the
  * loop sends at once; a resent request (same request_id, if not "") gets
- * the id of the first. SL_EBUSY / SL_EINVAL with the reason in err. */
+ * the id of the first. SL_EBUSY (not running, a savepoint pending, or
+ * max-concurrent-checkpoints checkpoints, periodic or manual, already in
+ * progress: refused, not queued) / SL_EINVAL with the reason in err. */
 int sl_chk_trigger_now(struct sl_jm *jm, struct sl_job *job, const char *request_id,
                        uint64_t *id, char *err, size_t errlen);
 /* Failover, cancel: every pending checkpoint FAILED with reason, not
@@ -140,7 +144,8 @@ void sl_chk_abort_all(struct sl_job *job, const char *reason);
 /* The current attempt is RUNNING: the periodic clock starts. */
 void sl_chk_on_running(struct sl_job *job);
 /* The job reached a terminal state: pending ones abort, the loop cleans up
- * (CANCELED with DELETE_ON_CANCELLATION: the whole job folder). */
+ * (FINISHED, or CANCELED with DELETE_ON_CANCELLATION: every checkpoint of
+ * the job, and its folder when that leaves it empty). */
 void sl_chk_on_job_end(struct sl_job *job);
 /* The restart chosen by sl_chk_pick_restore becomes the current attempt's
  * restore point (counts `restored` when there is one). */

@@ -86,8 +86,11 @@ void sl_chk_apply_retention(struct sl_jm *jm, struct sl_job *job);
 void sl_chk_cleanup_failed(struct sl_jm *jm, struct sl_job *job);
 /* Loop: removes every chk-* folder of the job neither retained nor pending. */
 void sl_chk_sweep(struct sl_jm *jm, struct sl_job *job);
-/* Loop, after the job ended: sl_chk_sweep, or the whole job folder when it
- * was CANCELED with DELETE_ON_CANCELLATION. */
+/* Loop, after the job ended: FAILED, or CANCELED with
+ * RETAIN_ON_CANCELLATION: sl_chk_sweep (the retained ones stay). FINISHED,
+ * or CANCELED with DELETE_ON_CANCELLATION: every chk-* folder and shared/,
+ * then the job folder if empty (nothing else in it is touched); nothing is
+ * retained any more. */
 void sl_chk_end_cleanup(struct sl_jm *jm, struct sl_job *job);
 
 #endif

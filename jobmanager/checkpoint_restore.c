@@ -80,7 +80,8 @@ void sl_chk_pick_restore(sl_jm *jm, sl_job *job)
                  job->id);
         return;
     }
-    memcpy(ids, cc->retained, n * sizeof(*ids));
+    if (n > 0) /* cc->retained is NULL while empty */
+        memcpy(ids, cc->retained, n * sizeof(*ids));
     for (size_t k = n; k-- > 0 && !jm->stopping && cc->root != NULL;) {
         if (sl_chk_path(cc->root, job->id, ids[k], dir, sizeof(dir)) != SL_OK)
             continue;

@@ -2,14 +2,16 @@
  * ids of the completed checkpoints kept, ascending) and every removal of a
  * checkpoint folder: checkpoints beyond state.checkpoints.num-retained,
  * failed ones, sweeps of chk-* folders neither retained nor pending (after a
- * late ack, after the job ended) and, on DELETE_ON_CANCELLATION, the job's
- * whole folder. Removals run on the loop thread with jm->mu released. */
+ * late ack, after the job ended) and, when the job FINISHED or was
+ * CANCELED with DELETE_ON_CANCELLATION, all of its checkpoints and then its
+ * folder if empty. Removals run on the loop thread with jm->mu released. */
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "common/checkpoint_store.h"
 #include "common/log.h"
@@ -95,8 +97,8 @@ void sl_chk_cleanup_failed(sl_jm *jm, sl_job *job)
 }
 
 /* Removes every chk-* folder of the job that is neither retained nor
- * pending. */
-void sl_chk_sweep(sl_jm *jm, sl_job *job)
+ * pending, logging why. */
+static void sweep_for(sl_jm *jm, sl_job *job, const char *why)
 {
     sl_chk_coord *cc = &job->chk;
     uint64_t *ids = NULL;
@@ -118,26 +120,56 @@ void sl_chk_sweep(sl_jm *jm, sl_job *job)
             continue;
         if (sl_chk_path(cc->root, job->id, ids[i], dir, sizeof(dir)) != SL_OK)
             continue;
-        sl_info("job %s: removing %s (neither retained nor in progress)", job->id, dir);
+        sl_info("job %s: removing %s (%s)", job->id, dir, why);
         remove_unlocked(jm, dir);
     }
     free(ids);
 }
 
-/* After the job ended: CANCELED with DELETE_ON_CANCELLATION removes the
- * job's whole checkpoint folder, anything else keeps the retained ones. */
-void sl_chk_end_cleanup(sl_jm *jm, sl_job *job)
+void sl_chk_sweep(sl_jm *jm, sl_job *job)
+{
+    sweep_for(jm, job, "neither retained nor in progress");
+}
+
+/* The job's checkpoints are of no more use: every chk-* folder and shared/
+ * go, then the job's folder if that left it empty (a savepoint or anything
+ * else someone put there stays). */
+static void discard_all(sl_jm *jm, sl_job *job, const char *why)
 {
     sl_chk_coord *cc = &job->chk;
     char dir[PATH_MAX];
-    if (job->state != SLUICE__JOB_STATE__JOB_CANCELED || cc->retain_on_cancel) {
+    cc->nretained = 0;
+    sweep_for(jm, job, why);
+    if (cc->root == NULL || jm->stopping)
+        return;
+    if (sl_chk_shared_path(cc->root, job->id, dir, sizeof(dir)) == SL_OK)
+        remove_unlocked(jm, dir);
+    if (sl_job_chk_root(cc->root, job->id, dir, sizeof(dir)) != SL_OK)
+        return;
+    pthread_mutex_unlock(&jm->mu);
+    int rv = rmdir(dir);
+    int e = errno;
+    pthread_mutex_lock(&jm->mu);
+    if (rv == 0)
+        sl_info("job %s: removed %s (%s)", job->id, dir, why);
+    else if (e != ENOENT)
+        sl_info("job %s: %s stays: %s", job->id, dir,
+                e == ENOTEMPTY || e == EEXIST ? "it holds more than checkpoints" : strerror(e));
+}
+
+/* After the job ended, Flink's rule: the checkpoints of a FAILED job stay
+ * (the newest num-retained), and those of a CANCELED one with
+ * RETAIN_ON_CANCELLATION; a FINISHED job's, and a CANCELED one's with
+ * DELETE_ON_CANCELLATION, are discarded. Savepoints are never touched. */
+void sl_chk_end_cleanup(sl_jm *jm, sl_job *job)
+{
+    sl_chk_coord *cc = &job->chk;
+    if (job->state == SLUICE__JOB_STATE__JOB_FAILED ||
+        (job->state == SLUICE__JOB_STATE__JOB_CANCELED && cc->retain_on_cancel)) {
         sl_chk_sweep(jm, job);
         return;
     }
-    cc->sweep = 0;
-    cc->nretained = 0;
-    if (cc->root == NULL || sl_job_chk_root(cc->root, job->id, dir, sizeof(dir)) != SL_OK)
-        return;
-    sl_info("job %s: removing %s (DELETE_ON_CANCELLATION)", job->id, dir);
-    remove_unlocked(jm, dir);
+    discard_all(jm, job,
+                job->state == SLUICE__JOB_STATE__JOB_FINISHED ? "the job finished"
+                                                               : "DELETE_ON_CANCELLATION");
 }

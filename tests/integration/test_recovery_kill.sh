@@ -6,7 +6,8 @@
 # in a new attempt on the free slots, restored from the latest completed
 # checkpoint, and ends FINISHED. The committed output (part-* files, no hidden
 # file left) holds for every word the counts 1..N exactly once, N its count in
-# the input; info shows restarts >= 1 and `restored from:`.
+# the input; info shows restarts >= 1 and `restored from:`. After FINISHED
+# the job's checkpoints are discarded (`latest checkpoint: none`).
 . "$(dirname "$0")/lib.sh"
 
 sl_recovery_cluster 3
@@ -42,12 +43,15 @@ sl_wait_job_end "$jobid" FINISHED 180
 info="$SL_INFO"
 assert_ge 1 "$(sl_field "$info" restarts)" "restarts in the info of the finished job"
 assert_match "$info" '^restored from: [0-9]+ file://' "info of the finished job"
-assert_match "$info" '^latest checkpoint: [0-9]+ file://' "info of the finished job"
+# A finished job's checkpoints are discarded (Flink's rule), its folder too.
+wait_for -t 30 bash -c "! [ -e '$(sl_ckpt_job_dir "$jobid")' ]"
+sl_info "$jobid"
+assert_match "$SL_OUT" '^latest checkpoint: none$' "info of the finished job"
 
 sl_checkpoints "$jobid"
 assert_eq 0 "$SL_RC" "exit code of 'sluice checkpoints' (stderr: $SL_ERR)"
 assert_ge 1 "$(sl_ckpt_count "$SL_OUT" restored)" "'restored:' in 'sluice checkpoints' of the finished job: $SL_OUT"
-assert_match "$SL_OUT" '^latest completed: [0-9]+ file://' "'sluice checkpoints' of the finished job"
+assert_match "$SL_OUT" '^latest completed: none$' "'sluice checkpoints' of the finished job"
 
 sl_check_exactly_once "$SL_OUTDIR" "$SL_REF"
 echo "ok"

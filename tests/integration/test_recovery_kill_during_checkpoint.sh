@@ -3,7 +3,8 @@
 # checkpoints (interval 1 h). Take checkpoint A, then SIGSTOP the taskmanager
 # running a sink (`out`) subtask so it cannot ack, trigger `sluice
 # checkpoint` in the background, wait until `sluice checkpoints` shows it in
-# progress, and SIGKILL the stopped taskmanager. The in-progress checkpoint is
+# progress; another `sluice checkpoint` is refused then (exit 1,
+# max-concurrent-checkpoints is 1); SIGKILL the stopped taskmanager. The in-progress checkpoint is
 # aborted (the background command fails, its chk folder does not remain), the
 # job restores from A and ends FINISHED exactly-once.
 . "$(dirname "$0")/lib.sh"
@@ -47,7 +48,15 @@ wait_for in_progress
 pending="$(awk '$2 == "IN_PROGRESS" { print $1 }' <<<"$SL_OUT" | sort -n | tail -n 1)"
 [[ "$pending" =~ ^[0-9]+$ ]] || fail "'in progress' >= 1 but no '<id> IN_PROGRESS ...' row:"$'\n'"$SL_OUT"
 [ "$pending" -gt "$first" ] || fail "checkpoint $pending in progress is not newer than checkpoint $first"
-echo "checkpoint $pending is in progress; killing the stopped taskmanager"
+echo "checkpoint $pending is in progress"
+# max-concurrent-checkpoints (1): a second manual checkpoint is refused now.
+sl_run sl_cli checkpoint "$jobid"
+assert_eq 1 "$SL_RC" "exit code of a second 'sluice checkpoint' while checkpoint $pending is in progress (stdout: $SL_OUT)"
+assert_contains "$SL_ERR" "max-concurrent-checkpoints" "stderr of the refused 'sluice checkpoint'"
+echo "refused: $SL_ERR"
+sl_checkpoints "$jobid"
+assert_eq 1 "$(sl_ckpt_count "$SL_OUT" "in progress")" "'in progress:' after the refused trigger"
+echo "killing the stopped taskmanager"
 kill -KILL "$stopped_pid"
 wait_for -t 30 sl_pid_gone "$stopped_pid"
 
