@@ -128,6 +128,156 @@ int sl_rpc_call(sl_rpc_client *c, const Sluice__Request *req, int timeout_ms,
     return rv;
 }
 
+/* ---- asynchronous calls
+ *
+ * One nng req0 context and aio per call. The aio callback runs on an nng
+ * thread: after the send it posts the receive (with what is left of the
+ * timeout), after the receive it keeps the reply frame and calls done. The
+ * frame is unpacked later by sl_rpc_async_result, on the caller's thread. */
+
+enum { ASYNC_SEND = 0, ASYNC_RECV, ASYNC_ENDED };
+
+struct sl_rpc_async {
+    nng_ctx ctx;
+    int ctx_open;
+    nng_aio *aio;
+    size_t max_msg;
+    int64_t deadline_ms;   /* monotonic */
+    int phase;             /* ASYNC_*: the callback's until ENDED */
+    int rv;                /* SL_* once ENDED */
+    nng_msg *reply;        /* ENDED with rv SL_OK: the reply frame */
+    sl_rpc_done_fn done;
+    void *arg;
+};
+
+static int async_status(int nng_rv)
+{
+    switch (nng_rv) {
+    case 0: return SL_OK;
+    case NNG_ETIMEDOUT: return SL_ETIMEDOUT;
+    case NNG_ECANCELED: return SL_ECANCELED;
+    default: return SL_EUNREACH;
+    }
+}
+
+static void async_end(sl_rpc_async *a, int rv)
+{
+    a->rv = rv;
+    a->phase = ASYNC_ENDED;
+    a->done(a->arg);
+}
+
+static void async_cb(void *p)
+{
+    sl_rpc_async *a = p;
+    int rv = nng_aio_result(a->aio);
+    if (a->phase == ASYNC_ENDED)
+        return;
+    if (a->phase == ASYNC_SEND && rv == 0) {
+        int64_t left = a->deadline_ms - sl_now_ms();
+        a->phase = ASYNC_RECV;
+        nng_aio_set_timeout(a->aio, left > 0 ? (nng_duration)left : 1);
+        nng_ctx_recv(a->ctx, a->aio); /* a stopped aio runs no callback: see stop */
+        return;
+    }
+    if (rv == 0) {
+        a->reply = nng_aio_get_msg(a->aio);
+        nng_aio_set_msg(a->aio, NULL);
+    }
+    async_end(a, async_status(rv));
+}
+
+static int async_new(sl_rpc_client *c, const Sluice__Request *req, sl_rpc_async **out)
+{
+    size_t n = sluice__request__get_packed_size(req);
+    if (n > c->max_msg)
+        return SL_ENOSPC;
+    sl_rpc_async *a = calloc(1, sizeof(*a));
+    nng_msg *msg = NULL;
+    if (a == NULL || nng_msg_alloc(&msg, n) != 0 || nng_aio_alloc(&a->aio, async_cb, a) != 0) {
+        if (msg != NULL)
+            nng_msg_free(msg);
+        free(a);
+        return SL_ENOMEM;
+    }
+    sluice__request__pack(req, nng_msg_body(msg));
+    if (nng_ctx_open(&a->ctx, c->sock) != 0) {
+        nng_msg_free(msg);
+        nng_aio_free(a->aio);
+        free(a);
+        return SL_EIO;
+    }
+    a->ctx_open = 1;
+    a->max_msg = c->max_msg;
+    nng_aio_set_msg(a->aio, msg);
+    *out = a;
+    return SL_OK;
+}
+
+int sl_rpc_call_start(sl_rpc_client *c, const Sluice__Request *req, int timeout_ms,
+                      sl_rpc_done_fn done, void *arg, sl_rpc_async **out)
+{
+    sl_rpc_async *a = NULL;
+    int rv = async_new(c, req, &a);
+    if (rv != SL_OK)
+        return rv;
+    a->done = done;
+    a->arg = arg;
+    a->deadline_ms = sl_now_ms() + timeout_ms;
+    a->phase = ASYNC_SEND;
+    *out = a; /* before the send: done may run before this returns */
+    nng_aio_set_timeout(a->aio, timeout_ms);
+    nng_ctx_send(a->ctx, a->aio);
+    return SL_OK;
+}
+
+void sl_rpc_async_stop(sl_rpc_async *a)
+{
+    if (a == NULL)
+        return;
+    nng_aio_stop(a->aio);
+    if (a->phase != ASYNC_ENDED) {
+        a->rv = SL_ECANCELED;
+        a->phase = ASYNC_ENDED;
+    }
+    nng_msg *left = nng_aio_get_msg(a->aio); /* a failed or stopped send leaves it ours */
+    nng_aio_set_msg(a->aio, NULL);
+    if (left != NULL)
+        nng_msg_free(left);
+    if (a->ctx_open)
+        nng_ctx_close(a->ctx);
+    a->ctx_open = 0;
+}
+
+int sl_rpc_async_result(sl_rpc_async *a, Sluice__Reply **out)
+{
+    *out = NULL;
+    if (a->phase != ASYNC_ENDED)
+        return SL_EBUSY;
+    if (a->rv != SL_OK || a->reply == NULL)
+        return a->rv != SL_OK ? a->rv : SL_EPROTO;
+    nng_msg *in = a->reply;
+    a->reply = NULL;
+    Sluice__Reply *reply = NULL;
+    if (nng_msg_len(in) <= a->max_msg)
+        reply = sluice__reply__unpack(NULL, nng_msg_len(in), nng_msg_body(in));
+    nng_msg_free(in);
+    a->rv = reply != NULL ? SL_OK : SL_EPROTO;
+    *out = reply;
+    return a->rv;
+}
+
+void sl_rpc_async_free(sl_rpc_async *a)
+{
+    if (a == NULL)
+        return;
+    sl_rpc_async_stop(a);
+    nng_aio_free(a->aio);
+    if (a->reply != NULL)
+        nng_msg_free(a->reply);
+    free(a);
+}
+
 const char *sl_job_state_name(Sluice__JobState s)
 {
     switch (s) {

@@ -23,8 +23,10 @@ typedef struct sl_rpc_client sl_rpc_client;
 typedef void (*sl_rpc_pipe_fn)(void *arg, int up);
 
 /* Opens a client to url. blocking_dial = 1: connect now and fail with
- * SL_EUNREACH (message in err) if nobody listens; 0: connect in the
- * background and keep retrying. pipe_fn may be NULL. */
+ * SL_EUNREACH (message in err) if nobody listens (a peer that accepts TCP
+ * but never answers holds this for nng's handshake timeout, 10 s); 0:
+ * return at once, connect in the background and keep retrying (pipe_fn
+ * tells when the connection is up). pipe_fn may be NULL. */
 int sl_rpc_client_open(const char *url, int blocking_dial, size_t max_msg, sl_rpc_pipe_fn pipe_fn,
                        void *pipe_arg, sl_rpc_client **out, char *err, size_t errlen);
 void sl_rpc_client_close(sl_rpc_client *c);
@@ -34,6 +36,40 @@ void sl_rpc_client_close(sl_rpc_client *c);
  * one client are serialised. SL_ETIMEDOUT, SL_EUNREACH, SL_EPROTO. */
 int sl_rpc_call(sl_rpc_client *c, const Sluice__Request *req, int timeout_ms,
                 Sluice__Reply **out);
+
+/* ---- asynchronous calls
+ *
+ * An sl_rpc_async is one request on its own nng context of a client. It
+ * returns at once; the request goes out as soon as the client's connection
+ * is up (a client dialled in the background queues it meanwhile) and the
+ * reply is received on nng threads, so the caller never waits on the
+ * network. Several calls on one client run side by side. */
+typedef struct sl_rpc_async sl_rpc_async;
+
+/* Called on an nng thread when a call ends by itself (reply, error,
+ * timeout), at most once. It must not block: record the end under a mutex
+ * held only briefly elsewhere, signal, return. */
+typedef void (*sl_rpc_done_fn)(void *arg);
+
+/* Starts req on c (packed before the return: req may go afterwards) with a
+ * deadline of timeout_ms for send and reply together. done(arg) may run
+ * before this returns, on another thread. *out is owned by the caller:
+ * sl_rpc_async_free; c must stay open until sl_rpc_async_stop or _free.
+ * SL_ENOSPC (bigger than the client's max_msg), SL_ENOMEM, SL_EIO. */
+int sl_rpc_call_start(sl_rpc_client *c, const Sluice__Request *req, int timeout_ms,
+                      sl_rpc_done_fn done, void *arg, sl_rpc_async **out);
+/* Ends the call now if it has not ended (its result is then SL_ECANCELED)
+ * and releases its context, so the client may close. done may run during
+ * this call, on another thread; afterwards it neither runs nor will: the
+ * caller must not hold a lock that done takes. Idempotent. */
+void sl_rpc_async_stop(sl_rpc_async *a);
+/* The result of a call that ended (done ran, or after sl_rpc_async_stop);
+ * once. SL_OK with *out set (caller frees: sluice__reply__free_unpacked),
+ * SL_ETIMEDOUT, SL_EUNREACH, SL_EPROTO (reply too big or malformed),
+ * SL_ECANCELED (stopped); SL_EBUSY if it has not ended. */
+int sl_rpc_async_result(sl_rpc_async *a, Sluice__Reply **out);
+/* sl_rpc_async_stop, then frees a. NULL is fine. */
+void sl_rpc_async_free(sl_rpc_async *a);
 
 /* Names of enum values as users see them ("RUNNING", "FINISHED", ...). */
 const char *sl_job_state_name(Sluice__JobState s);

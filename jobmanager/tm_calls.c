@@ -1,0 +1,153 @@
+/* The table of calls to taskmanagers in flight (see tm_calls.h).
+ *
+ * A record lives from sl_tm_calls_start to the sl_tm_calls_take that hands
+ * its outcome to the loop. Its `ended` flag is the only field another
+ * thread writes: the call's completion, under *mu. */
+#include "jobmanager/tm_calls.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/status.h"
+#include "common/util.h"
+
+struct sl_tm_call {
+    sl_tm_calls *owner;
+    sl_tm_call_key key;
+    sl_rpc_async *rpc;
+    int64_t start_ms; /* monotonic */
+    int ended;        /* guarded by *owner->mu */
+    struct sl_tm_call *next;
+};
+
+void sl_tm_calls_init(sl_tm_calls *t, pthread_mutex_t *mu, pthread_cond_t *cv, int *kicked)
+{
+    memset(t, 0, sizeof(*t));
+    t->mu = mu;
+    t->cv = cv;
+    t->kicked = kicked;
+}
+
+/* nng thread: records the end and wakes the loop; nothing else. */
+static void call_done(void *arg)
+{
+    sl_tm_call *c = arg;
+    sl_tm_calls *t = c->owner;
+    pthread_mutex_lock(t->mu);
+    c->ended = 1;
+    *t->kicked = 1;
+    pthread_cond_signal(t->cv);
+    pthread_mutex_unlock(t->mu);
+}
+
+static int count_tm(const sl_tm_calls *t, const char *tm_id)
+{
+    int n = 0;
+    for (const sl_tm_call *c = t->head; c != NULL; c = c->next)
+        n += strcmp(c->key.tm_id, tm_id) == 0;
+    return n;
+}
+
+int sl_tm_calls_room(const sl_tm_calls *t, const char *tm_id)
+{
+    int tm_room = SL_TM_CALLS_PER_TM - count_tm(t, tm_id);
+    int all_room = SL_TM_CALLS_MAX - t->n;
+    int room = tm_room < all_room ? tm_room : all_room;
+    return room > 0 ? room : 0;
+}
+
+static void append(sl_tm_calls *t, sl_tm_call *c)
+{
+    sl_tm_call **tail = &t->head;
+    while (*tail != NULL)
+        tail = &(*tail)->next;
+    *tail = c;
+    t->n++;
+}
+
+int sl_tm_calls_start(sl_tm_calls *t, sl_rpc_client *client, const sl_tm_call_key *key,
+                      const Sluice__Request *req, int timeout_ms)
+{
+    if (sl_tm_calls_room(t, key->tm_id) <= 0)
+        return SL_EBUSY;
+    sl_tm_call *c = calloc(1, sizeof(*c));
+    if (c == NULL)
+        return SL_ENOMEM;
+    c->owner = t;
+    c->key = *key;
+    c->start_ms = sl_now_ms();
+    /* call_done takes *mu, held by our caller: it cannot see c before the
+     * record is complete and in the table */
+    int rv = sl_rpc_call_start(client, req, timeout_ms, call_done, c, &c->rpc);
+    if (rv != SL_OK) {
+        free(c);
+        return rv;
+    }
+    append(t, c);
+    return SL_OK;
+}
+
+static void call_free(sl_tm_call *c)
+{
+    sl_rpc_async_free(c->rpc);
+    free(c);
+}
+
+int sl_tm_calls_take(sl_tm_calls *t, sl_tm_outcome *o)
+{
+    sl_tm_call **pp = &t->head;
+    while (*pp != NULL && !(*pp)->ended)
+        pp = &(*pp)->next;
+    sl_tm_call *c = *pp;
+    if (c == NULL)
+        return 0;
+    *pp = c->next;
+    t->n--;
+    memset(o, 0, sizeof(*o));
+    o->key = c->key;
+    o->rv = sl_rpc_async_result(c->rpc, &o->reply);
+    o->elapsed_ms = sl_now_ms() - c->start_ms;
+    /* ended: its completion has run up to its return, so this waits for
+     * nothing that needs *mu */
+    call_free(c);
+    return 1;
+}
+
+void sl_tm_outcome_clear(sl_tm_outcome *o)
+{
+    if (o->reply != NULL)
+        sluice__reply__free_unpacked(o->reply, NULL);
+    o->reply = NULL;
+}
+
+void sl_tm_calls_stop(sl_tm_calls *t, const char *tm_id)
+{
+    sl_tm_call *v[SL_TM_CALLS_PER_TM];
+    int n = 0;
+    /* start keeps at most SL_TM_CALLS_PER_TM records per taskmanager, and
+     * only this (the loop) thread adds or frees records */
+    for (sl_tm_call *c = t->head; c != NULL && n < SL_TM_CALLS_PER_TM; c = c->next)
+        if (strcmp(c->key.tm_id, tm_id) == 0)
+            v[n++] = c;
+    if (n == 0)
+        return;
+    pthread_mutex_unlock(t->mu);
+    for (int i = 0; i < n; i++)
+        sl_rpc_async_stop(v[i]->rpc);
+    pthread_mutex_lock(t->mu);
+    for (int i = 0; i < n; i++)
+        v[i]->ended = 1;
+    *t->kicked = 1;
+}
+
+void sl_tm_calls_free(sl_tm_calls *t)
+{
+    sl_tm_call *c = t->head;
+    while (c != NULL) {
+        sl_tm_call *next = c->next;
+        call_free(c);
+        c = next;
+    }
+    t->head = NULL;
+    t->n = 0;
+}
