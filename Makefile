@@ -110,6 +110,14 @@ $(BUILD)/bench/nexmark-loop: bench/nexmark/loop.c $(BUILD)/lib/libsluice.a $(GEN
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $< $(BUILD)/lib/libsluice.a $(LIBS)
 
+# Test tools (tests/tools/*.c) for the integration tests: crafted RPC frames.
+TOOL_BINS   := $(patsubst tests/tools/%.c,$(BUILD)/tools/%,$(wildcard tests/tools/*.c))
+binaries: $(TOOL_BINS)
+
+$(BUILD)/tools/%: tests/tools/%.c $(BUILD)/lib/libsluice.a $(GEN_H)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $< $(BUILD)/lib/libsluice.a $(LIBS)
+
 clean:
 	rm -rf build build-asan
 

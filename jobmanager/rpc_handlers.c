@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "common/log.h"
+#include "common/rpc_bounds.h"
 #include "common/status.h"
 #include "jobmanager/jobmanager.h"
 
@@ -39,14 +40,31 @@ static void on_register(sl_jm *jm, const Sluice__RegisterTm *r, Sluice__Reply *r
                     err);
 }
 
+/* Task metrics a heartbeat of tm may carry: what its slots can run
+ * (rpc_bounds.h: a subtask of each chain per slot, two attempts). */
+static size_t tm_metrics_max(const sl_tm *tm)
+{
+    return (size_t)tm->slots * SL_RPC_MAX_CHAINS * SL_RPC_TM_ATTEMPTS;
+}
+
+/* A heartbeat keeps its taskmanager alive even when its metrics are
+ * dropped: more of them than its slots can run means a broken or forged
+ * sender, and walking them would hold jm->mu for nothing. */
 static void on_heartbeat(sl_jm *jm, const Sluice__Heartbeat *h, Sluice__Reply *reply)
 {
+    size_t max = 0;
     pthread_mutex_lock(&jm->mu);
     reply->known = sl_jm_tm_heartbeat(jm, h->tm_id);
-    for (size_t i = 0; reply->known && i < h->n_tasks; i++)
+    if (reply->known)
+        max = tm_metrics_max(sl_jm_tm_find(jm, h->tm_id));
+    for (size_t i = 0; h->n_tasks <= max && i < h->n_tasks; i++)
         if (h->tasks[i] != NULL)
             sl_jm_job_task_metrics(jm, h->tm_id, h->tasks[i]);
     pthread_mutex_unlock(&jm->mu);
+    if (reply->known && h->n_tasks > max)
+        sl_warn_limited("heartbeat of taskmanager %.64s: %zu task metrics, more than its slots "
+                        "can run (%zu): metrics ignored",
+                        h->tm_id, h->n_tasks, max);
 }
 
 static void on_task_state(sl_jm *jm, const Sluice__TaskStateUpdate *u)
