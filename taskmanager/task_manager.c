@@ -60,7 +60,7 @@ static void dispatch(void *arg, nng_msg *msg)
     const uint8_t *p;
     size_t n;
     if (sl_frame_parse(nng_msg_body(msg), nng_msg_len(msg), &h, &p, &n) != SL_OK) {
-        sl_warn("data plane: dropped a malformed frame of %zu bytes", nng_msg_len(msg));
+        sl_warn_limited("data plane: dropped a malformed frame of %zu bytes", nng_msg_len(msg));
         nng_msg_free(msg);
         return;
     }
@@ -514,7 +514,8 @@ static int start_endpoints(sl_tm *tm)
         return rv;
     sl_config_get_int(tm->cfg, "taskmanager.rpc.port", &port);
     snprintf(url, sizeof(url), "tcp://%s:%lld", tm->host, (long long)port);
-    rv = sl_rpc_server_start(url, 2, tm->max_msg, handle, tm, &tm->rpc, &tm->rpc_port);
+    rv = sl_rpc_server_start_role(SL_RPC_SERVE_TASKMANAGER, url, 2, tm->max_msg, handle, tm,
+                                  &tm->rpc, &tm->rpc_port);
     if (rv != SL_OK)
         return rv;
     rv = sl_rpc_client_open(tm->jm_url, 0, tm->max_msg, NULL, NULL, &tm->jm, err, sizeof(err));

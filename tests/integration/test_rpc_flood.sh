@@ -12,7 +12,8 @@
 #  4. a heartbeat of a registered taskmanager with more task metrics than
 #     its slots can run keeps it alive, and its metrics are ignored;
 #  5. 3000 malformed frames (after the bombs above) leave a bounded number
-#     of "rejected" WARN lines and a "suppressed" line, not one line each.
+#     of "rejected" WARN lines and a "suppressed" line, not one line each;
+#     so do 3000 malformed data frames at the taskmanager's data port.
 . "$(dirname "$0")/lib.sh"
 
 flood="$SL_BIN/../tools/rpc_flood"
@@ -82,6 +83,7 @@ fi
 sl_run "$flood" "$tm_port" bomb $((12 << 20))
 echo "12 MB bomb to the taskmanager: $SL_OUT"
 assert_contains "$SL_OUT" "status=2 " "the taskmanager's reply to a heartbeat bomb"
+assert_contains "$SL_OUT" "heartbeat is not a taskmanager request" "the taskmanager's reason"
 sl_info "$jobid"
 assert_eq RUNNING "$(sl_field "$SL_OUT" state)" "job state after the bomb to the taskmanager"
 assert_eq "$attempt" "$(sl_field "$SL_OUT" attempt)" "job attempt after the bomb to the taskmanager"
@@ -107,6 +109,20 @@ junk_suppressed() {
     grep -q "suppressed [0-9]* similar messages from common/rpc_server.c" "$SL_LOG"/*jobmanager*.log
 }
 wait_for junk_suppressed
+
+tm_log="$(ls "$SL_LOG"/*taskmanager*.log | head -n 1)"
+data_port="$(sed -n -E 's/.*, data tcp:\/\/[^:]+:([0-9]+),.*/\1/p' "$tm_log" | head -n 1)"
+[ -n "$data_port" ] || fail "no data port in $tm_log"
+sl_run "$flood" "$data_port" datajunk 3000
+assert_eq 0 "$SL_RC" "rpc_flood datajunk exit code: $SL_OUT $SL_ERR"
+# dropped_lines N: at least N "dropped a malformed frame" lines are logged.
+dropped_lines() {
+    [ "$(grep -c "dropped a malformed frame" "$tm_log" || true)" -ge "$1" ]
+}
+wait_for dropped_lines 10
+lines="$(grep -c "dropped a malformed frame" "$tm_log" || true)"
+echo "'dropped a malformed frame' lines after 3000 junk data frames: $lines"
+[ "$lines" -le 20 ] || fail "3000 junk data frames wrote $lines lines (bound 20)"
 
 sl_pid_is_sluice "$jm_pid" jobmanager || fail "the jobmanager (pid $jm_pid) is gone"
 echo "ok"

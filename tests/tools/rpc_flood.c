@@ -12,9 +12,13 @@
  *       one small heartbeat; prints "ms=T"
  *   rpc_flood PORT junk N
  *       N malformed 8-byte frames, one after the other; prints "answered=A"
+ *   rpc_flood PORT datajunk N
+ *       N malformed 8-byte frames pushed to a taskmanager's data port
+ *       (push0, no replies); prints "sent=S"
  *
  * Exit status 0 when every probe got an answer, 1 otherwise, 2 on usage. */
 #include <nng/nng.h>
+#include <nng/protocol/pipeline0/push.h>
 #include <nng/protocol/reqrep0/req.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -222,18 +226,42 @@ static int cmd_junk(int port, int n)
     return answered != n;
 }
 
+static int cmd_datajunk(int port, int n)
+{
+    static const unsigned char junk[] = {'j', 'u', 'n', 'k', 0xff, 0xff, 0xff, 0xff};
+    nng_socket s;
+    char url[64];
+    snprintf(url, sizeof(url), "tcp://127.0.0.1:%d", port);
+    if (nng_push0_open(&s) != 0)
+        return 1;
+    nng_socket_set_ms(s, NNG_OPT_SENDTIMEO, PROBE_TIMEOUT_MS);
+    if (nng_dial(s, url, NULL, 0) != 0) {
+        nng_close(s);
+        return 1;
+    }
+    int sent = 0;
+    for (int i = 0; i < n; i++)
+        sent += nng_send(s, (void *)junk, sizeof(junk), 0) == 0;
+    sl_sleep_ms(200); /* nng_close drops what is still queued: let it go out */
+    printf("sent=%d\n", sent);
+    nng_close(s);
+    return sent != n;
+}
+
 int main(int argc, char **argv)
 {
     if (argc >= 4 && strcmp(argv[2], "bomb") == 0)
         return cmd_bomb(atoi(argv[1]), strtoull(argv[3], NULL, 10), argc > 4 ? argv[4] : "bomb");
     if (argc >= 3 && strcmp(argv[2], "probe") == 0)
         return cmd_probe(atoi(argv[1]));
+    if (argc >= 4 && strcmp(argv[2], "datajunk") == 0)
+        return cmd_datajunk(atoi(argv[1]), atoi(argv[3]));
     if (argc >= 4 && strcmp(argv[2], "junk") == 0)
         return cmd_junk(atoi(argv[1]), atoi(argv[3]));
     if (argc >= 6 && strcmp(argv[2], "flood") == 0)
         return cmd_flood(atoi(argv[1]), atoi(argv[3]), atoi(argv[4]),
                          strtoull(argv[5], NULL, 10));
     fprintf(stderr, "usage: rpc_flood PORT bomb BYTES [TM_ID] | flood CONNS SECONDS BYTES | "
-                    "probe | junk N\n");
+                    "probe | junk N | datajunk N\n");
     return 2;
 }
