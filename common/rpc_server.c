@@ -336,7 +336,7 @@ int sl_rpc_server_start_role(int role, const char *url, int nworkers, size_t max
     if (nng_rep0_open(&srv->sock) != 0)
         goto fail;
     nng_socket_set_size(srv->sock, NNG_OPT_RECVMAXSZ, max_msg);
-    if ((rv = open_slots(srv, nworkers * SL_RPC_SLOTS_PER_WORKER)) != SL_OK ||
+    if ((rv = open_slots(srv, srv->heavy_max + nworkers * SL_RPC_SLOTS_PER_WORKER)) != SL_OK ||
         (rv = server_listen(srv, url, bound_port)) != SL_OK ||
         (rv = start_workers(srv, nworkers)) != SL_OK)
         goto fail;

@@ -24,8 +24,10 @@
 #include "common/util.h"
 #include "proto/sluice.pb-c.h"
 
-#define SL_RPC_SLOTS_PER_WORKER 4 /* requests held at once, per worker */
-#define SL_RPC_HEAVY_SPARE 2      /* heavy requests queued beyond one per heavy worker */
+/* Slots: the heavy requests a server may hold, plus this many per worker
+ * that heavy requests can never take. */
+#define SL_RPC_SLOTS_PER_WORKER 4
+#define SL_RPC_HEAVY_SPARE 4 /* heavy requests queued beyond one per heavy worker */
 
 typedef struct sl_rpc_server sl_rpc_server;
 
