@@ -1,9 +1,11 @@
 /* Checkpoint triggers and the coordinator's calls to taskmanagers (loop
- * thread; jm->mu is released around every call and the record's status
- * re-checked after it): when a periodic or final checkpoint is due, sending
+ * thread): when a periodic or final checkpoint is due, sending
  * TriggerCheckpoint to the taskmanagers that host a source task of the
  * current attempt, and NotifyCheckpoint{complete|aborted} to the job's
- * taskmanagers. A trigger that fails aborts the checkpoint. */
+ * taskmanagers. The calls are asynchronous (tm_calls.h): they are started
+ * here and their outcomes judged by sl_chk_call_outcome on a later round,
+ * against the record as it is then. A trigger that fails aborts the
+ * checkpoint. */
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
@@ -49,13 +51,39 @@ static int sources_ended(const sl_job *job)
 
 /* ---- loop: taskmanager calls */
 
-/* Returns how many taskmanagers could not be told. */
+static unsigned chk_flags(const sl_checkpoint *c)
+{
+    return (c->final ? SL_CALL_F_FINAL : 0u) | (c->savepoint ? SL_CALL_F_SAVEPOINT : 0u) |
+           (c->stop ? SL_CALL_F_STOP : 0u);
+}
+
+static void chk_key(sl_tm_call_key *k, enum sl_tm_call_kind kind, const sl_job *job,
+                    const sl_job_tm *jt, uint32_t attempt, uint64_t id)
+{
+    memset(k, 0, sizeof(*k));
+    k->kind = kind;
+    snprintf(k->tm_id, sizeof(k->tm_id), "%s", jt->tm_id);
+    snprintf(k->job_id, sizeof(k->job_id), "%s", job->id);
+    k->attempt = attempt;
+    k->chk_id = id;
+}
+
+static void notify_failed(const sl_job *job, const char *tm_id, const char *addr, uint64_t id,
+                          int complete, const char *why)
+{
+    sl_warn("job %s: telling taskmanager %s (%s) that checkpoint %" PRIu64 " %s failed: %s",
+            job->id, tm_id, addr, id, complete ? "completed" : "was aborted", why);
+}
+
+/* Starts the notifications; returns how many could not even start (the
+ * others' failures come back through sl_chk_call_outcome). */
 int sl_chk_notify_tms(sl_jm *jm, sl_job *job, uint64_t id, uint32_t attempt, int complete)
 {
     int failed = 0;
+    const sl_checkpoint *c = sl_chk_find(&job->chk, id);
+    if (job->state != SLUICE__JOB_STATE__JOB_RUNNING || job->attempt != attempt)
+        return 0;
     for (int i = 0; i < job->ntms && !jm->stopping; i++) {
-        if (job->state != SLUICE__JOB_STATE__JOB_RUNNING || job->attempt != attempt)
-            return failed;
         sl_job_tm *jt = &job->tms[i];
         if (!jt->deployed)
             continue;
@@ -67,16 +95,14 @@ int sl_chk_notify_tms(sl_jm *jm, sl_job *job, uint64_t id, uint32_t attempt, int
         Sluice__Request req = SLUICE__REQUEST__INIT;
         req.body_case = SLUICE__REQUEST__BODY_NOTIFY_CHECKPOINT;
         req.notify_checkpoint = &n;
-        Sluice__Reply *reply = NULL;
-        int rv = sl_jm_sched_call(jm, jt->tm_id, &req, &reply);
-        failed += rv != SL_OK || reply->status != SLUICE__STATUS__STATUS_OK;
-        if (rv != SL_OK || reply->status != SLUICE__STATUS__STATUS_OK)
-            sl_warn("job %s: telling taskmanager %s (%s) that checkpoint %" PRIu64
-                    " %s failed: %s", job->id, jt->tm_id, jt->rpc_addr, id,
-                    complete ? "completed" : "was aborted",
-                    rv != SL_OK ? sl_strerror(rv) : reply->error);
-        if (reply != NULL)
-            sluice__reply__free_unpacked(reply, NULL);
+        sl_tm_call_key key;
+        chk_key(&key, SL_CALL_NOTIFY, job, jt, attempt, id);
+        key.flags = (complete ? SL_CALL_F_COMPLETE : 0u) | (c != NULL ? chk_flags(c) : 0u);
+        int rv = sl_jm_sched_call(jm, &key, &req);
+        if (rv != SL_OK) {
+            failed++;
+            notify_failed(job, jt->tm_id, jt->rpc_addr, id, complete, sl_strerror(rv));
+        }
     }
     return failed;
 }
@@ -99,9 +125,20 @@ static int still_sending(const sl_job *job, const sl_checkpoint *c)
            job->attempt == c->attempt;
 }
 
-static void trigger_tms(sl_jm *jm, sl_job *job, sl_checkpoint *c, const char *dir)
+/* A trigger that failed: a refusal counts; a taskmanager that does not
+ * answer is for the heartbeat timeout / connection loss to judge. No-op if
+ * the checkpoint ended meanwhile. */
+static void trigger_failed(sl_job *job, sl_checkpoint *c, const char *tm_id, const char *addr,
+                           int refused, const char *why)
 {
     char reason[1024];
+    snprintf(reason, sizeof(reason), "trigger on taskmanager %s (%s) failed: %s", tm_id, addr,
+             why);
+    sl_chk_fail(job, c, reason, refused && !c->savepoint, 1);
+}
+
+static void trigger_tms(sl_jm *jm, sl_job *job, sl_checkpoint *c, const char *dir)
+{
     char *src = source_tms(job);
     if (src == NULL) {
         sl_chk_fail(job, c, "out of memory while triggering", 1, 1);
@@ -124,22 +161,83 @@ static void trigger_tms(sl_jm *jm, sl_job *job, sl_checkpoint *c, const char *di
         Sluice__Request req = SLUICE__REQUEST__INIT;
         req.body_case = SLUICE__REQUEST__BODY_TRIGGER_CHECKPOINT;
         req.trigger_checkpoint = &t;
-        Sluice__Reply *reply = NULL;
-        int rv = sl_jm_sched_call(jm, jt->tm_id, &req, &reply);
-        if (rv != SL_OK || reply->status != SLUICE__STATUS__STATUS_OK) {
-            snprintf(reason, sizeof(reason), "trigger on taskmanager %s (%s) failed: %s",
-                     jt->tm_id, jt->rpc_addr,
-                     rv != SL_OK ? sl_strerror(rv)
-                                 : (reply->error[0] != '\0' ? reply->error : "refused"));
-            /* A refusal counts; a taskmanager that does not answer is for
-             * the heartbeat timeout / connection loss to judge. No-op if a
-             * failover aborted it meanwhile. */
-            sl_chk_fail(job, c, reason, rv == SL_OK && !c->savepoint, 1);
-        }
-        if (reply != NULL)
-            sluice__reply__free_unpacked(reply, NULL);
+        sl_tm_call_key key;
+        chk_key(&key, SL_CALL_TRIGGER, job, jt, c->attempt, c->id);
+        key.flags = chk_flags(c);
+        int rv = sl_jm_sched_call(jm, &key, &req);
+        if (rv != SL_OK)
+            trigger_failed(job, c, jt->tm_id, jt->rpc_addr, 0, sl_strerror(rv));
     }
     free(src);
+}
+
+/* 1 if every taskmanager c goes to may take one more call now (else the
+ * trigger waits for a later round rather than reach only some). */
+static int trigger_room(sl_jm *jm, const sl_job *job)
+{
+    char *src = source_tms(job);
+    int ok = 1;
+    for (int i = 0; src != NULL && i < job->ntms && ok; i++)
+        ok = !src[i] || sl_jm_sched_room(jm, job->tms[i].tm_id) > 0;
+    free(src);
+    return ok;
+}
+
+/* ---- loop: outcomes */
+
+static const char *outcome_error(const sl_tm_outcome *o)
+{
+    if (o->rv != SL_OK)
+        return sl_strerror(o->rv);
+    return o->reply->error[0] != '\0' ? o->reply->error : "refused";
+}
+
+static const char *tm_addr(const sl_job *job, const char *tm_id)
+{
+    for (int i = 0; i < job->ntms; i++)
+        if (strcmp(job->tms[i].tm_id, tm_id) == 0)
+            return job->tms[i].rpc_addr;
+    return "?";
+}
+
+static void trigger_outcome(sl_job *job, const sl_tm_outcome *o)
+{
+    sl_checkpoint *c = sl_chk_find(&job->chk, o->key.chk_id);
+    if (c == NULL || c->status != SL_CHK_PENDING)
+        return;
+    trigger_failed(job, c, o->key.tm_id, tm_addr(job, o->key.tm_id), o->rv == SL_OK,
+                   outcome_error(o));
+}
+
+static void notify_outcome(sl_job *job, const sl_tm_outcome *o)
+{
+    sl_chk_coord *cc = &job->chk;
+    int complete = (o->key.flags & SL_CALL_F_COMPLETE) != 0;
+    notify_failed(job, o->key.tm_id, tm_addr(job, o->key.tm_id), o->key.chk_id, complete,
+                  outcome_error(o));
+    if (complete && (o->key.flags & SL_CALL_F_STOP))
+        sl_warn("job %s: not every taskmanager heard that stop savepoint %" PRIu64
+                " completed", job->id, o->key.chk_id);
+    if (!complete || job->state != SLUICE__JOB_STATE__JOB_RUNNING ||
+        job->attempt != o->key.attempt)
+        return;
+    if ((o->key.flags & SL_CALL_F_FINAL) && cc->final_done) {
+        /* sources end only when told: take another final checkpoint */
+        sl_warn("job %s: not every taskmanager heard that final checkpoint %" PRIu64
+                " completed; taking another one", job->id, o->key.chk_id);
+        cc->final_done = 0;
+    }
+}
+
+void sl_chk_call_outcome(sl_jm *jm, const sl_tm_outcome *o)
+{
+    sl_job *job = sl_jm_job_find(jm, o->key.job_id);
+    if (job == NULL || (o->rv == SL_OK && o->reply->status == SLUICE__STATUS__STATUS_OK))
+        return;
+    if (o->key.kind == SL_CALL_TRIGGER)
+        trigger_outcome(job, o);
+    else if (o->key.kind == SL_CALL_NOTIFY)
+        notify_outcome(job, o);
 }
 
 static void send_trigger(sl_jm *jm, sl_job *job, sl_checkpoint *c)
@@ -227,6 +325,6 @@ void sl_chk_send_unsent(sl_jm *jm, sl_job *job)
 {
     sl_checkpoint *c;
     while (job->state == SLUICE__JOB_STATE__JOB_RUNNING && !jm->stopping &&
-           (c = oldest_unsent(job)) != NULL)
+           (c = oldest_unsent(job)) != NULL && trigger_room(jm, job))
         send_trigger(jm, job, c);
 }

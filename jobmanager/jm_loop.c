@@ -1,9 +1,12 @@
 /* Jobmanager start/stop and the loop thread.
  *
- * The loop wakes when a handler records something (sl_jm_kick) and at least
- * every SL_JM_TICK_MS. Each round it checks taskmanagers (connections,
- * heartbeats, new clients), then advances every job's state machine. It is
- * the only thread that calls taskmanagers. */
+ * The loop wakes when a handler records something (sl_jm_kick), when a
+ * connection or a call to a taskmanager ends, and at least every
+ * SL_JM_TICK_MS. Each round it checks taskmanagers (connections,
+ * heartbeats, new clients), judges the calls that ended, then advances
+ * every job's state machine. It is the only thread that calls
+ * taskmanagers, and it never waits for one: calls are started on one round
+ * and their outcomes taken on a later one (tm_calls.h). */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,9 +24,22 @@ void sl_jm_kick(sl_jm *jm)
     pthread_cond_signal(&jm->cv);
 }
 
+/* Hands every ended call to the module that started it. */
+static void take_outcomes(sl_jm *jm)
+{
+    sl_tm_outcome o;
+    while (sl_tm_calls_take(&jm->calls, &o)) {
+        sl_jm_sched_outcome(jm, &o);
+        if (o.key.kind == SL_CALL_TRIGGER || o.key.kind == SL_CALL_NOTIFY)
+            sl_chk_call_outcome(jm, &o);
+        sl_tm_outcome_clear(&o);
+    }
+}
+
 static void loop_round(sl_jm *jm)
 {
     sl_jm_tm_tick(jm);
+    take_outcomes(jm);
     for (sl_job *job = jm->jobs; job != NULL && !jm->stopping; job = job->next)
         sl_jm_job_step(jm, job);
     sl_jm_jobs_trim(jm);
@@ -78,6 +94,7 @@ static int read_config(sl_jm *jm, const sl_config *cfg)
     jm->max_msg = (size_t)max_msg;
     jm->default_par = (int)par;
     jm->cfg = cfg;
+    sl_tm_calls_init(&jm->calls, &jm->mu, &jm->cv, &jm->kicked);
     return SL_OK;
 }
 
@@ -159,6 +176,7 @@ void sl_jm_stop(sl_jm *jm)
     pthread_mutex_unlock(&jm->mu);
     if (jm->loop_started)
         pthread_join(jm->loop, NULL);
+    sl_tm_calls_free(&jm->calls); /* before the clients close */
     sl_jm_tms_free(jm);
     sl_jm_jobs_free(jm);
     pthread_mutex_destroy(&jm->mu);

@@ -8,7 +8,9 @@
  *      |  failed checkpoints)         v  |
  *      |          strategy allows: RESTARTING: cancel the attempt, wait until
  *      |          its tasks are terminal, wait the delay, pick the restore
- *      |          checkpoint, wait for slots, deploy a new attempt
+ *      |          checkpoint, wait for slots, deploy a new attempt (deploys
+ *      |          and starts are asynchronous calls: CREATED and
+ *      |          RESTARTING last until every taskmanager accepted them)
  *      v
  *   FAILING --tasks terminal--> FAILED   (strategy refuses, or no slots in time)
  *
@@ -481,7 +483,9 @@ static int all_tasks_finished(const sl_job *job)
 
 static void step_created(sl_jm *jm, sl_job *job)
 {
-    if (sl_jm_sched_assign(jm, job) == SL_OK) {
+    /* holds_slots: the first attempt is being deployed (over several
+     * rounds: the calls are asynchronous) */
+    if (job->holds_slots || sl_jm_sched_assign(jm, job) == SL_OK) {
         sl_jm_sched_deploy(jm, job);
         return;
     }
@@ -559,6 +563,8 @@ static void step_restarting(sl_jm *jm, sl_job *job)
         return;
     if (job->restart_phase == SL_RP_SLOTS)
         restart_deploy(jm, job);
+    else if (job->restart_phase == SL_RP_DEPLOY)
+        sl_jm_sched_deploy(jm, job); /* the calls of the previous rounds answered */
 }
 
 static void step_stopping(sl_jm *jm, sl_job *job)

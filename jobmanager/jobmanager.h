@@ -6,17 +6,21 @@
  *   rpc_handlers.c   requests from taskmanagers and the CLI (worker threads)
  *   tm_registry.c    registered taskmanagers: heartbeats, connections, loss
  *   job.c            the job table, submission, the job state machine
- *   scheduler.c      slot assignment and deploy/start/cancel RPCs
+ *   scheduler.c      slot assignment, deploy/start/cancel calls, their outcomes
+ *   tm_calls.c       the calls to taskmanagers in flight (asynchronous RPCs)
  *   checkpoint_coordinator.c  checkpoints of a job (see its header)
  *   restart_strategy.c        whether and when a failed job restarts
  *
  * Locking: one mutex (jm->mu) guards everything below. RPC handlers hold it
  * briefly and never do outbound RPCs. The loop thread holds it while it
- * looks at state and releases it around every outbound RPC, dial and client
- * close (an nng pipe callback takes jm->mu, and nng_close waits for pipe
- * callbacks). Only the loop thread frees sl_job and sl_tm objects and
- * changes sl_tm.client, so the loop may keep pointers to them across an
- * unlocked call; handlers never keep pointers after unlocking. */
+ * looks at state and never waits on the network: calls to taskmanagers are
+ * asynchronous (tm_calls.h: started on one round, their outcomes taken and
+ * judged on a later one) and clients dial in the background. It releases
+ * jm->mu around client closes and call stops (nng pipe and call completions
+ * take jm->mu, and nng waits for them) and file system work. Only the loop
+ * thread frees sl_job and sl_tm objects and changes sl_tm.client, so the
+ * loop may keep pointers to them across an unlocked stretch; handlers never
+ * keep pointers after unlocking. */
 #ifndef SL_JOBMANAGER_H
 #define SL_JOBMANAGER_H
 
@@ -30,6 +34,7 @@
 #include "common/rpc.h"
 #include "jobmanager/checkpoint_coordinator.h"
 #include "jobmanager/restart_strategy.h"
+#include "jobmanager/tm_calls.h"
 
 #define SL_JM_ID_MAX 64          /* longest taskmanager id accepted */
 #define SL_JM_HOST_MAX 255       /* longest host name accepted */
@@ -46,6 +51,9 @@
 #define SL_JM_LOST_KEEP_MS 60000
 #define SL_JM_TICK_MS 20
 
+_Static_assert(SL_TM_CALL_TM_ID_MAX >= SL_JM_ID_MAX, "call keys hold taskmanager ids");
+_Static_assert(SL_TM_CALL_JOB_ID_MAX >= SL_JM_JOB_ID_LEN, "call keys hold job ids");
+
 enum sl_tm_state { SL_TM_RUNNING = 0, SL_TM_LOST = 1 };
 
 struct sl_jm;
@@ -54,6 +62,7 @@ struct sl_jm;
  * only after the client it watches is closed (nng calls back until then). */
 typedef struct sl_tm_conn {
     struct sl_jm *jm;
+    int up;      /* the connection was established; guarded by jm->mu */
     int dropped; /* guarded by jm->mu */
 } sl_tm_conn;
 
@@ -68,13 +77,24 @@ typedef struct sl_tm {
     int64_t last_hb_ms;    /* monotonic */
     int64_t lost_ms;       /* monotonic, when it became LOST */
     int want_connect;      /* the loop must (re)open the client */
+    int64_t dial_ms;       /* monotonic: the client was opened (it dials in
+                              the background) */
+    int connected;         /* the loop saw conn->up (and logged it) */
     int64_t stalled_ms;    /* monotonic: a checkpoint call timed out then;
                               such calls skip it until a later heartbeat
                               (0 = not stalled) */
-    sl_rpc_client *client; /* NULL until connected; loop thread only */
+    sl_rpc_client *client; /* NULL until dialled; loop thread only */
     sl_tm_conn *conn;
     struct sl_tm *next;
 } sl_tm;
+
+/* Where one deploy_tasks or start_tasks call of an attempt is. */
+enum sl_jt_call {
+    SL_JT_NONE = 0, /* not sent (yet) */
+    SL_JT_SENT,     /* in flight: no cancel_tasks may overtake it */
+    SL_JT_OK,       /* accepted */
+    SL_JT_FAILED,   /* refused, failed or timed out (the attempt failed) */
+};
 
 /* A taskmanager that holds slots of a job's current attempt. Addresses are
  * copied so job_info still shows them after the taskmanager is forgotten. */
@@ -83,6 +103,7 @@ typedef struct sl_job_tm {
     char rpc_addr[SL_JM_ADDR_MAX];  /* host:rpc_port */
     char data_addr[SL_JM_ADDR_MAX]; /* tcp://host:data_port */
     int deployed;         /* deploy_tasks sent and not refused: it may run tasks */
+    enum sl_jt_call deploy, start; /* the attempt's deploy_tasks, start_tasks */
     int cancel_sent;
     int cancel_done;      /* the cancel RPC failed: count its tasks as done */
     int64_t cancel_deadline_ms;
@@ -164,6 +185,7 @@ typedef struct sl_jm {
     sl_req_entry reqs[SL_JM_REQ_IDS];
     int req_next;
 
+    sl_tm_calls calls;       /* calls to taskmanagers in flight */
     sl_rpc_server *server;
     pthread_t loop;
     int loop_started;
@@ -184,7 +206,7 @@ void sl_jm_handle(void *arg, const Sluice__Request *req, Sluice__Reply *reply, s
 
 /* ---- tm_registry.c (all with jm->mu held unless noted) */
 sl_tm *sl_jm_tm_find(sl_jm *jm, const char *tm_id);
-/* 1 if the taskmanager is RUNNING and its client is connected. */
+/* 1 if the taskmanager is RUNNING and its client's connection is up. */
 int sl_jm_tm_usable(const sl_tm *tm);
 int sl_jm_tm_register(sl_jm *jm, const Sluice__RegisterTm *r, char *err, size_t errlen);
 /* 1 if known and not LOST (and records the heartbeat). */
@@ -194,9 +216,10 @@ int sl_jm_tm_free_slots(sl_jm *jm, const sl_tm *tm);
 /* Marks a taskmanager LOST and fails the jobs that have tasks on it. Its
  * client is handed to the loop to close. */
 void sl_jm_tm_lose(sl_jm *jm, sl_tm *tm, const char *why);
-/* Loop: connection drops, heartbeat timeouts, expiry of lost taskmanagers,
- * closing and opening clients. Called and returns with jm->mu held; drops
- * it around dials and closes. */
+/* Loop: connection drops, heartbeat timeouts, connections that do not come
+ * up within the heartbeat timeout, expiry of lost taskmanagers, closing
+ * clients (their calls stopped first) and opening them (dialling in the
+ * background). Called and returns with jm->mu held; drops it around closes. */
 void sl_jm_tm_tick(sl_jm *jm);
 /* Shutdown: closes every client and frees the table. jm->mu not held, loop
  * stopped. */
@@ -231,7 +254,8 @@ void sl_jm_job_task_metrics(sl_jm *jm, const char *tm_id, const Sluice__TaskMetr
 void sl_jm_task_metrics(const sl_job *job, int t, uint64_t *in, uint64_t *out, uint64_t *late);
 /* "task <chain> <i>/<P>" of task t, into buf. */
 void sl_jm_task_name(const sl_job *job, int t, char *buf, size_t len);
-/* Loop: advances one job's state machine; may drop jm->mu around RPCs. */
+/* Loop: advances one job's state machine; may drop jm->mu around file
+ * system work. */
 void sl_jm_job_step(sl_jm *jm, sl_job *job);
 /* Loop: forgets the oldest terminal jobs beyond SL_JM_MAX_DONE_JOBS. */
 void sl_jm_jobs_trim(sl_jm *jm);
@@ -243,25 +267,41 @@ void sl_jm_jobs_free(sl_jm *jm);
 /* Assigns slots to every subtask (slot sharing, spread over taskmanagers)
  * and opens a new attempt. SL_EBUSY if there are not enough free slots. */
 int sl_jm_sched_assign(sl_jm *jm, sl_job *job);
-/* Deploys and starts the current attempt; on success the job is RUNNING,
- * otherwise it went through sl_jm_job_fail (or was cancelled meanwhile). */
+/* One round of deploying the current attempt: sends deploy_tasks to every
+ * involved taskmanager, start_tasks to each once all deploys were accepted,
+ * and makes the job RUNNING once every start was. Call it every round
+ * while the attempt is being deployed; a call refused, failed or timed out
+ * (taken by sl_jm_sched_outcome) fails the job (sl_jm_job_fail). */
 void sl_jm_sched_deploy(sl_jm *jm, sl_job *job);
-/* Sends cancel_tasks to every involved live taskmanager not yet told. */
+/* Sends cancel_tasks to every involved live taskmanager not yet told
+ * (after its deploy/start call, if one is in flight, has ended). */
 void sl_jm_sched_cancel(sl_jm *jm, sl_job *job);
-/* A checkpoint call (trigger, notify) to taskmanager tm_id with jm->mu
- * released and jm->chk_rpc_timeout_ms. SL_EUNREACH if it is not usable,
- * SL_ETIMEDOUT at once if an earlier call timed out and no heartbeat came
- * since (so a hung taskmanager blocks the loop once, not every round, until
- * the heartbeat timeout declares it lost); on a transport error a dropped
- * connection is noted (the taskmanager is lost, its jobs fail). *reply
- * (caller frees) is set when the result is SL_OK; its status is the
- * caller's to judge. */
-int sl_jm_sched_call(sl_jm *jm, const char *tm_id, const Sluice__Request *req,
-                     Sluice__Reply **reply);
+/* Starts a checkpoint call (trigger, notify) to taskmanager key->tm_id with
+ * jm->chk_rpc_timeout_ms; its outcome comes back through the loop. At once:
+ * SL_EUNREACH if it is not usable, SL_ETIMEDOUT if an earlier checkpoint
+ * call timed out and no heartbeat came since (the heartbeat timeout will
+ * tell whether it is lost), SL_EBUSY if too many calls to it are in flight. */
+int sl_jm_sched_call(sl_jm *jm, const sl_tm_call_key *key, const Sluice__Request *req);
+/* How many more calls to tm_id may start now. */
+int sl_jm_sched_room(sl_jm *jm, const char *tm_id);
+/* Judges an ended call: a failed call whose connection dropped marks the
+ * taskmanager lost first; a checkpoint call that timed out marks it
+ * stalled; deploy/start/cancel outcomes advance the attempt (or fail it).
+ * Checkpoint outcomes are then for sl_chk_call_outcome. */
+void sl_jm_sched_outcome(sl_jm *jm, const sl_tm_outcome *o);
 /* 1 when every task of a FAILING/CANCELLING/RESTARTING job counts as
  * terminal. */
 int sl_jm_sched_settled(sl_jm *jm, sl_job *job);
 /* Frees the job's slots. */
 void sl_jm_sched_release(sl_jm *jm, sl_job *job);
+
+/* ---- checkpoint_trigger.c (its other functions: checkpoint_internal.h) */
+
+/* Loop, jm->mu held: judges an ended TriggerCheckpoint or NotifyCheckpoint
+ * call (after sl_jm_sched_outcome): a trigger refused or failed aborts its
+ * checkpoint (a refusal counts against the tolerable failures); a notify
+ * that did not reach a taskmanager is logged, and for a final checkpoint
+ * another one is taken (sources end only when told). */
+void sl_chk_call_outcome(sl_jm *jm, const sl_tm_outcome *o);
 
 #endif

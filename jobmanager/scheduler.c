@@ -5,16 +5,18 @@
  * taskmanager with the most free slots (ties: the earliest registered), so
  * a job spreads over the cluster.
  *
- * An attempt is deployed to every involved taskmanager (deploy_tasks), then
- * started on each (start_tasks) once all accepted. Cancellation sends
- * cancel_tasks and waits for the tasks to become terminal; tasks on a lost
- * taskmanager, on one that never got them or whose cancel failed count as
- * terminal, and so do those of a taskmanager silent for
- * SL_JM_CANCEL_WAIT_MS after the cancel.
+ * An attempt is deployed to every involved taskmanager at once
+ * (deploy_tasks), then started on each (start_tasks) once all accepted.
+ * Cancellation sends cancel_tasks and waits for the tasks to become
+ * terminal; tasks on a lost taskmanager, on one that never got them or
+ * whose cancel failed count as terminal, and so do those of a taskmanager
+ * silent for SL_JM_CANCEL_WAIT_MS after the cancel.
  *
- * Everything here runs on the loop thread with jm->mu held; the mutex is
- * released around each outbound call (the loop alone changes job->tms and
- * tm->client, and frees jobs and taskmanagers, so they stay valid). */
+ * Every call is asynchronous (tm_calls.h): this module starts it and goes
+ * on; the loop hands its outcome to sl_jm_sched_outcome on a later round,
+ * matched to the job attempt and taskmanager it was for (an outcome of an
+ * older attempt changes nothing). Everything here runs on the loop thread
+ * with jm->mu held and waits for nothing. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -143,16 +145,6 @@ void sl_jm_sched_release(sl_jm *jm, sl_job *job)
 
 /* ---- calls */
 
-static int call_unlocked(sl_jm *jm, sl_rpc_client *c, const Sluice__Request *req,
-                         Sluice__Reply **reply)
-{
-    *reply = NULL;
-    pthread_mutex_unlock(&jm->mu);
-    int rv = sl_rpc_call(c, req, SL_JM_RPC_TIMEOUT_MS, reply);
-    pthread_mutex_lock(&jm->mu);
-    return rv;
-}
-
 /* The attempt is still the one being deployed (first run or restart). */
 static int still_current(const sl_job *job, uint32_t attempt)
 {
@@ -162,40 +154,14 @@ static int still_current(const sl_job *job, uint32_t attempt)
     return deploying && job->attempt == attempt;
 }
 
-/* A call failed: if the connection dropped meanwhile, say so first, so the
- * job fails with the taskmanager's loss as its cause. */
-static void note_drop(sl_jm *jm, const sl_job_tm *jt)
+static void call_key(sl_tm_call_key *k, enum sl_tm_call_kind kind, const sl_job *job,
+                     const sl_job_tm *jt)
 {
-    sl_tm *tm = sl_jm_tm_find(jm, jt->tm_id);
-    if (tm != NULL && tm->conn != NULL && tm->conn->dropped)
-        sl_jm_tm_lose(jm, tm, "connection dropped");
-}
-
-/* Judges the answer to a deploy/start call; fails the job if it failed.
- * Frees reply. 1 = go on. */
-static int call_outcome(sl_jm *jm, sl_job *job, uint32_t attempt, sl_job_tm *jt,
-                        const char *what, int rv, Sluice__Reply *reply)
-{
-    char reason[1024];
-    int ok = 0;
-    if (rv != SL_OK)
-        note_drop(jm, jt);
-    if (!still_current(job, attempt))
-        goto cleanup;
-    if (rv != SL_OK)
-        snprintf(reason, sizeof(reason), "%s on taskmanager %s (%s) failed: %s", what,
-                 jt->tm_id, jt->rpc_addr, sl_strerror(rv));
-    else if (reply->status != SLUICE__STATUS__STATUS_OK)
-        snprintf(reason, sizeof(reason), "%s on taskmanager %s (%s) failed: %s", what,
-                 jt->tm_id, jt->rpc_addr, reply->error[0] ? reply->error : "refused");
-    else
-        ok = 1;
-    if (!ok)
-        sl_jm_job_fail(jm, job, reason);
-cleanup:
-    if (reply != NULL)
-        sluice__reply__free_unpacked(reply, NULL);
-    return ok;
+    memset(k, 0, sizeof(*k));
+    k->kind = kind;
+    snprintf(k->tm_id, sizeof(k->tm_id), "%s", jt->tm_id);
+    snprintf(k->job_id, sizeof(k->job_id), "%s", job->id);
+    k->attempt = job->attempt;
 }
 
 /* The client of a job's taskmanager, or NULL (and the job failed). */
@@ -210,6 +176,18 @@ static sl_rpc_client *job_tm_client(sl_jm *jm, sl_job *job, const sl_job_tm *jt)
     return NULL;
 }
 
+/* A deploy/start call could not even start: fails the job unless the
+ * taskmanager is merely busy (tried again next round). */
+static void start_failed(sl_jm *jm, sl_job *job, const sl_job_tm *jt, const char *what, int rv)
+{
+    char reason[1024];
+    if (rv == SL_EBUSY)
+        return;
+    snprintf(reason, sizeof(reason), "%s on taskmanager %s (%s) failed: %s", what, jt->tm_id,
+             jt->rpc_addr, sl_strerror(rv));
+    sl_jm_job_fail(jm, job, reason);
+}
+
 static uint32_t *local_tasks(const sl_job *job, int tm_index, size_t *n)
 {
     uint32_t *v = calloc((size_t)job->graph.ntasks, sizeof(*v));
@@ -222,21 +200,20 @@ static uint32_t *local_tasks(const sl_job *job, int tm_index, size_t *n)
     return v;
 }
 
-static int deploy_one(sl_jm *jm, sl_job *job, int i, char **addrs)
+static void deploy_one(sl_jm *jm, sl_job *job, int i, char **addrs)
 {
     sl_job_tm *jt = &job->tms[i];
-    uint32_t attempt = job->attempt;
     sl_rpc_client *c = job_tm_client(jm, job, jt);
     size_t nlocal;
     uint32_t *local = c != NULL ? local_tasks(job, i, &nlocal) : NULL;
     if (local == NULL) {
         if (c != NULL)
             sl_jm_job_fail(jm, job, "out of memory while deploying");
-        return 0;
+        return;
     }
     Sluice__DeployTasks d = SLUICE__DEPLOY_TASKS__INIT;
     d.job_id = job->id;
-    d.attempt = attempt;
+    d.attempt = job->attempt;
     d.file_name = job->file_name;
     d.yaml = job->yaml;
     d.parallelism = job->par_override;
@@ -252,84 +229,181 @@ static int deploy_one(sl_jm *jm, sl_job *job, int i, char **addrs)
     Sluice__Request req = SLUICE__REQUEST__INIT;
     req.body_case = SLUICE__REQUEST__BODY_DEPLOY_TASKS;
     req.deploy_tasks = &d;
-    Sluice__Reply *reply;
-    jt->deployed = 1;
-    int rv = call_unlocked(jm, c, &req, &reply);
+    sl_tm_call_key key;
+    call_key(&key, SL_CALL_DEPLOY, job, jt);
+    int rv = sl_tm_calls_start(&jm->calls, c, &key, &req, SL_JM_RPC_TIMEOUT_MS);
     free(local);
-    if (rv == SL_OK && reply->status != SLUICE__STATUS__STATUS_OK)
-        jt->deployed = 0; /* refused: it runs nothing of this attempt */
-    return call_outcome(jm, job, attempt, jt, "deploy", rv, reply);
+    if (rv == SL_OK) {
+        jt->deploy = SL_JT_SENT;
+        jt->deployed = 1; /* from now on it may run tasks of this attempt */
+    } else {
+        start_failed(jm, job, jt, "deploy", rv);
+    }
 }
 
-static int start_one(sl_jm *jm, sl_job *job, int i)
+static void start_one(sl_jm *jm, sl_job *job, sl_job_tm *jt)
 {
-    sl_job_tm *jt = &job->tms[i];
-    uint32_t attempt = job->attempt;
     sl_rpc_client *c = job_tm_client(jm, job, jt);
     if (c == NULL)
-        return 0;
+        return;
     Sluice__JobAttempt ja = SLUICE__JOB_ATTEMPT__INIT;
     ja.job_id = job->id;
-    ja.attempt = attempt;
+    ja.attempt = job->attempt;
     Sluice__Request req = SLUICE__REQUEST__INIT;
     req.body_case = SLUICE__REQUEST__BODY_START_TASKS;
     req.start_tasks = &ja;
-    Sluice__Reply *reply;
-    int rv = call_unlocked(jm, c, &req, &reply);
-    return call_outcome(jm, job, attempt, jt, "start", rv, reply);
+    sl_tm_call_key key;
+    call_key(&key, SL_CALL_START, job, jt);
+    int rv = sl_tm_calls_start(&jm->calls, c, &key, &req, SL_JM_RPC_TIMEOUT_MS);
+    if (rv == SL_OK)
+        jt->start = SL_JT_SENT;
+    else
+        start_failed(jm, job, jt, "start", rv);
+}
+
+static char **task_addrs(const sl_job *job)
+{
+    char **addrs = calloc((size_t)job->graph.ntasks, sizeof(*addrs));
+    if (addrs == NULL)
+        return NULL;
+    for (int t = 0; t < job->graph.ntasks; t++)
+        addrs[t] = job->tms[job->slot_tm[job->tasks[t].subtask]].data_addr;
+    return addrs;
+}
+
+/* Sends the deploys not sent yet; 1 once every one was accepted. */
+static int deploy_all(sl_jm *jm, sl_job *job, uint32_t attempt)
+{
+    char **addrs = NULL;
+    int accepted = 1;
+    for (int i = 0; i < job->ntms && still_current(job, attempt); i++) {
+        sl_job_tm *jt = &job->tms[i];
+        if (jt->deploy == SL_JT_NONE) {
+            if (addrs == NULL && (addrs = task_addrs(job)) == NULL) {
+                sl_jm_job_fail(jm, job, "out of memory while deploying");
+                break;
+            }
+            deploy_one(jm, job, i, addrs);
+        }
+        accepted &= jt->deploy == SL_JT_OK;
+    }
+    free(addrs);
+    return accepted && still_current(job, attempt);
+}
+
+/* Sends the starts not sent yet; 1 once every one was accepted. */
+static int start_all(sl_jm *jm, sl_job *job, uint32_t attempt)
+{
+    int accepted = 1;
+    for (int i = 0; i < job->ntms && still_current(job, attempt); i++) {
+        sl_job_tm *jt = &job->tms[i];
+        if (jt->start == SL_JT_NONE)
+            start_one(jm, job, jt);
+        accepted &= jt->start == SL_JT_OK;
+    }
+    return accepted && still_current(job, attempt);
 }
 
 void sl_jm_sched_deploy(sl_jm *jm, sl_job *job)
 {
     uint32_t attempt = job->attempt;
-    char **addrs = calloc((size_t)job->graph.ntasks, sizeof(*addrs));
-    if (addrs == NULL) {
-        sl_jm_job_fail(jm, job, "out of memory while deploying");
-        return;
-    }
-    for (int t = 0; t < job->graph.ntasks; t++)
-        addrs[t] = job->tms[job->slot_tm[job->tasks[t].subtask]].data_addr;
-    for (int i = 0; i < job->ntms; i++)
-        if (jm->stopping || !deploy_one(jm, job, i, addrs))
-            goto cleanup;
-    for (int i = 0; i < job->ntms; i++)
-        if (jm->stopping || !start_one(jm, job, i))
-            goto cleanup;
-    if (still_current(job, attempt))
+    if (deploy_all(jm, job, attempt) && start_all(jm, job, attempt))
         sl_jm_job_set_state(jm, job, SLUICE__JOB_STATE__JOB_RUNNING);
-cleanup:
-    free(addrs);
 }
 
-int sl_jm_sched_call(sl_jm *jm, const char *tm_id, const Sluice__Request *req,
-                     Sluice__Reply **reply)
+int sl_jm_sched_call(sl_jm *jm, const sl_tm_call_key *key, const Sluice__Request *req)
 {
-    char id[SL_JM_ID_MAX + 1];
-    snprintf(id, sizeof(id), "%s", tm_id);
-    *reply = NULL;
-    sl_tm *tm = sl_jm_tm_find(jm, id);
+    sl_tm *tm = sl_jm_tm_find(jm, key->tm_id);
     if (tm == NULL || !sl_jm_tm_usable(tm))
         return SL_EUNREACH;
     if (tm->stalled_ms != 0 && tm->last_hb_ms <= tm->stalled_ms)
         return SL_ETIMEDOUT;
-    sl_rpc_client *c = tm->client;
-    pthread_mutex_unlock(&jm->mu);
-    int rv = sl_rpc_call(c, req, (int)jm->chk_rpc_timeout_ms, reply);
-    pthread_mutex_lock(&jm->mu);
-    if (rv == SL_OK)
-        return rv;
-    *reply = NULL;
-    tm = sl_jm_tm_find(jm, id);
-    if (tm == NULL)
-        return rv;
-    if (rv == SL_ETIMEDOUT) {
+    return sl_tm_calls_start(&jm->calls, tm->client, key, req, (int)jm->chk_rpc_timeout_ms);
+}
+
+int sl_jm_sched_room(sl_jm *jm, const char *tm_id)
+{
+    return sl_tm_calls_room(&jm->calls, tm_id);
+}
+
+/* ---- outcomes */
+
+static sl_job_tm *job_tm_find(sl_job *job, const char *tm_id)
+{
+    for (int i = 0; i < job->ntms; i++)
+        if (strcmp(job->tms[i].tm_id, tm_id) == 0)
+            return &job->tms[i];
+    return NULL;
+}
+
+/* Failed calls: a dropped connection is the cause to report (the job fails
+ * with the taskmanager's loss); a checkpoint call that timed out makes
+ * further checkpoint calls skip the taskmanager until its next heartbeat. */
+static void note_tm(sl_jm *jm, const sl_tm_outcome *o)
+{
+    sl_tm *tm = sl_jm_tm_find(jm, o->key.tm_id);
+    if (tm == NULL || o->rv == SL_OK || o->rv == SL_ECANCELED)
+        return;
+    int chk = o->key.kind == SL_CALL_TRIGGER || o->key.kind == SL_CALL_NOTIFY;
+    if (chk && o->rv == SL_ETIMEDOUT && tm->state == SL_TM_RUNNING) {
         tm->stalled_ms = sl_now_ms();
         sl_warn("taskmanager %s did not answer within %lld ms; checkpoint calls skip it until "
                 "its next heartbeat", tm->id, (long long)jm->chk_rpc_timeout_ms);
     }
     if (tm->conn != NULL && tm->conn->dropped)
         sl_jm_tm_lose(jm, tm, "connection dropped");
-    return rv;
+}
+
+/* 1 if the call succeeded and its reply says OK; else the reason. */
+static int call_ok(const sl_tm_outcome *o, const sl_job_tm *jt, const char *what, char *reason,
+                   size_t len)
+{
+    if (o->rv == SL_OK && o->reply->status == SLUICE__STATUS__STATUS_OK)
+        return 1;
+    snprintf(reason, len, "%s on taskmanager %s (%s) failed: %s", what, jt->tm_id, jt->rpc_addr,
+             o->rv != SL_OK          ? sl_strerror(o->rv)
+             : o->reply->error[0]    ? o->reply->error
+                                     : "refused");
+    return 0;
+}
+
+static void deploy_start_outcome(sl_jm *jm, sl_job *job, sl_job_tm *jt, const sl_tm_outcome *o)
+{
+    char reason[1024];
+    int deploy = o->key.kind == SL_CALL_DEPLOY;
+    int ok = call_ok(o, jt, deploy ? "deploy" : "start", reason, sizeof(reason));
+    if (deploy && o->rv == SL_OK && !ok)
+        jt->deployed = 0; /* refused: it runs nothing of this attempt */
+    *(deploy ? &jt->deploy : &jt->start) = ok ? SL_JT_OK : SL_JT_FAILED;
+    if (!ok && still_current(job, o->key.attempt))
+        sl_jm_job_fail(jm, job, reason);
+}
+
+static void cancel_outcome(sl_job *job, sl_job_tm *jt, const sl_tm_outcome *o)
+{
+    char reason[1024];
+    if (call_ok(o, jt, "cancel", reason, sizeof(reason)))
+        return;
+    sl_warn("job %s: %s", job->id, reason);
+    jt->cancel_done = 1;
+}
+
+void sl_jm_sched_outcome(sl_jm *jm, const sl_tm_outcome *o)
+{
+    note_tm(jm, o);
+    enum sl_tm_call_kind k = o->key.kind;
+    if (k != SL_CALL_DEPLOY && k != SL_CALL_START && k != SL_CALL_CANCEL)
+        return;
+    sl_job *job = sl_jm_job_find(jm, o->key.job_id);
+    if (job == NULL || job->attempt != o->key.attempt)
+        return; /* job->tms now belong to a later attempt */
+    sl_job_tm *jt = job_tm_find(job, o->key.tm_id);
+    if (jt == NULL)
+        return;
+    if (k == SL_CALL_CANCEL)
+        cancel_outcome(job, jt, o);
+    else
+        deploy_start_outcome(jm, job, jt, o);
 }
 
 /* ---- cancellation */
@@ -342,24 +416,29 @@ static void cancel_one(sl_jm *jm, sl_job *job, sl_job_tm *jt, sl_rpc_client *c)
     Sluice__Request req = SLUICE__REQUEST__INIT;
     req.body_case = SLUICE__REQUEST__BODY_CANCEL_TASKS;
     req.cancel_tasks = &ja;
-    Sluice__Reply *reply;
+    sl_tm_call_key key;
+    call_key(&key, SL_CALL_CANCEL, job, jt);
+    int rv = sl_tm_calls_start(&jm->calls, c, &key, &req, SL_JM_RPC_TIMEOUT_MS);
+    if (rv == SL_EBUSY)
+        return; /* next round */
     jt->cancel_sent = 1;
     jt->cancel_deadline_ms = sl_now_ms() + SL_JM_CANCEL_WAIT_MS;
-    int rv = call_unlocked(jm, c, &req, &reply);
-    if (rv != SL_OK || reply->status != SLUICE__STATUS__STATUS_OK) {
+    if (rv != SL_OK) {
         sl_warn("job %s: cancel on taskmanager %s (%s) failed: %s", job->id, jt->tm_id,
-                jt->rpc_addr, rv != SL_OK ? sl_strerror(rv) : reply->error);
+                jt->rpc_addr, sl_strerror(rv));
         jt->cancel_done = 1;
     }
-    if (reply != NULL)
-        sluice__reply__free_unpacked(reply, NULL);
 }
 
 void sl_jm_sched_cancel(sl_jm *jm, sl_job *job)
 {
-    for (int i = 0; i < job->ntms && !jm->stopping; i++) {
+    for (int i = 0; i < job->ntms; i++) {
         sl_job_tm *jt = &job->tms[i];
         if (!jt->deployed || jt->cancel_sent)
+            continue;
+        /* the taskmanager may serve requests in any order: a cancel sent
+         * now could overtake the deploy and miss its tasks */
+        if (jt->deploy == SL_JT_SENT || jt->start == SL_JT_SENT)
             continue;
         sl_tm *tm = sl_jm_tm_find(jm, jt->tm_id);
         if (tm == NULL || !sl_jm_tm_usable(tm))

@@ -3,8 +3,11 @@
  * A taskmanager is RUNNING from its registration until its connection drops
  * or its heartbeats stop; then it is LOST, the jobs with tasks on it fail,
  * and it stays listed for SL_JM_LOST_KEEP_MS unless it registers again. The
- * loop thread owns every client: it dials a taskmanager after (re)
- * registration and closes the client once the taskmanager is lost. */
+ * loop thread owns every client: it opens one after a (re)registration,
+ * which dials in the background (a peer that accepts TCP but never answers
+ * must not hold the loop), and closes it once the taskmanager is lost. The
+ * taskmanager is usable (slots, calls) once the connection is up; one that
+ * does not come up within the heartbeat timeout is lost. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,7 +27,8 @@ sl_tm *sl_jm_tm_find(sl_jm *jm, const char *tm_id)
 
 int sl_jm_tm_usable(const sl_tm *tm)
 {
-    return tm->state == SL_TM_RUNNING && tm->client != NULL;
+    return tm->state == SL_TM_RUNNING && tm->client != NULL && tm->conn != NULL &&
+           tm->conn->up;
 }
 
 static int valid_id(const char *id)
@@ -184,42 +188,68 @@ void sl_jm_tm_lose(sl_jm *jm, sl_tm *tm, const char *why)
 static void tm_pipe_cb(void *arg, int up)
 {
     sl_tm_conn *conn = arg;
-    if (up)
-        return;
     pthread_mutex_lock(&conn->jm->mu);
-    conn->dropped = 1;
+    if (up)
+        conn->up = 1;
+    else
+        conn->dropped = 1;
     sl_jm_kick(conn->jm);
     pthread_mutex_unlock(&conn->jm->mu);
 }
 
-/* Closes tm's client with jm->mu released (nng waits for pipe callbacks,
- * which take jm->mu). */
+/* Stops tm's calls, then closes its client, with jm->mu released (nng waits
+ * for pipe and call completions, which take jm->mu). */
 static void tm_close_client(sl_jm *jm, sl_tm *tm)
 {
     sl_rpc_client *c = tm->client;
     sl_tm_conn *conn = tm->conn;
-    tm->client = NULL;
-    tm->conn = NULL;
     if (c == NULL && conn == NULL)
         return;
+    sl_tm_calls_stop(&jm->calls, tm->id);
+    tm->client = NULL;
+    tm->conn = NULL;
+    tm->connected = 0;
     pthread_mutex_unlock(&jm->mu);
     sl_rpc_client_close(c);
     free(conn);
     pthread_mutex_lock(&jm->mu);
 }
 
+/* The connection came up: log it once. */
+static void note_connected(sl_tm *tm, int64_t now)
+{
+    if (tm->connected || tm->conn == NULL || !tm->conn->up)
+        return;
+    tm->connected = 1;
+    sl_info("connected to taskmanager %s at tcp://%s:%u (%lld ms after the dial)", tm->id,
+            tm->host, tm->rpc_port, (long long)(now - tm->dial_ms));
+}
+
+/* 1 if tm's client dialled for longer than the heartbeat timeout without
+ * a connection. */
+static int dial_expired(const sl_jm *jm, const sl_tm *tm, int64_t now)
+{
+    return tm->client != NULL && tm->conn != NULL && !tm->conn->up && !tm->want_connect &&
+           now - tm->dial_ms > jm->hb_timeout_ms;
+}
+
 static void check_liveness(sl_jm *jm, int64_t now)
 {
-    char why[64];
+    char why[SL_JM_HOST_MAX + 128];
     for (sl_tm *tm = jm->tms; tm != NULL; tm = tm->next) {
         if (tm->state != SL_TM_RUNNING)
             continue;
+        note_connected(tm, now);
         /* want_connect: registered again, its old client is about to go */
         if (tm->conn != NULL && tm->conn->dropped && !tm->want_connect) {
             sl_jm_tm_lose(jm, tm, "connection dropped");
         } else if (now - tm->last_hb_ms > jm->hb_timeout_ms) {
             snprintf(why, sizeof(why), "no heartbeat for %lld ms",
                      (long long)(now - tm->last_hb_ms));
+            sl_jm_tm_lose(jm, tm, why);
+        } else if (dial_expired(jm, tm, now)) {
+            snprintf(why, sizeof(why), "cannot connect to tcp://%s:%u within %lld ms", tm->host,
+                     tm->rpc_port, (long long)jm->hb_timeout_ms);
             sl_jm_tm_lose(jm, tm, why);
         }
     }
@@ -250,21 +280,25 @@ static void expire_lost(sl_jm *jm, int64_t now)
     }
 }
 
+/* Opens tm's client; it dials in the background (the pipe callback says
+ * when the connection is up), so nothing here waits on the network. */
 static void tm_connect(sl_jm *jm, sl_tm *tm)
 {
     char url[SL_JM_ADDR_MAX], err[512], why[1024];
     sl_rpc_client *c = NULL;
     tm->want_connect = 0;
     tm_close_client(jm, tm);
+    if (tm->state != SL_TM_RUNNING)
+        return; /* lost while its old client closed */
     snprintf(url, sizeof(url), "tcp://%s:%u", tm->host, tm->rpc_port);
     sl_tm_conn *conn = calloc(1, sizeof(*conn));
     int rv = SL_ENOMEM;
     snprintf(err, sizeof(err), "out of memory");
     if (conn != NULL) {
         conn->jm = jm;
-        pthread_mutex_unlock(&jm->mu);
-        rv = sl_rpc_client_open(url, 1, jm->max_msg, tm_pipe_cb, conn, &c, err, sizeof(err));
-        pthread_mutex_lock(&jm->mu);
+        /* jm->mu stays held: a background dial calls tm_pipe_cb only later,
+         * on an nng thread */
+        rv = sl_rpc_client_open(url, 0, jm->max_msg, tm_pipe_cb, conn, &c, err, sizeof(err));
     }
     if (rv != SL_OK) {
         free(conn);
@@ -274,7 +308,9 @@ static void tm_connect(sl_jm *jm, sl_tm *tm)
     }
     tm->client = c;
     tm->conn = conn;
-    sl_info("connected to taskmanager %s at %s", tm->id, url);
+    tm->dial_ms = sl_now_ms();
+    tm->connected = 0;
+    sl_info("dialling taskmanager %s at %s", tm->id, url);
 }
 
 static void connect_pending(sl_jm *jm)
