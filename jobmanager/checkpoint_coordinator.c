@@ -49,6 +49,9 @@ static int read_settings(sl_chk_coord *cc, const sl_config *cfg)
                                   &retention);
     if (rv == SL_OK)
         cc->retain_on_cancel = strcmp(retention, "RETAIN_ON_CANCELLATION") == 0;
+    if (rv == SL_OK)
+        rv = sl_config_get_bool(cfg, "execution.state-recovery.allow-empty-on-failure",
+                                &cc->allow_empty);
     return rv;
 }
 

@@ -41,6 +41,7 @@
 
 #define SL_CHK_RECENT 10            /* ended checkpoints kept for statistics */
 #define SL_CHK_LATE_SWEEP_MS 10000  /* after a job ended: one more cleanup sweep */
+#define SL_CHK_REASON_MAX 2048      /* bytes of a restore failure's reasons */
 
 struct sl_jm;
 struct sl_job;
@@ -92,6 +93,7 @@ typedef struct sl_chk_coord {
     int64_t interval_ms, timeout_ms, min_pause_ms;
     int64_t max_concurrent, tolerable, num_retained;
     int retain_on_cancel;
+    int allow_empty;           /* execution.state-recovery.allow-empty-on-failure */
     char *root;                /* state.checkpoints.dir, NULL if not set */
 
     /* running state */
@@ -156,9 +158,16 @@ void sl_chk_use_restore(struct sl_job *job);
 /* Everything the coordinator does in one loop round for one job. */
 void sl_chk_step(struct sl_jm *jm, struct sl_job *job);
 /* Picks the restore point of the next attempt: the newest retained
- * completed checkpoint that reads and verifies, else older ones, else none.
- * The choice is in cc->restore_id / restore_dir. */
-void sl_chk_pick_restore(struct sl_jm *jm, struct sl_job *job);
+ * completed checkpoint that reads and verifies, else older ones, else the
+ * savepoint or checkpoint the job started from (run -s). The choice is in
+ * cc->restore_id / restore_dir (0 / NULL: start without state).
+ * SL_OK: a restore point, or none and starting without state is allowed
+ * (the job never completed a checkpoint and did not start from one, or
+ * execution.state-recovery.allow-empty-on-failure is true; logged).
+ * SL_ENOTFOUND: the job has state but none of it verifies: the job must
+ * fail; the reasons (one per checkpoint tried) are in err.
+ * SL_EBUSY: the jobmanager is stopping; nothing chosen. */
+int sl_chk_pick_restore(struct sl_jm *jm, struct sl_job *job, char *err, size_t errlen);
 
 /* ---- replies (jm->mu held; memory from the arena) */
 

@@ -1,10 +1,15 @@
 /* The restore point of a job's next attempt: sl_chk_pick_restore (loop
  * thread; jm->mu released around the reads) chooses the newest retained
  * completed checkpoint whose _metadata reads and whose state files verify,
- * else an older one, else none; sl_chk_use_restore makes the choice the
- * current attempt's. */
+ * else an older one, else the savepoint or checkpoint the job started from,
+ * else none: starting without state is allowed only if the job has no state
+ * (never completed a checkpoint, not started from one) or
+ * execution.state-recovery.allow-empty-on-failure says so; otherwise the
+ * caller fails the job with the reasons. sl_chk_use_restore makes the
+ * choice the current attempt's. */
 #include <inttypes.h>
 #include <limits.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,9 +49,27 @@ static int verify_one(const char *dir, const char *job_id, uint64_t id, char *er
     return rv;
 }
 
+/* Appends "; " (unless first) and the formatted text to why, truncating. */
+static void add_reason(char *why, size_t len, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void add_reason(char *why, size_t len, const char *fmt, ...)
+{
+    size_t used = strnlen(why, len);
+    if (used + 3 >= len)
+        return;
+    if (used > 0) {
+        memcpy(why + used, "; ", 3);
+        used += 2;
+    }
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(why + used, len - used, fmt, ap);
+    va_end(ap);
+}
+
 /* No checkpoint of this job verifies: the savepoint or checkpoint it was
  * started from (run -s), if that still does. */
-static void pick_initial(sl_jm *jm, sl_job *job)
+static void pick_initial(sl_jm *jm, sl_job *job, char *why, size_t whylen)
 {
     sl_chk_coord *cc = &job->chk;
     char dir[PATH_MAX], err[PATH_MAX + 512];
@@ -59,49 +82,86 @@ static void pick_initial(sl_jm *jm, sl_job *job)
     if (md != NULL)
         sluice__checkpoint_metadata__free_unpacked(md, NULL);
     pthread_mutex_lock(&jm->mu);
-    if (rv == SL_OK && (cc->restore_dir = strdup(dir)) != NULL)
+    if (rv == SL_OK && (cc->restore_dir = strdup(dir)) != NULL) {
         cc->restore_id = cc->initial_id;
-    else
-        sl_warn("job %s: %s, which it started from, does not verify (%s)", job->id, dir,
-                rv == SL_OK ? "out of memory" : err);
+        return;
+    }
+    if (rv == SL_OK)
+        snprintf(err, sizeof(err), "out of memory");
+    sl_warn("job %s: %s, which it started from, does not verify (%s)", job->id, dir, err);
+    add_reason(why, whylen, "%s, which the job started from: %s", dir, err);
 }
 
-void sl_chk_pick_restore(sl_jm *jm, sl_job *job)
+/* Tries the retained checkpoints, newest first; the reasons of those that
+ * do not verify go to why. SL_ENOMEM, SL_EBUSY (stopping), else SL_OK. */
+static int pick_retained(sl_jm *jm, sl_job *job, char *why, size_t whylen)
 {
     sl_chk_coord *cc = &job->chk;
     char dir[PATH_MAX], err[PATH_MAX + 512];
-    free(cc->restore_dir);
-    cc->restore_dir = NULL;
-    cc->restore_id = 0;
     size_t n = cc->nretained;
-    uint64_t *ids = malloc((n + 1) * sizeof(*ids));
-    if (ids == NULL) {
-        sl_error("job %s: out of memory while choosing a checkpoint; starting without state",
-                 job->id);
-        return;
-    }
-    if (n > 0) /* cc->retained is NULL while empty */
-        memcpy(ids, cc->retained, n * sizeof(*ids));
+    if (n == 0)
+        return SL_OK;
+    uint64_t *ids = malloc(n * sizeof(*ids));
+    if (ids == NULL)
+        return SL_ENOMEM;
+    memcpy(ids, cc->retained, n * sizeof(*ids));
     for (size_t k = n; k-- > 0 && !jm->stopping && cc->root != NULL;) {
-        if (sl_chk_path(cc->root, job->id, ids[k], dir, sizeof(dir)) != SL_OK)
+        if (sl_chk_path(cc->root, job->id, ids[k], dir, sizeof(dir)) != SL_OK) {
+            add_reason(why, whylen, "checkpoint %" PRIu64 ": its path is too long", ids[k]);
             continue;
+        }
         pthread_mutex_unlock(&jm->mu);
         int rv = verify_one(dir, job->id, ids[k], err, sizeof(err));
         pthread_mutex_lock(&jm->mu);
         if (rv == SL_OK && (cc->restore_dir = strdup(dir)) != NULL) {
             cc->restore_id = ids[k];
+            if (k + 1 < n)
+                sl_warn("job %s: restoring checkpoint %" PRIu64 ", older than checkpoint %" PRIu64
+                        ": output committed after checkpoint %" PRIu64 " stays and may be "
+                        "written again", job->id, ids[k], ids[n - 1], ids[k]);
             break;
         }
         if (rv == SL_OK)
             snprintf(err, sizeof(err), "out of memory");
-        sl_warn("checkpoint %" PRIu64 " does not verify (%s); falling back to the previous one",
-                ids[k], err);
+        sl_warn("checkpoint %" PRIu64 " does not verify (%s)%s", ids[k], err,
+                k > 0 ? "; falling back to the previous one" : "");
+        add_reason(why, whylen, "checkpoint %" PRIu64 ": %s", ids[k], err);
     }
     free(ids);
-    if (cc->restore_id == 0 && cc->initial_id != 0)
-        pick_initial(jm, job);
-    if (cc->restore_id == 0)
-        sl_warn("job %s: %s; starting without state", job->id,
-                n == 0 ? "no completed checkpoint to restore"
-                       : "no completed checkpoint verifies");
+    return jm->stopping ? SL_EBUSY : SL_OK;
+}
+
+int sl_chk_pick_restore(sl_jm *jm, sl_job *job, char *err, size_t errlen)
+{
+    sl_chk_coord *cc = &job->chk;
+    char why[SL_CHK_REASON_MAX] = "";
+    free(cc->restore_dir);
+    cc->restore_dir = NULL;
+    cc->restore_id = 0;
+    int has_state = cc->nretained > 0 || cc->initial_id != 0;
+    int rv = pick_retained(jm, job, why, sizeof(why));
+    if (rv == SL_ENOMEM)
+        add_reason(why, sizeof(why), "out of memory while choosing a checkpoint");
+    if (rv == SL_EBUSY)
+        return rv;
+    if (cc->restore_id == 0 && cc->initial_id != 0 && !jm->stopping)
+        pick_initial(jm, job, why, sizeof(why));
+    if (jm->stopping)
+        return SL_EBUSY;
+    if (cc->restore_id != 0)
+        return SL_OK;
+    if (!has_state) {
+        sl_info("job %s: no completed checkpoint to restore; starting without state", job->id);
+        return SL_OK;
+    }
+    if (cc->allow_empty) {
+        sl_warn("job %s: no checkpoint to restore from verifies (%s); starting without state "
+                "(execution.state-recovery.allow-empty-on-failure is true)", job->id, why);
+        return SL_OK;
+    }
+    snprintf(err, errlen,
+             "cannot restart: no checkpoint to restore from verifies (%s); not starting "
+             "without state (set execution.state-recovery.allow-empty-on-failure: true to allow it)",
+             why);
+    return SL_ENOTFOUND;
 }

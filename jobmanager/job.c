@@ -518,11 +518,18 @@ static int restart_cancel(sl_jm *jm, sl_job *job)
 /* After the delay: the checkpoint to restore. */
 static int restart_pick(sl_jm *jm, sl_job *job)
 {
+    char why[SL_CHK_REASON_MAX];
     if (sl_now_ms() < job->restart_at_ms)
         return 0;
-    sl_chk_pick_restore(jm, job);
-    if (job->state != SLUICE__JOB_STATE__JOB_RESTARTING || job->restart_phase != SL_RP_DELAY)
+    int rv = sl_chk_pick_restore(jm, job, why, sizeof(why));
+    if (job->state != SLUICE__JOB_STATE__JOB_RESTARTING || job->restart_phase != SL_RP_DELAY ||
+        rv == SL_EBUSY)
         return 0;
+    if (rv != SL_OK) { /* state that does not verify: never silently start over */
+        record_failure(job, why);
+        fail_for_good(jm, job);
+        return 0;
+    }
     if (job->chk.restore_id != 0)
         sl_info("restarting job %s from checkpoint %" PRIu64 " (attempt %u) after %lld ms",
                 job->id, job->chk.restore_id, job->attempt + 1,

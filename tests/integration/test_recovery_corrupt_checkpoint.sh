@@ -3,11 +3,11 @@
 # (interval 1 h, num-retained 3). Take checkpoints A and B with `sluice
 # checkpoint`, flip bytes in the middle of a state file of B, SIGKILL a
 # taskmanager running a `counts` subtask. The job restores from A (info
-# `restored from: A`), the jobmanager log says why B was not used, and the
-# job ends FINISHED. Committed output is never deleted: every part file
-# committed before the kill (those of B included) is still there,
-# unchanged, so the records between A and B may be written twice: the
-# output is at-least-once.
+# `restored from: A`), the jobmanager log says why B was not used and that
+# output committed after A stays, and the job ends FINISHED. Committed
+# output is never deleted: every part file committed before the kill (those
+# of B included) is still there, unchanged, so the records between A and B
+# may be written twice: the output is at-least-once.
 . "$(dirname "$0")/lib.sh"
 
 sl_recovery_cluster 3
@@ -54,6 +54,9 @@ if ! grep -E "(chk-$b([^0-9]|$)|heckpoint $b([^0-9]|$))" "$jm_log" |
     fail "the jobmanager log has no line saying checkpoint $b does not verify; lines naming it:"$'\n'"$(grep -E "(chk-$b|heckpoint $b)([^0-9]|$)" "$jm_log" | tail -n 20)"
 fi
 echo "jobmanager log: $(grep -E "(chk-$b([^0-9]|$)|heckpoint $b([^0-9]|$))" "$jm_log" | grep -iE 'verif|corrupt|checksum|crc|mismatch|invalid|damaged|broken|skip|fall' | head -n 3)"
+
+grep -q "restoring checkpoint $a, older than checkpoint $b: output committed after checkpoint $a stays" "$jm_log" ||
+    fail "the jobmanager log does not say that output committed after checkpoint $a stays"
 
 sl_wait_job_end "$jobid" FINISHED 180
 bad="$(cd "$SL_OUTDIR" && md5sum -c --quiet "$SL_DATA/committed.md5" 2>&1 || true)"
