@@ -127,8 +127,8 @@ static int start_server(sl_jm *jm)
     if (rv != SL_OK)
         return rv;
     snprintf(url, sizeof(url), "tcp://%s:%lld", addr, (long long)port);
-    rv = sl_rpc_server_start(url, SL_JM_RPC_WORKERS, jm->max_msg, sl_jm_handle, jm, &jm->server,
-                             &bound);
+    rv = sl_rpc_server_start_role(SL_RPC_SERVE_JOBMANAGER, url, SL_JM_RPC_WORKERS, jm->max_msg,
+                                  sl_jm_handle, jm, &jm->server, &bound);
     if (rv != SL_OK)
         return rv;
     sl_info("jobmanager listening on tcp://%s:%d", addr, bound ? bound : (int)port);

@@ -298,7 +298,7 @@ static void tm_connect(sl_jm *jm, sl_tm *tm)
         conn->jm = jm;
         /* jm->mu stays held: a background dial calls tm_pipe_cb only later,
          * on an nng thread */
-        rv = sl_rpc_client_open(url, 0, jm->max_msg, tm_pipe_cb, conn, &c, err, sizeof(err));
+        rv = sl_rpc_client_open(url, 0, SL_RPC_TM_MAX_MSG, tm_pipe_cb, conn, &c, err, sizeof(err));
     }
     if (rv != SL_OK) {
         free(conn);

@@ -324,6 +324,8 @@ static int heartbeat_metrics(sl_tm *tm, Sluice__Heartbeat *hb, Sluice__TaskMetri
     pthread_rwlock_rdlock(&tm->runs_lock);
     for (sl_job_run *r = tm->runs; r != NULL; r = r->next)
         n += (size_t)r->ntasks;
+    if (n > SL_RPC_MAX_TM_TASKS) /* the jobmanager refuses a larger heartbeat whole */
+        n = SL_RPC_MAX_TM_TASKS;
     *ms = calloc(n ? n : 1, sizeof(**ms));
     hb->tasks = calloc(n ? n : 1, sizeof(*hb->tasks));
     for (sl_job_run *r = tm->runs; r != NULL && *ms != NULL && hb->tasks != NULL; r = r->next) {
@@ -518,7 +520,7 @@ static int start_endpoints(sl_tm *tm)
                                   &tm->rpc, &tm->rpc_port);
     if (rv != SL_OK)
         return rv;
-    rv = sl_rpc_client_open(tm->jm_url, 0, tm->max_msg, NULL, NULL, &tm->jm, err, sizeof(err));
+    rv = sl_rpc_client_open(tm->jm_url, 0, SL_RPC_TM_MAX_MSG, NULL, NULL, &tm->jm, err, sizeof(err));
     if (rv != SL_OK)
         sl_error("%s", err);
     return rv;

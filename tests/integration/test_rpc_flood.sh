@@ -79,6 +79,12 @@ if grep -q "lost" "$SL_LOG"/*jobmanager*.log; then
     fail "the jobmanager declared a taskmanager lost:"$'\n'"$(grep lost "$SL_LOG"/*jobmanager*.log)"
 fi
 
+# A request only a jobmanager sends is refused unread by the jobmanager.
+sl_run "$flood" "$SL_JM_PORT" deploy
+echo "deploy to the jobmanager: $SL_OUT"
+assert_contains "$SL_OUT" "status=2 " "the jobmanager's reply to a deploy"
+assert_contains "$SL_OUT" "deploy_tasks is not a jobmanager request" "the jobmanager's reason"
+
 # 3. The taskmanager's server.
 sl_run "$flood" "$tm_port" bomb $((12 << 20))
 echo "12 MB bomb to the taskmanager: $SL_OUT"

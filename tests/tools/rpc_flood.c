@@ -8,6 +8,9 @@
  *       CONNS connections each sending such heartbeats back to back for
  *       SECONDS while a probe heartbeat (an unknown taskmanager id) is sent
  *       every PROBE_EVERY_MS; prints "probes=N max_ms=M bombs=B"
+ *   rpc_flood PORT deploy
+ *       one (empty) DeployTasks request, as only a jobmanager sends it;
+ *       prints "status=S error=E"
  *   rpc_flood PORT probe
  *       one small heartbeat; prints "ms=T"
  *   rpc_flood PORT junk N
@@ -147,6 +150,25 @@ static int cmd_probe(int port)
     return ms < 0;
 }
 
+static int cmd_deploy(int port)
+{
+    Sluice__DeployTasks d = SLUICE__DEPLOY_TASKS__INIT;
+    Sluice__Request req = SLUICE__REQUEST__INIT;
+    req.body_case = SLUICE__REQUEST__BODY_DEPLOY_TASKS;
+    req.deploy_tasks = &d;
+    unsigned char buf[64];
+    size_t len = sluice__request__pack(&req, buf);
+    nng_socket s;
+    if (dial(&s, port, PROBE_TIMEOUT_MS) != 0)
+        return 1;
+    char err[512];
+    int status;
+    request(s, buf, len, &status, err, sizeof(err));
+    printf("status=%d error=%s\n", status, err);
+    nng_close(s);
+    return status < 0;
+}
+
 struct flooder {
     pthread_t th;
     int port;
@@ -252,6 +274,8 @@ int main(int argc, char **argv)
 {
     if (argc >= 4 && strcmp(argv[2], "bomb") == 0)
         return cmd_bomb(atoi(argv[1]), strtoull(argv[3], NULL, 10), argc > 4 ? argv[4] : "bomb");
+    if (argc >= 3 && strcmp(argv[2], "deploy") == 0)
+        return cmd_deploy(atoi(argv[1]));
     if (argc >= 3 && strcmp(argv[2], "probe") == 0)
         return cmd_probe(atoi(argv[1]));
     if (argc >= 4 && strcmp(argv[2], "datajunk") == 0)
@@ -262,6 +286,6 @@ int main(int argc, char **argv)
         return cmd_flood(atoi(argv[1]), atoi(argv[3]), atoi(argv[4]),
                          strtoull(argv[5], NULL, 10));
     fprintf(stderr, "usage: rpc_flood PORT bomb BYTES [TM_ID] | flood CONNS SECONDS BYTES | "
-                    "probe | junk N | datajunk N\n");
+                    "deploy | probe | junk N | datajunk N\n");
     return 2;
 }
