@@ -11,6 +11,9 @@
 #include "common/status.h"
 
 #define REASON_MAX 256
+/* Longest a reply may wait to be sent: a peer that sends requests and never
+ * reads the replies must not hold a slot (and so the server) for ever. */
+#define REPLY_SEND_TIMEOUT_MS 5000
 
 enum slot_state { SLOT_RECV, SLOT_QUEUED, SLOT_SERVED, SLOT_SEND };
 
@@ -107,9 +110,11 @@ static void slot_submit(slot *s, nng_msg *out)
     if (out != NULL) {
         s->state = SLOT_SEND;
         nng_aio_set_msg(s->aio, out);
+        nng_aio_set_timeout(s->aio, REPLY_SEND_TIMEOUT_MS);
         nng_ctx_send(s->ctx, s->aio);
     } else {
         s->state = SLOT_RECV;
+        nng_aio_set_timeout(s->aio, NNG_DURATION_INFINITE);
         nng_ctx_recv(s->ctx, s->aio);
     }
     pthread_mutex_unlock(&srv->mu);
