@@ -5,35 +5,53 @@ OPT     ?= -O2
 SAN     ?=
 CFLAGS  := -std=gnu11 $(OPT) -g -Wall -Wextra -Werror -pthread -I. -I$(BUILD)/gen $(SAN)
 LDFLAGS := -pthread $(SAN)
-LIBS    := -lnng -lprotobuf-c -lyaml -lleveldb -lm -ldl
+# Each binary links only what it uses: the CLI has no leveldb.
+COMMON_LIBS := -lnng -lprotobuf-c -lyaml -lm
+JM_LIBS     := $(COMMON_LIBS) -ldl
+TM_LIBS     := $(COMMON_LIBS) -lleveldb -ldl
+CLI_LIBS    := $(COMMON_LIBS)
 CHECK_LIBS := $(shell pkg-config --libs check 2>/dev/null || echo -lcheck_pic -lrt -lm -lsubunit)
 
+# One static library per part. A part links only the libraries below it
+# (cli, jobmanager, taskmanager -> common), so a call across parts fails
+# the link and an include across them fails `make layers`.
 PROTOS      := $(wildcard proto/*.proto)
 GEN_C       := $(patsubst proto/%.proto,$(BUILD)/gen/proto/%.pb-c.c,$(PROTOS))
 GEN_H       := $(GEN_C:.c=.h)
-COMMON_SRC  := $(wildcard common/*.c)
-JM_SRC      := $(filter-out jobmanager/main.c,$(wildcard jobmanager/*.c))
-TM_SRC      := $(filter-out taskmanager/main.c,$(wildcard taskmanager/*.c))
-CLI_SRC     := $(filter-out cli/main.c,$(wildcard cli/*.c))
+srcs_of      = $(filter-out $(1)/main.c,$(shell find $(1) -name '*.c' | sort))
+COMMON_SRC  := $(call srcs_of,common)
+JM_SRC      := $(call srcs_of,jobmanager)
+TM_SRC      := $(call srcs_of,taskmanager)
+CLI_SRC     := $(call srcs_of,cli)
 UNIT_SRC    := $(wildcard tests/unit/test_*.c)
 
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
-COMMON_OBJ  := $(call obj,$(COMMON_SRC)) $(GEN_C:.c=.o)
-JM_OBJ      := $(call obj,$(JM_SRC))
-TM_OBJ      := $(call obj,$(TM_SRC))
-CLI_OBJ     := $(call obj,$(CLI_SRC))
+COMMON_A    := $(BUILD)/lib/libsluice-common.a
+JM_A        := $(BUILD)/lib/libsluice-jobmanager.a
+TM_A        := $(BUILD)/lib/libsluice-taskmanager.a
+CLI_A       := $(BUILD)/lib/libsluice-cli.a
 UNIT_BIN    := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 BINS        := $(BUILD)/bin/sluice-jobmanager $(BUILD)/bin/sluice-taskmanager $(BUILD)/bin/sluice
 # user-defined operators (include/sluice/udf.h): examples/udf/<name>.c
 UDF_SRC     := $(wildcard examples/udf/*.c)
 UDF_LIBS    := $(patsubst examples/udf/%.c,$(BUILD)/examples/lib%.so,$(UDF_SRC))
+# Nexmark single-loop baseline (bench/nexmark/loop.c): the generator and
+# row formatting, no engine.
+BENCH_BINS  := $(BUILD)/bench/nexmark-loop
+# Test tools (tests/tools/*.c) for the integration tests: crafted RPC frames.
+TOOL_BINS   := $(patsubst tests/tools/%.c,$(BUILD)/tools/%,$(wildcard tests/tools/*.c))
 
-.PHONY: all deps test unit integration asan asan-test demo bench clean binaries
+.PHONY: all deps test unit integration asan asan-test demo bench clean binaries layers
 .SECONDARY: $(GEN_C) $(GEN_H)
-all: deps
-	@$(MAKE) --no-print-directory binaries
+# `make` only builds; `make deps` (and `make test`) install what is missing.
+all: binaries
 
-binaries: $(BINS) $(UDF_LIBS)
+binaries: layers $(BINS) $(UDF_LIBS) $(BENCH_BINS) $(TOOL_BINS)
+
+# Includes go downward only: common includes no part, a part includes only
+# common and itself (and the generated protocol).
+layers:
+	@scripts/check-layers.sh
 
 # A UDF needs only the public header: no symbol of Sluice is linked in.
 $(BUILD)/examples/lib%.so: examples/udf/%.c include/sluice/udf.h
@@ -54,25 +72,39 @@ $(BUILD)/obj/%.o: %.c $(GEN_H)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
 
-$(BUILD)/lib/libsluice.a: $(COMMON_OBJ) $(JM_OBJ) $(TM_OBJ) $(CLI_OBJ)
+$(COMMON_A): $(call obj,$(COMMON_SRC)) $(GEN_C:.c=.o)
+$(JM_A): $(call obj,$(JM_SRC))
+$(TM_A): $(call obj,$(TM_SRC))
+$(CLI_A): $(call obj,$(CLI_SRC))
+$(BUILD)/lib/%.a:
 	@mkdir -p $(dir $@)
 	rm -f $@ && ar rcs $@ $^
 
-$(BUILD)/bin/sluice-jobmanager: $(call obj,jobmanager/main.c) $(BUILD)/lib/libsluice.a
+$(BUILD)/bin/sluice-jobmanager: $(call obj,jobmanager/main.c) $(JM_A) $(COMMON_A)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(JM_LIBS)
 
-$(BUILD)/bin/sluice-taskmanager: $(call obj,taskmanager/main.c) $(BUILD)/lib/libsluice.a
+$(BUILD)/bin/sluice-taskmanager: $(call obj,taskmanager/main.c) $(TM_A) $(COMMON_A)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -rdynamic -o $@ $^ $(LIBS)
+	$(CC) $(LDFLAGS) -rdynamic -o $@ $^ $(TM_LIBS)
 
-$(BUILD)/bin/sluice: $(call obj,cli/main.c) $(BUILD)/lib/libsluice.a
+$(BUILD)/bin/sluice: $(call obj,cli/main.c) $(CLI_A) $(COMMON_A)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(CLI_LIBS)
 
-$(BUILD)/tests/%: tests/unit/%.c $(BUILD)/lib/libsluice.a $(GEN_H)
+# Unit tests may test any part.
+ALL_A := $(CLI_A) $(JM_A) $(TM_A) $(COMMON_A)
+$(BUILD)/tests/%: tests/unit/%.c $(ALL_A) $(GEN_H)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -o $@ $< $(BUILD)/lib/libsluice.a $(LIBS) $(CHECK_LIBS)
+	$(CC) $(CFLAGS) -o $@ $< $(ALL_A) $(TM_LIBS) $(CHECK_LIBS)
+
+$(BUILD)/bench/nexmark-loop: bench/nexmark/loop.c $(TM_A) $(COMMON_A) $(GEN_H)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $< $(TM_A) $(COMMON_A) $(TM_LIBS)
+
+$(BUILD)/tools/%: tests/tools/%.c $(COMMON_A) $(GEN_H)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $< $(COMMON_A) $(COMMON_LIBS)
 
 unit: $(UNIT_BIN)
 	@scripts/run-unit-tests.sh $(UNIT_BIN)
@@ -101,24 +133,8 @@ bench: deps
 	@$(MAKE) --no-print-directory binaries
 	@QUICK=$(QUICK) SLUICE_BIN_DIR=$(abspath $(BUILD))/bin bench/run.sh
 
-# Nexmark single-loop baseline (bench/nexmark/loop.c): the generator and
-# row formatting from libsluice.a, no engine.
-BENCH_BINS  := $(BUILD)/bench/nexmark-loop
-binaries: $(BENCH_BINS)
-
-$(BUILD)/bench/nexmark-loop: bench/nexmark/loop.c $(BUILD)/lib/libsluice.a $(GEN_H)
-	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -o $@ $< $(BUILD)/lib/libsluice.a $(LIBS)
-
-# Test tools (tests/tools/*.c) for the integration tests: crafted RPC frames.
-TOOL_BINS   := $(patsubst tests/tools/%.c,$(BUILD)/tools/%,$(wildcard tests/tools/*.c))
-binaries: $(TOOL_BINS)
-
-$(BUILD)/tools/%: tests/tools/%.c $(BUILD)/lib/libsluice.a $(GEN_H)
-	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -o $@ $< $(BUILD)/lib/libsluice.a $(LIBS)
-
+# `make clean` removes $(BUILD); with the default BUILD also build-asan.
 clean:
-	rm -rf build build-asan
+	rm -rf $(BUILD) $(if $(filter build,$(BUILD)),build-asan)
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

@@ -5,7 +5,7 @@
 # crosses one network edge (rebalance, two producers into one consumer),
 # on 1 jobmanager and 1 taskmanager with 2 slots. The sink adds now - ts of
 # every record to a histogram and logs count, p50, p99, p99.9 and max when
-# its input ends (taskmanager/op_print_sink.c); this script greps that line.
+# its input ends (taskmanager/operators/op_print_sink.c); this script greps that line.
 #
 #   1. maximum: LAT_MAX_RECORDS records with no rate limit, with each
 #      buffer timeout; records/s over submit to FINISHED as the jobmanager

@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "common/bytes.h"
-#include "common/keygroup.h"
+#include "taskmanager/state/keygroup.h"
 #include "common/log.h"
 #include "common/status.h"
 #include "common/util.h"

@@ -20,8 +20,8 @@
 #include "common/job_graph.h"
 #include "common/jobfile.h"
 #include "proto/sluice.pb-c.h"
-#include "taskmanager/channel.h"
-#include "taskmanager/operator.h"
+#include "taskmanager/network/channel.h"
+#include "taskmanager/operators/operator.h"
 
 typedef struct sl_job_run sl_job_run;
 struct sl_uploader;

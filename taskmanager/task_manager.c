@@ -11,10 +11,10 @@
 #include "common/rpc.h"
 #include "common/status.h"
 #include "common/util.h"
-#include "taskmanager/data_plane.h"
+#include "taskmanager/network/data_plane.h"
 #include "taskmanager/job_run.h"
-#include "taskmanager/keyed_state_cache.h"
-#include "taskmanager/snapshot.h"
+#include "taskmanager/state/keyed_state_cache.h"
+#include "taskmanager/checkpoint/snapshot.h"
 
 #define RPC_TIMEOUT_MS 5000
 #define LOOP_MS 50

@@ -11,7 +11,7 @@
 #include <string.h>
 
 #include "common/status.h"
-#include "taskmanager/channel.h"
+#include "taskmanager/network/channel.h"
 
 static sl_frame_hdr hdr(uint16_t src, uint64_t seq)
 {

@@ -7,8 +7,8 @@
 #include <string.h>
 
 #include "common/status.h"
-#include "taskmanager/event_timers.h"
-#include "taskmanager/keyed_state.h"
+#include "taskmanager/operators/event_timers.h"
+#include "taskmanager/state/keyed_state.h"
 
 static void add(sl_event_timers *h, int64_t ts, int kg, const char *key)
 {

@@ -23,7 +23,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "common/buf.h"
+#include "taskmanager/buf.h"
 #include "common/jobfile.h"
 #include "common/status.h"
 #include "taskmanager/task.h"

@@ -13,8 +13,9 @@
 
 #include "common/jobfile.h"
 #include "common/row_text.h"
+#include "taskmanager/operators/row_json.h"
 #include "common/status.h"
-#include "taskmanager/operator.h"
+#include "taskmanager/operators/operator.h"
 
 static char scratch[4096];
 static char err[512];

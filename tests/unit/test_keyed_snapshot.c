@@ -13,9 +13,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "common/buf.h"
+#include "taskmanager/buf.h"
 #include "common/status.h"
-#include "taskmanager/keyed_state.h"
+#include "taskmanager/state/keyed_state.h"
 
 #define G 16 /* key groups [0, G) */
 

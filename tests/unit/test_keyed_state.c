@@ -12,11 +12,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "common/buf.h"
-#include "common/keygroup.h"
+#include "taskmanager/buf.h"
+#include "taskmanager/state/keygroup.h"
 #include "common/status.h"
-#include "taskmanager/keyed_state.h"
-#include "taskmanager/keyed_state_backend.h"
+#include "taskmanager/state/keyed_state.h"
+#include "taskmanager/state/keyed_state_backend.h"
 
 static const char *const backends[] = {"hashmap", "leveldb"};
 #define NBACKENDS 2
@@ -1046,7 +1046,7 @@ END_TEST
 /* ---- leveldb write-back cache (keyed_state_cache.c) -------------------
  * The cache alone with a recording sink, then the leveldb backend under a
  * budget so small that almost every entry is evicted. */
-#include "taskmanager/keyed_state_cache.h"
+#include "taskmanager/state/keyed_state_cache.h"
 
 /* A sink that records what reaches the store (a tiny map of strings). */
 enum { REC_MAX = 4096 };

@@ -25,7 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/keygroup.h"
+#include "taskmanager/state/keygroup.h"
 
 static sl_value vint(int64_t i)
 {

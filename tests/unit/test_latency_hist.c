@@ -2,7 +2,7 @@
 #include <check.h>
 #include <stdlib.h>
 
-#include "common/latency_hist.h"
+#include "taskmanager/operators/latency_hist.h"
 #include "common/status.h"
 
 static sl_hist *new_hist(void)

@@ -23,11 +23,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "common/buf.h"
+#include "taskmanager/buf.h"
 #include "common/jobfile.h"
 #include "common/status.h"
-#include "taskmanager/channel.h"
-#include "taskmanager/source_lanes.h"
+#include "taskmanager/network/channel.h"
+#include "taskmanager/operators/source_lanes.h"
 #include "taskmanager/task.h"
 
 #define MAXP 7

@@ -5,11 +5,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/buf.h"
+#include "taskmanager/buf.h"
 #include "common/row.h"
 #include "common/status.h"
-#include "taskmanager/keyed_state.h"
-#include "taskmanager/op_udf_timers.h"
+#include "taskmanager/state/keyed_state.h"
+#include "taskmanager/operators/op_udf_timers.h"
 
 #define KGS 8
 

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 
 #include "common/status.h"
-#include "taskmanager/watermark.h"
+#include "taskmanager/operators/watermark.h"
 
 static const sl_window_spec tumbling = {SL_WIN_TUMBLING, 1000, 1000, 0};
 static const sl_window_spec sliding = {SL_WIN_SLIDING, 1000, 300, 0};

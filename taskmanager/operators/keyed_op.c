@@ -1,0 +1,99 @@
+/* The keyed-state part that keyed operators share; see keyed_op.h. */
+#include "taskmanager/operators/keyed_op.h"
+
+#include "common/config.h"
+#include "taskmanager/state/keygroup.h"
+#include "common/status.h"
+#include "taskmanager/task.h"
+
+int sl_keyed_op_open(sl_operator *op, sl_keyed_op *k)
+{
+    sl_task *t = op->task;
+    const char *backend = "hashmap", *roots = "";
+    char dir[4096];
+    int rv;
+
+    sl_key_group_range(sl_task_max_parallelism(t), t->parallelism, t->subtask, &k->kg_start,
+                       &k->kg_end);
+    sl_config_get_string(t->run->cfg, "state.backend.type", &backend);
+    sl_config_get_string(t->run->cfg, "taskmanager.state.local.root-dirs", &roots);
+    rv = sl_keyed_state_local_dir(roots, t->run->job_id, t->run->attempt, op->stage->name,
+                                  t->subtask, dir, sizeof(dir));
+    if (rv == SL_OK)
+        rv = sl_keyed_state_open(backend, k->kg_start, k->kg_end, dir, &k->state);
+    if (rv != SL_OK)
+        return sl_task_fail(t, "%s: cannot open %s state: %s", op->stage->type, backend,
+                            sl_strerror(rv));
+    return SL_OK;
+}
+
+int sl_keyed_op_key(sl_operator *op, sl_keyed_op *k, const sl_row *row, size_t *klen, int *kg)
+{
+    const sl_stage *st = op->stage;
+    sl_row key = {.nfields = st->nkeys};
+
+    for (int i = 0; i < st->nkeys; i++) {
+        if (st->key_idx[i] >= row->nfields)
+            return sl_task_fail(op->task, "%s: record lacks key field %s", st->type,
+                                st->key_by[i]);
+        key.v[i] = row->v[st->key_idx[i]];
+    }
+    *kg = sl_key_group_for_hash(sl_key_hash(row, st->key_idx, st->nkeys),
+                                sl_task_max_parallelism(op->task));
+    if (*kg < k->kg_start || *kg > k->kg_end)
+        return sl_task_fail(op->task, "%s: key group %d is not in [%d, %d]", st->type, *kg,
+                            k->kg_start, k->kg_end);
+    if (sl_row_encode(&key, k->key, sizeof(k->key), klen) != SL_OK)
+        return sl_task_fail(op->task, "%s: key longer than %d bytes", st->type,
+                            SL_KEYED_OP_KEY_MAX);
+    return SL_OK;
+}
+
+int sl_keyed_op_snapshot(sl_operator *op, uint64_t chk_id, sl_buf *out)
+{
+    sl_keyed_op *k = op->impl;
+
+    (void)chk_id;
+    return sl_keyed_state_snapshot(k->state, k->kg_start, k->kg_end, out);
+}
+
+int sl_keyed_op_snapshot_begin(sl_operator *op, uint64_t chk_id, sl_keyed_snapshot **out)
+{
+    sl_keyed_op *k = op->impl;
+
+    (void)chk_id;
+    return sl_keyed_state_snapshot_begin(k->state, k->kg_start, k->kg_end, out);
+}
+
+int sl_keyed_op_restore(sl_operator *op, const uint8_t *data, size_t len)
+{
+    sl_keyed_op *k = op->impl;
+    int rv = sl_keyed_state_restore(k->state, data, len, k->kg_start, k->kg_end);
+
+    if (rv == SL_EINVAL)
+        return sl_task_fail(op->task, "%s: malformed keyed state", op->stage->type);
+    k->restored = 1;
+    return rv;
+}
+
+int sl_keyed_op_timers_ready(sl_operator *op, sl_keyed_op *k, sl_event_timers *timers,
+                             sl_keyed_state_visit_fn visit)
+{
+    int rv;
+
+    if (!k->restored)
+        return SL_OK;
+    k->restored = 0;
+    rv = sl_event_timers_rebuild(timers, k->state, k->kg_start, k->kg_end, visit);
+    if (rv != 0)
+        return sl_task_fail(op->task, "%s: cannot rebuild timers: %s", op->stage->type,
+                            sl_strerror(rv));
+    return SL_OK;
+}
+
+void sl_keyed_op_close(sl_keyed_op *k)
+{
+    if (k->state != NULL)
+        sl_keyed_state_close(k->state);
+    k->state = NULL;
+}
