@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/limits.h"
 #include "cli/commands.h"
 #include "cli/json.h"
 #include "cli/output.h"
@@ -17,9 +18,7 @@
 #include "common/util.h"
 #include "include/sluice/udf.h"
 
-#define REQUEST_ID_BYTES 16
 #define JOB_FILE_MAX ((size_t)16 << 20)
-#define MAX_PARALLELISM 32768
 
 /* job_info, checked to carry a job with its summary. */
 static int fetch_job(sl_cli *cli, const char *job_id, Sluice__Reply **out)
@@ -60,9 +59,9 @@ static int parse_parallelism(const char *s, uint32_t *out)
         if (errno != 0 || *end != '\0')
             v = -1;
     }
-    if (v < 1 || v > MAX_PARALLELISM)
+    if (v < 1 || v > SL_MAX_PARALLELISM)
         return sl_cli_usage_error("run: invalid parallelism '%s' (expected 1 to %d)", s,
-                                  MAX_PARALLELISM);
+                                  SL_MAX_PARALLELISM);
     *out = (uint32_t)v;
     return SL_EXIT_OK;
 }
@@ -194,14 +193,14 @@ static int read_udf_libs(const char *file, const char *yaml, uint32_t par, udf_l
 
 /* Submits the job and prints its JobID into job_id. */
 static int submit(sl_cli *cli, const char *file_name, char *yaml, uint32_t parallelism,
-                  const udf_libs *libs, const sl_cli_args *a, char job_id[SL_CLI_JOB_ID_LEN + 1])
+                  const udf_libs *libs, const sl_cli_args *a, char job_id[SL_JOB_ID_LEN + 1])
 {
     char restore[PATH_MAX] = "";
-    char request_id[2 * REQUEST_ID_BYTES + 1];
+    char request_id[2 * SL_REQUEST_ID_BYTES + 1];
     Sluice__Request req = SLUICE__REQUEST__INIT;
     Sluice__SubmitJob sj = SLUICE__SUBMIT_JOB__INIT;
     Sluice__Reply *reply = NULL;
-    if (sl_random_hex(request_id, REQUEST_ID_BYTES) != SL_OK)
+    if (sl_random_hex(request_id, SL_REQUEST_ID_BYTES) != SL_OK)
         return sl_cli_report(cli, SL_EXIT_FAILED, "cannot generate a request id");
     sj.file_name = (char *)file_name;
     sj.yaml = yaml;
@@ -217,11 +216,11 @@ static int submit(sl_cli *cli, const char *file_name, char *yaml, uint32_t paral
     req.body_case = SLUICE__REQUEST__BODY_SUBMIT_JOB;
     req.submit_job = &sj;
     int rc = sl_cli_call(cli, &req, &reply);
-    if (rc == SL_EXIT_OK && !sl_is_hex(reply->job_id, SL_CLI_JOB_ID_LEN))
+    if (rc == SL_EXIT_OK && !sl_is_hex(reply->job_id, SL_JOB_ID_LEN))
         rc = sl_cli_report(cli, SL_EXIT_FAILED, "the jobmanager sent an invalid JobID '%s'",
                            reply->job_id);
     if (rc == SL_EXIT_OK) {
-        snprintf(job_id, SL_CLI_JOB_ID_LEN + 1, "%s", reply->job_id);
+        snprintf(job_id, SL_JOB_ID_LEN + 1, "%s", reply->job_id);
         printf("Job has been submitted with JobID %s\n", job_id);
         fflush(stdout);
     }
@@ -267,7 +266,7 @@ static int wait_for_job(sl_cli *cli, const char *job_id)
 int sl_cli_cmd_run(sl_cli *cli, const sl_cli_args *a)
 {
     const char *jobfile = a->operands[0];
-    char job_id[SL_CLI_JOB_ID_LEN + 1];
+    char job_id[SL_JOB_ID_LEN + 1];
     char *yaml = NULL;
     udf_libs libs = {0};
     uint32_t parallelism = 0;

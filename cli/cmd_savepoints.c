@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common/limits.h"
 #include "cli/commands.h"
 #include "cli/rpc_call.h"
 #include "common/status.h"
@@ -19,7 +20,6 @@
 #define SAVEPOINT_POLL_MS 100
 #define SAVEPOINT_WAIT_MS (10 * 60 * 1000)
 #define STOP_END_WAIT_MS (2 * 60 * 1000) /* after the savepoint: the job ends */
-#define REQUEST_ID_BYTES 16
 
 int sl_cli_abs_path(const char *arg, char *out, size_t len)
 {
@@ -39,11 +39,11 @@ int sl_cli_abs_path(const char *arg, char *out, size_t len)
 
 static int trigger(sl_cli *cli, const char *job_id, const char *dir, int stop, uint64_t *id)
 {
-    char request_id[2 * REQUEST_ID_BYTES + 1];
+    char request_id[2 * SL_REQUEST_ID_BYTES + 1];
     Sluice__Request req = SLUICE__REQUEST__INIT;
     Sluice__TriggerSavepoint t = SLUICE__TRIGGER_SAVEPOINT__INIT;
     Sluice__Reply *reply = NULL;
-    if (sl_random_hex(request_id, REQUEST_ID_BYTES) != SL_OK)
+    if (sl_random_hex(request_id, SL_REQUEST_ID_BYTES) != SL_OK)
         return sl_cli_failed("cannot generate a request id");
     t.job_id = (char *)job_id;
     t.target_dir = (char *)dir;

@@ -1,5 +1,6 @@
 /* The command table, argument parsing, setup and dispatch of the `sluice`
  * CLI, and the helpers every command shares (see commands.h). */
+#include "common/limits.h"
 #include "cli/commands.h"
 
 #include <errno.h>
@@ -178,7 +179,7 @@ const char *sl_cli_opt_value(const sl_cli_args *a, char c)
 
 int sl_cli_check_job_id(const char *s)
 {
-    if (sl_is_hex(s, SL_CLI_JOB_ID_LEN))
+    if (sl_is_hex(s, SL_JOB_ID_LEN))
         return SL_EXIT_OK;
     fprintf(stderr, "sluice: invalid JobID '%s'\n", s);
     return SL_EXIT_USAGE;

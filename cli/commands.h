@@ -27,6 +27,7 @@
 #include <stddef.h>
 #include <stdio.h>
 
+#include "common/limits.h"
 #include "common/config.h"
 #include "common/rpc.h"
 
@@ -98,7 +99,6 @@ int sl_cli_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)
 
 /* ---- for the command modules (defined in commands.c) */
 
-#define SL_CLI_JOB_ID_LEN 32 /* hex digits of a JobID */
 
 /* "sluice: <message>" on stderr; returns SL_EXIT_FAILED. */
 int sl_cli_failed(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -1,6 +1,7 @@
 /* Configuration key table: one row per key (name, type, bounds, default),
  * the enum choices and aliases, and lookups of a key by name. The value
  * slots live in struct sl_config (config_internal.h), one per row. */
+#include "common/limits.h"
 #include "common/config_internal.h"
 
 #include <math.h>
@@ -34,7 +35,7 @@ const struct sl_cfg_key sl_cfg_table[] = {
     K_STR("taskmanager.host", "127.0.0.1"),
     K_INT("taskmanager.rpc.port", "0", 0, 65535),
     K_INT("taskmanager.data.port", "0", 0, 65535),
-    K_INT("taskmanager.numberOfTaskSlots", "1", 1, 1024),
+    K_INT("taskmanager.numberOfTaskSlots", "1", 1, SL_MAX_TM_SLOTS),
     K_PATH("taskmanager.state.local.root-dirs", "sluice-local-state", CFG_DEF_TMPDIR),
     K_SIZE("taskmanager.memory.network.buffer-size", "32 kb", 4096, 4194304),
     K_INT("taskmanager.network.credits-per-channel", "4", 1, 1024),

@@ -12,7 +12,6 @@
 #include "common/config.h"
 #include "common/status.h"
 
-#define JOB_DEFAULT_MAX_PARALLELISM 128
 #define JOB_MAX_NAME 256      /* bytes of a job name */
 #define CONFIG_MAX_KEYS 256   /* entries of a job's config: block */
 #define CONFIG_MAX_DEPTH 16   /* nesting of the config: block */
@@ -131,7 +130,7 @@ static int parse_job(sl_jp *p, yaml_node_t *root, int parallelism_override)
         return sl_jp_fail(p, root, "a job file must be a mapping (name:, pipeline:, ...)");
     if ((rv = sl_jp_check_keys(p, root)) != SL_OK)
         return rv;
-    job->max_parallelism = JOB_DEFAULT_MAX_PARALLELISM;
+    job->max_parallelism = SL_DEFAULT_MAX_PARALLELISM;
     for (pr = root->data.mapping.pairs.start; pr < root->data.mapping.pairs.top; pr++) {
         yaml_node_t *kn = sl_jp_node(p, pr->key), *vn = sl_jp_node(p, pr->value);
         const char *key = sl_jp_sval(kn);
@@ -155,12 +154,12 @@ static int parse_job(sl_jp *p, yaml_node_t *root, int parallelism_override)
             break;
         case 1:
             npar = vn;
-            if ((rv = sl_jp_want_int(p, vn, "parallelism", 1, JOB_MAX_PARALLELISM, &par)) != SL_OK)
+            if ((rv = sl_jp_want_int(p, vn, "parallelism", 1, SL_MAX_PARALLELISM, &par)) != SL_OK)
                 return rv;
             break;
         case 2:
             nmax = vn;
-            if ((rv = sl_jp_want_int(p, vn, "max-parallelism", 1, JOB_MAX_PARALLELISM,
+            if ((rv = sl_jp_want_int(p, vn, "max-parallelism", 1, SL_MAX_PARALLELISM,
                                      &job->max_parallelism)) != SL_OK)
                 return rv;
             break;

@@ -17,9 +17,9 @@
 
 #include <stddef.h>
 
+#include "common/limits.h"
 #include "common/row.h"
 
-#define SL_MAX_STAGES 64
 #define SL_MAX_KEYS 8
 
 enum sl_stage_kind { SL_STAGE_SOURCE = 1, SL_STAGE_OPERATOR = 2, SL_STAGE_SINK = 3 };

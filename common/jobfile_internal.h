@@ -12,7 +12,6 @@
 #include "common/jobfile.h"
 #include "common/stage_catalog.h"
 
-#define JOB_MAX_PARALLELISM 32768
 #define CONFIG_MAX_KEY 256    /* bytes of a flattened config key or mapping parameter */
 
 /* One parse: the document, the job being built, where errors go. */

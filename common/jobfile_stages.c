@@ -52,7 +52,7 @@ static int sort_keys(sl_jp *p, sl_stage *st, const yaml_node_t *map, sl_jp_stage
             k->kind_key = kn;
             k->kind_val = vn;
         } else if (strcmp(key, "parallelism") == 0) {
-            if ((rv = sl_jp_want_int(p, vn, "parallelism", 1, JOB_MAX_PARALLELISM,
+            if ((rv = sl_jp_want_int(p, vn, "parallelism", 1, SL_MAX_PARALLELISM,
                                      &st->parallelism)) != SL_OK)
                 return rv;
             if (st->parallelism > job->max_parallelism)

@@ -23,19 +23,18 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/limits.h"
 #include "common/jobfile.h"
 
 /* ---- real bounds of a cluster */
-#define SL_RPC_MAX_TM_SLOTS 1024 /* the maximum of taskmanager.numberOfTaskSlots */
-#define SL_RPC_MAX_PARALLELISM 32768 /* of a stage: the maximum of max-parallelism */
 #define SL_RPC_MAX_CHAINS SL_MAX_STAGES /* a slot runs one subtask of each chain of its job */
 /* Attempts of one job a taskmanager may run at once: the next attempt can be
  * deployed while tasks of the previous one are still being cancelled. */
 #define SL_RPC_TM_ATTEMPTS 2
 /* Tasks of one attempt on one taskmanager, and tasks it runs at all. */
-#define SL_RPC_MAX_TM_ATTEMPT_TASKS (SL_RPC_MAX_TM_SLOTS * SL_RPC_MAX_CHAINS)
+#define SL_RPC_MAX_TM_ATTEMPT_TASKS (SL_MAX_TM_SLOTS * SL_RPC_MAX_CHAINS)
 #define SL_RPC_MAX_TM_TASKS (SL_RPC_MAX_TM_ATTEMPT_TASKS * SL_RPC_TM_ATTEMPTS)
-#define SL_RPC_MAX_JOB_TASKS (SL_RPC_MAX_CHAINS * SL_RPC_MAX_PARALLELISM)
+#define SL_RPC_MAX_JOB_TASKS (SL_RPC_MAX_CHAINS * SL_MAX_PARALLELISM)
 #define SL_RPC_MAX_STATE_HANDLES SL_MAX_STAGES /* one ack: a file per stage of the chain */
 #define SL_RPC_MAX_UDF_LIBRARIES SL_MAX_STAGES /* a job: one library per stage at most */
 #define SL_RPC_MAX_UNKNOWN_FIELDS 16 /* per frame: room for fields of a newer peer */

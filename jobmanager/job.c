@@ -22,13 +22,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/limits.h"
 #include "common/log.h"
 #include "common/status.h"
 #include "common/util.h"
 #include "jobmanager/jobmanager.h"
 #include "jobmanager/udf_check.h"
 
-#define SL_JM_MAX_PARALLELISM 32768
 
 int sl_jm_job_terminal(Sluice__JobState s)
 {
@@ -77,9 +77,9 @@ static void job_free(sl_job *job)
 
 static int job_parse(sl_jm *jm, sl_job *job, uint32_t par, char *err, size_t errlen)
 {
-    if (par > SL_JM_MAX_PARALLELISM) {
+    if (par > SL_MAX_PARALLELISM) {
         snprintf(err, errlen, "parallelism %u is out of range (1..%d)", par,
-                 SL_JM_MAX_PARALLELISM);
+                 SL_MAX_PARALLELISM);
         return SL_EINVAL;
     }
     size_t len = strlen(job->yaml);
@@ -231,7 +231,7 @@ static int job_register(sl_jm *jm, const Sluice__SubmitJob *s, sl_job *job, char
 {
     const char *known = request_lookup(jm, s->request_id);
     if (known != NULL) {
-        snprintf(job_id, SL_JM_JOB_ID_LEN + 1, "%s", known);
+        snprintf(job_id, SL_JOB_ID_LEN + 1, "%s", known);
         return SL_EEXIST;
     }
     if (active_jobs(jm) >= SL_JM_MAX_ACTIVE_JOBS) {
@@ -240,7 +240,7 @@ static int job_register(sl_jm *jm, const Sluice__SubmitJob *s, sl_job *job, char
     }
     job_append(jm, job);
     request_remember(jm, s->request_id, job->id);
-    snprintf(job_id, SL_JM_JOB_ID_LEN + 1, "%s", job->id);
+    snprintf(job_id, SL_JOB_ID_LEN + 1, "%s", job->id);
     sl_info("job %s (%s) submitted from %s: %d tasks, %d slots, parallelism %d", job->id,
             job_name(job), job->file_name, job->graph.ntasks, job->graph.slots_needed,
             job->spec->parallelism);
@@ -255,14 +255,14 @@ int sl_jm_job_submit(sl_jm *jm, const Sluice__SubmitJob *s, char *job_id, char *
     const char *known;
     int rv = SL_OK;
     err[0] = '\0';
-    if (strlen(s->request_id) > SL_JM_REQ_ID_MAX) {
-        snprintf(err, errlen, "request id longer than %d characters", SL_JM_REQ_ID_MAX);
+    if (strlen(s->request_id) > SL_REQUEST_ID_MAX) {
+        snprintf(err, errlen, "request id longer than %d characters", SL_REQUEST_ID_MAX);
         return SL_EINVAL;
     }
     pthread_mutex_lock(&jm->mu);
     known = request_lookup(jm, s->request_id);
     if (known != NULL)
-        snprintf(job_id, SL_JM_JOB_ID_LEN + 1, "%s", known);
+        snprintf(job_id, SL_JOB_ID_LEN + 1, "%s", known);
     pthread_mutex_unlock(&jm->mu);
     if (known != NULL)
         return SL_OK;

@@ -28,6 +28,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/limits.h"
 #include "common/config.h"
 #include "common/job_graph.h"
 #include "common/jobfile.h"
@@ -36,11 +37,8 @@
 #include "jobmanager/restart_strategy.h"
 #include "jobmanager/tm_calls.h"
 
-#define SL_JM_ID_MAX 64          /* longest taskmanager id accepted */
 #define SL_JM_HOST_MAX 255       /* longest host name accepted */
 #define SL_JM_ADDR_MAX 300       /* "tcp://host:port" */
-#define SL_JM_JOB_ID_LEN 32      /* hex digits of a job id */
-#define SL_JM_REQ_ID_MAX 128     /* longest submit request id accepted */
 #define SL_JM_REQ_IDS 256        /* submit request ids remembered */
 #define SL_JM_MAX_TMS 1024       /* registered taskmanagers (running + lost) */
 #define SL_JM_MAX_ACTIVE_JOBS 256
@@ -51,8 +49,6 @@
 #define SL_JM_LOST_KEEP_MS 60000
 #define SL_JM_TICK_MS 20
 
-_Static_assert(SL_TM_CALL_TM_ID_MAX >= SL_JM_ID_MAX, "call keys hold taskmanager ids");
-_Static_assert(SL_TM_CALL_JOB_ID_MAX >= SL_JM_JOB_ID_LEN, "call keys hold job ids");
 
 enum sl_tm_state { SL_TM_RUNNING = 0, SL_TM_LOST = 1 };
 
@@ -67,7 +63,7 @@ typedef struct sl_tm_conn {
 } sl_tm_conn;
 
 typedef struct sl_tm {
-    char id[SL_JM_ID_MAX + 1];
+    char id[SL_TM_ID_MAX + 1];
     char host[SL_JM_HOST_MAX + 1];
     uint32_t rpc_port, data_port;
     int32_t pid;
@@ -99,7 +95,7 @@ enum sl_jt_call {
 /* A taskmanager that holds slots of a job's current attempt. Addresses are
  * copied so job_info still shows them after the taskmanager is forgotten. */
 typedef struct sl_job_tm {
-    char tm_id[SL_JM_ID_MAX + 1];
+    char tm_id[SL_TM_ID_MAX + 1];
     char rpc_addr[SL_JM_ADDR_MAX];  /* host:rpc_port */
     char data_addr[SL_JM_ADDR_MAX]; /* tcp://host:data_port */
     int deployed;         /* deploy_tasks sent and not refused: it may run tasks */
@@ -129,7 +125,7 @@ enum sl_restart_phase {
 };
 
 typedef struct sl_job {
-    char id[SL_JM_JOB_ID_LEN + 1];
+    char id[SL_JOB_ID_LEN + 1];
     uint64_t seq;            /* submission order */
     char *file_name;
     char *yaml;
@@ -159,8 +155,8 @@ typedef struct sl_job {
 } sl_job;
 
 typedef struct sl_req_entry {
-    char req[SL_JM_REQ_ID_MAX + 1];
-    char job[SL_JM_JOB_ID_LEN + 1];
+    char req[SL_REQUEST_ID_MAX + 1];
+    char job[SL_JOB_ID_LEN + 1];
 } sl_req_entry;
 
 typedef struct sl_jm {
@@ -228,7 +224,7 @@ void sl_jm_tms_free(sl_jm *jm);
 /* ---- job.c (all with jm->mu held unless noted) */
 
 /* Parses and registers a submitted job; jm->mu NOT held (takes it).
- * job_id receives the id (SL_JM_JOB_ID_LEN + 1 chars). SL_EINVAL: bad job
+ * job_id receives the id (SL_JOB_ID_LEN + 1 chars). SL_EINVAL: bad job
  * (message in err); other codes: the jobmanager cannot take it. */
 int sl_jm_job_submit(sl_jm *jm, const Sluice__SubmitJob *s, char *job_id, char *err,
                      size_t errlen);

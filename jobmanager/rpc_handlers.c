@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "common/limits.h"
 #include "common/log.h"
 #include "common/rpc_bounds.h"
 #include "common/status.h"
@@ -76,7 +77,7 @@ static void on_task_state(sl_jm *jm, const Sluice__TaskStateUpdate *u)
 
 static void on_submit(sl_jm *jm, const Sluice__SubmitJob *s, Sluice__Reply *reply, sl_arena *a)
 {
-    char job_id[SL_JM_JOB_ID_LEN + 1];
+    char job_id[SL_JOB_ID_LEN + 1];
     char err[2048];
     int rv = sl_jm_job_submit(jm, s, job_id, err, sizeof(err));
     if (rv == SL_EINVAL)
@@ -271,7 +272,7 @@ static void on_trigger_checkpoint_now(sl_jm *jm, const Sluice__JobRef *r, Sluice
     char err[512];
     uint64_t id = 0;
     int rv = SL_ENOTFOUND;
-    if (strlen(r->request_id) > SL_JM_REQ_ID_MAX) {
+    if (strlen(r->request_id) > SL_REQUEST_ID_MAX) {
         reply_error(reply, a, SLUICE__STATUS__STATUS_INVALID, "request id too long");
         return;
     }

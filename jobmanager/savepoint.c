@@ -21,6 +21,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common/limits.h"
 #include "common/checkpoint_store.h"
 #include "common/config.h"
 #include "common/log.h"
@@ -29,7 +30,6 @@
 #include "jobmanager/checkpoint_internal.h"
 #include "jobmanager/jobmanager.h"
 
-#define SP_REQUEST_ID_MAX 64
 
 /* ---- trigger */
 
@@ -96,8 +96,8 @@ int sl_sp_trigger(sl_jm *jm, sl_job *job, const Sluice__TriggerSavepoint *t, uin
                   char *err, size_t errlen)
 {
     char dir[PATH_MAX];
-    if (strlen(t->request_id) > SP_REQUEST_ID_MAX) {
-        snprintf(err, errlen, "request id longer than %d characters", SP_REQUEST_ID_MAX);
+    if (strlen(t->request_id) > SL_REQUEST_ID_MAX) {
+        snprintf(err, errlen, "request id longer than %d characters", SL_REQUEST_ID_MAX);
         return SL_EINVAL;
     }
     const sl_checkpoint *known = sl_chk_find_request(&job->chk, t->request_id);

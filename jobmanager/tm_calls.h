@@ -20,12 +20,11 @@
 #include <pthread.h>
 #include <stdint.h>
 
+#include "common/limits.h"
 #include "common/rpc.h"
 
 #define SL_TM_CALLS_PER_TM 32  /* records per taskmanager */
 #define SL_TM_CALLS_MAX 4096   /* records in all */
-#define SL_TM_CALL_TM_ID_MAX 64
-#define SL_TM_CALL_JOB_ID_MAX 32
 
 enum sl_tm_call_kind {
     SL_CALL_DEPLOY = 0,
@@ -45,8 +44,8 @@ enum sl_tm_call_kind {
  * outcome. */
 typedef struct sl_tm_call_key {
     enum sl_tm_call_kind kind;
-    char tm_id[SL_TM_CALL_TM_ID_MAX + 1];
-    char job_id[SL_TM_CALL_JOB_ID_MAX + 1];
+    char tm_id[SL_TM_ID_MAX + 1];
+    char job_id[SL_JOB_ID_LEN + 1];
     uint32_t attempt;
     uint64_t chk_id;  /* trigger, notify */
     unsigned flags;   /* SL_CALL_F_* */

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/limits.h"
 #include "common/log.h"
 #include "common/status.h"
 #include "common/util.h"
@@ -34,7 +35,7 @@ int sl_jm_tm_usable(const sl_tm *tm)
 static int valid_id(const char *id)
 {
     size_t n = strlen(id);
-    if (n == 0 || n > SL_JM_ID_MAX)
+    if (n == 0 || n > SL_TM_ID_MAX)
         return 0;
     return strspn(id, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") == n;
 }
@@ -57,7 +58,7 @@ static int check_registration(const Sluice__RegisterTm *r, char *err, size_t err
     else if (r->rpc_port == 0 || r->rpc_port > 65535 || r->data_port == 0 ||
              r->data_port > 65535)
         snprintf(err, errlen, "bad taskmanager port");
-    else if (r->slots == 0 || r->slots > 65535)
+    else if (r->slots == 0 || r->slots > SL_MAX_TM_SLOTS)
         snprintf(err, errlen, "bad number of task slots");
     else
         return SL_OK;

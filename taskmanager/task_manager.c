@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common/limits.h"
 #include "common/log.h"
 #include "common/rpc.h"
 #include "common/status.h"
@@ -18,10 +19,12 @@
 
 #define RPC_TIMEOUT_MS 5000
 #define LOOP_MS 50
+#define TM_ID_BYTES 8 /* random bytes of a taskmanager id (hex: 16 characters) */
+_Static_assert(2 * TM_ID_BYTES <= SL_TM_ID_MAX, "the jobmanager accepts the id");
 
 struct sl_tm {
     const sl_config *cfg;
-    char id[17];
+    char id[2 * TM_ID_BYTES + 1];
     char host[256];
     int rpc_port;
     int64_t slots, hb_interval, hb_timeout;
@@ -537,7 +540,7 @@ int sl_tm_start(const sl_config *cfg, sl_tm **out)
     pthread_cond_init(&tm->deploy_cv, NULL);
     pthread_mutex_init(&tm->mu, NULL);
     pthread_cond_init(&tm->cv, NULL);
-    sl_random_hex(tm->id, 8);
+    sl_random_hex(tm->id, TM_ID_BYTES);
     read_config(tm);
     int rv = start_endpoints(tm);
     if (rv == SL_OK)

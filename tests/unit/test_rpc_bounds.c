@@ -385,18 +385,18 @@ START_TEST(test_bounds_match_the_configuration)
     sl_config *cfg = NULL;
     char err[256], v[32];
     ck_assert_int_eq(sl_config_new(&cfg), SL_OK);
-    snprintf(v, sizeof(v), "%d", SL_RPC_MAX_TM_SLOTS);
+    snprintf(v, sizeof(v), "%d", SL_MAX_TM_SLOTS);
     ck_assert_int_eq(sl_config_set_at(cfg, "taskmanager.numberOfTaskSlots", v, "t", 1, 1, err,
                                       sizeof(err)),
                      SL_OK);
-    snprintf(v, sizeof(v), "%d", SL_RPC_MAX_TM_SLOTS + 1);
+    snprintf(v, sizeof(v), "%d", SL_MAX_TM_SLOTS + 1);
     ck_assert_int_eq(sl_config_set_at(cfg, "taskmanager.numberOfTaskSlots", v, "t", 1, 1, err,
                                       sizeof(err)),
                      SL_EINVAL);
-    snprintf(v, sizeof(v), "%d", SL_RPC_MAX_PARALLELISM);
+    snprintf(v, sizeof(v), "%d", SL_MAX_PARALLELISM);
     ck_assert_int_eq(
         sl_config_set_at(cfg, "parallelism.default", v, "t", 1, 1, err, sizeof(err)), SL_OK);
-    snprintf(v, sizeof(v), "%d", SL_RPC_MAX_PARALLELISM + 1);
+    snprintf(v, sizeof(v), "%d", SL_MAX_PARALLELISM + 1);
     ck_assert_int_eq(
         sl_config_set_at(cfg, "parallelism.default", v, "t", 1, 1, err, sizeof(err)), SL_EINVAL);
     sl_config_free(cfg);
