@@ -1,4 +1,4 @@
-/* The commands of the `sluice` CLI (interface.md section 4).
+/* The commands of the `sluice` CLI (README.md, "Quick start" and `sluice --help`).
  *
  * main.c parses the global options, then: sl_cli_find_command,
  * sl_cli_parse_args (the command's own options and operands, checked against
@@ -31,7 +31,7 @@
 #include "common/config.h"
 #include "common/rpc.h"
 
-/* Exit codes (interface.md section 4). */
+/* Exit codes of every command. */
 enum sl_cli_exit {
     SL_EXIT_OK = 0,
     SL_EXIT_FAILED = 1,      /* the operation failed or the job/id is unknown */

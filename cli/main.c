@@ -1,4 +1,4 @@
-/* sluice: the command-line client of the jobmanager (interface.md section 4).
+/* sluice: the command-line client of the jobmanager (README.md, "Quick start").
  * This file parses the global options and dispatches; the commands live in
  * commands.c and the cmd_*.c files (see commands.h). */
 #include <errno.h>

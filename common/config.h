@@ -1,6 +1,6 @@
 /* Configuration: the table of known keys, loading sluice.yaml, -D overrides.
  *
- * Keys are Flink's names (see ../shared/spec/interface.md section 2). Every
+ * Keys are Flink's names (README.md, "Configuration"). Every
  * key has one row in the table in config_keys.c: name, type, bounds, default.
  * YAML may be nested (a: {b: 1}) or flat (a.b: 1); both mean key "a.b".
  * Durations accept "500 ms", "1 s", "10 min", "2 h" (a bare number is ms);

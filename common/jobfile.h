@@ -1,6 +1,6 @@
 /* Job files: parse and validate a job's YAML into an sl_job_spec.
  *
- * Format: ../shared/spec/interface.md section 5. The whole file is checked
+ * Format: README.md, "Job files". The whole file is checked
  * before a job is accepted: structure, unique stage names, exactly one of
  * source/operator/sink, known types and their parameters, absolute paths,
  * inputs that exist (and come earlier: the pipeline is a DAG in file order),
