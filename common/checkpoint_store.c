@@ -20,7 +20,6 @@
 
 #define MD_HEAD_LEN 12 /* magic, version, length */
 #define MD_FRAME_LEN (MD_HEAD_LEN + 4)
-#define REMOVE_MAX_DEPTH 64
 #define NAME_MAX_LEN 255
 
 static const uint8_t md_magic[4] = {'S', 'L', 'M', 'D'};
@@ -377,77 +376,3 @@ int sl_checkpoint_list_all(const char *root, const char *job_id, uint64_t **ids,
 }
 
 /* ---- removal ------------------------------------------------------------ */
-
-static int remove_at(int parent, const char *name, int depth);
-
-/* Removes every entry of the folder open as fd; closes fd. */
-static int clear_dir(int fd, int depth)
-{
-    DIR *d = fdopendir(fd);
-    struct dirent *e;
-    int rv = SL_OK;
-
-    if (d == NULL) {
-        close(fd);
-        return SL_EIO;
-    }
-    while (rv == SL_OK && (e = readdir(d)) != NULL) {
-        if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0) {
-            rv = remove_at(dirfd(d), e->d_name, depth);
-        }
-    }
-    closedir(d);
-    return rv;
-}
-
-/* Unlinks name; if it is a folder (never through a symlink) empties and
- * removes it, retrying a few times if entries keep appearing. */
-static int remove_at(int parent, const char *name, int depth)
-{
-    if (unlinkat(parent, name, 0) == 0 || errno == ENOENT) {
-        return SL_OK;
-    }
-    if (errno != EISDIR && errno != EPERM) {
-        return SL_EIO;
-    }
-    if (depth >= REMOVE_MAX_DEPTH) {
-        return SL_ENOSPC;
-    }
-    for (int tries = 0; tries < 3; tries++) {
-        int fd = openat(parent, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-        if (fd < 0) {
-            return errno == ENOENT ? SL_OK : SL_EIO;
-        }
-        int rv = clear_dir(fd, depth + 1);
-        if (rv != SL_OK) {
-            return rv;
-        }
-        if (unlinkat(parent, name, AT_REMOVEDIR) == 0 || errno == ENOENT) {
-            return SL_OK;
-        }
-        if (errno != ENOTEMPTY && errno != EEXIST) {
-            return SL_EIO;
-        }
-    }
-    return SL_EIO;
-}
-
-int sl_remove_tree(const char *path)
-{
-    char p[PATH_MAX];
-    size_t n = path != NULL ? strlen(path) : 0;
-
-    /* Without trailing slashes, so a symlink named "link/" is not followed. */
-    while (n > 1 && path[n - 1] == '/') {
-        n--;
-    }
-    if (n == 0 || (n == 1 && path[0] == '/')) {
-        return SL_EINVAL;
-    }
-    if (n >= sizeof(p)) {
-        return SL_ENOSPC;
-    }
-    memcpy(p, path, n);
-    p[n] = '\0';
-    return remove_at(AT_FDCWD, p, 0);
-}

@@ -19,6 +19,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/fs.h"
 #include "common/crc32c.h"
 #include "common/state_file.h"
 #include "proto/sluice.pb-c.h"
@@ -83,11 +84,7 @@ int sl_checkpoint_list(const char *root, const char *job_id, uint64_t **ids, siz
 int sl_checkpoint_list_all(const char *root, const char *job_id, uint64_t **ids,
                            size_t *n);
 
-/* Deletes path and, if it is a folder, everything below it. Symlinks are
- * removed, never followed (a link to a folder elsewhere leaves that folder
- * alone). A missing path is SL_OK. SL_EINVAL for "" and "/", SL_ENOSPC
- * for a path longer than PATH_MAX or a tree deeper than 64 levels, SL_EIO
- * when a system call fails (errno set). */
-int sl_remove_tree(const char *path);
+/* compat: removed by the lead after the merge */
+#define sl_remove_tree sl_fs_remove_tree
 
 #endif

@@ -39,24 +39,6 @@ struct sl_state_writer {
 
 
 
-int sl_write_all(int fd, const void *buf, size_t n)
-{
-    const uint8_t *p = buf;
-
-    while (n > 0) {
-        ssize_t r = write(fd, p, n);
-        if (r < 0 && errno == EINTR) {
-            continue;
-        }
-        if (r < 0) {
-            return SL_EIO;
-        }
-        p += r;
-        n -= (size_t)r;
-    }
-    return SL_OK;
-}
-
 /* Reads up to n bytes; fewer only at end of file. -1 on error. */
 static ssize_t read_full(int fd, uint8_t *p, size_t n)
 {
@@ -76,80 +58,6 @@ static ssize_t read_full(int fd, uint8_t *p, size_t n)
         got += (size_t)r;
     }
     return (ssize_t)got;
-}
-
-/* ---- folders ------------------------------------------------------------ */
-
-int sl_mkdir_p(const char *path)
-{
-    char *copy;
-    int rv = SL_OK;
-
-    if (path == NULL || path[0] == '\0') {
-        return SL_EINVAL;
-    }
-    if ((copy = strdup(path)) == NULL) {
-        return SL_ENOMEM;
-    }
-    for (char *s = copy + 1; rv == SL_OK; s++) {
-        if (*s != '/' && *s != '\0') {
-            continue;
-        }
-        char c = *s;
-        *s = '\0';
-        if (mkdir(copy, 0755) != 0 && errno != EEXIST) {
-            rv = SL_EIO;
-        }
-        *s = c;
-        if (c == '\0') {
-            break;
-        }
-    }
-    free(copy);
-    return rv;
-}
-
-int sl_fsync_dir(const char *path)
-{
-    int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    int rv = SL_OK;
-
-    if (fd < 0) {
-        return errno == ENOENT ? SL_ENOTFOUND : SL_EIO;
-    }
-    /* Some file systems cannot sync folders; that is not an error. */
-    if (fsync(fd) != 0 && errno != EINVAL) {
-        rv = SL_EIO;
-    }
-    close(fd);
-    return rv;
-}
-
-/* The folder part of path in a malloc'd string ("." or "/" at the ends). */
-static char *parent_of(const char *path)
-{
-    const char *slash = strrchr(path, '/');
-
-    if (slash == NULL) {
-        return strdup(".");
-    }
-    if (slash == path) {
-        return strdup("/");
-    }
-    return strndup(path, (size_t)(slash - path));
-}
-
-int sl_fsync_parent(const char *path)
-{
-    char *dir = parent_of(path);
-    int rv;
-
-    if (dir == NULL) {
-        return SL_ENOMEM;
-    }
-    rv = sl_fsync_dir(dir);
-    free(dir);
-    return rv;
 }
 
 /* ---- writer ------------------------------------------------------------- */
@@ -183,19 +91,6 @@ static int flush(sl_state_writer *w)
     return rv;
 }
 
-static int make_parent(const char *path)
-{
-    char *dir = parent_of(path);
-    int rv;
-
-    if (dir == NULL) {
-        return SL_ENOMEM;
-    }
-    rv = sl_mkdir_p(dir);
-    free(dir);
-    return rv;
-}
-
 int sl_state_writer_open(const char *path, sl_state_writer **wp)
 {
     sl_state_writer *w;
@@ -206,7 +101,7 @@ int sl_state_writer_open(const char *path, sl_state_writer **wp)
     if (path == NULL || path[0] == '\0') {
         return SL_EINVAL;
     }
-    if ((rv = make_parent(path)) != SL_OK) {
+    if ((rv = sl_fs_mkdir_parent(path)) != SL_OK) {
         return rv;
     }
     w = calloc(1, sizeof(*w));

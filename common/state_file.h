@@ -16,6 +16,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/fs.h"
+
 #define SL_STATE_HEADER_LEN 8
 #define SL_STATE_TRAILER_LEN 8
 #define SL_STATE_VERSION 1
@@ -87,16 +89,11 @@ int sl_cursor_varint(sl_state_cursor *c, uint64_t *v);
 /* A varint length then that many bytes; *ptr points into the buffer. */
 int sl_cursor_bytes(sl_state_cursor *c, const uint8_t **ptr, size_t *n);
 
-/* ---- file system helpers shared with checkpoint_store.c ----------------- */
 
-/* write(2) until all n bytes are out (restarts after EINTR). SL_EIO, errno
- * set. */
-int sl_write_all(int fd, const void *buf, size_t n);
-/* mkdir -p with mode 0755; existing folders are fine. SL_EIO, errno set. */
-int sl_mkdir_p(const char *path);
-/* fsync of a folder, so the entries created in it are durable. */
-int sl_fsync_dir(const char *path);
-/* fsync of the folder holding path ("." if path has no '/'). */
-int sl_fsync_parent(const char *path);
+/* compat: removed by the lead after the merge (names moved to common/fs.h) */
+#define sl_write_all sl_fs_write_all
+#define sl_mkdir_p sl_fs_mkdir_p
+#define sl_fsync_dir sl_fs_sync_dir
+#define sl_fsync_parent sl_fs_sync_parent
 
 #endif
