@@ -8,6 +8,8 @@
 #include "common/log.h"
 #include "common/status.h"
 #include "common/util.h"
+#include "taskmanager/operators/op_registry.h"
+#include "taskmanager/state/keygroup.h"
 #include "taskmanager/udf_libs.h"
 
 static int find_edge(const sl_job_graph *g, int prod_stage, int cons_stage)
@@ -127,11 +129,41 @@ static int setup_outputs(sl_job_run *r, sl_task *t, const Sluice__DeployTasks *d
     return rv;
 }
 
+/* The task interface of the operators' context (op_context.h). */
+static int ctx_emit(void *t, const sl_row *row) { return sl_task_emit(t, row); }
+static int ctx_watermark(void *t, int64_t wm) { return sl_task_source_watermark(t, wm); }
+static int ctx_flush(void *t) { return sl_task_flush(t); }
+static int ctx_poll(void *t) { return sl_task_poll(t); }
+
+/* What the operators of t's chain see of t (copied into each). */
+static void op_context(sl_task *t, sl_op_ctx *c)
+{
+    sl_job_run *r = t->run;
+
+    *c = (sl_op_ctx){
+        .job_id = r->job_id, .attempt = r->attempt, .task_name = t->chain->name,
+        .subtask = t->subtask, .parallelism = t->parallelism,
+        .max_parallelism = sl_task_max_parallelism(t), .restoring = r->restore_md != NULL,
+        .spec = r->spec, .udf_libs = r, .keyed = {.backend = "hashmap", .local_roots = ""},
+        .task = {.arg = t, .emit = ctx_emit, .watermark = ctx_watermark, .flush = ctx_flush,
+                 .poll = ctx_poll},
+        .failure = t->failure, .failure_cap = sizeof(t->failure),
+        .late_records = &t->late_records, .cancel = &t->cancel, .run_cancel = &r->cancel,
+    };
+    sl_key_group_range(c->max_parallelism, c->parallelism, c->subtask, &c->kg_start,
+                       &c->kg_end);
+    sl_config_get_string(r->cfg, "state.backend.type", &c->keyed.backend);
+    sl_config_get_string(r->cfg, "taskmanager.state.local.root-dirs", &c->keyed.local_roots);
+}
+
 static int create_ops(sl_task *t)
 {
+    sl_op_ctx ctx;
+
+    op_context(t, &ctx);
     for (int i = 0; i < t->chain->nstages; i++) {
         const sl_stage *st = &t->run->spec->stages[t->chain->stages[i]];
-        int rv = sl_operator_create(st, t, &t->ops[i]);
+        int rv = sl_op_create(t->run->spec, st, &ctx, &t->ops[i]);
         if (rv != SL_OK)
             return rv;
         t->nops++;
@@ -323,7 +355,7 @@ static void free_task(sl_task *t)
     if (t->thread_started)
         pthread_join(t->thread, NULL);
     for (int i = 0; i < t->nops; i++)
-        sl_operator_destroy(t->ops[i]);
+        sl_op_destroy(t->ops[i]);
     sl_input_gate_destroy(&t->gate);
     for (int e = 0; e < t->nout; e++) {
         for (int i = 0; i < t->out[e].nch; i++) {

@@ -1,55 +1,51 @@
 /* The keyed-state part that keyed operators share; see keyed_op.h. */
 #include "taskmanager/operators/keyed_op.h"
 
-#include "common/config.h"
 #include "taskmanager/state/keygroup.h"
 #include "common/status.h"
-#include "taskmanager/task.h"
+#include "taskmanager/operators/operator.h"
 
-int sl_keyed_op_open(sl_operator *op, sl_keyed_op *k)
+int sl_keyed_op_open(sl_op *op, sl_keyed_op *k)
 {
-    sl_task *t = op->task;
-    const char *backend = "hashmap", *roots = "";
+    const sl_op_ctx *c = &op->ctx;
     char dir[4096];
     int rv;
 
-    sl_key_group_range(sl_task_max_parallelism(t), t->parallelism, t->subtask, &k->kg_start,
-                       &k->kg_end);
-    sl_config_get_string(t->run->cfg, "state.backend.type", &backend);
-    sl_config_get_string(t->run->cfg, "taskmanager.state.local.root-dirs", &roots);
-    rv = sl_keyed_state_local_dir(roots, t->run->job_id, t->run->attempt, op->stage->name,
-                                  t->subtask, dir, sizeof(dir));
+    k->kg_start = c->kg_start;
+    k->kg_end = c->kg_end;
+    rv = sl_keyed_state_local_dir(c->keyed.local_roots, c->job_id, c->attempt, op->stage->name,
+                                  c->subtask, dir, sizeof(dir));
     if (rv == SL_OK)
-        rv = sl_keyed_state_open(backend, k->kg_start, k->kg_end, dir, &k->state);
+        rv = sl_keyed_state_open(c->keyed.backend, k->kg_start, k->kg_end, dir, &k->state);
     if (rv != SL_OK)
-        return sl_task_fail(t, "%s: cannot open %s state: %s", op->stage->type, backend,
-                            sl_strerror(rv));
+        return sl_op_fail(op, "%s: cannot open %s state: %s", op->stage->type,
+                          c->keyed.backend, sl_strerror(rv));
     return SL_OK;
 }
 
-int sl_keyed_op_key(sl_operator *op, sl_keyed_op *k, const sl_row *row, size_t *klen, int *kg)
+int sl_keyed_op_key(sl_op *op, sl_keyed_op *k, const sl_row *row, size_t *klen, int *kg)
 {
     const sl_stage *st = op->stage;
     sl_row key = {.nfields = st->nkeys};
 
     for (int i = 0; i < st->nkeys; i++) {
         if (st->key_idx[i] >= row->nfields)
-            return sl_task_fail(op->task, "%s: record lacks key field %s", st->type,
-                                st->key_by[i]);
+            return sl_op_fail(op, "%s: record lacks key field %s", st->type,
+                              st->key_by[i]);
         key.v[i] = row->v[st->key_idx[i]];
     }
     *kg = sl_key_group_for_hash(sl_key_hash(row, st->key_idx, st->nkeys),
-                                sl_task_max_parallelism(op->task));
+                                op->ctx.max_parallelism);
     if (*kg < k->kg_start || *kg > k->kg_end)
-        return sl_task_fail(op->task, "%s: key group %d is not in [%d, %d]", st->type, *kg,
-                            k->kg_start, k->kg_end);
+        return sl_op_fail(op, "%s: key group %d is not in [%d, %d]", st->type, *kg,
+                          k->kg_start, k->kg_end);
     if (sl_row_encode(&key, k->key, sizeof(k->key), klen) != SL_OK)
-        return sl_task_fail(op->task, "%s: key longer than %d bytes", st->type,
-                            SL_KEYED_OP_KEY_MAX);
+        return sl_op_fail(op, "%s: key longer than %d bytes", st->type,
+                          SL_KEYED_OP_KEY_MAX);
     return SL_OK;
 }
 
-int sl_keyed_op_snapshot(sl_operator *op, uint64_t chk_id, sl_buf *out)
+int sl_keyed_op_snapshot(sl_op *op, uint64_t chk_id, sl_buf *out)
 {
     sl_keyed_op *k = op->impl;
 
@@ -57,7 +53,7 @@ int sl_keyed_op_snapshot(sl_operator *op, uint64_t chk_id, sl_buf *out)
     return sl_keyed_state_snapshot(k->state, k->kg_start, k->kg_end, out);
 }
 
-int sl_keyed_op_snapshot_begin(sl_operator *op, uint64_t chk_id, sl_keyed_snapshot **out)
+int sl_keyed_op_snapshot_begin(sl_op *op, uint64_t chk_id, sl_keyed_snapshot **out)
 {
     sl_keyed_op *k = op->impl;
 
@@ -65,18 +61,18 @@ int sl_keyed_op_snapshot_begin(sl_operator *op, uint64_t chk_id, sl_keyed_snapsh
     return sl_keyed_state_snapshot_begin(k->state, k->kg_start, k->kg_end, out);
 }
 
-int sl_keyed_op_restore(sl_operator *op, const uint8_t *data, size_t len)
+int sl_keyed_op_restore(sl_op *op, const uint8_t *data, size_t len)
 {
     sl_keyed_op *k = op->impl;
     int rv = sl_keyed_state_restore(k->state, data, len, k->kg_start, k->kg_end);
 
     if (rv == SL_EINVAL)
-        return sl_task_fail(op->task, "%s: malformed keyed state", op->stage->type);
+        return sl_op_fail(op, "%s: malformed keyed state", op->stage->type);
     k->restored = 1;
     return rv;
 }
 
-int sl_keyed_op_timers_ready(sl_operator *op, sl_keyed_op *k, sl_event_timers *timers,
+int sl_keyed_op_timers_ready(sl_op *op, sl_keyed_op *k, sl_event_timers *timers,
                              sl_keyed_state_visit_fn visit)
 {
     int rv;
@@ -86,8 +82,8 @@ int sl_keyed_op_timers_ready(sl_operator *op, sl_keyed_op *k, sl_event_timers *t
     k->restored = 0;
     rv = sl_event_timers_rebuild(timers, k->state, k->kg_start, k->kg_end, visit);
     if (rv != 0)
-        return sl_task_fail(op->task, "%s: cannot rebuild timers: %s", op->stage->type,
-                            sl_strerror(rv));
+        return sl_op_fail(op, "%s: cannot rebuild timers: %s", op->stage->type,
+                          sl_strerror(rv));
     return SL_OK;
 }
 

@@ -15,7 +15,7 @@
 
 #include "common/status.h"
 #include "taskmanager/operators/keyed_op.h"
-#include "taskmanager/task.h"
+#include "taskmanager/operators/operator.h"
 
 enum agg_kind { AGG_COUNT, AGG_SUM, AGG_MIN, AGG_MAX, AGG_AVG };
 
@@ -24,6 +24,7 @@ typedef struct agg_op {
     enum agg_kind kind;
     int field;   /* index of `field` in the input, -1 for count */
     sl_type type; /* the field's type (int for count) */
+    const char *field_name; /* `field` (the stage's), for messages */
 } agg_op;
 
 /* One key's aggregate, as stored. */
@@ -52,25 +53,25 @@ static size_t val_size(const agg_op *a)
     return a->kind == AGG_AVG ? sizeof(double) + sizeof(int64_t) : sizeof(int64_t);
 }
 
-static int find_field(sl_operator *op, agg_op *a)
+static int find_field(sl_op *op, agg_op *a)
 {
-    const sl_job_spec *spec = op->task->run->spec;
-    const sl_schema *in = &spec->stages[op->stage->inputs[0]].out_schema;
+    const sl_schema *in = op->in[0];
     const char *field = sl_stage_param(op->stage, "field");
 
+    a->field_name = field;
     a->field = -1;
     a->type = SL_TYPE_INT;
     if (a->kind == AGG_COUNT)
         return SL_OK;
     a->field = field != NULL ? sl_schema_find(in, field) : -1;
     if (a->field < 0 || in->types[a->field] == SL_TYPE_STRING)
-        return sl_task_fail(op->task, "%s: no numeric input field '%s'", op->stage->type,
-                            field ? field : "(none)");
+        return sl_op_fail(op, "%s: no numeric input field '%s'", op->stage->type,
+                          field ? field : "(none)");
     a->type = in->types[a->field];
     return SL_OK;
 }
 
-static int agg_open(sl_operator *op)
+static int agg_open(sl_op *op)
 {
     agg_op *a = calloc(1, sizeof(*a));
     int rv;
@@ -130,7 +131,7 @@ static void agg_fold(const agg_op *a, agg_val *v, int have, const sl_value *x, s
 }
 
 /* The key fields into out (and a->k.key); *kg their key group. */
-static int agg_key(sl_operator *op, agg_op *a, const sl_row *row, sl_row *out, size_t *klen,
+static int agg_key(sl_op *op, agg_op *a, const sl_row *row, sl_row *out, size_t *klen,
                    int *kg)
 {
     const sl_stage *st = op->stage;
@@ -141,7 +142,7 @@ static int agg_key(sl_operator *op, agg_op *a, const sl_row *row, sl_row *out, s
     return rv;
 }
 
-static int agg_process(sl_operator *op, const sl_row *row)
+static int agg_process(sl_op *op, const sl_row *row)
 {
     agg_op *a = op->impl;
     const sl_stage *st = op->stage;
@@ -154,27 +155,27 @@ static int agg_process(sl_operator *op, const sl_row *row)
 
     if (a->field >= 0) {
         if (a->field >= row->nfields || row->v[a->field].type != a->type)
-            return sl_task_fail(op->task, "%s: record lacks %s field %s", st->type,
-                                sl_type_name(a->type), sl_stage_param(st, "field"));
+            return sl_op_fail(op, "%s: record lacks %s field %s", st->type,
+                              sl_type_name(a->type), a->field_name);
         x = &row->v[a->field];
     }
     if ((rv = agg_key(op, a, row, &out, &klen, &kg)) != SL_OK)
         return rv;
     have = sl_keyed_state_get(a->k.state, kg, a->k.key, klen, &old, &vlen) == SL_OK;
     if (have && vlen != size)
-        return sl_task_fail(op->task, "%s: stored value of %zu bytes, expected %zu", st->type,
-                            vlen, size);
+        return sl_op_fail(op, "%s: stored value of %zu bytes, expected %zu", st->type,
+                          vlen, size);
     if (have)
         memcpy(&v, old, size);
     out.nfields = st->nkeys + 1;
     agg_fold(a, &v, have, x, &out.v[st->nkeys]);
     rv = sl_keyed_state_put(a->k.state, kg, a->k.key, klen, &v, size);
     if (rv != SL_OK)
-        return sl_task_fail(op->task, "%s: state update failed: %s", st->type, sl_strerror(rv));
-    return sl_operator_emit(op, &out);
+        return sl_op_fail(op, "%s: state update failed: %s", st->type, sl_strerror(rv));
+    return sl_op_emit(op, &out);
 }
 
-static void agg_close(sl_operator *op, int committed)
+static void agg_close(sl_op *op, int committed)
 {
     agg_op *a = op->impl;
 
@@ -192,8 +193,8 @@ static void agg_close(sl_operator *op, int committed)
         .snapshot_async = sl_keyed_op_snapshot_begin,                                    \
     }
 
-const sl_operator_ops sl_op_count = AGG_OPS;
-const sl_operator_ops sl_op_sum = AGG_OPS;
-const sl_operator_ops sl_op_min = AGG_OPS;
-const sl_operator_ops sl_op_max = AGG_OPS;
-const sl_operator_ops sl_op_avg = AGG_OPS;
+const sl_op_ops sl_op_count = AGG_OPS;
+const sl_op_ops sl_op_sum = AGG_OPS;
+const sl_op_ops sl_op_min = AGG_OPS;
+const sl_op_ops sl_op_max = AGG_OPS;
+const sl_op_ops sl_op_avg = AGG_OPS;

@@ -21,7 +21,7 @@
 #include "common/status.h"
 #include "taskmanager/operators/event_timers.h"
 #include "taskmanager/operators/keyed_op.h"
-#include "taskmanager/task.h"
+#include "taskmanager/operators/operator.h"
 #include "taskmanager/operators/watermark.h"
 
 #define MAX_ASSIGN 1024
@@ -41,6 +41,7 @@ typedef struct argmax_op {
     sl_window_spec w;
     int time_idx, field;
     sl_type type;
+    const char *field_name; /* `field` (the stage's), for messages */
     int64_t wm;
     sl_event_timers timers;
     sl_buf cur, next;       /* the key's value as loaded, and as rewritten */
@@ -59,7 +60,7 @@ static int hdr_at(const sl_buf *b, size_t off, win_hdr *h)
     return b->len - off - sizeof(*h) < h->nbytes ? SL_EINVAL : SL_OK;
 }
 
-static int load(sl_operator *op, argmax_op *a, int kg, const uint8_t *key, size_t klen)
+static int load(sl_op *op, argmax_op *a, int kg, const uint8_t *key, size_t klen)
 {
     const void *val;
     size_t vlen;
@@ -68,18 +69,18 @@ static int load(sl_operator *op, argmax_op *a, int kg, const uint8_t *key, size_
     if (sl_keyed_state_get(a->k.state, kg, key, klen, &val, &vlen) != SL_OK)
         return SL_OK;
     if (sl_buf_put(&a->cur, val, vlen) != SL_OK)
-        return sl_task_fail(op->task, "argmax: out of memory");
+        return sl_op_fail(op, "argmax: out of memory");
     return SL_OK;
 }
 
-static int store(sl_operator *op, argmax_op *a, int kg, const uint8_t *key, size_t klen,
+static int store(sl_op *op, argmax_op *a, int kg, const uint8_t *key, size_t klen,
                  const sl_buf *b)
 {
     int rv = b->len == 0 ? sl_keyed_state_delete(a->k.state, kg, key, klen)
                          : sl_keyed_state_put(a->k.state, kg, key, klen, b->p, b->len);
 
     if (rv != SL_OK && rv != SL_ENOTFOUND)
-        return sl_task_fail(op->task, "argmax: state update failed: %s", sl_strerror(rv));
+        return sl_op_fail(op, "argmax: state update failed: %s", sl_strerror(rv));
     return SL_OK;
 }
 
@@ -177,7 +178,7 @@ static int rebuild_visit(void *arg, int kg, const void *key, size_t klen, const 
     return 0;
 }
 
-static int am_process(sl_operator *op, const sl_row *row)
+static int am_process(sl_op *op, const sl_row *row)
 {
     argmax_op *a = op->impl;
     size_t klen = 0, rlen = 0;
@@ -187,11 +188,11 @@ static int am_process(sl_operator *op, const sl_row *row)
         return rv;
     if (a->time_idx >= row->nfields || row->v[a->time_idx].type != SL_TYPE_INT ||
         a->field >= row->nfields || row->v[a->field].type != a->type)
-        return sl_task_fail(op->task, "argmax: record lacks its time field or %s field %s",
-                            sl_type_name(a->type), sl_stage_param(op->stage, "field"));
+        return sl_op_fail(op, "argmax: record lacks its time field or %s field %s",
+                          sl_type_name(a->type), a->field_name);
     int64_t ts = row->v[a->time_idx].u.i;
     if (sl_window_is_late(&a->w, ts, a->wm)) {
-        op->task->late_records++;
+        sl_op_count_late(op);
         return SL_OK;
     }
     int n = sl_window_assign(&a->w, ts, a->starts, a->ends, MAX_ASSIGN);
@@ -199,11 +200,11 @@ static int am_process(sl_operator *op, const sl_row *row)
         (rv = load(op, a, kg, a->k.key, klen)) != SL_OK)
         return rv;
     if (sl_row_encode(row, a->row, sizeof(a->row), &rlen) != SL_OK)
-        return sl_task_fail(op->task, "argmax: record longer than %u bytes", ROW_MAX);
+        return sl_op_fail(op, "argmax: record longer than %u bytes", ROW_MAX);
     rv = fold(a, n, &row->v[a->field], rlen, kg, klen, &changed);
     if (rv != SL_OK)
-        return sl_task_fail(op->task, "argmax: %s",
-                            rv == SL_EINVAL ? "malformed stored windows" : "out of memory");
+        return sl_op_fail(op, "argmax: %s",
+                          rv == SL_EINVAL ? "malformed stored windows" : "out of memory");
     return changed ? store(op, a, kg, a->k.key, klen, &a->next) : SL_OK;
 }
 
@@ -211,7 +212,7 @@ static int am_process(sl_operator *op, const sl_row *row)
  * window of the timer's key that the watermark passed and keeps the others. */
 static int fire_key(void *arg, const sl_event_timer *t)
 {
-    sl_operator *op = arg;
+    sl_op *op = arg;
     argmax_op *a = op->impl;
     win_hdr h;
     int rv = load(op, a, t->kg, t->key, t->klen), fired = 0;
@@ -219,7 +220,7 @@ static int fire_key(void *arg, const sl_event_timer *t)
     a->next.len = 0;
     for (size_t off = 0; rv == SL_OK && off < a->cur.len; off += sizeof(h) + h.nbytes) {
         if (hdr_at(&a->cur, off, &h) != SL_OK)
-            return sl_task_fail(op->task, "argmax: malformed stored windows");
+            return sl_op_fail(op, "argmax: malformed stored windows");
         if (!sl_window_fired(h.end, a->wm)) {
             rv = sl_buf_put(&a->next, a->cur.p + off, sizeof(h) + h.nbytes);
             continue;
@@ -230,8 +231,8 @@ static int fire_key(void *arg, const sl_event_timer *t)
         for (uint32_t r = 0; r < h.nrows && rv == SL_OK; r++) {
             sl_row out;
             if (sl_row_decode(p, left, &out, &used) != SL_OK)
-                return sl_task_fail(op->task, "argmax: malformed stored row");
-            rv = sl_operator_emit(op, &out);
+                return sl_op_fail(op, "argmax: malformed stored row");
+            rv = sl_op_emit(op, &out);
             p += used;
             left -= used;
         }
@@ -241,7 +242,7 @@ static int fire_key(void *arg, const sl_event_timer *t)
     return store(op, a, t->kg, t->key, t->klen, &a->next);
 }
 
-static int am_watermark(sl_operator *op, int64_t wm)
+static int am_watermark(sl_op *op, int64_t wm)
 {
     argmax_op *a = op->impl;
     int rv = sl_keyed_op_timers_ready(op, &a->k, &a->timers, rebuild_visit);
@@ -254,24 +255,25 @@ static int am_watermark(sl_operator *op, int64_t wm)
 
 /* ---- lifecycle ---- */
 
-static int find_fields(sl_operator *op, argmax_op *a)
+static int find_fields(sl_op *op, argmax_op *a)
 {
-    const sl_schema *in = &op->task->run->spec->stages[op->stage->inputs[0]].out_schema;
+    const sl_schema *in = op->in[0];
     const char *tf = sl_stage_param(op->stage, "time-field");
     const char *field = sl_stage_param(op->stage, "field");
 
+    a->field_name = field;
     a->time_idx = tf != NULL ? sl_schema_find(in, tf) : -1;
     a->field = field != NULL ? sl_schema_find(in, field) : -1;
     if (a->time_idx < 0 || in->types[a->time_idx] != SL_TYPE_INT || a->field < 0 ||
         in->types[a->field] == SL_TYPE_STRING)
-        return sl_task_fail(op->task, "argmax: bad time-field or field");
+        return sl_op_fail(op, "argmax: bad time-field or field");
     a->type = in->types[a->field];
     if (sl_window_spec_from_stage(op->stage, &a->w) != SL_OK || a->w.kind == SL_WIN_SESSION)
-        return sl_task_fail(op->task, "argmax: bad size or slide");
+        return sl_op_fail(op, "argmax: bad size or slide");
     return SL_OK;
 }
 
-static int am_open(sl_operator *op)
+static int am_open(sl_op *op)
 {
     argmax_op *a = calloc(1, sizeof(*a));
     int rv;
@@ -285,7 +287,7 @@ static int am_open(sl_operator *op)
     return sl_keyed_op_open(op, &a->k);
 }
 
-static void am_close(sl_operator *op, int committed)
+static void am_close(sl_op *op, int committed)
 {
     argmax_op *a = op->impl;
 
@@ -300,7 +302,7 @@ static void am_close(sl_operator *op, int committed)
     op->impl = NULL;
 }
 
-const sl_operator_ops sl_op_argmax = {
+const sl_op_ops sl_op_argmax = {
     .open = am_open, .process = am_process, .close = am_close,
     .snapshot = sl_keyed_op_snapshot, .restore = sl_keyed_op_restore, .watermark = am_watermark, .keyed = 1,
     .snapshot_async = sl_keyed_op_snapshot_begin,

@@ -22,7 +22,9 @@
 #include "common/state_file.h"
 #include "common/status.h"
 #include "taskmanager/operators/source_lanes.h"
-#include "taskmanager/task.h"
+#include "taskmanager/operators/op_datagen.h"
+#include "taskmanager/operators/op_pacer.h"
+#include "taskmanager/operators/operator.h"
 #include "taskmanager/operators/watermark.h"
 
 #define GOLDEN_GAMMA UINT64_C(0x9e3779b97f4a7c15)
@@ -34,7 +36,7 @@ typedef struct datagen {
     uint64_t count; /* UINT64_MAX: unbounded */
     int ts_wall;    /* `ts`: 0 index, 1 wall-clock ms, 2 wall-clock us */
     sl_lanes lanes; /* the indices this subtask emits */
-    sl_source_pacer pacer;
+    sl_op_pacer pacer;
     sl_wm_gen wm;
 } datagen;
 
@@ -45,7 +47,7 @@ static uint64_t mix64(uint64_t z)
     return z ^ (z >> 31);
 }
 
-void sl_datagen_record(uint64_t seed, uint64_t i, uint64_t keys, sl_row *row)
+void sl_op_datagen_record(uint64_t seed, uint64_t i, uint64_t keys, sl_row *row)
 {
     uint64_t h = mix64(seed + (i + 1) * GOLDEN_GAMMA);
 
@@ -72,7 +74,7 @@ static int ts_mode(const char *v)
     return strcmp(v, "wall-us") == 0 ? 2 : 1;
 }
 
-static int dg_open(sl_operator *op)
+static int dg_open(sl_op *op)
 {
     datagen *g = calloc(1, sizeof(*g));
 
@@ -83,32 +85,34 @@ static int dg_open(sl_operator *op)
     g->keys = param_u64(op->stage, "keys", 1000);
     g->count = param_u64(op->stage, "count", UINT64_MAX);
     g->ts_wall = ts_mode(sl_stage_param(op->stage, "ts"));
-    return sl_lanes_init(&g->lanes, op->task->subtask, op->task->parallelism, g->count);
+    sl_op_pacer_init(&g->pacer, op);
+    sl_wm_gen_init(&g->wm, op);
+    return sl_lanes_init(&g->lanes, op->ctx.subtask, op->ctx.parallelism, g->count);
 }
 
-static int dg_run(sl_operator *op)
+static int dg_run(sl_op *op)
 {
     datagen *g = op->impl;
     sl_row row;
     uint64_t i;
     int rv = SL_OK;
 
-    sl_source_pacer_start(&g->pacer, op);
-    sl_wm_gen_init(&g->wm, op);
+    sl_op_pacer_start(&g->pacer);
+    sl_wm_gen_start(&g->wm);
     while (rv == SL_OK && sl_lanes_next(&g->lanes, &i) == SL_OK) {
-        sl_datagen_record(g->seed, i, g->keys, &row);
+        sl_op_datagen_record(g->seed, i, g->keys, &row);
         if (g->ts_wall)
             row.v[2].u.i = sl_latency_clock(g->ts_wall == 2);
-        rv = sl_operator_emit(op, &row);
+        rv = sl_op_emit(op, &row);
         if (rv == SL_OK)
             rv = sl_wm_gen_observe(&g->wm, op, &row);
         if (rv == SL_OK)
-            rv = sl_source_pace(op, &g->pacer);
+            rv = sl_op_pacer_pace(&g->pacer, op);
     }
     return rv;
 }
 
-static void dg_close(sl_operator *op, int committed)
+static void dg_close(sl_op *op, int committed)
 {
     datagen *g = op->impl;
 
@@ -119,19 +123,19 @@ static void dg_close(sl_operator *op, int committed)
     op->impl = NULL;
 }
 
-static int dg_snapshot(sl_operator *op, uint64_t chk_id, sl_buf *out)
+static int dg_snapshot(sl_op *op, uint64_t chk_id, sl_buf *out)
 {
     datagen *g = op->impl;
     int rv = sl_buf_put_varint(out, STATE_VERSION);
 
     (void)chk_id;
     if (rv == SL_OK)
-        rv = sl_lanes_snapshot(&g->lanes, op->task->subtask, op->task->parallelism, out);
+        rv = sl_lanes_snapshot(&g->lanes, op->ctx.subtask, op->ctx.parallelism, out);
     return rv;
 }
 
 /* One old subtask's state (every one of the stage comes here). */
-static int dg_restore(sl_operator *op, const uint8_t *data, size_t len)
+static int dg_restore(sl_op *op, const uint8_t *data, size_t len)
 {
     datagen *g = op->impl;
     sl_state_cursor c;
@@ -141,22 +145,20 @@ static int dg_restore(sl_operator *op, const uint8_t *data, size_t len)
     if (sl_cursor_varint(&c, &version) != SL_OK || version != STATE_VERSION ||
         sl_lanes_restore_add(&g->lanes, data + (len - sl_cursor_remaining(&c)),
                              sl_cursor_remaining(&c)) != SL_OK)
-        return sl_task_fail(op->task, "datagen: bad checkpointed position");
+        return sl_op_fail(op, "datagen: bad checkpointed position");
     return SL_OK;
 }
 
-static int dg_restore_end(sl_operator *op)
+static int dg_restore_end(sl_op *op)
 {
     datagen *g = op->impl;
-    sl_task *t = op->task;
-
-    if (sl_lanes_restore_finish(&g->lanes, t->subtask, t->parallelism) != SL_OK)
-        return sl_task_fail(t, "datagen: the checkpoint does not hold the position of every "
-                            "old subtask exactly once");
+    if (sl_lanes_restore_finish(&g->lanes, op->ctx.subtask, op->ctx.parallelism) != SL_OK)
+        return sl_op_fail(op, "datagen: the checkpoint does not hold the position of every "
+                          "old subtask exactly once");
     return SL_OK;
 }
 
-const sl_operator_ops sl_op_datagen_source = {
+const sl_op_ops sl_op_datagen_source = {
     .open = dg_open, .run = dg_run, .close = dg_close,
     .snapshot = dg_snapshot, .restore = dg_restore,
     .redistribute = 1, .restore_end = dg_restore_end,

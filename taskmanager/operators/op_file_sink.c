@@ -59,7 +59,7 @@
 #include "common/state_file.h"
 #include "common/status.h"
 #include "common/util.h"
-#include "taskmanager/task.h"
+#include "taskmanager/operators/operator.h"
 
 #define LINE_MAX_BYTES (4u << 20)
 #define MAX_PENDING 4096
@@ -131,22 +131,22 @@ static int mkdirs(const char *path)
 
 static int sink_open(sl_operator *op)
 {
-    sl_task *t = op->task;
+    const sl_op_ctx *t = &op->ctx;
     file_sink *s = calloc(1, sizeof(*s));
     if (s == NULL)
         return SL_ENOMEM;
     op->impl = s;
     snprintf(s->dir, sizeof(s->dir), "%s", sl_stage_param(op->stage, "path"));
     if (mkdirs(s->dir) != SL_OK)
-        return sl_task_fail(t, "cannot create %s: %s", s->dir, strerror(errno));
+        return sl_op_fail(op, "cannot create %s: %s", s->dir, strerror(errno));
     char rnd[9];
     sl_random_hex(rnd, 4);
-    snprintf(s->uid, sizeof(s->uid), "%.8s%s", t->run->job_id, rnd);
+    snprintf(s->uid, sizeof(s->uid), "%.8s%s", t->job_id, rnd);
     /* a first attempt has nothing to reconcile */
-    s->reconciled = t->run->attempt <= 1 && t->run->restore_md == NULL;
+    s->reconciled = t->attempt <= 1 && !t->restoring;
     const char *format = sl_stage_param(op->stage, "format");
     if (format != NULL && strcmp(format, "json") == 0)
-        s->json = &t->run->spec->stages[op->stage->inputs[0]].out_schema;
+        s->json = op->in[0];
     s->line = malloc(LINE_MAX_BYTES);
     return s->line ? SL_OK : SL_ENOMEM;
 }
@@ -186,7 +186,7 @@ static lineage *find_lineage(file_sink *s, const char *uid, int subtask)
 
 static int own_job(const sl_operator *op, const char *uid)
 {
-    return strncmp(uid, op->task->run->job_id, 8) == 0;
+    return strncmp(uid, op->ctx.job_id, 8) == 0;
 }
 
 /* What reconcile does with a part file. */
@@ -201,7 +201,7 @@ static int reconcile_action(const sl_operator *op, const lineage *l, const char 
     if (own_job(op, uid)) {
         if (covered)
             return hidden ? ACT_COMMIT : ACT_LEAVE;
-        if (subtask != op->task->subtask && l == NULL)
+        if (subtask != op->ctx.subtask && l == NULL)
             return ACT_LEAVE; /* another subtask's */
         return hidden ? ACT_DELETE : ACT_KEEP_AFTER;
     }
@@ -254,7 +254,7 @@ static int check_covered(sl_operator *op, file_sink *s)
             part_name(path, sizeof(path), s, l->uid, l->subtask, n, 0);
             if (stat(path, &st) == 0)
                 continue;
-            return sl_task_fail(op->task,
+            return sl_op_fail(op,
                                 "file sink %s: part file %s is missing, though the restored "
                                 "checkpoint covers it (committed output was lost or removed): %s",
                                 op->stage->name, path, strerror(errno));
@@ -280,7 +280,7 @@ static int reconcile(sl_operator *op, file_sink *s)
     s->reconciled = 1;
     DIR *d = opendir(s->dir);
     if (d == NULL)
-        return sl_task_fail(op->task, "cannot read %s: %s", s->dir, strerror(errno));
+        return sl_op_fail(op, "cannot read %s: %s", s->dir, strerror(errno));
     int rv = SL_OK;
     struct dirent *de;
     for (int i = 0; i < s->nlin; i++)
@@ -291,7 +291,7 @@ static int reconcile(sl_operator *op, file_sink *s)
     if (rv == SL_OK)
         rv = sl_fsync_dir(s->dir);
     if (rv != SL_OK)
-        return sl_task_fail(op->task, "cannot reconcile %s: %s", s->dir, strerror(errno));
+        return sl_op_fail(op, "cannot reconcile %s: %s", s->dir, strerror(errno));
     if (s->kept_after > 0)
         sl_warn("file sink %s: %lld committed part file(s) of this job (%s ...) hold output "
                 "past the restored checkpoint; they stay, and their records may be written again",
@@ -307,10 +307,10 @@ static int reconcile(sl_operator *op, file_sink *s)
 static int open_part(sl_operator *op, file_sink *s)
 {
     char path[4096];
-    part_name(path, sizeof(path), s, s->uid, op->task->subtask, s->n, 1);
+    part_name(path, sizeof(path), s, s->uid, op->ctx.subtask, s->n, 1);
     s->f = fopen(path, "we");
     if (s->f == NULL)
-        return sl_task_fail(op->task, "cannot create %s: %s", path, strerror(errno));
+        return sl_op_fail(op, "cannot create %s: %s", path, strerror(errno));
     setvbuf(s->f, NULL, _IOFBF, 1 << 16);
     return SL_OK;
 }
@@ -323,7 +323,7 @@ static int close_part(sl_operator *op, file_sink *s)
     bad |= fclose(f) != 0;
     bad = bad || sl_fsync_dir(s->dir) != SL_OK; /* the hidden file's name, before the ack */
     if (bad)
-        return sl_task_fail(op->task, "cannot write part file in %s: %s", s->dir,
+        return sl_op_fail(op, "cannot write part file in %s: %s", s->dir,
                             strerror(errno));
     return SL_OK;
 }
@@ -331,10 +331,10 @@ static int close_part(sl_operator *op, file_sink *s)
 static int commit_part(sl_operator *op, file_sink *s, int64_t n)
 {
     char tmp[4096], final[4096];
-    part_name(tmp, sizeof(tmp), s, s->uid, op->task->subtask, n, 1);
-    part_name(final, sizeof(final), s, s->uid, op->task->subtask, n, 0);
+    part_name(tmp, sizeof(tmp), s, s->uid, op->ctx.subtask, n, 1);
+    part_name(final, sizeof(final), s, s->uid, op->ctx.subtask, n, 0);
     if (rename(tmp, final) != 0)
-        return sl_task_fail(op->task, "cannot commit %s: %s", final, strerror(errno));
+        return sl_op_fail(op, "cannot commit %s: %s", final, strerror(errno));
     return SL_OK;
 }
 
@@ -372,10 +372,10 @@ static int sink_process(sl_operator *op, const sl_row *row)
         return rv;
     long n = format_line(s, row);
     if (n < 0)
-        return sl_task_fail(op->task, "a %s line is longer than %u bytes",
+        return sl_op_fail(op, "a %s line is longer than %u bytes",
                             s->json ? "json" : "csv", LINE_MAX_BYTES);
     if (fwrite(s->line, 1, (size_t)n, s->f) != (size_t)n)
-        return sl_task_fail(op->task, "cannot write in %s: %s", s->dir, strerror(errno));
+        return sl_op_fail(op, "cannot write in %s: %s", s->dir, strerror(errno));
     return SL_OK;
 }
 
@@ -391,7 +391,7 @@ static int put_lineage(sl_buf *out, const char *uid, int subtask, int64_t covere
 
 static int put_lineages(const sl_operator *op, const file_sink *s, sl_buf *out)
 {
-    const sl_task *t = op->task;
+    const sl_op_ctx *t = &op->ctx;
     int own = s->n > 0;
     uint64_t head[4] = {STATE_VERSION, (uint64_t)t->subtask, (uint64_t)t->parallelism,
                         (uint64_t)(s->nlin + own)};
@@ -411,7 +411,7 @@ static int sink_snapshot(sl_operator *op, uint64_t chk_id, sl_buf *out)
     int rv = reconcile(op, s);
     if (rv == SL_OK && s->f != NULL) {
         if (s->npend == MAX_PENDING)
-            return sl_task_fail(op->task, "more than %d uncommitted part files", MAX_PENDING);
+            return sl_op_fail(op, "more than %d uncommitted part files", MAX_PENDING);
         rv = close_part(op, s);
         if (rv == SL_OK) {
             s->pend[s->npend++] = (pending){.chk = chk_id, .n = s->n};
@@ -435,7 +435,7 @@ static int sink_notify(sl_operator *op, uint64_t chk_id)
     }
     s->npend = kept;
     if (rv == SL_OK && committed > 0 && sl_fsync_dir(s->dir) != SL_OK)
-        rv = sl_task_fail(op->task, "cannot sync %s after committing: %s", s->dir,
+        rv = sl_op_fail(op, "cannot sync %s after committing: %s", s->dir,
                           strerror(errno));
     return rv;
 }
@@ -520,7 +520,7 @@ static int sink_restore(sl_operator *op, const uint8_t *data, size_t len)
     if (rv == SL_OK && sl_cursor_remaining(&c) != 0)
         rv = SL_EINVAL;
     if (rv != SL_OK)
-        return sl_task_fail(op->task, "file sink: malformed state (%s)", sl_strerror(rv));
+        return sl_op_fail(op, "file sink: malformed state (%s)", sl_strerror(rv));
     return SL_OK;
 }
 
@@ -535,9 +535,9 @@ static int cmp_lineage(const void *a, const void *b)
 static int sink_restore_end(sl_operator *op)
 {
     file_sink *s = op->impl;
-    sl_task *t = op->task;
+    const sl_op_ctx *t = &op->ctx;
     if (s->nseen != s->old_par)
-        return sl_task_fail(t, "file sink: the checkpoint holds the state of %d of %d subtasks",
+        return sl_op_fail(op, "file sink: the checkpoint holds the state of %d of %d subtasks",
                             s->nseen, s->old_par);
     if (s->old_par != t->parallelism)
         qsort(s->pool, (size_t)s->npool, sizeof(*s->pool), cmp_lineage);
@@ -548,7 +548,7 @@ static int sink_restore_end(sl_operator *op)
             continue;
         int rv = grow(&s->lin, &s->caplin, s->nlin + 1);
         if (rv != SL_OK)
-            return sl_task_fail(t, "file sink: more than %d lineages", MAX_LINEAGES);
+            return sl_op_fail(op, "file sink: more than %d lineages", MAX_LINEAGES);
         s->lin[s->nlin++] = s->pool[k];
     }
     free(s->pool);
@@ -567,7 +567,7 @@ static int sink_finish(sl_operator *op)
         if (rv == SL_OK)
             rv = commit_part(op, s, s->n++);
         if (rv == SL_OK && sl_fsync_dir(s->dir) != SL_OK)
-            rv = sl_task_fail(op->task, "cannot sync %s after committing: %s", s->dir,
+            rv = sl_op_fail(op, "cannot sync %s after committing: %s", s->dir,
                               strerror(errno));
     }
     return rv == SL_OK ? sink_notify(op, UINT64_MAX) : rv;
@@ -581,7 +581,7 @@ static void sink_close(sl_operator *op, int committed)
     if (s->f != NULL) {
         char path[4096];
         fclose(s->f);
-        part_name(path, sizeof(path), s, s->uid, op->task->subtask, s->n, 1);
+        part_name(path, sizeof(path), s, s->uid, op->ctx.subtask, s->n, 1);
         if (!committed)
             unlink(path);
     }

@@ -51,7 +51,8 @@
 #include "common/state_file.h"
 #include "common/status.h"
 #include "common/util.h"
-#include "taskmanager/task.h"
+#include "taskmanager/operators/op_pacer.h"
+#include "taskmanager/operators/operator.h"
 #include "taskmanager/operators/watermark.h"
 
 #define READ_CHUNK (1u << 20)
@@ -86,7 +87,7 @@ typedef struct file_source {
     int npool, old_par;
     int *seen;         /* restore: old subtasks seen (MAX_RANGES) */
     int nseen;
-    sl_source_pacer pacer;
+    sl_op_pacer pacer;
     sl_wm_gen wm;
     char *buf;   /* READ_CHUNK + SL_MAX_STRING */
     enum src_format format;
@@ -103,13 +104,13 @@ static int cmp_names(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-static int add_file(sl_task *t, file_source *fs, const char *path)
+static int add_file(sl_op *op, file_source *fs, const char *path)
 {
     struct stat st;
     if (stat(path, &st) != 0)
-        return sl_task_fail(t, "cannot read %s: %s", path, strerror(errno));
+        return sl_op_fail(op, "cannot read %s: %s", path, strerror(errno));
     if (fs->nfiles == MAX_FILES)
-        return sl_task_fail(t, "more than %d input files", MAX_FILES);
+        return sl_op_fail(op, "more than %d input files", MAX_FILES);
     src_file *f = &fs->files[fs->nfiles];
     f->path = strdup(path);
     if (f->path == NULL)
@@ -120,11 +121,11 @@ static int add_file(sl_task *t, file_source *fs, const char *path)
     return SL_OK;
 }
 
-static int list_dir(sl_task *t, file_source *fs, const char *dir)
+static int list_dir(sl_op *op, file_source *fs, const char *dir)
 {
     DIR *d = opendir(dir);
     if (d == NULL)
-        return sl_task_fail(t, "cannot open folder %s: %s", dir, strerror(errno));
+        return sl_op_fail(op, "cannot open folder %s: %s", dir, strerror(errno));
     char *names[MAX_FILES];
     int n = 0, rv = SL_OK;
     struct dirent *de;
@@ -132,7 +133,7 @@ static int list_dir(sl_task *t, file_source *fs, const char *dir)
         if (de->d_name[0] == '.')
             continue;
         if (n == MAX_FILES)
-            rv = sl_task_fail(t, "more than %d files in %s", MAX_FILES, dir);
+            rv = sl_op_fail(op, "more than %d files in %s", MAX_FILES, dir);
         else if ((names[n++] = strdup(de->d_name)) == NULL)
             rv = SL_ENOMEM;
     }
@@ -143,15 +144,15 @@ static int list_dir(sl_task *t, file_source *fs, const char *dir)
         snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
         struct stat st;
         if (rv == SL_OK && stat(path, &st) == 0 && S_ISREG(st.st_mode))
-            rv = add_file(t, fs, path);
+            rv = add_file(op, fs, path);
         free(names[i]);
     }
     return rv;
 }
 
-static int fs_open(sl_operator *op)
+static int fs_open(sl_op *op)
 {
-    sl_task *t = op->task;
+    const sl_op_ctx *c = &op->ctx;
     file_source *fs = calloc(1, sizeof(*fs));
     if (fs == NULL)
         return SL_ENOMEM;
@@ -159,8 +160,8 @@ static int fs_open(sl_operator *op)
     const char *path = sl_stage_param(op->stage, "path");
     struct stat st;
     if (path == NULL || stat(path, &st) != 0)
-        return sl_task_fail(t, "cannot read %s: %s", path ? path : "(no path)", strerror(errno));
-    int rv = S_ISDIR(st.st_mode) ? list_dir(t, fs, path) : add_file(t, fs, path);
+        return sl_op_fail(op, "cannot read %s: %s", path ? path : "(no path)", strerror(errno));
+    int rv = S_ISDIR(st.st_mode) ? list_dir(op, fs, path) : add_file(op, fs, path);
     if (rv != SL_OK)
         return rv;
     int64_t total = fs->nfiles ? fs->files[fs->nfiles - 1].base + fs->files[fs->nfiles - 1].size : 0;
@@ -168,8 +169,8 @@ static int fs_open(sl_operator *op)
     fs->ranges = calloc(MAX_RANGES, sizeof(*fs->ranges));
     if (fs->ranges == NULL)
         return SL_ENOMEM;
-    fs->ranges[0] = (src_range){.start = total * t->subtask / t->parallelism,
-                                .end = total * (t->subtask + 1) / t->parallelism};
+    fs->ranges[0] = (src_range){.start = total * c->subtask / c->parallelism,
+                                .end = total * (c->subtask + 1) / c->parallelism};
     fs->nranges = 1;
     fs->next = fs->ranges[0].start;
     const char *format = sl_stage_param(op->stage, "format");
@@ -181,44 +182,10 @@ static int fs_open(sl_operator *op)
     fs->schema = &op->stage->out_schema;
     if (fs->format != FMT_TEXT && (fs->scratch = malloc(SL_MAX_STRING)) == NULL)
         return SL_ENOMEM;
+    sl_op_pacer_init(&fs->pacer, op);
+    sl_wm_gen_init(&fs->wm, op);
     fs->buf = malloc(READ_CHUNK + SL_MAX_STRING);
     return fs->buf ? SL_OK : SL_ENOMEM;
-}
-
-void sl_source_pacer_start(sl_source_pacer *p, const sl_operator *op)
-{
-    const char *rate = sl_stage_param(op->stage, "rate");
-    p->rate = rate ? strtod(rate, NULL) / op->task->parallelism : 0;
-    p->emitted = 0;
-    p->t0 = sl_now_ms();
-}
-
-/* Called after every record: lets the task take a checkpoint between two
- * records, and holds the source to its rate (polling the mailbox while it
- * waits). */
-int sl_source_pace(sl_operator *op, sl_source_pacer *p)
-{
-    p->emitted++;
-    int rv = sl_task_poll(op->task);
-    if (rv != SL_OK)
-        return rv;
-    if ((p->emitted & 1023) == 0 && sl_task_canceled(op->task))
-        return SL_ECANCELED;
-    if (p->rate <= 0)
-        return SL_OK;
-    int64_t due = p->t0 + (int64_t)((double)p->emitted * 1000.0 / p->rate);
-    int64_t now = sl_now_ms();
-    if (due > now && (rv = sl_task_flush(op->task)) != SL_OK)
-        return rv;
-    while (due > now) {
-        sl_sleep_ms(due - now > 20 ? 20 : due - now);
-        if (sl_task_canceled(op->task))
-            return SL_ECANCELED;
-        if ((rv = sl_task_poll(op->task)) != SL_OK)
-            return rv;
-        now = sl_now_ms();
-    }
-    return SL_OK;
 }
 
 /* Counts line ends in bytes [from, to) of file f and, if csv is not NULL,
@@ -267,24 +234,24 @@ static int64_t line_number(file_source *fs, const src_file *f, int64_t at)
 
 /* A record of file f at local offset at did not parse: fails the task or,
  * with on-error: skip, counts it. */
-static int malformed(sl_operator *op, file_source *fs, const src_file *f, int64_t at,
+static int malformed(sl_op *op, file_source *fs, const src_file *f, int64_t at,
                      const char *why)
 {
-    sl_task *t = op->task;
+    const sl_op_ctx *c = &op->ctx;
     const char *what = fs->format == FMT_CSV ? "csv record" : "json line";
     long long line = (long long)line_number(fs, f, at);
     if (!fs->skip_errors)
-        return sl_task_fail(t, "%s:%lld (byte %lld): malformed %s: %s", f->path, line,
-                            (long long)at, what, why);
+        return sl_op_fail(op, "%s:%lld (byte %lld): malformed %s: %s", f->path, line,
+                          (long long)at, what, why);
     if (++fs->skipped <= SKIP_LOG_MAX)
         sl_warn("file source %s %d/%d: skipping malformed %s at %s:%lld (byte %lld): %s%s",
-                op->stage->name, t->subtask, t->parallelism, what, f->path, line,
+                op->stage->name, c->subtask, c->parallelism, what, f->path, line,
                 (long long)at, why,
                 fs->skipped == SKIP_LOG_MAX ? " (further ones are counted, not logged)" : "");
     return SL_OK;
 }
 
-static int emit_line(sl_operator *op, const char *p, size_t n)
+static int emit_line(sl_op *op, const char *p, size_t n)
 {
     if (n > 0 && p[n - 1] == '\r')
         n--;
@@ -293,12 +260,12 @@ static int emit_line(sl_operator *op, const char *p, size_t n)
     row.v[0].type = SL_TYPE_STRING;
     row.v[0].u.s.ptr = p;
     row.v[0].u.s.len = (uint32_t)n;
-    return sl_operator_emit(op, &row);
+    return sl_op_emit(op, &row);
 }
 
 /* Emits the record p[0..n) (its line end removed) that starts at local
  * offset at of file f; *emitted = 0 if it was skipped. */
-static int emit_record(sl_operator *op, file_source *fs, const src_file *f, int64_t at,
+static int emit_record(sl_op *op, file_source *fs, const src_file *f, int64_t at,
                        const char *p, size_t n, int *emitted)
 {
     char why[256];
@@ -320,7 +287,7 @@ static int emit_record(sl_operator *op, file_source *fs, const src_file *f, int6
     if (rv != SL_OK)
         return malformed(op, fs, f, at, why);
     *emitted = 1;
-    rv = sl_operator_emit(op, &row);
+    rv = sl_op_emit(op, &row);
     return rv == SL_OK ? sl_wm_gen_observe(&fs->wm, op, &row) : rv;
 }
 
@@ -340,13 +307,12 @@ static int record_end(const file_source *fs, const char *p, size_t n, int csv, s
 /* Reads file f from local offset `from`, emitting records that start before
  * `until`; skip_first drops the (partial) record that begins at `from`, and
  * csv is the csv scanner's state at `from`. */
-static int read_lines(sl_operator *op, file_source *fs, const src_file *f, int64_t from,
+static int read_lines(sl_op *op, file_source *fs, const src_file *f, int64_t from,
                       int64_t until, int skip_first, int csv)
 {
-    sl_task *t = op->task;
     int fd = open(f->path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
-        return sl_task_fail(t, "cannot open %s: %s", f->path, strerror(errno));
+        return sl_op_fail(op, "cannot open %s: %s", f->path, strerror(errno));
     int rv = SL_OK;
     size_t have = 0;      /* bytes in buf not yet consumed */
     int64_t pos = from;   /* file offset of buf[0] */
@@ -355,7 +321,7 @@ static int read_lines(sl_operator *op, file_source *fs, const src_file *f, int64
         if (!eof && have < SL_MAX_STRING) {
             ssize_t n = pread(fd, fs->buf + have, READ_CHUNK, pos + (int64_t)have);
             if (n < 0) {
-                rv = sl_task_fail(t, "cannot read %s: %s", f->path, strerror(errno));
+                rv = sl_op_fail(op, "cannot read %s: %s", f->path, strerror(errno));
                 break;
             }
             eof = n == 0;
@@ -371,8 +337,8 @@ static int read_lines(sl_operator *op, file_source *fs, const src_file *f, int64
                 break;
             size_t end = found ? off + rel : have;
             if (end - off > SL_MAX_STRING) {
-                rv = sl_task_fail(t, "%s: line at byte %lld is longer than %u bytes", f->path,
-                                  (long long)(pos + (int64_t)off), SL_MAX_STRING);
+                rv = sl_op_fail(op, "%s: line at byte %lld is longer than %u bytes", f->path,
+                                (long long)(pos + (int64_t)off), SL_MAX_STRING);
                 break;
             }
             if (!skip_first) {
@@ -382,7 +348,7 @@ static int read_lines(sl_operator *op, file_source *fs, const src_file *f, int64
                 fs->next = f->base + pos + (int64_t)(found ? end + 1 : have);
                 fs->next_exact = 1;
                 if (rv == SL_OK && emitted)
-                    rv = sl_source_pace(op, &fs->pacer);
+                    rv = sl_op_pacer_pace(&fs->pacer, op);
             }
             skip_first = 0;
             csv = 0;
@@ -391,8 +357,8 @@ static int read_lines(sl_operator *op, file_source *fs, const src_file *f, int64
         if (rv != SL_OK || (eof && off >= have))
             break;
         if (off == 0 && have >= SL_MAX_STRING) {
-            rv = sl_task_fail(t, "%s: line at byte %lld is longer than %u bytes", f->path,
-                              (long long)pos, SL_MAX_STRING);
+            rv = sl_op_fail(op, "%s: line at byte %lld is longer than %u bytes", f->path,
+                            (long long)pos, SL_MAX_STRING);
             break;
         }
         memmove(fs->buf, fs->buf + off, have - off);
@@ -405,18 +371,18 @@ done:
 }
 
 /* Reads file f from the record start after local offset s - 1 on. */
-static int read_after(sl_operator *op, file_source *fs, const src_file *f, int64_t s,
+static int read_after(sl_op *op, file_source *fs, const src_file *f, int64_t s,
                       int64_t e)
 {
     int64_t lines = 0;
     int csv = 0;
     if (fs->format == FMT_CSV && scan_range(f, 0, s - 1, &lines, &csv) != SL_OK)
-        return sl_task_fail(op->task, "cannot read %s: %s", f->path, strerror(errno));
+        return sl_op_fail(op, "cannot read %s: %s", f->path, strerror(errno));
     return read_lines(op, fs, f, s - 1, e, 1, csv);
 }
 
 /* Reads the records that start in range r. */
-static int read_range(sl_operator *op, file_source *fs, const src_range *r)
+static int read_range(sl_op *op, file_source *fs, const src_range *r)
 {
     int exact = r->exact;
     fs->next = r->start;
@@ -442,12 +408,12 @@ static int read_range(sl_operator *op, file_source *fs, const src_range *r)
     return SL_OK;
 }
 
-static int fs_run(sl_operator *op)
+static int fs_run(sl_op *op)
 {
     file_source *fs = op->impl;
-    sl_task *t = op->task;
-    sl_source_pacer_start(&fs->pacer, op);
-    sl_wm_gen_init(&fs->wm, op);
+    const sl_op_ctx *c = &op->ctx;
+    sl_op_pacer_start(&fs->pacer);
+    sl_wm_gen_start(&fs->wm);
     for (; fs->cur < fs->nranges; fs->cur++) {
         int rv = read_range(op, fs, &fs->ranges[fs->cur]);
         if (rv != SL_OK)
@@ -455,11 +421,11 @@ static int fs_run(sl_operator *op)
     }
     if (fs->skipped > 0)
         sl_warn("file source %s %d/%d: skipped %lld malformed records", op->stage->name,
-                t->subtask, t->parallelism, (long long)fs->skipped);
+                c->subtask, c->parallelism, (long long)fs->skipped);
     return SL_OK;
 }
 
-static void fs_close(sl_operator *op, int committed)
+static void fs_close(sl_op *op, int committed)
 {
     (void)committed;
     file_source *fs = op->impl;
@@ -488,14 +454,14 @@ static int put_range(sl_buf *out, int64_t start, int exact, int64_t end)
 
 /* The ranges not read yet: the rest of range cur (from the next record),
  * then the ones after it. */
-static int fs_snapshot(sl_operator *op, uint64_t chk_id, sl_buf *out)
+static int fs_snapshot(sl_op *op, uint64_t chk_id, sl_buf *out)
 {
     file_source *fs = op->impl;
     (void)chk_id;
     int rest = fs->cur < fs->nranges && fs->next < fs->ranges[fs->cur].end;
     int first = fs->cur + 1;
-    uint64_t head[4] = {STATE_VERSION, (uint64_t)op->task->subtask,
-                        (uint64_t)op->task->parallelism,
+    uint64_t head[4] = {STATE_VERSION, (uint64_t)op->ctx.subtask,
+                        (uint64_t)op->ctx.parallelism,
                         (uint64_t)(rest + (fs->nranges > first ? fs->nranges - first : 0))};
     int rv = SL_OK;
     for (int k = 0; k < 4 && rv == SL_OK; k++)
@@ -529,7 +495,7 @@ static int seen_before(const file_source *fs, int subtask)
 }
 
 /* One old subtask's state (every one of the stage comes here). */
-static int fs_restore(sl_operator *op, const uint8_t *data, size_t len)
+static int fs_restore(sl_op *op, const uint8_t *data, size_t len)
 {
     file_source *fs = op->impl;
     sl_state_cursor c;
@@ -543,15 +509,15 @@ static int fs_restore(sl_operator *op, const uint8_t *data, size_t len)
         sl_cursor_varint(&c, &n) != SL_OK || par < 1 || par > MAX_RANGES || subtask >= par ||
         n > MAX_RANGES || (fs->old_par != 0 && (uint64_t)fs->old_par != par) ||
         seen_before(fs, (int)subtask) || fs->nseen == MAX_RANGES)
-        return sl_task_fail(op->task, "file source: bad checkpointed position");
+        return sl_op_fail(op, "file source: bad checkpointed position");
     fs->old_par = (int)par;
     fs->seen[fs->nseen++] = (int)subtask;
     for (uint64_t k = 0; k < n; k++)
         if (read_range_state(fs, &c, (int)subtask) != SL_OK)
-            return sl_task_fail(op->task, "file source: bad checkpointed range (did the input "
-                                "change since the checkpoint?)");
+            return sl_op_fail(op, "file source: bad checkpointed range (did the input "
+                              "change since the checkpoint?)");
     return sl_cursor_remaining(&c) == 0 ? SL_OK
-                                        : sl_task_fail(op->task, "file source: bad checkpointed position");
+                                        : sl_op_fail(op, "file source: bad checkpointed position");
 }
 
 static int cmp_range(const void *a, const void *b)
@@ -593,36 +559,36 @@ static int take_share(file_source *fs, int64_t lo, int64_t hi)
 }
 
 /* Every old subtask's ranges are in the pool: keeps this subtask's share. */
-static int fs_restore_end(sl_operator *op)
+static int fs_restore_end(sl_op *op)
 {
     file_source *fs = op->impl;
-    sl_task *t = op->task;
+    const sl_op_ctx *c = &op->ctx;
     if (fs->nseen != fs->old_par)
-        return sl_task_fail(t, "file source: the checkpoint holds the position of %d of %d "
-                            "subtasks", fs->nseen, fs->old_par);
+        return sl_op_fail(op, "file source: the checkpoint holds the position of %d of %d "
+                          "subtasks", fs->nseen, fs->old_par);
     qsort(fs->pool, (size_t)fs->npool, sizeof(*fs->pool), cmp_range);
     int64_t total = 0;
     for (int k = 0; k < fs->npool; k++) {
         if (k > 0 && fs->pool[k].start < fs->pool[k - 1].end)
-            return sl_task_fail(t, "file source: checkpointed ranges overlap");
+            return sl_op_fail(op, "file source: checkpointed ranges overlap");
         total += fs->pool[k].end - fs->pool[k].start;
     }
     fs->nranges = fs->cur = 0;
     int rv = SL_OK;
-    for (int k = 0; k < fs->npool && rv == SL_OK && fs->old_par == t->parallelism; k++)
-        if (fs->pool[k].owner == t->subtask)
+    for (int k = 0; k < fs->npool && rv == SL_OK && fs->old_par == c->parallelism; k++)
+        if (fs->pool[k].owner == c->subtask)
             rv = add_range(fs, fs->pool[k].start, fs->pool[k].exact, fs->pool[k].end);
-    if (fs->old_par != t->parallelism)
-        rv = take_share(fs, (int64_t)((__int128)total * t->subtask / t->parallelism),
-                        (int64_t)((__int128)total * (t->subtask + 1) / t->parallelism));
+    if (fs->old_par != c->parallelism)
+        rv = take_share(fs, (int64_t)((__int128)total * c->subtask / c->parallelism),
+                        (int64_t)((__int128)total * (c->subtask + 1) / c->parallelism));
     if (rv != SL_OK)
-        return sl_task_fail(t, "file source: more than %d ranges to read", MAX_RANGES);
+        return sl_op_fail(op, "file source: more than %d ranges to read", MAX_RANGES);
     fs->next = fs->nranges > 0 ? fs->ranges[0].start : 0;
     fs->next_exact = fs->nranges > 0 && fs->ranges[0].exact;
     return SL_OK;
 }
 
-const sl_operator_ops sl_op_file_source = {
+const sl_op_ops sl_op_file_source = {
     .open = fs_open, .run = fs_run, .close = fs_close,
     .snapshot = fs_snapshot, .restore = fs_restore,
     .redistribute = 1, .restore_end = fs_restore_end,

@@ -7,13 +7,13 @@
 #include "common/expr.h"
 #include "common/log.h"
 #include "common/status.h"
-#include "taskmanager/task.h"
+#include "taskmanager/operators/operator.h"
 
 typedef struct filter_op {
     sl_expr *where;
 } filter_op;
 
-static void filter_free(sl_operator *op)
+static void filter_free(sl_op *op)
 {
     filter_op *f = op->impl;
 
@@ -23,9 +23,9 @@ static void filter_free(sl_operator *op)
     op->impl = NULL;
 }
 
-static int filter_open(sl_operator *op)
+static int filter_open(sl_op *op)
 {
-    const sl_stage *in = &op->task->run->spec->stages[op->stage->inputs[0]];
+    const sl_schema *in = op->in[0];
     const char *where = sl_stage_param(op->stage, "where");
     filter_op *f = calloc(1, sizeof(*f));
     sl_expr_error err;
@@ -34,31 +34,31 @@ static int filter_open(sl_operator *op)
     if (f == NULL)
         return SL_ENOMEM;
     op->impl = f;
-    rv = sl_expr_compile(where, &in->out_schema, &f->where, &err);
+    rv = sl_expr_compile(where, in, &f->where, &err);
     if (rv == SL_OK && sl_expr_type(f->where) != SL_EXPR_BOOL)
         rv = SL_EINVAL;
     if (rv != SL_OK) {
         filter_free(op); /* close is only called after a successful open */
         if (rv == SL_ENOMEM)
             return rv;
-        return sl_task_fail(op->task, "filter '%s': where: %s", op->stage->name,
-                            err.msg[0] ? err.msg : "not a condition");
+        return sl_op_fail(op, "filter '%s': where: %s", op->stage->name,
+                          err.msg[0] ? err.msg : "not a condition");
     }
     return SL_OK;
 }
 
-static int filter_process(sl_operator *op, const sl_row *row)
+static int filter_process(sl_op *op, const sl_row *row)
 {
     filter_op *f = op->impl;
     int pass;
 
     if (sl_expr_eval_bool(f->where, row, &pass) != SL_OK)
-        return sl_task_fail(op->task, "filter '%s': a record does not match the input schema",
-                            op->stage->name);
-    return pass ? sl_operator_emit(op, row) : SL_OK;
+        return sl_op_fail(op, "filter '%s': a record does not match the input schema",
+                          op->stage->name);
+    return pass ? sl_op_emit(op, row) : SL_OK;
 }
 
-static void filter_close(sl_operator *op, int committed)
+static void filter_close(sl_op *op, int committed)
 {
     filter_op *f = op->impl;
     sl_expr_stats s;
@@ -70,11 +70,11 @@ static void filter_close(sl_operator *op, int committed)
     if (s.zero_divisions > 0 || s.truncated > 0)
         sl_warn("filter '%s' subtask %d: %llu integer divisions by zero (taken as 0), %llu "
                 "strings cut to fit",
-                op->stage->name, op->task->subtask, (unsigned long long)s.zero_divisions,
+                op->stage->name, op->ctx.subtask, (unsigned long long)s.zero_divisions,
                 (unsigned long long)s.truncated);
     filter_free(op);
 }
 
-const sl_operator_ops sl_op_filter = {
+const sl_op_ops sl_op_filter = {
     .open = filter_open, .process = filter_process, .close = filter_close,
 };

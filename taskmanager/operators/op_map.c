@@ -12,7 +12,7 @@
 #include "common/expr.h"
 #include "common/log.h"
 #include "common/status.h"
-#include "taskmanager/task.h"
+#include "taskmanager/operators/operator.h"
 
 typedef struct map_op {
     int nout;
@@ -29,7 +29,7 @@ static const char *set_expr(const sl_stage *st, const char *field)
     return sl_stage_param(st, key);
 }
 
-static void map_free(sl_operator *op)
+static void map_free(sl_op *op)
 {
     map_op *m = op->impl;
 
@@ -40,7 +40,7 @@ static void map_free(sl_operator *op)
 }
 
 /* Output field i: an expression compiled against the input, or a copy. */
-static int map_field(sl_operator *op, map_op *m, const sl_schema *in, int i)
+static int map_field(sl_op *op, map_op *m, const sl_schema *in, int i)
 {
     const sl_schema *out = &op->stage->out_schema;
     const char *text = set_expr(op->stage, out->names[i]);
@@ -50,22 +50,22 @@ static int map_field(sl_operator *op, map_op *m, const sl_schema *in, int i)
     m->src[i] = -1;
     if (text == NULL) {
         if ((m->src[i] = sl_schema_find(in, out->names[i])) < 0)
-            return sl_task_fail(op->task, "map '%s': no input field '%s'", op->stage->name,
-                                out->names[i]);
+            return sl_op_fail(op, "map '%s': no input field '%s'", op->stage->name,
+                              out->names[i]);
         return SL_OK;
     }
     rv = sl_expr_compile(text, in, &m->expr[i], &err);
     if (rv == SL_ENOMEM)
         return rv;
     if (rv != SL_OK || sl_expr_type(m->expr[i]) != (int)out->types[i])
-        return sl_task_fail(op->task, "map '%s': set %s: %s", op->stage->name, out->names[i],
-                            rv != SL_OK ? err.msg : "type differs from the schema");
+        return sl_op_fail(op, "map '%s': set %s: %s", op->stage->name, out->names[i],
+                          rv != SL_OK ? err.msg : "type differs from the schema");
     return SL_OK;
 }
 
-static int map_open(sl_operator *op)
+static int map_open(sl_op *op)
 {
-    const sl_stage *in = &op->task->run->spec->stages[op->stage->inputs[0]];
+    const sl_schema *in = op->in[0];
     map_op *m = calloc(1, sizeof(*m));
     int rv = SL_OK;
 
@@ -74,13 +74,13 @@ static int map_open(sl_operator *op)
     op->impl = m;
     m->nout = op->stage->out_schema.nfields;
     for (int i = 0; i < m->nout && rv == SL_OK; i++)
-        rv = map_field(op, m, &in->out_schema, i);
+        rv = map_field(op, m, in, i);
     if (rv != SL_OK)
         map_free(op); /* close is only called after a successful open */
     return rv;
 }
 
-static int map_process(sl_operator *op, const sl_row *row)
+static int map_process(sl_op *op, const sl_row *row)
 {
     map_op *m = op->impl;
 
@@ -93,14 +93,14 @@ static int map_process(sl_operator *op, const sl_row *row)
         else
             rv = SL_EINVAL;
         if (rv != SL_OK)
-            return sl_task_fail(op->task, "map '%s': a record does not match the input schema",
-                                op->stage->name);
+            return sl_op_fail(op, "map '%s': a record does not match the input schema",
+                              op->stage->name);
     }
     m->out.nfields = m->nout;
-    return sl_operator_emit(op, &m->out);
+    return sl_op_emit(op, &m->out);
 }
 
-static void map_close(sl_operator *op, int committed)
+static void map_close(sl_op *op, int committed)
 {
     map_op *m = op->impl;
     sl_expr_stats s, sum = {0, 0};
@@ -116,11 +116,11 @@ static void map_close(sl_operator *op, int committed)
     if (sum.zero_divisions > 0 || sum.truncated > 0)
         sl_warn("map '%s' subtask %d: %llu integer divisions by zero (taken as 0), %llu "
                 "strings cut to fit",
-                op->stage->name, op->task->subtask, (unsigned long long)sum.zero_divisions,
+                op->stage->name, op->ctx.subtask, (unsigned long long)sum.zero_divisions,
                 (unsigned long long)sum.truncated);
     map_free(op);
 }
 
-const sl_operator_ops sl_op_map = {
+const sl_op_ops sl_op_map = {
     .open = map_open, .process = map_process, .close = map_close,
 };

@@ -16,13 +16,14 @@
 #include "common/nexmark.h"
 #include "common/status.h"
 #include "taskmanager/operators/source_lanes.h"
-#include "taskmanager/task.h"
+#include "taskmanager/operators/op_pacer.h"
+#include "taskmanager/operators/operator.h"
 #include "taskmanager/operators/watermark.h"
 
 typedef struct nexmark_src {
     sl_nexmark_config cfg;
     sl_lanes lanes;
-    sl_source_pacer pacer;
+    sl_op_pacer pacer;
     sl_wm_gen wm;
     sl_nexmark_event ev;
     sl_row row;
@@ -35,10 +36,9 @@ static uint64_t param_u64(const sl_stage *st, const char *key, uint64_t dflt)
     return v != NULL ? strtoull(v, NULL, 10) : dflt;
 }
 
-static int nx_open(sl_operator *op)
+static int nx_open(sl_op *op)
 {
     nexmark_src *g = calloc(1, sizeof(*g));
-    sl_task *t = op->task;
 
     if (g == NULL)
         return SL_ENOMEM;
@@ -49,33 +49,35 @@ static int nx_open(sl_operator *op)
     if (g->cfg.events_per_second == 0)
         g->cfg.events_per_second = 1;
     g->cfg.base_time = (int64_t)param_u64(op->stage, "base-time", 0);
-    if (sl_lanes_init(&g->lanes, t->subtask, t->parallelism,
+    sl_op_pacer_init(&g->pacer, op);
+    sl_wm_gen_init(&g->wm, op);
+    if (sl_lanes_init(&g->lanes, op->ctx.subtask, op->ctx.parallelism,
                       param_u64(op->stage, "count", UINT64_MAX)) != SL_OK)
-        return sl_task_fail(t, "nexmark: out of memory");
+        return sl_op_fail(op, "nexmark: out of memory");
     return SL_OK;
 }
 
-static int nx_run(sl_operator *op)
+static int nx_run(sl_op *op)
 {
     nexmark_src *g = op->impl;
     uint64_t i;
     int rv = SL_OK;
 
-    sl_source_pacer_start(&g->pacer, op);
-    sl_wm_gen_init(&g->wm, op);
+    sl_op_pacer_start(&g->pacer);
+    sl_wm_gen_start(&g->wm);
     while (rv == SL_OK && sl_lanes_next(&g->lanes, &i) == SL_OK) {
         sl_nexmark_generate(&g->cfg, i, &g->ev);
         sl_nexmark_to_row(&g->ev, &g->row);
-        rv = sl_operator_emit(op, &g->row);
+        rv = sl_op_emit(op, &g->row);
         if (rv == SL_OK)
             rv = sl_wm_gen_observe(&g->wm, op, &g->row);
         if (rv == SL_OK)
-            rv = sl_source_pace(op, &g->pacer);
+            rv = sl_op_pacer_pace(&g->pacer, op);
     }
     return rv;
 }
 
-static void nx_close(sl_operator *op, int committed)
+static void nx_close(sl_op *op, int committed)
 {
     nexmark_src *g = op->impl;
 
@@ -87,36 +89,34 @@ static void nx_close(sl_operator *op, int committed)
     op->impl = NULL;
 }
 
-static int nx_snapshot(sl_operator *op, uint64_t chk_id, sl_buf *out)
+static int nx_snapshot(sl_op *op, uint64_t chk_id, sl_buf *out)
 {
     nexmark_src *g = op->impl;
 
     (void)chk_id;
-    return sl_lanes_snapshot(&g->lanes, op->task->subtask, op->task->parallelism, out);
+    return sl_lanes_snapshot(&g->lanes, op->ctx.subtask, op->ctx.parallelism, out);
 }
 
 /* One old subtask's lanes (every old subtask's, after rescaling); the
  * first replaces the fresh lane. */
-static int nx_restore(sl_operator *op, const uint8_t *data, size_t len)
+static int nx_restore(sl_op *op, const uint8_t *data, size_t len)
 {
     nexmark_src *g = op->impl;
 
     if (sl_lanes_restore_add(&g->lanes, data, len) != SL_OK)
-        return sl_task_fail(op->task, "nexmark: bad checkpointed lanes");
+        return sl_op_fail(op, "nexmark: bad checkpointed lanes");
     return SL_OK;
 }
 
-static int nx_restore_end(sl_operator *op)
+static int nx_restore_end(sl_op *op)
 {
     nexmark_src *g = op->impl;
-    sl_task *t = op->task;
-
-    if (sl_lanes_restore_finish(&g->lanes, t->subtask, t->parallelism) != SL_OK)
-        return sl_task_fail(t, "nexmark: inconsistent checkpointed lanes");
+    if (sl_lanes_restore_finish(&g->lanes, op->ctx.subtask, op->ctx.parallelism) != SL_OK)
+        return sl_op_fail(op, "nexmark: inconsistent checkpointed lanes");
     return SL_OK;
 }
 
-const sl_operator_ops sl_op_nexmark_source = {
+const sl_op_ops sl_op_nexmark_source = {
     .open = nx_open, .run = nx_run, .close = nx_close,
     .snapshot = nx_snapshot, .restore = nx_restore, .restore_end = nx_restore_end,
     .redistribute = 1,

@@ -4,43 +4,43 @@
 #include <stdlib.h>
 
 #include "common/status.h"
-#include "taskmanager/task.h"
+#include "taskmanager/operators/operator.h"
 
 typedef struct tokenize {
     int field;
     char *word; /* scratch, SL_MAX_STRING bytes */
 } tokenize;
 
-static int tok_open(sl_operator *op)
+static int tok_open(sl_op *op)
 {
     tokenize *tk = calloc(1, sizeof(*tk));
     if (tk == NULL)
         return SL_ENOMEM;
     op->impl = tk;
-    const sl_stage *in = &op->task->run->spec->stages[op->stage->inputs[0]];
+    const sl_schema *in = op->in[0];
     const char *field = sl_stage_param(op->stage, "field");
-    tk->field = sl_schema_find(&in->out_schema, field ? field : "line");
+    tk->field = sl_schema_find(in, field ? field : "line");
     if (tk->field < 0)
-        return sl_task_fail(op->task, "tokenize: no field %s", field ? field : "line");
+        return sl_op_fail(op, "tokenize: no field %s", field ? field : "line");
     tk->word = malloc(SL_MAX_STRING);
     return tk->word ? SL_OK : SL_ENOMEM;
 }
 
-static int emit_word(sl_operator *op, const char *w, size_t n)
+static int emit_word(sl_op *op, const char *w, size_t n)
 {
     sl_row row;
     row.nfields = 1;
     row.v[0].type = SL_TYPE_STRING;
     row.v[0].u.s.ptr = w;
     row.v[0].u.s.len = (uint32_t)n;
-    return sl_operator_emit(op, &row);
+    return sl_op_emit(op, &row);
 }
 
-static int tok_process(sl_operator *op, const sl_row *row)
+static int tok_process(sl_op *op, const sl_row *row)
 {
     tokenize *tk = op->impl;
     if (tk->field >= row->nfields || row->v[tk->field].type != SL_TYPE_STRING)
-        return sl_task_fail(op->task, "tokenize: field %d is not a string", tk->field);
+        return sl_op_fail(op, "tokenize: field %d is not a string", tk->field);
     const unsigned char *s = (const unsigned char *)row->v[tk->field].u.s.ptr;
     uint32_t len = row->v[tk->field].u.s.len;
     size_t n = 0;
@@ -62,7 +62,7 @@ static int tok_process(sl_operator *op, const sl_row *row)
     return SL_OK;
 }
 
-static void tok_close(sl_operator *op, int committed)
+static void tok_close(sl_op *op, int committed)
 {
     (void)committed;
     tokenize *tk = op->impl;
@@ -72,6 +72,6 @@ static void tok_close(sl_operator *op, int committed)
     op->impl = NULL;
 }
 
-const sl_operator_ops sl_op_tokenize = {
+const sl_op_ops sl_op_tokenize = {
     .open = tok_open, .process = tok_process, .close = tok_close,
 };

@@ -12,26 +12,26 @@
 
 #include "common/status.h"
 #include "taskmanager/operators/op_udf_internal.h"
-#include "taskmanager/task.h"
+#include "taskmanager/operators/operator.h"
 
-static int find_udf(sl_operator *op, sl_udf_op *u)
+static int find_udf(sl_op *op, sl_udf_op *u)
 {
     const char *path = sl_stage_param(op->stage, "library");
     const char *sym = sl_stage_param(op->stage, "symbol");
-    void *h = path != NULL ? sl_udf_libs_handle(op->task->run, path) : NULL;
+    void *h = path != NULL ? sl_udf_libs_handle(op->ctx.udf_libs, path) : NULL;
     char why[512];
 
     if (h == NULL)
-        return sl_task_fail(op->task, "udf: library '%s' was not deployed",
-                            path ? path : "(none)");
+        return sl_op_fail(op, "udf: library '%s' was not deployed",
+                          path ? path : "(none)");
     if (sym == NULL || (u->u = sl_udf_lookup(h, sym, why, sizeof(why))) == NULL)
-        return sl_task_fail(op->task, "udf: library '%s' %s", path,
-                            sym ? why : "has no symbol");
+        return sl_op_fail(op, "udf: library '%s' %s", path,
+                          sym ? why : "has no symbol");
     return SL_OK;
 }
 
 /* The keyed state (sl_keyed_op_open) and the timers of its key groups. */
-static int open_state(sl_operator *op, sl_udf_op *u)
+static int open_state(sl_op *op, sl_udf_op *u)
 {
     int rv = sl_keyed_op_open(op, &u->k);
 
@@ -41,18 +41,17 @@ static int open_state(sl_operator *op, sl_udf_op *u)
 
 /* Runs a callback's result through: an emit failure (a cancelled task)
  * wins over the UDF's own code. */
-static int udf_result(sl_operator *op, sl_udf_op *u, const char *what, int rv)
+static int udf_result(sl_op *op, sl_udf_op *u, const char *what, int rv)
 {
     if (u->emit_rv != SL_OK)
         return u->emit_rv;
     if (rv != 0)
-        return sl_task_fail(op->task, "udf %s: %s returned %d", op->stage->name, what, rv);
+        return sl_op_fail(op, "udf %s: %s returned %d", op->stage->name, what, rv);
     return SL_OK;
 }
 
-static int udf_open(sl_operator *op)
+static int udf_open(sl_op *op)
 {
-    const sl_job_spec *spec = op->task->run->spec;
     sl_udf_op *u = calloc(1, sizeof(*u));
     int rv;
 
@@ -64,7 +63,7 @@ static int udf_open(sl_operator *op)
     u->kg = -1;
     u->wm = INT64_MIN;
     u->out.owner = u;
-    u->in = &spec->stages[op->stage->inputs[0]].out_schema;
+    u->in = op->in[0];
     u->outs = &op->stage->out_schema;
     if ((rv = find_udf(op, u)) != SL_OK || (rv = open_state(op, u)) != SL_OK)
         return rv;
@@ -75,7 +74,7 @@ static int udf_open(sl_operator *op)
 }
 
 /* Sets the current key from row's key-by fields. */
-static int set_key(sl_operator *op, sl_udf_op *u, const sl_row *row)
+static int set_key(sl_op *op, sl_udf_op *u, const sl_row *row)
 {
     int kg, rv = sl_keyed_op_key(op, &u->k, row, &u->klen, &kg);
 
@@ -85,16 +84,16 @@ static int set_key(sl_operator *op, sl_udf_op *u, const sl_row *row)
 }
 
 /* After a restore the timers' heap is rebuilt from the keyed state. */
-static int timers_ready(sl_operator *op, sl_udf_op *u)
+static int timers_ready(sl_op *op, sl_udf_op *u)
 {
     int rv = u->timers.rebuild ? sl_udf_timers_rebuild(&u->timers, u->k.state) : SL_OK;
 
     if (rv != SL_OK)
-        return sl_task_fail(op->task, "udf: cannot rebuild timers: %s", sl_strerror(rv));
+        return sl_op_fail(op, "udf: cannot rebuild timers: %s", sl_strerror(rv));
     return SL_OK;
 }
 
-static int udf_process(sl_operator *op, const sl_row *row)
+static int udf_process(sl_op *op, const sl_row *row)
 {
     sl_udf_op *u = op->impl;
     int rv = timers_ready(op, u);
@@ -109,7 +108,7 @@ static int udf_process(sl_operator *op, const sl_row *row)
 }
 
 /* Runs on_timer for timer t with its key current. */
-static int fire_timer(sl_operator *op, sl_udf_op *u, const sl_udf_timer *t)
+static int fire_timer(sl_op *op, sl_udf_op *u, const sl_udf_timer *t)
 {
     int rv;
 
@@ -124,7 +123,7 @@ static int fire_timer(sl_operator *op, sl_udf_op *u, const sl_udf_timer *t)
 }
 
 /* Fires the timers due at wm in order, then on_watermark. */
-static int udf_watermark(sl_operator *op, int64_t wm)
+static int udf_watermark(sl_op *op, int64_t wm)
 {
     sl_udf_op *u = op->impl;
     sl_udf_timer t;
@@ -140,13 +139,13 @@ static int udf_watermark(sl_operator *op, int64_t wm)
             return rv;
     }
     if (rv != SL_ENOTFOUND)
-        return sl_task_fail(op->task, "udf: timer state: %s", sl_strerror(rv));
+        return sl_op_fail(op, "udf: timer state: %s", sl_strerror(rv));
     if (u->u->on_watermark == NULL)
         return SL_OK;
     return udf_result(op, u, "on_watermark", u->u->on_watermark(&u->ctx, wm));
 }
 
-static void udf_close(sl_operator *op, int committed)
+static void udf_close(sl_op *op, int committed)
 {
     sl_udf_op *u = op->impl;
 
@@ -165,7 +164,7 @@ static void udf_close(sl_operator *op, int committed)
 }
 
 /* sl_keyed_op_restore; the timers' heap is rebuilt before the next use. */
-static int udf_restore(sl_operator *op, const uint8_t *data, size_t len)
+static int udf_restore(sl_op *op, const uint8_t *data, size_t len)
 {
     sl_udf_op *u = op->impl;
     int rv = sl_keyed_op_restore(op, data, len);
@@ -175,7 +174,7 @@ static int udf_restore(sl_operator *op, const uint8_t *data, size_t len)
     return rv;
 }
 
-const sl_operator_ops sl_op_udf = {
+const sl_op_ops sl_op_udf = {
     .open = udf_open,
     .process = udf_process,
     .close = udf_close,

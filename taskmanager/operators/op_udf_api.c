@@ -8,13 +8,13 @@
 
 #include "common/status.h"
 #include "taskmanager/operators/op_udf_internal.h"
-#include "taskmanager/task.h"
+#include "taskmanager/operators/operator.h"
 
 /* ---- instance, params */
 
 static void *api_user(sluice_ctx *c) { return sl_udf_of(c)->user; }
 static void api_set_user(sluice_ctx *c, void *user) { sl_udf_of(c)->user = user; }
-static int api_subtask(sluice_ctx *c) { return sl_udf_op_of(c)->task->subtask; }
+static int api_subtask(sluice_ctx *c) { return sl_udf_op_of(c)->ctx.subtask; }
 
 static const char *api_param(sluice_ctx *c, const char *name)
 {
@@ -159,7 +159,7 @@ static int api_emit(sluice_ctx *c, sluice_record *r)
         if (!u->out.set[i])
             return SLUICE_EINVAL;
     u->out.row.nfields = u->outs->nfields;
-    rv = sl_operator_emit(sl_udf_op_of(c), &u->out.row);
+    rv = sl_op_emit(sl_udf_op_of(c), &u->out.row);
     if (rv != SL_OK) {
         u->emit_rv = rv;
         return SLUICE_EFAIL;

@@ -32,7 +32,7 @@ typedef struct sl_udf_out {
 
 struct sl_udf_op {
     sl_keyed_op k;  /* first (keyed_op.h): state, key groups, current key bytes */
-    sluice_ctx ctx; /* ctx.impl = the sl_operator */
+    sluice_ctx ctx; /* ctx.impl = the sl_op */
     const sluice_udf *u;
     void *user;
     int opened;
@@ -49,7 +49,7 @@ struct sl_udf_op {
     sl_udf_out out;
 };
 
-static inline sl_operator *sl_udf_op_of(sluice_ctx *c) { return c->impl; }
+static inline sl_op *sl_udf_op_of(sluice_ctx *c) { return c->impl; }
 static inline sl_udf_op *sl_udf_of(sluice_ctx *c) { return sl_udf_op_of(c)->impl; }
 
 /* op_udf_api.c: the table every sluice_ctx of a udf operator points to. */

@@ -19,7 +19,7 @@
 #include "common/status.h"
 #include "taskmanager/operators/event_timers.h"
 #include "taskmanager/operators/keyed_op.h"
-#include "taskmanager/task.h"
+#include "taskmanager/operators/operator.h"
 #include "taskmanager/operators/watermark.h"
 
 #define MAX_ASSIGN 1024
@@ -42,6 +42,7 @@ typedef struct win_op {
     enum agg_kind kind;
     int time_idx, field;
     sl_type type;
+    const char *time_name, *field_name; /* `time-field`, `field` (the stage's), for messages */
     int64_t wm;
     win_entry *ents;      /* the current key's windows */
     size_t nents, cap;
@@ -66,7 +67,7 @@ static int ents_reserve(win_op *w, size_t n)
     return SL_OK;
 }
 
-static int ents_load(sl_operator *op, win_op *w, int kg, const uint8_t *key, size_t klen)
+static int ents_load(sl_op *op, win_op *w, int kg, const uint8_t *key, size_t klen)
 {
     const void *val;
     size_t vlen;
@@ -75,7 +76,7 @@ static int ents_load(sl_operator *op, win_op *w, int kg, const uint8_t *key, siz
     if (sl_keyed_state_get(w->k.state, kg, key, klen, &val, &vlen) != SL_OK)
         return SL_OK;
     if (vlen % sizeof(win_entry) != 0)
-        return sl_task_fail(op->task, "window: stored value of %zu bytes", vlen);
+        return sl_op_fail(op, "window: stored value of %zu bytes", vlen);
     if (ents_reserve(w, vlen / sizeof(win_entry)) != SL_OK)
         return SL_ENOMEM;
     memcpy(w->ents, val, vlen);
@@ -83,7 +84,7 @@ static int ents_load(sl_operator *op, win_op *w, int kg, const uint8_t *key, siz
     return SL_OK;
 }
 
-static int ents_store(sl_operator *op, win_op *w, int kg, const uint8_t *key, size_t klen)
+static int ents_store(sl_op *op, win_op *w, int kg, const uint8_t *key, size_t klen)
 {
     int rv;
 
@@ -92,7 +93,7 @@ static int ents_store(sl_operator *op, win_op *w, int kg, const uint8_t *key, si
     else
         rv = sl_keyed_state_put(w->k.state, kg, key, klen, w->ents, w->nents * sizeof(win_entry));
     if (rv != SL_OK && rv != SL_ENOTFOUND)
-        return sl_task_fail(op->task, "window: state update failed: %s", sl_strerror(rv));
+        return sl_op_fail(op, "window: state update failed: %s", sl_strerror(rv));
     return SL_OK;
 }
 
@@ -236,7 +237,7 @@ static int rebuild_visit(void *arg, int kg, const void *key, size_t klen, const 
     return 0;
 }
 
-static int win_process(sl_operator *op, const sl_row *row)
+static int win_process(sl_op *op, const sl_row *row)
 {
     win_op *w = op->impl;
     const sl_value *x = NULL;
@@ -246,17 +247,17 @@ static int win_process(sl_operator *op, const sl_row *row)
     if ((rv = sl_keyed_op_timers_ready(op, &w->k, &w->timers, rebuild_visit)) != SL_OK)
         return rv;
     if (w->time_idx >= row->nfields || row->v[w->time_idx].type != SL_TYPE_INT)
-        return sl_task_fail(op->task, "window: record lacks int field %s",
-                            sl_stage_param(op->stage, "time-field"));
+        return sl_op_fail(op, "window: record lacks int field %s",
+                          w->time_name);
     if (w->field >= 0) {
         if (w->field >= row->nfields || row->v[w->field].type != w->type)
-            return sl_task_fail(op->task, "window: record lacks %s field %s",
-                                sl_type_name(w->type), sl_stage_param(op->stage, "field"));
+            return sl_op_fail(op, "window: record lacks %s field %s",
+                              sl_type_name(w->type), w->field_name);
         x = &row->v[w->field];
     }
     int64_t ts = row->v[w->time_idx].u.i;
     if (sl_window_is_late(&w->w, ts, w->wm)) {
-        op->task->late_records++;
+        sl_op_count_late(op);
         return SL_OK;
     }
     if ((rv = sl_keyed_op_key(op, &w->k, row, &klen, &kg)) != SL_OK ||
@@ -267,12 +268,12 @@ static int win_process(sl_operator *op, const sl_row *row)
     else
         rv = add_fixed(w, ts, x, kg, klen);
     if (rv != SL_OK)
-        return rv == SL_ENOMEM ? sl_task_fail(op->task, "window: out of memory") : rv;
+        return rv == SL_ENOMEM ? sl_op_fail(op, "window: out of memory") : rv;
     return ents_store(op, w, kg, w->k.key, klen);
 }
 
 /* Emits window e of key (decoded key fields in key). */
-static int emit_window(sl_operator *op, win_op *w, const sl_row *key, const win_entry *e)
+static int emit_window(sl_op *op, win_op *w, const sl_row *key, const win_entry *e)
 {
     sl_row out = *key;
     int k = key->nfields;
@@ -296,14 +297,14 @@ static int emit_window(sl_operator *op, win_op *w, const sl_row *key, const win_
             v->u.d = e->a.d;
     }
     out.nfields = k + 3;
-    return sl_operator_emit(op, &out);
+    return sl_op_emit(op, &out);
 }
 
 /* sl_event_timer_fire_fn (arg: the operator): fires every window of the
  * timer's key that ended by the watermark. */
 static int fire_key(void *arg, const sl_event_timer *t)
 {
-    sl_operator *op = arg;
+    sl_op *op = arg;
     win_op *w = op->impl;
     sl_row key;
     size_t used;
@@ -312,7 +313,7 @@ static int fire_key(void *arg, const sl_event_timer *t)
     if (rv != SL_OK || w->nents == 0)
         return rv;
     if (sl_row_decode(t->key, t->klen, &key, &used) != SL_OK)
-        return sl_task_fail(op->task, "window: malformed stored key");
+        return sl_op_fail(op, "window: malformed stored key");
     size_t kept = 0, n = w->nents;
     for (size_t i = 0; i < n; i++) {
         win_entry e = w->ents[i];
@@ -329,7 +330,7 @@ static int fire_key(void *arg, const sl_event_timer *t)
     return ents_store(op, w, t->kg, t->key, t->klen);
 }
 
-static int win_watermark(sl_operator *op, int64_t wm)
+static int win_watermark(sl_op *op, int64_t wm)
 {
     win_op *w = op->impl;
     int rv = sl_keyed_op_timers_ready(op, &w->k, &w->timers, rebuild_visit);
@@ -353,31 +354,33 @@ static enum agg_kind kind_of(const char *name)
     return AGG_COUNT;
 }
 
-static int find_fields(sl_operator *op, win_op *w)
+static int find_fields(sl_op *op, win_op *w)
 {
-    const sl_schema *in = &op->task->run->spec->stages[op->stage->inputs[0]].out_schema;
+    const sl_schema *in = op->in[0];
     const char *tf = sl_stage_param(op->stage, "time-field");
     const char *field = sl_stage_param(op->stage, "field");
 
+    w->time_name = tf;
+    w->field_name = field;
     w->kind = kind_of(sl_stage_param(op->stage, "aggregate"));
     w->time_idx = tf != NULL ? sl_schema_find(in, tf) : -1;
     if (w->time_idx < 0 || in->types[w->time_idx] != SL_TYPE_INT)
-        return sl_task_fail(op->task, "window: no int time field '%s'", tf ? tf : "(none)");
+        return sl_op_fail(op, "window: no int time field '%s'", tf ? tf : "(none)");
     if (sl_window_spec_from_stage(op->stage, &w->w) != SL_OK)
-        return sl_task_fail(op->task, "window: bad size, slide or gap");
+        return sl_op_fail(op, "window: bad size, slide or gap");
     w->field = -1;
     w->type = SL_TYPE_INT;
     if (w->kind == AGG_COUNT)
         return SL_OK;
     w->field = field != NULL ? sl_schema_find(in, field) : -1;
     if (w->field < 0 || in->types[w->field] == SL_TYPE_STRING)
-        return sl_task_fail(op->task, "window: no numeric input field '%s'",
-                            field ? field : "(none)");
+        return sl_op_fail(op, "window: no numeric input field '%s'",
+                          field ? field : "(none)");
     w->type = in->types[w->field];
     return SL_OK;
 }
 
-static int win_open(sl_operator *op)
+static int win_open(sl_op *op)
 {
     win_op *w = calloc(1, sizeof(*w));
     int rv;
@@ -391,16 +394,17 @@ static int win_open(sl_operator *op)
     return sl_keyed_op_open(op, &w->k);
 }
 
-static int win_finish(sl_operator *op)
+static int win_finish(sl_op *op)
 {
-    sl_task *t = op->task;
+    const sl_op_ctx *c = &op->ctx;
+    uint64_t late = c->late_records != NULL ? *c->late_records : 0;
 
-    sl_info("window %s %d/%d of job %s: %llu late records dropped", op->stage->name, t->subtask,
-            t->parallelism, t->run->job_id, (unsigned long long)t->late_records);
+    sl_info("window %s %d/%d of job %s: %llu late records dropped", op->stage->name, c->subtask,
+            c->parallelism, c->job_id, (unsigned long long)late);
     return SL_OK;
 }
 
-static void win_close(sl_operator *op, int committed)
+static void win_close(sl_op *op, int committed)
 {
     win_op *w = op->impl;
 
@@ -414,7 +418,7 @@ static void win_close(sl_operator *op, int committed)
     op->impl = NULL;
 }
 
-const sl_operator_ops sl_op_window = {
+const sl_op_ops sl_op_window = {
     .open = win_open, .process = win_process, .finish = win_finish, .close = win_close,
     .snapshot = sl_keyed_op_snapshot, .restore = sl_keyed_op_restore, .watermark = win_watermark, .keyed = 1,
     .snapshot_async = sl_keyed_op_snapshot_begin,

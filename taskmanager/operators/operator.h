@@ -1,11 +1,24 @@
 /* Operators: the steps of an operator chain, called directly by the task
- * thread (no serialization inside a chain).
+ * thread (no serialization inside a chain), and the operator API they use
+ * (prefix sl_op_, implemented in operator.c).
+ *
+ * Place: the task (taskmanager/task.c, checkpoint/) calls the ops of the
+ * vtable below; the operators (op_*.c) call the sl_op_* functions, which
+ * use only the operator's context (op_context.h): operator.c is below the
+ * operators and knows none of them. The table "stage type -> vtable" is
+ * op_registry.c, above the operators (sl_op_create).
  *
  * A source has `run` (emits until its input ends or the task is
  * cancelled); every other operator has `process` for one input row. All
- * output goes through sl_operator_emit, to the next operator of the chain
- * or, at the chain's tail, to the task's output channels. Rows passed to
- * process/emit are borrowed for the duration of the call only.
+ * output goes through sl_op_emit, to the next operator of the chain or, at
+ * the chain's tail, to the task's output channels (the context's task
+ * interface). Rows passed to process/emit are borrowed for the duration of
+ * the call only.
+ *
+ * Parameters: `open` parses the stage's parameters once into the
+ * operator's own typed struct (op->impl); nothing looks a parameter up by
+ * name per record. `open` also owns op->impl: `close` runs only after a
+ * successful open.
  *
  * Checkpoints: `snapshot` is the synchronous part, run in the task thread
  * between records when barrier n has arrived on every input: it appends the
@@ -35,77 +48,71 @@
 #include "taskmanager/buf.h"
 #include "common/jobfile.h"
 #include "common/row.h"
+#include "taskmanager/operators/op_context.h"
 
-struct sl_task;
 struct sl_keyed_snapshot;
-typedef struct sl_operator sl_operator;
+typedef struct sl_op sl_op;
 
-typedef struct sl_operator_ops {
-    int (*open)(sl_operator *op);
-    int (*run)(sl_operator *op);                       /* sources */
-    int (*process)(sl_operator *op, const sl_row *row); /* operators and sinks */
-    int (*finish)(sl_operator *op);                    /* all input ended: flush, commit */
-    void (*close)(sl_operator *op, int committed);     /* committed = 0: discard pending output */
-    int (*snapshot)(sl_operator *op, uint64_t chk_id, sl_buf *out);
-    int (*snapshot_async)(sl_operator *op, uint64_t chk_id, struct sl_keyed_snapshot **out);
-    int (*restore)(sl_operator *op, const uint8_t *data, size_t len);
-    int (*notify_complete)(sl_operator *op, uint64_t chk_id);
+typedef struct sl_op_ops {
+    int (*open)(sl_op *op);
+    int (*run)(sl_op *op);                       /* sources */
+    int (*process)(sl_op *op, const sl_row *row); /* operators and sinks */
+    int (*finish)(sl_op *op);                    /* all input ended: flush, commit */
+    void (*close)(sl_op *op, int committed);     /* committed = 0: discard pending output */
+    int (*snapshot)(sl_op *op, uint64_t chk_id, sl_buf *out);
+    int (*snapshot_async)(sl_op *op, uint64_t chk_id, struct sl_keyed_snapshot **out);
+    int (*restore)(sl_op *op, const uint8_t *data, size_t len);
+    int (*notify_complete)(sl_op *op, uint64_t chk_id);
     /* event time reached wm (may emit); NULL = nothing to do. The task
      * then passes wm on to the next operator or the outputs. */
-    int (*watermark)(sl_operator *op, int64_t wm);
-    int keyed;                                         /* 1: state is keyed (has a key-group range) */
-    int redistribute;                                  /* 1: non-keyed state, rescalable (above) */
-    int (*restore_end)(sl_operator *op);               /* redistribute: all restores done */
-} sl_operator_ops;
+    int (*watermark)(sl_op *op, int64_t wm);
+    int keyed;                                   /* 1: state is keyed (has a key-group range) */
+    int redistribute;                            /* 1: non-keyed state, rescalable (above) */
+    int (*restore_end)(sl_op *op);               /* redistribute: all restores done */
+} sl_op_ops;
 
-struct sl_operator {
-    const sl_operator_ops *ops;
-    const sl_stage *stage;
-    struct sl_task *task;
-    sl_operator *next;
-    void *impl;
+/* Transitional old names: taskmanager/task.h, task.c, checkpoint/ and
+ * op_file_sink.c (all being changed by others at the same time) still use
+ * them; the merge renames those uses and drops these two lines. */
+typedef struct sl_op sl_operator;
+typedef sl_op_ops sl_operator_ops;
+
+/* Most inputs a stage has (sl_stage.inputs). */
+#define SL_OP_MAX_INPUTS 2
+
+/* One operator of a chain. Created by sl_op_create (op_registry.h), owned
+ * by the task, which destroys it after its thread ended. */
+struct sl_op {
+    const sl_op_ops *ops;
+    const sl_stage *stage;                /* the job spec's, read-only */
+    const sl_schema *in[SL_OP_MAX_INPUTS]; /* output schema of each input stage */
+    int nin;
+    sl_op_ctx ctx;                        /* the task's context, copied at create */
+    sl_op *next;                          /* next operator of the chain, NULL at the tail */
+    void *impl;                           /* the operator's own state, from open */
 };
 
-/* Creates the operator of stage for task (not yet opened). */
-int sl_operator_create(const sl_stage *stage, struct sl_task *task, sl_operator **out);
-void sl_operator_destroy(sl_operator *op);
+/* row to the next operator of the chain, or at the tail to the task's
+ * output (the context's task interface). Inline: it is the per-record
+ * path of every chain (a direct call, as before the context). */
+static inline int sl_op_emit(sl_op *op, const sl_row *row)
+{
+    if (op->next != NULL)
+        return op->next->ops->process(op->next, row);
+    return op->ctx.task.emit(op->ctx.task.arg, row);
+}
 
-int sl_operator_emit(sl_operator *op, const sl_row *row);
+/* Records the failure cause in the context (first one wins) and returns
+ * SL_EIO. */
+int sl_op_fail(sl_op *op, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* 1 if the task or its job run is cancelled. */
+int sl_op_canceled(const sl_op *op);
+/* A record was dropped as late (window, argmax): counted for the task. */
+void sl_op_count_late(sl_op *op);
 
-/* Sources: holds a source to its `rate` parameter (records/s over all
- * subtasks, none = unlimited) and polls the task's mailbox after every
- * record, so a barrier always falls between two records (op_file_source.c).
- * sl_source_pacer_start at the start of run, sl_source_pace after every
- * record emitted. */
-typedef struct sl_source_pacer {
-    double rate; /* records/s for this subtask, 0 = unlimited */
-    int64_t emitted, t0;
-} sl_source_pacer;
-
-void sl_source_pacer_start(sl_source_pacer *p, const sl_operator *op);
-int sl_source_pace(sl_operator *op, sl_source_pacer *p);
-
-/* Record i of `source: datagen` with seed and keys distinct keys: fields
- * key, value, ts, a pure function of (seed, i) (op_datagen.c). */
-void sl_datagen_record(uint64_t seed, uint64_t i, uint64_t keys, sl_row *row);
-
-/* Implementations (one file each). */
-extern const sl_operator_ops sl_op_file_source;
-extern const sl_operator_ops sl_op_datagen_source;
-extern const sl_operator_ops sl_op_tokenize;
-extern const sl_operator_ops sl_op_filter; /* op_filter.c */
-extern const sl_operator_ops sl_op_map;    /* op_map.c */
-extern const sl_operator_ops sl_op_count; /* count, sum, min, max, avg: op_aggregate.c */
-extern const sl_operator_ops sl_op_sum;
-extern const sl_operator_ops sl_op_min;
-extern const sl_operator_ops sl_op_max;
-extern const sl_operator_ops sl_op_avg;
-extern const sl_operator_ops sl_op_window; /* op_window.c */
-extern const sl_operator_ops sl_op_argmax; /* op_argmax.c */
-extern const sl_operator_ops sl_op_nexmark_source; /* op_nexmark.c */
-extern const sl_operator_ops sl_op_udf;    /* op_udf.c */
-extern const sl_operator_ops sl_op_file_sink;
-extern const sl_operator_ops sl_op_print_sink;
-extern const sl_operator_ops sl_op_blackhole_sink;
+/* Sources (the task interface of op_context.h). */
+int sl_op_flush(sl_op *op);
+int sl_op_poll(sl_op *op);
+int sl_op_source_watermark(sl_op *op, int64_t wm);
 
 #endif

@@ -7,7 +7,7 @@
 #include "common/config.h"
 #include "common/status.h"
 #include "common/util.h"
-#include "taskmanager/task.h"
+#include "taskmanager/operators/operator.h"
 
 int sl_wm_parse_setting(const char *s, char *field, size_t cap, int64_t *delay)
 {
@@ -49,9 +49,9 @@ static int find_window(const sl_job_spec *spec, int s, int depth)
     return -1;
 }
 
-void sl_wm_gen_init(sl_wm_gen *g, const sl_operator *op)
+void sl_wm_gen_init(sl_wm_gen *g, const sl_op *op)
 {
-    const sl_job_spec *spec = op->task->run->spec;
+    const sl_job_spec *spec = op->ctx.spec;
     const char *set = sl_stage_param(op->stage, "watermark");
     char field[128];
     int w;
@@ -60,7 +60,6 @@ void sl_wm_gen_init(sl_wm_gen *g, const sl_operator *op)
     g->field = -1;
     g->max_ts = INT64_MIN;
     g->emitted = INT64_MIN;
-    g->last_ms = sl_now_coarse_ms();
     if (set != NULL) {
         if (sl_wm_parse_setting(set, field, sizeof(field), &g->delay) != SL_OK)
             return;
@@ -78,7 +77,12 @@ void sl_wm_gen_init(sl_wm_gen *g, const sl_operator *op)
         g->field = -1;
 }
 
-int sl_wm_gen_observe(sl_wm_gen *g, sl_operator *op, const sl_row *row)
+void sl_wm_gen_start(sl_wm_gen *g)
+{
+    g->last_ms = sl_now_coarse_ms();
+}
+
+int sl_wm_gen_observe(sl_wm_gen *g, sl_op *op, const sl_row *row)
 {
     if (g->field < 0 || g->field >= row->nfields || row->v[g->field].type != SL_TYPE_INT)
         return SL_OK;
@@ -93,7 +97,7 @@ int sl_wm_gen_observe(sl_wm_gen *g, sl_operator *op, const sl_row *row)
     g->emitted = wm;
     g->since = 0;
     g->last_ms = now != 0 ? now : sl_now_coarse_ms();
-    return sl_task_source_watermark(op->task, wm);
+    return sl_op_source_watermark(op, wm);
 }
 
 /* ---- window assignment ---- */

@@ -20,7 +20,7 @@
 #define SL_WM_EVERY 200
 #define SL_WM_INTERVAL_MS 50
 
-struct sl_operator;
+struct sl_op;
 
 typedef struct sl_wm_gen {
     int field;          /* time field in the source's output, -1 = none */
@@ -31,10 +31,12 @@ typedef struct sl_wm_gen {
     int64_t last_ms;
 } sl_wm_gen;
 
-/* Looks up the source's watermark setting (see above). */
-void sl_wm_gen_init(sl_wm_gen *g, const struct sl_operator *op);
+/* At open: looks up the source's watermark setting (see above). */
+void sl_wm_gen_init(sl_wm_gen *g, const struct sl_op *op);
+/* At the start of the source's run. */
+void sl_wm_gen_start(sl_wm_gen *g);
 /* After a record was emitted: may send a watermark down the chain. */
-int sl_wm_gen_observe(sl_wm_gen *g, struct sl_operator *op, const sl_row *row);
+int sl_wm_gen_observe(sl_wm_gen *g, struct sl_op *op, const sl_row *row);
 
 /* "<field>, <duration>" into the field name (buf) and the delay. */
 int sl_wm_parse_setting(const char *s, char *field, size_t cap, int64_t *delay);

@@ -26,7 +26,7 @@
 #include "taskmanager/buf.h"
 #include "common/jobfile.h"
 #include "common/status.h"
-#include "taskmanager/task.h"
+#include "taskmanager/operators/op_registry.h"
 
 #define JOB "cccccccc000000000000000000000000"
 #define MAX_EVENTS 256
@@ -121,10 +121,10 @@ static void teardown(void)
 }
 
 typedef struct sink_sub {
-    sl_job_run run;
-    sl_task task;
-    sl_operator op;
-    Sluice__CheckpointMetadata md;
+    struct {
+        char failure[1024]; /* what the task reads: the sink's failure */
+    } task;
+    sl_op op;
     char uid[17];
 } sink_sub;
 
@@ -132,15 +132,11 @@ typedef struct sink_sub {
 static int sink_start(sink_sub *k, uint32_t attempt, const sl_buf *snap)
 {
     memset(k, 0, sizeof(*k));
-    snprintf(k->run.job_id, sizeof(k->run.job_id), "%s", JOB);
-    k->run.attempt = attempt;
-    k->run.spec = spec;
-    sluice__checkpoint_metadata__init(&k->md);
-    k->run.restore_md = snap != NULL ? &k->md : NULL;
-    k->task.run = &k->run;
-    k->task.subtask = 0;
-    k->task.parallelism = 1;
-    k->op = (sl_operator){.ops = &sl_op_file_sink, .stage = &spec->stages[1], .task = &k->task};
+    sl_op_ctx ctx = {.job_id = JOB, .attempt = attempt, .restoring = snap != NULL,
+                     .subtask = 0, .parallelism = 1, .max_parallelism = 128, .spec = spec,
+                     .failure = k->task.failure, .failure_cap = sizeof(k->task.failure)};
+    k->op = (sl_op){.ops = &sl_op_file_sink, .stage = &spec->stages[1], .ctx = ctx,
+                    .nin = 1, .in = {&spec->stages[spec->stages[1].inputs[0]].out_schema}};
     ck_assert_int_eq(k->op.ops->open(&k->op), SL_OK);
     if (snap == NULL)
         return SL_OK;

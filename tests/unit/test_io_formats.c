@@ -15,7 +15,7 @@
 #include "common/row_text.h"
 #include "taskmanager/operators/row_json.h"
 #include "common/status.h"
-#include "taskmanager/operators/operator.h"
+#include "taskmanager/operators/op_datagen.h"
 
 static char scratch[4096];
 static char err[512];
@@ -405,7 +405,7 @@ static void datagen_union(uint64_t seed, uint64_t count, int p, uint64_t *out)
     for (int s = 0; s < p; s++) {
         for (uint64_t i = (uint64_t)s; i < count; i += (uint64_t)p) {
             sl_row r;
-            sl_datagen_record(seed, i, 100, &r);
+            sl_op_datagen_record(seed, i, 100, &r);
             ck_assert_int_eq(r.nfields, 3);
             ck_assert(r.v[0].u.i >= 0 && r.v[0].u.i < 100);
             ck_assert(r.v[1].u.i >= 0 && r.v[1].u.i < 1000);
@@ -432,17 +432,17 @@ START_TEST(test_datagen_deterministic)
     }
     /* a pure function of (seed, i); another seed gives other records */
     for (uint64_t i = 0; i < 1000; i++) {
-        sl_datagen_record(7, i, 1000, &r1);
-        sl_datagen_record(7, i, 1000, &r2);
+        sl_op_datagen_record(7, i, 1000, &r1);
+        sl_op_datagen_record(7, i, 1000, &r2);
         for (int f = 0; f < 3; f++)
             ck_assert(r1.v[f].type == SL_TYPE_INT && r1.v[f].u.i == r2.v[f].u.i);
-        sl_datagen_record(8, i, 1000, &r2);
+        sl_op_datagen_record(8, i, 1000, &r2);
         differ += r1.v[0].u.i != r2.v[0].u.i;
     }
     ck_assert_int_gt(differ, 900);
     /* every key shows up */
     for (uint64_t i = 0; i < 10000; i++) {
-        sl_datagen_record(1, i, 100, &r1);
+        sl_op_datagen_record(1, i, 100, &r1);
         distinct += keys[r1.v[0].u.i]++ == 0;
     }
     ck_assert_int_eq(distinct, 100);

@@ -28,7 +28,7 @@
 #include "common/status.h"
 #include "taskmanager/network/channel.h"
 #include "taskmanager/operators/source_lanes.h"
-#include "taskmanager/task.h"
+#include "taskmanager/operators/op_registry.h"
 
 #define MAXP 7
 
@@ -203,7 +203,7 @@ static char tmp_dir[256];
 static int counts[NREC];
 static int64_t emitted, limit;
 
-static int cap_process(sl_operator *op, const sl_row *row)
+static int cap_process(sl_op *op, const sl_row *row)
 {
     (void)op;
     long id = -1;
@@ -216,7 +216,7 @@ static int cap_process(sl_operator *op, const sl_row *row)
     return ++emitted == limit ? SL_EBUSY : SL_OK;
 }
 
-static const sl_operator_ops cap_ops = {.process = cap_process};
+static const sl_op_ops cap_ops = {.process = cap_process};
 
 static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
 {
@@ -262,6 +262,22 @@ static void write_input(int csv)
         fclose(f[k]);
 }
 
+/* The task side of an operator's context: no mailbox, no outputs. */
+static int task_emit(void *t, const sl_row *row) { (void)t, (void)row; return SL_OK; }
+static int task_watermark(void *t, int64_t wm) { (void)t, (void)wm; return SL_OK; }
+static int task_nothing(void *t) { (void)t; return SL_OK; }
+
+/* Subtask s of p of job `job`; the failure goes to failure. */
+static sl_op_ctx test_ctx(const sl_job_spec *spec, const char *job, int s, int p,
+                          char *failure, size_t cap)
+{
+    return (sl_op_ctx){.job_id = job, .attempt = 1, .subtask = s, .parallelism = p,
+                       .max_parallelism = spec->max_parallelism, .spec = spec,
+                       .task = {.emit = task_emit, .watermark = task_watermark,
+                                .flush = task_nothing, .poll = task_nothing},
+                       .failure = failure, .failure_cap = cap};
+}
+
 static sl_job_spec *parse_job(int csv)
 {
     char text[1024], err[256];
@@ -281,17 +297,14 @@ static sl_job_spec *parse_job(int csv)
 static void run_subtask(sl_job_spec *spec, const sl_buf *old, int oldp, int s, int p,
                         int64_t lim, sl_buf *snap)
 {
-    static sl_job_run run;
-    static sl_task task;
-    memset(&run, 0, sizeof(run));
+    static struct {
+        char failure[1024]; /* what the task reads: the source's failure */
+    } task;
     memset(&task, 0, sizeof(task));
-    run.spec = spec;
-    task.run = &run;
-    task.subtask = s;
-    task.parallelism = p;
-    sl_operator cap = {.ops = &cap_ops, .stage = &spec->stages[1], .task = &task};
-    sl_operator src = {.ops = &sl_op_file_source, .stage = &spec->stages[0], .task = &task,
-                       .next = &cap};
+    sl_op_ctx ctx = test_ctx(spec, "", s, p, task.failure, sizeof(task.failure));
+    sl_op cap = {.ops = &cap_ops, .stage = &spec->stages[1], .ctx = ctx};
+    sl_op src = {.ops = &sl_op_file_source, .stage = &spec->stages[0], .ctx = ctx,
+                 .next = &cap};
     ck_assert_int_eq(src.ops->open(&src), SL_OK);
     for (int k = 0; k < oldp; k++)
         ck_assert_msg(src.ops->restore(&src, old[k].p, old[k].len) == SL_OK, "%s", task.failure);
@@ -359,25 +372,20 @@ END_TEST
 
 /* A sink subtask of job `job` (a 32-hex id), restored (restore != 0). */
 typedef struct sink_sub {
-    sl_job_run run;
-    sl_task task;
-    sl_operator op;
-    Sluice__CheckpointMetadata md;
+    struct {
+        char failure[1024]; /* what the task reads: the sink's failure */
+    } task;
+    sl_op op;
 } sink_sub;
 
 static void sink_start(sink_sub *k, sl_job_spec *spec, const char *job, int s, int p,
                        const sl_buf *old, int oldp)
 {
     memset(k, 0, sizeof(*k));
-    snprintf(k->run.job_id, sizeof(k->run.job_id), "%s", job);
-    k->run.attempt = 1;
-    k->run.spec = spec;
-    sluice__checkpoint_metadata__init(&k->md);
-    k->run.restore_md = oldp > 0 ? &k->md : NULL;
-    k->task.run = &k->run;
-    k->task.subtask = s;
-    k->task.parallelism = p;
-    k->op = (sl_operator){.ops = &sl_op_file_sink, .stage = &spec->stages[1], .task = &k->task};
+    sl_op_ctx ctx = test_ctx(spec, job, s, p, k->task.failure, sizeof(k->task.failure));
+    ctx.restoring = oldp > 0;
+    k->op = (sl_op){.ops = &sl_op_file_sink, .stage = &spec->stages[1], .ctx = ctx, .nin = 1,
+                    .in = {&spec->stages[spec->stages[1].inputs[0]].out_schema}};
     ck_assert_int_eq(k->op.ops->open(&k->op), SL_OK);
     for (int o = 0; o < oldp; o++)
         ck_assert_msg(k->op.ops->restore(&k->op, old[o].p, old[o].len) == SL_OK, "%s",
@@ -449,7 +457,7 @@ START_TEST(test_file_sink_restores_another_jobs_lineages_rescaled)
         sl_buf_free(&later);
         if (s == 1)
             ck_assert_int_eq(a[s].op.ops->notify_complete(&a[s].op, 2), SL_OK);
-        memcpy(uid[s], a[s].task.run->job_id, 8);
+        memcpy(uid[s], a[s].op.ctx.job_id, 8);
     }
     /* the uids: from the file names */
     for (int s = 0; s < 2; s++) {
