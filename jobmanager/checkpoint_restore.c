@@ -1,11 +1,12 @@
-/* The restore point of a job's next attempt: sl_chk_pick_restore (loop
+/* The restore point of a job's next attempt (checkpoint_restore.h):
+ * sl_restore_pick (loop
  * thread; jm->mu released around the reads) chooses the newest retained
  * completed checkpoint whose _metadata reads and whose state files verify,
  * else an older one, else the savepoint or checkpoint the job started from,
  * else none: starting without state is allowed only if the job has no state
  * (never completed a checkpoint, not started from one) or
  * execution.state-recovery.allow-empty-on-failure says so; otherwise the
- * caller fails the job with the reasons. sl_chk_use_restore makes the
+ * caller fails the job with the reasons. sl_restore_use makes the
  * choice the current attempt's. */
 #include <inttypes.h>
 #include <limits.h>
@@ -17,12 +18,10 @@
 #include "common/checkpoint_store.h"
 #include "common/log.h"
 #include "common/status.h"
-#include "jobmanager/checkpoint_internal.h"
-#include "jobmanager/jobmanager.h"
+#include "jobmanager/checkpoint_restore.h"
 
-void sl_chk_use_restore(sl_job *job)
+void sl_restore_use(sl_coord *cc)
 {
-    sl_chk_coord *cc = &job->chk;
     free(cc->restored_from_dir);
     cc->restored_from_dir = cc->restore_dir;
     cc->restored_from_id = cc->restore_id;
@@ -69,34 +68,32 @@ static void add_reason(char *why, size_t len, const char *fmt, ...)
 
 /* No checkpoint of this job verifies: the savepoint or checkpoint it was
  * started from (run -s), if that still does. */
-static void pick_initial(sl_jm *jm, sl_job *job, char *why, size_t whylen)
+static void pick_initial(sl_coord *cc, sl_coord_view *v, char *why, size_t whylen)
 {
-    sl_chk_coord *cc = &job->chk;
     char dir[PATH_MAX], err[PATH_MAX + 512];
     Sluice__CheckpointMetadata *md = NULL;
     snprintf(dir, sizeof(dir), "%s", cc->initial_dir);
-    pthread_mutex_unlock(&jm->mu);
+    sl_coord_view_unlock(v);
     int rv = sl_metadata_read(dir, &md, err, sizeof(err));
     if (rv == SL_OK)
         rv = sl_checkpoint_verify(dir, md, err, sizeof(err));
     if (md != NULL)
         sluice__checkpoint_metadata__free_unpacked(md, NULL);
-    pthread_mutex_lock(&jm->mu);
+    sl_coord_view_relock(v);
     if (rv == SL_OK && (cc->restore_dir = strdup(dir)) != NULL) {
         cc->restore_id = cc->initial_id;
         return;
     }
     if (rv == SL_OK)
         snprintf(err, sizeof(err), "out of memory");
-    sl_warn("job %s: %s, which it started from, does not verify (%s)", job->id, dir, err);
+    sl_warn("job %s: %s, which it started from, does not verify (%s)", v->job_id, dir, err);
     add_reason(why, whylen, "%s, which the job started from: %s", dir, err);
 }
 
 /* Tries the retained checkpoints, newest first; the reasons of those that
  * do not verify go to why. SL_ENOMEM, SL_EBUSY (stopping), else SL_OK. */
-static int pick_retained(sl_jm *jm, sl_job *job, char *why, size_t whylen)
+static int pick_retained(sl_coord *cc, sl_coord_view *v, char *why, size_t whylen)
 {
-    sl_chk_coord *cc = &job->chk;
     char dir[PATH_MAX], err[PATH_MAX + 512];
     size_t n = cc->nretained;
     if (n == 0)
@@ -105,20 +102,20 @@ static int pick_retained(sl_jm *jm, sl_job *job, char *why, size_t whylen)
     if (ids == NULL)
         return SL_ENOMEM;
     memcpy(ids, cc->retained, n * sizeof(*ids));
-    for (size_t k = n; k-- > 0 && !jm->stopping && cc->root != NULL;) {
-        if (sl_chk_path(cc->root, job->id, ids[k], dir, sizeof(dir)) != SL_OK) {
+    for (size_t k = n; k-- > 0 && !sl_coord_view_stopping(v) && cc->root != NULL;) {
+        if (sl_chk_path(cc->root, v->job_id, ids[k], dir, sizeof(dir)) != SL_OK) {
             add_reason(why, whylen, "checkpoint %" PRIu64 ": its path is too long", ids[k]);
             continue;
         }
-        pthread_mutex_unlock(&jm->mu);
-        int rv = verify_one(dir, job->id, ids[k], err, sizeof(err));
-        pthread_mutex_lock(&jm->mu);
+        sl_coord_view_unlock(v);
+        int rv = verify_one(dir, v->job_id, ids[k], err, sizeof(err));
+        sl_coord_view_relock(v);
         if (rv == SL_OK && (cc->restore_dir = strdup(dir)) != NULL) {
             cc->restore_id = ids[k];
             if (k + 1 < n)
                 sl_warn("job %s: restoring checkpoint %" PRIu64 ", older than checkpoint %" PRIu64
                         ": output committed after checkpoint %" PRIu64 " stays and may be "
-                        "written again", job->id, ids[k], ids[n - 1], ids[k]);
+                        "written again", v->job_id, ids[k], ids[n - 1], ids[k]);
             break;
         }
         if (rv == SL_OK)
@@ -128,35 +125,34 @@ static int pick_retained(sl_jm *jm, sl_job *job, char *why, size_t whylen)
         add_reason(why, whylen, "checkpoint %" PRIu64 ": %s", ids[k], err);
     }
     free(ids);
-    return jm->stopping ? SL_EBUSY : SL_OK;
+    return sl_coord_view_stopping(v) ? SL_EBUSY : SL_OK;
 }
 
-int sl_chk_pick_restore(sl_jm *jm, sl_job *job, char *err, size_t errlen)
+int sl_restore_pick(sl_coord *cc, sl_coord_view *v, char *err, size_t errlen)
 {
-    sl_chk_coord *cc = &job->chk;
-    char why[SL_CHK_REASON_MAX] = "";
+    char why[SL_COORD_REASON_MAX] = "";
     free(cc->restore_dir);
     cc->restore_dir = NULL;
     cc->restore_id = 0;
     int has_state = cc->nretained > 0 || cc->initial_id != 0;
-    int rv = pick_retained(jm, job, why, sizeof(why));
+    int rv = pick_retained(cc, v, why, sizeof(why));
     if (rv == SL_ENOMEM)
         add_reason(why, sizeof(why), "out of memory while choosing a checkpoint");
     if (rv == SL_EBUSY)
         return rv;
-    if (cc->restore_id == 0 && cc->initial_id != 0 && !jm->stopping)
-        pick_initial(jm, job, why, sizeof(why));
-    if (jm->stopping)
+    if (cc->restore_id == 0 && cc->initial_id != 0 && !sl_coord_view_stopping(v))
+        pick_initial(cc, v, why, sizeof(why));
+    if (sl_coord_view_stopping(v))
         return SL_EBUSY;
     if (cc->restore_id != 0)
         return SL_OK;
     if (!has_state) {
-        sl_info("job %s: no completed checkpoint to restore; starting without state", job->id);
+        sl_info("job %s: no completed checkpoint to restore; starting without state", v->job_id);
         return SL_OK;
     }
     if (cc->allow_empty) {
         sl_warn("job %s: no checkpoint to restore from verifies (%s); starting without state "
-                "(execution.state-recovery.allow-empty-on-failure is true)", job->id, why);
+                "(execution.state-recovery.allow-empty-on-failure is true)", v->job_id, why);
         return SL_OK;
     }
     snprintf(err, errlen,

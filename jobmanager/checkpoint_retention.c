@@ -1,10 +1,4 @@
-/* Which checkpoint folders stay on disk. This module owns cc->retained (the
- * ids of the completed checkpoints kept, ascending) and every removal of a
- * checkpoint folder: checkpoints beyond state.checkpoints.num-retained,
- * failed ones, sweeps of chk-* folders neither retained nor pending (after a
- * late ack, after the job ended) and, when the job FINISHED or was
- * CANCELED with DELETE_ON_CANCELLATION, all of its checkpoints and then its
- * folder if empty. Removals run on the loop thread with jm->mu released. */
+/* Which checkpoint folders stay on disk (checkpoint_retention.h). */
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
@@ -17,12 +11,12 @@
 #include "common/log.h"
 #include "common/status.h"
 #include "common/util.h"
-#include "jobmanager/checkpoint_internal.h"
-#include "jobmanager/jobmanager.h"
+#include "jobmanager/checkpoint_record.h"
+#include "jobmanager/checkpoint_retention.h"
 
 /* ---- the retained list */
 
-int sl_chk_retained_has(const sl_chk_coord *cc, uint64_t id)
+int sl_retention_has(const sl_coord *cc, uint64_t id)
 {
     for (size_t i = 0; i < cc->nretained; i++)
         if (cc->retained[i] == id)
@@ -30,7 +24,7 @@ int sl_chk_retained_has(const sl_chk_coord *cc, uint64_t id)
     return 0;
 }
 
-int sl_chk_retained_add(sl_chk_coord *cc, uint64_t id)
+int sl_retention_add(sl_coord *cc, uint64_t id)
 {
     if (cc->nretained == cc->cap_retained) {
         size_t ncap = cc->cap_retained ? cc->cap_retained * 2 : 8;
@@ -47,113 +41,103 @@ int sl_chk_retained_add(sl_chk_coord *cc, uint64_t id)
 /* ---- removing folders */
 
 /* jm->mu is released around each of these. */
-static int remove_unlocked(sl_jm *jm, const char *path)
+static int remove_unlocked(sl_coord_view *v, const char *path)
 {
     char p[PATH_MAX];
     snprintf(p, sizeof(p), "%s", path);
-    pthread_mutex_unlock(&jm->mu);
+    sl_coord_view_unlock(v);
     int rv = sl_remove_tree(p);
     int e = errno;
-    pthread_mutex_lock(&jm->mu);
+    sl_coord_view_relock(v);
     if (rv != SL_OK)
         sl_warn("cannot remove %s: %s", p, rv == SL_EIO ? strerror(e) : sl_strerror(rv));
     return rv;
 }
 
 /* Keeps the newest num_retained completed checkpoints, then sweeps. */
-void sl_chk_apply_retention(sl_jm *jm, sl_job *job)
+void sl_retention_apply(sl_coord *cc, sl_coord_view *v)
 {
-    sl_chk_coord *cc = &job->chk;
     char dir[PATH_MAX];
     while (cc->nretained > (size_t)cc->num_retained) {
         uint64_t id = cc->retained[0];
         memmove(cc->retained, cc->retained + 1, (cc->nretained - 1) * sizeof(*cc->retained));
         cc->nretained--;
-        if (sl_chk_path(cc->root, job->id, id, dir, sizeof(dir)) != SL_OK)
+        if (sl_chk_path(cc->root, v->job_id, id, dir, sizeof(dir)) != SL_OK)
             continue;
-        sl_info("job %s: removing checkpoint %" PRIu64 " (%" PRId64 " retained)", job->id, id,
+        sl_info("job %s: removing checkpoint %" PRIu64 " (%" PRId64 " retained)", v->job_id, id,
                 cc->num_retained);
-        remove_unlocked(jm, dir);
+        remove_unlocked(v, dir);
     }
     cc->sweep = 1;
 }
 
-/* Removes the folders of failed checkpoints and tells the taskmanagers. */
-void sl_chk_cleanup_failed(sl_jm *jm, sl_job *job)
+void sl_retention_cleanup_failed(sl_coord *cc, sl_coord_view *v)
 {
-    for (sl_checkpoint *c = job->chk.history; c != NULL && !jm->stopping; c = c->next) {
-        if (c->status != SL_CHK_FAILED)
+    for (sl_ckpt *c = cc->history; c != NULL && !sl_coord_view_stopping(v); c = c->next) {
+        if (c->status != SL_CKPT_FAILED || !c->cleanup)
             continue;
-        if (c->cleanup) {
-            c->cleanup = 0;
-            sl_chk_free_acks(c);
-            remove_unlocked(jm, c->dir);
-        }
-        if (c->notify_abort) {
-            c->notify_abort = 0;
-            sl_chk_notify_tms(jm, job, c->id, c->attempt, 0);
-        }
+        c->cleanup = 0;
+        sl_ckpt_free_acks(c);
+        remove_unlocked(v, c->dir);
     }
 }
 
 /* Removes every chk-* folder of the job that is neither retained nor
  * pending, logging why. */
-static void sweep_for(sl_jm *jm, sl_job *job, const char *why)
+static void sweep_for(sl_coord *cc, sl_coord_view *v, const char *why)
 {
-    sl_chk_coord *cc = &job->chk;
     uint64_t *ids = NULL;
     size_t n = 0;
     char dir[PATH_MAX];
     cc->sweep = 0;
     if (cc->root == NULL)
         return; /* savepoints only: nothing of ours to sweep */
-    pthread_mutex_unlock(&jm->mu);
-    int rv = sl_checkpoint_list_all(cc->root, job->id, &ids, &n);
-    pthread_mutex_lock(&jm->mu);
+    sl_coord_view_unlock(v);
+    int rv = sl_checkpoint_list_all(cc->root, v->job_id, &ids, &n);
+    sl_coord_view_relock(v);
     if (rv != SL_OK) {
-        sl_warn("job %s: cannot list its checkpoint folders: %s", job->id, sl_strerror(rv));
+        sl_warn("job %s: cannot list its checkpoint folders: %s", v->job_id, sl_strerror(rv));
         return;
     }
-    for (size_t i = 0; i < n && !jm->stopping; i++) {
-        const sl_checkpoint *c = sl_chk_find(cc, ids[i]);
-        if (sl_chk_retained_has(cc, ids[i]) || (c != NULL && c->status == SL_CHK_PENDING))
+    for (size_t i = 0; i < n && !sl_coord_view_stopping(v); i++) {
+        const sl_ckpt *c = sl_ckpt_find(cc, ids[i]);
+        if (sl_retention_has(cc, ids[i]) || (c != NULL && c->status == SL_CKPT_PENDING))
             continue;
-        if (sl_chk_path(cc->root, job->id, ids[i], dir, sizeof(dir)) != SL_OK)
+        if (sl_chk_path(cc->root, v->job_id, ids[i], dir, sizeof(dir)) != SL_OK)
             continue;
-        sl_info("job %s: removing %s (%s)", job->id, dir, why);
-        remove_unlocked(jm, dir);
+        sl_info("job %s: removing %s (%s)", v->job_id, dir, why);
+        remove_unlocked(v, dir);
     }
     free(ids);
 }
 
-void sl_chk_sweep(sl_jm *jm, sl_job *job)
+void sl_retention_sweep(sl_coord *cc, sl_coord_view *v)
 {
-    sweep_for(jm, job, "neither retained nor in progress");
+    sweep_for(cc, v, "neither retained nor in progress");
 }
 
 /* The job's checkpoints are of no more use: every chk-* folder and shared/
  * go, then the job's folder if that left it empty (a savepoint or anything
  * else someone put there stays). */
-static void discard_all(sl_jm *jm, sl_job *job, const char *why)
+static void discard_all(sl_coord *cc, sl_coord_view *v, const char *why)
 {
-    sl_chk_coord *cc = &job->chk;
     char dir[PATH_MAX];
     cc->nretained = 0;
-    sweep_for(jm, job, why);
-    if (cc->root == NULL || jm->stopping)
+    sweep_for(cc, v, why);
+    if (cc->root == NULL || sl_coord_view_stopping(v))
         return;
-    if (sl_chk_shared_path(cc->root, job->id, dir, sizeof(dir)) == SL_OK)
-        remove_unlocked(jm, dir);
-    if (sl_job_chk_root(cc->root, job->id, dir, sizeof(dir)) != SL_OK)
+    if (sl_chk_shared_path(cc->root, v->job_id, dir, sizeof(dir)) == SL_OK)
+        remove_unlocked(v, dir);
+    if (sl_job_chk_root(cc->root, v->job_id, dir, sizeof(dir)) != SL_OK)
         return;
-    pthread_mutex_unlock(&jm->mu);
+    sl_coord_view_unlock(v);
     int rv = rmdir(dir);
     int e = errno;
-    pthread_mutex_lock(&jm->mu);
+    sl_coord_view_relock(v);
     if (rv == 0)
-        sl_info("job %s: removed %s (%s)", job->id, dir, why);
+        sl_info("job %s: removed %s (%s)", v->job_id, dir, why);
     else if (e != ENOENT)
-        sl_info("job %s: %s stays: %s", job->id, dir,
+        sl_info("job %s: %s stays: %s", v->job_id, dir,
                 e == ENOTEMPTY || e == EEXIST ? "it holds more than checkpoints" : strerror(e));
 }
 
@@ -161,15 +145,27 @@ static void discard_all(sl_jm *jm, sl_job *job, const char *why)
  * (the newest num-retained), and those of a CANCELED one with
  * RETAIN_ON_CANCELLATION; a FINISHED job's, and a CANCELED one's with
  * DELETE_ON_CANCELLATION, are discarded. Savepoints are never touched. */
-void sl_chk_end_cleanup(sl_jm *jm, sl_job *job)
+void sl_retention_end_cleanup(sl_coord *cc, sl_coord_view *v)
 {
-    sl_chk_coord *cc = &job->chk;
-    if (job->state == SLUICE__JOB_STATE__JOB_FAILED ||
-        (job->state == SLUICE__JOB_STATE__JOB_CANCELED && cc->retain_on_cancel)) {
-        sl_chk_sweep(jm, job);
+    Sluice__JobState st = cc->end_state;
+    if (st == SLUICE__JOB_STATE__JOB_FAILED ||
+        (st == SLUICE__JOB_STATE__JOB_CANCELED && cc->retain_on_cancel)) {
+        sl_retention_sweep(cc, v);
         return;
     }
-    discard_all(jm, job,
-                job->state == SLUICE__JOB_STATE__JOB_FINISHED ? "the job finished"
-                                                               : "DELETE_ON_CANCELLATION");
+    discard_all(cc, v,
+                st == SLUICE__JOB_STATE__JOB_FINISHED ? "the job finished"
+                                                      : "DELETE_ON_CANCELLATION");
+}
+
+uint64_t sl_retention_latest(const sl_coord *cc, const char *job_id, char *dir, size_t dirlen)
+{
+    if (dirlen > 0)
+        dir[0] = '\0';
+    if (cc->root == NULL || cc->nretained == 0)
+        return 0;
+    uint64_t id = cc->retained[cc->nretained - 1];
+    if (sl_chk_path(cc->root, job_id, id, dir, dirlen) != SL_OK)
+        return 0;
+    return id;
 }

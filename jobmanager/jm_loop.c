@@ -1,62 +1,41 @@
-/* Jobmanager start/stop and the loop thread.
+/* Jobmanager start/stop and the loop thread: the top of the stack.
  *
- * The loop wakes when a handler records something (sl_jm_kick), when a
+ * The loop wakes when a handler records something (sl_wake_kick), when a
  * connection or a call to a taskmanager ends, and at least every
  * SL_JM_TICK_MS. Each round it checks taskmanagers (connections,
  * heartbeats, new clients), judges the calls that ended, then advances
- * every job's state machine. It is the only thread that calls
+ * every job's state machine (job.c acts on what the registry and the
+ * calls' outcomes report). It is the only thread that calls
  * taskmanagers, and it never waits for one: calls are started on one round
  * and their outcomes taken on a later one (tm_calls.h). */
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "common/log.h"
 #include "common/status.h"
 #include "common/util.h"
 #include "jobmanager/jobmanager.h"
 
-void sl_jm_kick(sl_jm *jm)
-{
-    jm->kicked = 1;
-    pthread_cond_signal(&jm->cv);
-}
-
-/* Hands every ended call to the module that started it. */
+/* Hands every ended call to the job module (which asks the registry, the
+ * scheduler and the coordinator). */
 static void take_outcomes(sl_jm *jm)
 {
     sl_tm_outcome o;
     while (sl_tm_calls_take(&jm->calls, &o)) {
-        sl_jm_sched_outcome(jm, &o);
-        if (o.key.kind == SL_CALL_TRIGGER || o.key.kind == SL_CALL_NOTIFY)
-            sl_chk_call_outcome(jm, &o);
+        sl_jm_job_call_ended(jm, &o);
         sl_tm_outcome_clear(&o);
     }
 }
 
 static void loop_round(sl_jm *jm)
 {
-    sl_jm_tm_tick(jm);
+    sl_tmreg_tick(jm);
+    sl_jm_job_tms_lost(jm);
     take_outcomes(jm);
     for (sl_job *job = jm->jobs; job != NULL && !jm->stopping; job = job->next)
         sl_jm_job_step(jm, job);
-    sl_jm_jobs_trim(jm);
-}
-
-static void loop_wait(sl_jm *jm)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    ts.tv_nsec += (long)SL_JM_TICK_MS * 1000000L;
-    if (ts.tv_nsec >= 1000000000L) {
-        ts.tv_sec++;
-        ts.tv_nsec -= 1000000000L;
-    }
-    while (!jm->kicked && !jm->stopping)
-        if (pthread_cond_timedwait(&jm->cv, &jm->mu, &ts) == ETIMEDOUT)
-            break;
+    sl_jm_job_trim(jm);
 }
 
 static void *loop_main(void *arg)
@@ -64,9 +43,9 @@ static void *loop_main(void *arg)
     sl_jm *jm = arg;
     pthread_mutex_lock(&jm->mu);
     while (!jm->stopping) {
-        jm->kicked = 0;
+        jm->wake.kicked = 0;
         loop_round(jm);
-        loop_wait(jm);
+        sl_wake_wait(&jm->wake, &jm->mu, SL_JM_TICK_MS, &jm->stopping);
     }
     pthread_mutex_unlock(&jm->mu);
     return NULL;
@@ -94,22 +73,16 @@ static int read_config(sl_jm *jm, const sl_config *cfg)
     jm->max_msg = (size_t)max_msg;
     jm->default_par = (int)par;
     jm->cfg = cfg;
-    sl_tm_calls_init(&jm->calls, &jm->mu, &jm->cv, &jm->kicked);
+    sl_tm_calls_init(&jm->calls, &jm->mu, &jm->wake.cv, &jm->wake.kicked);
     return SL_OK;
 }
 
 static int init_sync(sl_jm *jm)
 {
-    pthread_condattr_t ca;
-    if (pthread_condattr_init(&ca) != 0)
-        return SL_ENOMEM;
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    int rv = pthread_cond_init(&jm->cv, &ca);
-    pthread_condattr_destroy(&ca);
-    if (rv != 0)
+    if (sl_wake_init(&jm->wake) != SL_OK)
         return SL_ENOMEM;
     if (pthread_mutex_init(&jm->mu, NULL) != 0) {
-        pthread_cond_destroy(&jm->cv);
+        sl_wake_destroy(&jm->wake);
         return SL_ENOMEM;
     }
     return SL_OK;
@@ -128,7 +101,7 @@ static int start_server(sl_jm *jm)
         return rv;
     snprintf(url, sizeof(url), "tcp://%s:%lld", addr, (long long)port);
     rv = sl_rpc_server_start_role(SL_RPC_SERVE_JOBMANAGER, url, SL_JM_RPC_WORKERS, jm->max_msg,
-                                  sl_jm_handle, jm, &jm->server, &bound);
+                                  sl_jm_rpc_handle, jm, &jm->server, &bound);
     if (rv != SL_OK)
         return rv;
     sl_info("jobmanager listening on tcp://%s:%d", addr, bound ? bound : (int)port);
@@ -158,7 +131,7 @@ fail_server:
     sl_rpc_server_stop(jm->server);
 fail_sync:
     pthread_mutex_destroy(&jm->mu);
-    pthread_cond_destroy(&jm->cv);
+    sl_wake_destroy(&jm->wake);
 fail_free:
     free(jm);
     return rv;
@@ -172,14 +145,14 @@ void sl_jm_stop(sl_jm *jm)
     jm->server = NULL;
     pthread_mutex_lock(&jm->mu);
     jm->stopping = 1;
-    pthread_cond_signal(&jm->cv);
+    sl_wake_kick(&jm->wake);
     pthread_mutex_unlock(&jm->mu);
     if (jm->loop_started)
         pthread_join(jm->loop, NULL);
     sl_tm_calls_free(&jm->calls); /* before the clients close */
-    sl_jm_tms_free(jm);
-    sl_jm_jobs_free(jm);
+    sl_tmreg_free_all(jm);
+    sl_jm_job_free_all(jm);
     pthread_mutex_destroy(&jm->mu);
-    pthread_cond_destroy(&jm->cv);
+    sl_wake_destroy(&jm->wake);
     free(jm);
 }

@@ -14,6 +14,11 @@
  *      v
  *   FAILING --tasks terminal--> FAILED   (strategy refuses, or no slots in time)
  *
+ * No other transition is allowed (sl_jm_job_transition_ok); this module
+ * alone changes a job's state, acting on what the modules below return:
+ * the scheduler (the attempt runs, or a call failed), the coordinator (too
+ * many failed checkpoints), the registry (a taskmanager was lost).
+ *
  * Jobs are kept in submission order; terminal ones are forgotten beyond
  * SL_JM_MAX_DONE_JOBS. Submissions carry a request id so a resent submit
  * returns the job it created the first time. */
@@ -26,21 +31,9 @@
 #include "common/log.h"
 #include "common/status.h"
 #include "common/util.h"
+#include "jobmanager/checkpoint_restore.h"
 #include "jobmanager/jobmanager.h"
-#include "jobmanager/udf_check.h"
-
-
-int sl_jm_job_terminal(Sluice__JobState s)
-{
-    return s == SLUICE__JOB_STATE__JOB_FAILED || s == SLUICE__JOB_STATE__JOB_CANCELED ||
-           s == SLUICE__JOB_STATE__JOB_FINISHED;
-}
-
-int sl_jm_task_terminal(Sluice__TaskState s)
-{
-    return s == SLUICE__TASK_STATE__TASK_FINISHED || s == SLUICE__TASK_STATE__TASK_CANCELED ||
-           s == SLUICE__TASK_STATE__TASK_FAILED;
-}
+#include "jobmanager/savepoint.h"
 
 static const char *job_name(const sl_job *job)
 {
@@ -59,8 +52,10 @@ static void job_free(sl_job *job)
 {
     if (job == NULL)
         return;
-    sl_chk_free(&job->chk);
-    sl_jm_udf_forget(job);
+    sl_coord_free(&job->coord);
+    sl_udfcheck_free(&job->udf);
+    free(job->view_tasks);
+    free(job->view_tms);
     sl_job_free(job->spec);
     sl_config_free(job->cfg);
     free(job->cfg_text);
@@ -126,7 +121,7 @@ static int job_config(sl_jm *jm, sl_job *job, char *err, size_t errlen)
         snprintf(err, errlen, "cannot serialize the job configuration: %s", sl_strerror(rv));
         return rv;
     }
-    if ((rv = sl_chk_init(&job->chk, job->cfg, err, errlen)) != SL_OK)
+    if ((rv = sl_coord_init(&job->coord, job->cfg, err, errlen)) != SL_OK)
         return rv;
     rv = sl_restart_strategy_init(&job->restart, job->cfg);
     if (rv != SL_OK)
@@ -139,7 +134,10 @@ static int job_tables(sl_job *job)
     const sl_job_graph *g = &job->graph;
     job->tasks = calloc((size_t)g->ntasks, sizeof(*job->tasks));
     job->slot_tm = calloc((size_t)g->slots_needed, sizeof(*job->slot_tm));
-    if (job->tasks == NULL || job->slot_tm == NULL)
+    job->view_tasks = calloc((size_t)g->ntasks, sizeof(*job->view_tasks));
+    job->view_tms = calloc((size_t)g->slots_needed, sizeof(*job->view_tms));
+    if (job->tasks == NULL || job->slot_tm == NULL || job->view_tasks == NULL ||
+        job->view_tms == NULL)
         return SL_ENOMEM;
     for (int t = 0; t < g->ntasks; t++) {
         int rv = sl_job_graph_task(g, t, &job->tasks[t].chain, &job->tasks[t].subtask);
@@ -163,8 +161,8 @@ static int job_new(sl_jm *jm, const Sluice__SubmitJob *s, sl_job **out, char *er
         goto fail;
     if ((rv = job_parse(jm, job, s->parallelism, err, errlen)) != SL_OK)
         goto fail;
-    if ((rv = sl_jm_udf_check(job->spec, job->file_name, s, err, errlen)) != SL_OK ||
-        (rv = sl_jm_udf_keep(job, s)) != SL_OK)
+    if ((rv = sl_udfcheck_check(job->spec, job->file_name, s, err, errlen)) != SL_OK ||
+        (rv = sl_udfcheck_copy(&job->udf, s)) != SL_OK)
         goto fail;
     if ((rv = job_build_graph(job, err, errlen)) != SL_OK)
         goto fail;
@@ -173,7 +171,8 @@ static int job_new(sl_jm *jm, const Sluice__SubmitJob *s, sl_job **out, char *er
     if ((rv = job_tables(job)) != SL_OK || (rv = sl_random_hex(job->id, 16)) != SL_OK)
         goto fail;
     if (s->restore_path[0] != '\0' &&
-        (rv = sl_sp_restore_check(job, s->restore_path, s->allow_non_restored, err, errlen)) !=
+        (rv = sl_savepoint_restore_check(&job->coord, job->spec, job->id, job->file_name,
+                                         s->restore_path, s->allow_non_restored, err, errlen)) !=
             SL_OK)
         goto fail;
     job->state = SLUICE__JOB_STATE__JOB_CREATED;
@@ -244,7 +243,7 @@ static int job_register(sl_jm *jm, const Sluice__SubmitJob *s, sl_job *job, char
     sl_info("job %s (%s) submitted from %s: %d tasks, %d slots, parallelism %d", job->id,
             job_name(job), job->file_name, job->graph.ntasks, job->graph.slots_needed,
             job->spec->parallelism);
-    sl_jm_kick(jm);
+    sl_wake_kick(&jm->wake);
     return SL_OK;
 }
 
@@ -286,30 +285,61 @@ cleanup:
 static void settle_tasks(sl_job *job)
 {
     for (int t = 0; t < job->graph.ntasks; t++)
-        if (!sl_jm_task_terminal(job->tasks[t].state))
+        if (!sl_sched_task_terminal(job->tasks[t].state))
             job->tasks[t].state = SLUICE__TASK_STATE__TASK_CANCELED;
 }
 
-void sl_jm_job_set_state(sl_jm *jm, sl_job *job, Sluice__JobState to)
+/* Bit (1 << to) set for every state `to` reachable from the index state. */
+#define ST(x) (1u << SLUICE__JOB_STATE__JOB_##x)
+static const unsigned transitions[] = {
+    [SLUICE__JOB_STATE__JOB_CREATED] = ST(RUNNING) | ST(RESTARTING) | ST(FAILING) | ST(FAILED) |
+                                       ST(CANCELLING),
+    [SLUICE__JOB_STATE__JOB_RUNNING] = ST(FINISHED) | ST(RESTARTING) | ST(FAILING) | ST(FAILED) |
+                                       ST(CANCELLING),
+    [SLUICE__JOB_STATE__JOB_RESTARTING] = ST(RUNNING) | ST(FAILING) | ST(FAILED) |
+                                          ST(CANCELLING),
+    [SLUICE__JOB_STATE__JOB_FAILING] = ST(FAILED),
+    [SLUICE__JOB_STATE__JOB_CANCELLING] = ST(CANCELED),
+    [SLUICE__JOB_STATE__JOB_FAILED] = 0,
+    [SLUICE__JOB_STATE__JOB_CANCELED] = 0,
+    [SLUICE__JOB_STATE__JOB_FINISHED] = 0,
+};
+#undef ST
+
+int sl_jm_job_transition_ok(Sluice__JobState from, Sluice__JobState to)
 {
+    size_t n = sizeof(transitions) / sizeof(transitions[0]);
+    if ((unsigned)from >= n || (unsigned)to >= n)
+        return 0;
+    return from == to || (transitions[from] & (1u << to)) != 0;
+}
+
+int sl_jm_job_set_state(sl_jm *jm, sl_job *job, Sluice__JobState to)
+{
+    if (!sl_jm_job_transition_ok(job->state, to)) {
+        sl_error("job %s (%s): refused to switch from %s to %s", job->id, job_name(job),
+                 sl_job_state_name(job->state), sl_job_state_name(to));
+        return SL_EINVAL;
+    }
     if (job->state == to)
-        return;
+        return SL_OK;
     sl_info("job %s (%s) switched from %s to %s", job->id, job_name(job),
             sl_job_state_name(job->state), sl_job_state_name(to));
     job->state = to;
     if (to == SLUICE__JOB_STATE__JOB_RUNNING) {
         job->restart_phase = SL_RP_NONE;
-        sl_chk_on_running(job);
+        sl_coord_on_running(&job->coord);
     } else if (to == SLUICE__JOB_STATE__JOB_CANCELLING) {
-        sl_chk_abort_all(job, "the job is being cancelled");
+        sl_coord_abort_all(&job->coord, job->id, "the job is being cancelled");
     }
     if (sl_jm_job_terminal(to)) {
         job->restart_phase = SL_RP_NONE;
         job->end_ms = sl_wall_ms();
         settle_tasks(job);
-        sl_jm_sched_release(jm, job);
-        sl_chk_on_job_end(job);
+        sl_sched_release(jm, job);
+        sl_coord_on_job_end(&job->coord, job->id, to);
     }
+    return SL_OK;
 }
 
 static int job_may_run_tasks(const sl_job *job)
@@ -332,11 +362,11 @@ static void record_failure(sl_job *job, const char *reason)
 /* No restart: FAILING while a taskmanager may still run tasks, else FAILED. */
 static void fail_for_good(sl_jm *jm, sl_job *job)
 {
-    sl_chk_abort_all(job, "the job failed");
+    sl_coord_abort_all(&job->coord, job->id, "the job failed");
     sl_jm_job_set_state(jm, job,
                         job_may_run_tasks(job) ? SLUICE__JOB_STATE__JOB_FAILING
                                                : SLUICE__JOB_STATE__JOB_FAILED);
-    sl_jm_kick(jm);
+    sl_wake_kick(&jm->wake);
 }
 
 static void begin_restart(sl_jm *jm, sl_job *job, int64_t delay_ms)
@@ -347,11 +377,11 @@ static void begin_restart(sl_jm *jm, sl_job *job, int64_t delay_ms)
                 job->attempt);
     sl_restart_strategy_describe(&job->restart, how, sizeof(how));
     sl_info("job %s (%s) will restart (restart strategy %s)", job->id, job_name(job), how);
-    sl_chk_abort_all(job, "job failover");
+    sl_coord_abort_all(&job->coord, job->id, "job failover");
     job->restart_phase = SL_RP_CANCEL;
     job->restart_delay_ms = delay_ms;
     sl_jm_job_set_state(jm, job, SLUICE__JOB_STATE__JOB_RESTARTING);
-    sl_jm_kick(jm);
+    sl_wake_kick(&jm->wake);
 }
 
 void sl_jm_job_fail(sl_jm *jm, sl_job *job, const char *reason)
@@ -386,12 +416,12 @@ void sl_jm_job_cancel(sl_jm *jm, sl_job *job)
         return;
     sl_info("job %s (%s): cancel requested", job->id, job_name(job));
     sl_jm_job_set_state(jm, job, SLUICE__JOB_STATE__JOB_CANCELLING);
-    sl_jm_kick(jm);
+    sl_wake_kick(&jm->wake);
 }
 
-void sl_jm_task_name(const sl_job *job, int t, char *buf, size_t len)
+static void task_name(const sl_job *job, int t, char *buf, size_t len)
 {
-    const sl_task *task = &job->tasks[t];
+    const sl_exec *task = &job->tasks[t];
     const sl_chain *c = &job->graph.chains[task->chain];
     snprintf(buf, len, "task %s %d/%d", c->name, task->subtask + 1, c->parallelism);
 }
@@ -403,7 +433,7 @@ static int report_valid(const sl_job *job, uint32_t attempt, uint32_t task, cons
     if (sl_jm_job_terminal(job->state) || !job->holds_slots || attempt != job->attempt ||
         task >= (uint32_t)job->graph.ntasks)
         return 0;
-    const sl_task *t = &job->tasks[task];
+    const sl_exec *t = &job->tasks[task];
     return strcmp(job->tms[job->slot_tm[t->subtask]].tm_id, tm_id) == 0;
 }
 
@@ -418,7 +448,7 @@ static uint64_t max_u64(uint64_t a, uint64_t b) { return a > b ? a : b; }
 
 /* Keeps the newest counters of the current attempt: they only grow within
  * an attempt, so a report overtaken by a later one never lowers them. */
-static void store_metrics(const sl_job *job, sl_task *t, const Sluice__TaskMetrics *m)
+static void store_metrics(const sl_job *job, sl_exec *t, const Sluice__TaskMetrics *m)
 {
     if (t->metrics_attempt != job->attempt) {
         t->metrics_attempt = job->attempt;
@@ -436,9 +466,10 @@ void sl_jm_job_task_metrics(sl_jm *jm, const char *tm_id, const Sluice__TaskMetr
         store_metrics(job, &job->tasks[m->task], m);
 }
 
-void sl_jm_task_metrics(const sl_job *job, int t, uint64_t *in, uint64_t *out, uint64_t *late)
+void sl_jm_job_task_counters(const sl_job *job, int t, uint64_t *in, uint64_t *out,
+                             uint64_t *late)
 {
-    const sl_task *task = &job->tasks[t];
+    const sl_exec *task = &job->tasks[t];
     int cur = task->metrics_attempt == job->attempt;
     *in = cur ? task->records_in : 0;
     *out = cur ? task->records_out : 0;
@@ -450,17 +481,17 @@ void sl_jm_job_task_update(sl_jm *jm, const Sluice__TaskStateUpdate *u)
     sl_job *job = sl_jm_job_find(jm, u->job_id);
     if (job == NULL || !update_valid(job, u))
         return;
-    sl_task *t = &job->tasks[u->task];
+    sl_exec *t = &job->tasks[u->task];
     char name[300], reason[1024];
     if (u->metrics != NULL)
         store_metrics(job, t, u->metrics);
-    sl_jm_task_name(job, (int)u->task, name, sizeof(name));
+    task_name(job, (int)u->task, name, sizeof(name));
     if (u->input_ended && !t->input_ended) {
         t->input_ended = 1;
         sl_info("job %s: %s read all its input", job->id, name);
-        sl_jm_kick(jm);
+        sl_wake_kick(&jm->wake);
     }
-    if (sl_jm_task_terminal(t->state) || t->state == u->state)
+    if (sl_sched_task_terminal(t->state) || t->state == u->state)
         return;
     sl_info("job %s: %s switched from %s to %s%s%s", job->id, name, sl_task_state_name(t->state),
             sl_task_state_name(u->state), u->message[0] ? ": " : "", u->message);
@@ -470,7 +501,7 @@ void sl_jm_job_task_update(sl_jm *jm, const Sluice__TaskStateUpdate *u)
                  u->message[0] ? u->message : "unknown cause");
         sl_jm_job_fail(jm, job, reason);
     }
-    sl_jm_kick(jm);
+    sl_wake_kick(&jm->wake);
 }
 
 static int all_tasks_finished(const sl_job *job)
@@ -481,12 +512,23 @@ static int all_tasks_finished(const sl_job *job)
     return 1;
 }
 
+/* One round of deploying the current attempt; acts on the result. */
+static void deploy(sl_jm *jm, sl_job *job)
+{
+    char reason[1024];
+    enum sl_sched_result r = sl_sched_deploy(jm, job, reason, sizeof(reason));
+    if (r == SL_SCHED_RUNNING)
+        sl_jm_job_set_state(jm, job, SLUICE__JOB_STATE__JOB_RUNNING);
+    else if (r == SL_SCHED_FAIL)
+        sl_jm_job_fail(jm, job, reason);
+}
+
 static void step_created(sl_jm *jm, sl_job *job)
 {
     /* holds_slots: the first attempt is being deployed (over several
      * rounds: the calls are asynchronous) */
-    if (job->holds_slots || sl_jm_sched_assign(jm, job) == SL_OK) {
-        sl_jm_sched_deploy(jm, job);
+    if (job->holds_slots || sl_sched_assign(jm, job) == SL_OK) {
+        deploy(jm, job);
         return;
     }
     int64_t waited = sl_now_ms() - job->wait_since_ms;
@@ -502,12 +544,12 @@ static void step_created(sl_jm *jm, sl_job *job)
 /* RESTARTING, first part: the failed attempt's tasks stop. */
 static int restart_cancel(sl_jm *jm, sl_job *job)
 {
-    sl_jm_sched_cancel(jm, job);
+    sl_sched_cancel(jm, job);
     if (job->state != SLUICE__JOB_STATE__JOB_RESTARTING || job->restart_phase != SL_RP_CANCEL ||
-        !sl_jm_sched_settled(jm, job))
+        !sl_sched_settled(jm, job))
         return 0;
     settle_tasks(job);
-    sl_jm_sched_release(jm, job);
+    sl_sched_release(jm, job);
     job->restart_phase = SL_RP_DELAY;
     job->restart_at_ms = sl_now_ms() + job->restart_delay_ms;
     sl_info("job %s: the tasks of attempt %u stopped; restarting in %lld ms", job->id,
@@ -518,10 +560,12 @@ static int restart_cancel(sl_jm *jm, sl_job *job)
 /* After the delay: the checkpoint to restore. */
 static int restart_pick(sl_jm *jm, sl_job *job)
 {
-    char why[SL_CHK_REASON_MAX];
+    char why[SL_COORD_REASON_MAX];
+    sl_coord_view v;
     if (sl_now_ms() < job->restart_at_ms)
         return 0;
-    int rv = sl_chk_pick_restore(jm, job, why, sizeof(why));
+    sl_jobview_fill(jm, job, &v);
+    int rv = sl_restore_pick(&job->coord, &v, why, sizeof(why));
     if (job->state != SLUICE__JOB_STATE__JOB_RESTARTING || job->restart_phase != SL_RP_DELAY ||
         rv == SL_EBUSY)
         return 0;
@@ -530,9 +574,9 @@ static int restart_pick(sl_jm *jm, sl_job *job)
         fail_for_good(jm, job);
         return 0;
     }
-    if (job->chk.restore_id != 0)
+    if (job->coord.restore_id != 0)
         sl_info("restarting job %s from checkpoint %" PRIu64 " (attempt %u) after %lld ms",
-                job->id, job->chk.restore_id, job->attempt + 1,
+                job->id, job->coord.restore_id, job->attempt + 1,
                 (long long)job->restart_delay_ms);
     else
         sl_info("restarting job %s without state (attempt %u) after %lld ms", job->id,
@@ -547,11 +591,11 @@ static int restart_pick(sl_jm *jm, sl_job *job)
 static void restart_deploy(sl_jm *jm, sl_job *job)
 {
     char reason[256];
-    if (sl_jm_sched_assign(jm, job) == SL_OK) {
+    if (sl_sched_assign(jm, job) == SL_OK) {
         job->restarts++;
         job->restart_phase = SL_RP_DEPLOY;
-        sl_chk_use_restore(job);
-        sl_jm_sched_deploy(jm, job);
+        sl_restore_use(&job->coord);
+        deploy(jm, job);
         return;
     }
     if (sl_now_ms() - job->wait_since_ms < jm->slot_wait_ms)
@@ -571,23 +615,37 @@ static void step_restarting(sl_jm *jm, sl_job *job)
     if (job->restart_phase == SL_RP_SLOTS)
         restart_deploy(jm, job);
     else if (job->restart_phase == SL_RP_DEPLOY)
-        sl_jm_sched_deploy(jm, job); /* the calls of the previous rounds answered */
+        deploy(jm, job); /* the calls of the previous rounds answered */
 }
 
 static void step_stopping(sl_jm *jm, sl_job *job)
 {
     Sluice__JobState from = job->state;
-    sl_jm_sched_cancel(jm, job);
-    if (job->state != from || !sl_jm_sched_settled(jm, job))
+    sl_sched_cancel(jm, job);
+    if (job->state != from || !sl_sched_settled(jm, job))
         return;
     sl_jm_job_set_state(jm, job,
                         from == SLUICE__JOB_STATE__JOB_FAILING ? SLUICE__JOB_STATE__JOB_FAILED
                                                                : SLUICE__JOB_STATE__JOB_CANCELED);
 }
 
+/* The coordinator's round: its verdict is acted on between its decisions
+ * and the rest (triggers, cleanup), which then see the job as it is. */
+static void checkpoint_round(sl_jm *jm, sl_job *job)
+{
+    sl_coord_view v;
+    sl_coord_outcome out;
+    sl_jobview_fill(jm, job, &v);
+    sl_coord_judge(&job->coord, &v, &out);
+    if (out.verdict == SL_COORD_FAIL_JOB)
+        sl_jm_job_fail(jm, job, out.reason);
+    sl_jobview_fill(jm, job, &v);
+    sl_coord_act(&job->coord, &v);
+}
+
 void sl_jm_job_step(sl_jm *jm, sl_job *job)
 {
-    sl_chk_step(jm, job); /* first: completes what finished before tasks end */
+    checkpoint_round(jm, job); /* first: completes what finished before tasks end */
     switch (job->state) {
     case SLUICE__JOB_STATE__JOB_CREATED:
         step_created(jm, job);
@@ -608,7 +666,7 @@ void sl_jm_job_step(sl_jm *jm, sl_job *job)
     }
 }
 
-void sl_jm_jobs_trim(sl_jm *jm)
+void sl_jm_job_trim(sl_jm *jm)
 {
     int done = 0;
     for (sl_job *job = jm->jobs; job != NULL; job = job->next)
@@ -626,7 +684,7 @@ void sl_jm_jobs_trim(sl_jm *jm)
     }
 }
 
-void sl_jm_jobs_free(sl_jm *jm)
+void sl_jm_job_free_all(sl_jm *jm)
 {
     sl_job *job = jm->jobs;
     while (job != NULL) {
@@ -635,4 +693,44 @@ void sl_jm_jobs_free(sl_jm *jm)
         job = next;
     }
     jm->jobs = NULL;
+}
+
+/* ---- reports from below (jm->mu held) */
+
+void sl_jm_job_ack(sl_jm *jm, const Sluice__AckCheckpoint *a)
+{
+    sl_coord_view v;
+    sl_job *job = sl_jm_job_find(jm, a->job_id);
+    if (job == NULL)
+        return;
+    sl_jobview_fill(jm, job, &v);
+    if (sl_coord_on_ack(&job->coord, &v, a))
+        sl_wake_kick(&jm->wake);
+}
+
+void sl_jm_job_tms_lost(sl_jm *jm)
+{
+    char tm_id[SL_TM_ID_MAX + 1], reason[1024];
+    while (sl_tmreg_take_loss(jm, tm_id, reason, sizeof(reason)))
+        for (sl_job *job = jm->jobs; job != NULL; job = job->next)
+            if (job->holds_slots && !sl_jm_job_terminal(job->state) &&
+                sl_sched_slots_on(job, tm_id) > 0)
+                sl_jm_job_fail(jm, job, reason);
+}
+
+void sl_jm_job_call_ended(sl_jm *jm, const sl_tm_outcome *o)
+{
+    char reason[1024];
+    sl_coord_view v;
+    sl_tmreg_call_ended(jm, o);
+    sl_jm_job_tms_lost(jm); /* a dropped connection is the cause to report */
+    sl_job *job = sl_jm_job_find(jm, o->key.job_id);
+    if (job == NULL)
+        return;
+    if (sl_sched_outcome(job, o, reason, sizeof(reason)) == SL_SCHED_FAIL)
+        sl_jm_job_fail(jm, job, reason);
+    if (o->key.kind == SL_CALL_TRIGGER || o->key.kind == SL_CALL_NOTIFY) {
+        sl_jobview_fill(jm, job, &v);
+        sl_coord_call_outcome(&job->coord, &v, o);
+    }
 }

@@ -1,15 +1,59 @@
 /* The jobmanager: shared state and the internal API of its modules.
  *
- *   main.c           arguments, configuration, signals
+ * A downward stack: each module calls only the ones below it and reports
+ * up by return values. From the top:
+ *
+ *   main.c           arguments, configuration, signals -> jm_loop
  *   jm_loop.c        start/stop, the loop thread (the only one that talks to
- *                    taskmanagers, opens/closes their clients, frees objects)
+ *                    taskmanagers, opens/closes their clients, frees
+ *                    objects): each round the registry's tick, the job
+ *                    module's losses and call outcomes, every job's step
  *   rpc_handlers.c   requests from taskmanagers and the CLI (worker threads)
- *   tm_registry.c    registered taskmanagers: heartbeats, connections, loss
- *   job.c            the job table, submission, the job state machine
- *   scheduler.c      slot assignment, deploy/start/cancel calls, their outcomes
- *   tm_calls.c       the calls to taskmanagers in flight (asynchronous RPCs)
- *   checkpoint_coordinator.c  checkpoints of a job (see its header)
+ *                    -> job, job_view, coordinator, savepoint, stats, registry
+ *   job.c            the job table, submission, the job state machine: the
+ *                    only module that changes a job's state; acts on what
+ *                    the modules below return -> scheduler, job_view,
+ *                    coordinator, restore, savepoint, udf_check, registry
+ *   job_view.c       the coordinator's read-only view of a job attempt and
+ *                    its hooks (sends, the lock) -> tm_send, registry
+ *   scheduler.c      slot assignment, deploy/start/cancel calls, their
+ *                    outcomes (returned as "fail the job: reason",
+ *                    "running") -> registry, tm_calls
+ *   checkpoint_coordinator.c  checkpoints of a job (see its header), on its
+ *                    own struct and the view; returns "checkpoint n
+ *                    complete" / "fail the job: reason"
+ *                    -> checkpoint_trigger, checkpoint_retention,
+ *                       checkpoint_record
+ *   savepoint.c      savepoint trigger/status/dispose, run -s checks
+ *                    -> checkpoint_record, checkpoint_restore
+ *   checkpoint_stats.c        statistics replies -> record, retention
+ *   checkpoint_trigger.c      when a checkpoint is due; trigger/notify calls
+ *                             (through the view's send hook) -> record
+ *   checkpoint_retention.c    which checkpoint folders stay -> record
+ *   checkpoint_restore.c      choosing and verifying the restore point
+ *   checkpoint_record.c       the checkpoint records
  *   restart_strategy.c        whether and when a failed job restarts
+ *   udf_check.c      udf libraries of a submission: checks, the job's copy
+ *   tm_send.c        starts a checkpoint call to a registered taskmanager
+ *                    (refuses unusable and stalled ones) -> registry, tm_calls
+ *   tm_registry.c    registered taskmanagers: heartbeats, connections, loss
+ *                    (returned as pending losses, not acted on) -> tm_calls
+ *   tm_calls.c       the calls to taskmanagers in flight (asynchronous RPCs)
+ *   wake.c           the loop's wake-up (a leaf every module may kick)
+ *
+ * The one deliberate callback: the coordinator's view hooks
+ * (checkpoint_view.h: send a trigger/notify call, release and retake the
+ * lock around file system work), given by job_view.c. No loop of calls
+ * between files otherwise.
+ *
+ * Prefixes: sl_jm_ (jm_loop), sl_jm_rpc_ (rpc_handlers), sl_jm_job_ (job),
+ * sl_jobview_, sl_sched_, sl_coord_ (coordinator and its view), sl_ckpt_
+ * (records), sl_trigger_, sl_retention_, sl_restore_, sl_ckstats_,
+ * sl_savepoint_, sl_restart_strategy_, sl_udfcheck_, sl_tmsend_, sl_tmreg_,
+ * sl_tm_calls_ / sl_tm_call_ (tm_calls), sl_wake_. Records: sl_job (a job),
+ * sl_exec (one subtask of its attempt: Flink's execution), sl_attempt_tm (a
+ * taskmanager of the attempt), sl_tmreg_entry (a registered taskmanager);
+ * the taskmanager daemon's sl_tm_, sl_task_, sl_job_run_ are not used here.
  *
  * Locking: one mutex (jm->mu) guards everything below. RPC handlers hold it
  * briefly and never do outbound RPCs. The loop thread holds it while it
@@ -18,9 +62,9 @@
  * judged on a later one) and clients dial in the background. It releases
  * jm->mu around client closes and call stops (nng pipe and call completions
  * take jm->mu, and nng waits for them) and file system work. Only the loop
- * thread frees sl_job and sl_tm objects and changes sl_tm.client, so the
- * loop may keep pointers to them across an unlocked stretch; handlers never
- * keep pointers after unlocking. */
+ * thread frees sl_job and sl_tmreg_entry objects and changes their client,
+ * so the loop may keep pointers to them across an unlocked stretch;
+ * handlers never keep pointers after unlocking. */
 #ifndef SL_JOBMANAGER_H
 #define SL_JOBMANAGER_H
 
@@ -36,6 +80,8 @@
 #include "jobmanager/checkpoint_coordinator.h"
 #include "jobmanager/restart_strategy.h"
 #include "jobmanager/tm_calls.h"
+#include "jobmanager/udf_check.h"
+#include "jobmanager/wake.h"
 
 #define SL_JM_HOST_MAX 255       /* longest host name accepted */
 #define SL_JM_ADDR_MAX 300       /* "tcp://host:port" */
@@ -50,25 +96,26 @@
 #define SL_JM_TICK_MS 20
 
 
-enum sl_tm_state { SL_TM_RUNNING = 0, SL_TM_LOST = 1 };
+enum sl_tmreg_state { SL_TMREG_RUNNING = 0, SL_TMREG_LOST = 1 };
 
 struct sl_jm;
 
 /* Watches one rpc client's connection. Heap-allocated, freed by the loop
  * only after the client it watches is closed (nng calls back until then). */
-typedef struct sl_tm_conn {
+typedef struct sl_tmreg_conn {
     struct sl_jm *jm;
     int up;      /* the connection was established; guarded by jm->mu */
     int dropped; /* guarded by jm->mu */
-} sl_tm_conn;
+} sl_tmreg_conn;
 
-typedef struct sl_tm {
+/* A registered taskmanager (tm_registry.c). */
+typedef struct sl_tmreg_entry {
     char id[SL_TM_ID_MAX + 1];
     char host[SL_JM_HOST_MAX + 1];
     uint32_t rpc_port, data_port;
     int32_t pid;
     int slots;
-    enum sl_tm_state state;
+    enum sl_tmreg_state state;
     uint64_t order;        /* registration order: ties in scheduling */
     int64_t last_hb_ms;    /* monotonic */
     int64_t lost_ms;       /* monotonic, when it became LOST */
@@ -79,33 +126,37 @@ typedef struct sl_tm {
     int64_t stalled_ms;    /* monotonic: a checkpoint call timed out then;
                               such calls skip it until a later heartbeat
                               (0 = not stalled) */
+    char *loss;            /* LOST and not yet reported to the jobs: why
+                              (sl_tmreg_take_loss) */
+    uint64_t loss_seq;     /* order of the losses */
     sl_rpc_client *client; /* NULL until dialled; loop thread only */
-    sl_tm_conn *conn;
-    struct sl_tm *next;
-} sl_tm;
+    sl_tmreg_conn *conn;
+    struct sl_tmreg_entry *next;
+} sl_tmreg_entry;
 
 /* Where one deploy_tasks or start_tasks call of an attempt is. */
-enum sl_jt_call {
-    SL_JT_NONE = 0, /* not sent (yet) */
-    SL_JT_SENT,     /* in flight: no cancel_tasks may overtake it */
-    SL_JT_OK,       /* accepted */
-    SL_JT_FAILED,   /* refused, failed or timed out (the attempt failed) */
+enum sl_attempt_call {
+    SL_ATTEMPT_NONE = 0, /* not sent (yet) */
+    SL_ATTEMPT_SENT,     /* in flight: no cancel_tasks may overtake it */
+    SL_ATTEMPT_OK,       /* accepted */
+    SL_ATTEMPT_FAILED,   /* refused, failed or timed out (the attempt failed) */
 };
 
 /* A taskmanager that holds slots of a job's current attempt. Addresses are
  * copied so job_info still shows them after the taskmanager is forgotten. */
-typedef struct sl_job_tm {
+typedef struct sl_attempt_tm {
     char tm_id[SL_TM_ID_MAX + 1];
     char rpc_addr[SL_JM_ADDR_MAX];  /* host:rpc_port */
     char data_addr[SL_JM_ADDR_MAX]; /* tcp://host:data_port */
     int deployed;         /* deploy_tasks sent and not refused: it may run tasks */
-    enum sl_jt_call deploy, start; /* the attempt's deploy_tasks, start_tasks */
+    enum sl_attempt_call deploy, start; /* the attempt's deploy_tasks, start_tasks */
     int cancel_sent;
     int cancel_done;      /* the cancel RPC failed: count its tasks as done */
     int64_t cancel_deadline_ms;
-} sl_job_tm;
+} sl_attempt_tm;
 
-typedef struct sl_task {
+/* One subtask of the job's current attempt (Flink: an execution). */
+typedef struct sl_exec {
     Sluice__TaskState state;
     int chain, subtask;   /* slot = subtask */
     int input_ended;      /* source read all its input (sticky per attempt) */
@@ -113,7 +164,7 @@ typedef struct sl_task {
      * state reports); kept after the job ends */
     uint32_t metrics_attempt;
     uint64_t records_in, records_out, late_records;
-} sl_task;
+} sl_exec;
 
 /* Where a RESTARTING job is. */
 enum sl_restart_phase {
@@ -123,6 +174,14 @@ enum sl_restart_phase {
     SL_RP_SLOTS,    /* waiting for free slots */
     SL_RP_DEPLOY,   /* deploying the new attempt: a failure fails over again */
 };
+
+struct sl_job;
+
+/* What the coordinator's view hooks need (job_view.c). */
+typedef struct sl_jobview_arg {
+    struct sl_jm *jm;
+    struct sl_job *job;
+} sl_jobview_arg;
 
 typedef struct sl_job {
     char id[SL_JOB_ID_LEN + 1];
@@ -143,10 +202,14 @@ typedef struct sl_job {
     int wait_logged;         /* "waiting for slots" was logged */
     int *slot_tm;            /* graph.slots_needed: slot -> index into tms */
     int ntms;
-    sl_job_tm *tms;          /* distinct taskmanagers of the slots, NULL
+    sl_attempt_tm *tms;      /* distinct taskmanagers of the slots, NULL
                                 before the first assignment */
-    sl_task *tasks;          /* graph.ntasks */
-    sl_chk_coord chk;        /* checkpoints */
+    sl_exec *tasks;          /* graph.ntasks */
+    sl_coord coord;          /* checkpoints */
+    sl_udfcheck_libs udf;    /* the udf libraries submitted (owned) */
+    sl_coord_exec *view_tasks; /* graph.ntasks: the coordinator's view */
+    sl_coord_tm *view_tms;   /* graph.slots_needed: the coordinator's view */
+    sl_jobview_arg view_arg;
     sl_restart_strategy restart;
     enum sl_restart_phase restart_phase;
     int64_t restart_delay_ms;   /* granted by the strategy */
@@ -169,13 +232,13 @@ typedef struct sl_jm {
     int default_par;
 
     pthread_mutex_t mu;
-    pthread_cond_t cv;
+    sl_wake wake;            /* the loop's wake-up */
     int stopping;
-    int kicked;              /* a handler recorded something */
 
-    sl_tm *tms;
+    sl_tmreg_entry *tms;
     int ntms;
     uint64_t tm_order;
+    uint64_t loss_seq;       /* losses so far (tm_registry.c) */
     sl_job *jobs;            /* submission order */
     uint64_t job_seq;
     sl_req_entry reqs[SL_JM_REQ_IDS];
@@ -194,32 +257,94 @@ typedef struct sl_jm {
 int sl_jm_start(const sl_config *cfg, sl_jm **out);
 /* Stops the server and the loop, closes taskmanager clients, frees all. */
 void sl_jm_stop(sl_jm *jm);
-/* Wakes the loop thread. Caller holds jm->mu. */
-void sl_jm_kick(sl_jm *jm);
 
 /* ---- rpc_handlers.c */
-void sl_jm_handle(void *arg, const Sluice__Request *req, Sluice__Reply *reply, sl_arena *arena);
+void sl_jm_rpc_handle(void *arg, const Sluice__Request *req, Sluice__Reply *reply,
+                      sl_arena *arena);
 
-/* ---- tm_registry.c (all with jm->mu held unless noted) */
-sl_tm *sl_jm_tm_find(sl_jm *jm, const char *tm_id);
+/* ---- tm_registry.c (all with jm->mu held unless noted; below the job
+ * module: it reports a loss by keeping it pending, never fails jobs) */
+sl_tmreg_entry *sl_tmreg_find(sl_jm *jm, const char *tm_id);
 /* 1 if the taskmanager is RUNNING and its client's connection is up. */
-int sl_jm_tm_usable(const sl_tm *tm);
-int sl_jm_tm_register(sl_jm *jm, const Sluice__RegisterTm *r, char *err, size_t errlen);
+int sl_tmreg_usable(const sl_tmreg_entry *tm);
+/* 1 if a checkpoint call to tm timed out and no heartbeat came since. */
+int sl_tmreg_stalled(const sl_tmreg_entry *tm);
+int sl_tmreg_register(sl_jm *jm, const Sluice__RegisterTm *r, char *err, size_t errlen);
 /* 1 if known and not LOST (and records the heartbeat). */
-int sl_jm_tm_heartbeat(sl_jm *jm, const char *tm_id);
-/* Slots not held by any job. */
-int sl_jm_tm_free_slots(sl_jm *jm, const sl_tm *tm);
-/* Marks a taskmanager LOST and fails the jobs that have tasks on it. Its
- * client is handed to the loop to close. */
-void sl_jm_tm_lose(sl_jm *jm, sl_tm *tm, const char *why);
+int sl_tmreg_heartbeat(sl_jm *jm, const char *tm_id);
+/* Marks a taskmanager LOST (its client is handed to the loop to close) and
+ * keeps the loss pending for sl_tmreg_take_loss. */
+void sl_tmreg_lose(sl_jm *jm, sl_tmreg_entry *tm, const char *why);
+/* The oldest loss not reported yet: tm_id (SL_TM_ID_MAX + 1 chars) and
+ * the reason ("taskmanager <id> (<host:port>) lost: why"); 1 if one was
+ * taken, 0 if none is pending. */
+int sl_tmreg_take_loss(sl_jm *jm, char *tm_id, char *reason, size_t len);
+/* An ended call to a taskmanager: a checkpoint call that timed out marks it
+ * stalled; a failed call whose connection dropped loses it. */
+void sl_tmreg_call_ended(sl_jm *jm, const sl_tm_outcome *o);
 /* Loop: connection drops, heartbeat timeouts, connections that do not come
  * up within the heartbeat timeout, expiry of lost taskmanagers, closing
  * clients (their calls stopped first) and opening them (dialling in the
  * background). Called and returns with jm->mu held; drops it around closes. */
-void sl_jm_tm_tick(sl_jm *jm);
+void sl_tmreg_tick(sl_jm *jm);
 /* Shutdown: closes every client and frees the table. jm->mu not held, loop
  * stopped. */
-void sl_jm_tms_free(sl_jm *jm);
+void sl_tmreg_free_all(sl_jm *jm);
+
+/* ---- tm_send.c (jm->mu held; the loop thread only) */
+
+/* Starts a checkpoint call (trigger, notify) to taskmanager key->tm_id with
+ * jm->chk_rpc_timeout_ms; its outcome comes back through the loop. At once:
+ * SL_EUNREACH if it is not usable, SL_ETIMEDOUT if it is stalled (the
+ * heartbeat timeout will tell whether it is lost), SL_EBUSY if too many
+ * calls to it are in flight. */
+int sl_tmsend_call(sl_jm *jm, const sl_tm_call_key *key, const Sluice__Request *req);
+/* How many more calls to tm_id may start now. */
+int sl_tmsend_room(sl_jm *jm, const char *tm_id);
+
+/* ---- scheduler.c (all with jm->mu held; the loop thread only). Returns
+ * what happened; the job module acts on it. */
+
+enum sl_sched_result {
+    SL_SCHED_WAIT = 0,  /* nothing to do yet (calls in flight) */
+    SL_SCHED_RUNNING,   /* every start was accepted: the attempt runs */
+    SL_SCHED_FAIL,      /* the job must fail: reason */
+};
+
+/* 1 if a task in state s is terminal. */
+int sl_sched_task_terminal(Sluice__TaskState s);
+/* Slots of tm not held by any job. */
+int sl_sched_free_slots(sl_jm *jm, const sl_tmreg_entry *tm);
+/* Slots of job's attempt on tm_id. */
+int sl_sched_slots_on(const sl_job *job, const char *tm_id);
+/* Assigns slots to every subtask (slot sharing, spread over taskmanagers)
+ * and opens a new attempt. SL_EBUSY if there are not enough free slots. */
+int sl_sched_assign(sl_jm *jm, sl_job *job);
+/* One round of deploying the current attempt (the job is CREATED, or
+ * RESTARTING in its deploy phase): sends deploy_tasks to every involved
+ * taskmanager, start_tasks to each once all deploys were accepted. RUNNING
+ * once every start was; FAIL (reason) when a call cannot start. Call it
+ * every round while the attempt is being deployed. */
+enum sl_sched_result sl_sched_deploy(sl_jm *jm, sl_job *job, char *reason, size_t len);
+/* Sends cancel_tasks to every involved live taskmanager not yet told
+ * (after its deploy/start call, if one is in flight, has ended). */
+void sl_sched_cancel(sl_jm *jm, sl_job *job);
+/* Judges an ended deploy/start/cancel call of job (other kinds: WAIT): a
+ * refused, failed or timed out deploy or start of the attempt being
+ * deployed is FAIL (reason); older attempts change nothing. */
+enum sl_sched_result sl_sched_outcome(sl_job *job, const sl_tm_outcome *o, char *reason,
+                                      size_t len);
+/* 1 when every task of a FAILING/CANCELLING/RESTARTING job counts as
+ * terminal. */
+int sl_sched_settled(sl_jm *jm, sl_job *job);
+/* Frees the job's slots (and wakes the loop: waiting jobs may fit). */
+void sl_sched_release(sl_jm *jm, sl_job *job);
+
+/* ---- job_view.c (jm->mu held) */
+
+/* Fills v with job's current attempt (arrays inside job) and the hooks
+ * that start calls through tm_send.c and release jm->mu. */
+void sl_jobview_fill(sl_jm *jm, sl_job *job, sl_coord_view *v);
 
 /* ---- job.c (all with jm->mu held unless noted) */
 
@@ -229,10 +354,18 @@ void sl_jm_tms_free(sl_jm *jm);
 int sl_jm_job_submit(sl_jm *jm, const Sluice__SubmitJob *s, char *job_id, char *err,
                      size_t errlen);
 sl_job *sl_jm_job_find(sl_jm *jm, const char *job_id);
-int sl_jm_job_terminal(Sluice__JobState s);
-int sl_jm_task_terminal(Sluice__TaskState s);
-/* Logs and records a job state change; terminal states free the slots. */
-void sl_jm_job_set_state(sl_jm *jm, sl_job *job, Sluice__JobState to);
+/* 1 for FAILED, CANCELED, FINISHED (inline: every module may ask). */
+static inline int sl_jm_job_terminal(Sluice__JobState s)
+{
+    return s == SLUICE__JOB_STATE__JOB_FAILED || s == SLUICE__JOB_STATE__JOB_CANCELED ||
+           s == SLUICE__JOB_STATE__JOB_FINISHED;
+}
+/* 1 if the state machine allows from -> to (equal states: 1). */
+int sl_jm_job_transition_ok(Sluice__JobState from, Sluice__JobState to);
+/* Logs and records a job state change; terminal states free the slots.
+ * SL_EINVAL (nothing changes, logged) for a transition the state machine
+ * does not allow. */
+int sl_jm_job_set_state(sl_jm *jm, sl_job *job, Sluice__JobState to);
 /* The one failure path: records the cause and consults the job's restart
  * strategy: RESTARTING if it allows, else FAILING (or FAILED when no
  * taskmanager may be running tasks). While RESTARTING it is a no-op except
@@ -247,57 +380,22 @@ void sl_jm_job_task_update(sl_jm *jm, const Sluice__TaskStateUpdate *u);
  * attempt than the job's current one, or of a job that ended, are ignored. */
 void sl_jm_job_task_metrics(sl_jm *jm, const char *tm_id, const Sluice__TaskMetrics *m);
 /* The task's counters of the job's current attempt (0 if none reported). */
-void sl_jm_task_metrics(const sl_job *job, int t, uint64_t *in, uint64_t *out, uint64_t *late);
-/* "task <chain> <i>/<P>" of task t, into buf. */
-void sl_jm_task_name(const sl_job *job, int t, char *buf, size_t len);
+void sl_jm_job_task_counters(const sl_job *job, int t, uint64_t *in, uint64_t *out,
+                             uint64_t *late);
+/* An AckCheckpoint (handler): recorded by the job's coordinator. */
+void sl_jm_job_ack(sl_jm *jm, const Sluice__AckCheckpoint *a);
+/* Loop: fails every job with slots on a taskmanager lost since the last
+ * call (sl_tmreg_take_loss). */
+void sl_jm_job_tms_lost(sl_jm *jm);
+/* Loop: an ended call to a taskmanager: the registry's view of it first
+ * (a loss fails the jobs on it), then the scheduler's and the
+ * coordinator's. */
+void sl_jm_job_call_ended(sl_jm *jm, const sl_tm_outcome *o);
 /* Loop: advances one job's state machine; may drop jm->mu around file
  * system work. */
 void sl_jm_job_step(sl_jm *jm, sl_job *job);
 /* Loop: forgets the oldest terminal jobs beyond SL_JM_MAX_DONE_JOBS. */
-void sl_jm_jobs_trim(sl_jm *jm);
+void sl_jm_job_trim(sl_jm *jm);
 /* Shutdown: frees every job. */
-void sl_jm_jobs_free(sl_jm *jm);
-
-/* ---- scheduler.c (all with jm->mu held; the loop thread only) */
-
-/* Assigns slots to every subtask (slot sharing, spread over taskmanagers)
- * and opens a new attempt. SL_EBUSY if there are not enough free slots. */
-int sl_jm_sched_assign(sl_jm *jm, sl_job *job);
-/* One round of deploying the current attempt: sends deploy_tasks to every
- * involved taskmanager, start_tasks to each once all deploys were accepted,
- * and makes the job RUNNING once every start was. Call it every round
- * while the attempt is being deployed; a call refused, failed or timed out
- * (taken by sl_jm_sched_outcome) fails the job (sl_jm_job_fail). */
-void sl_jm_sched_deploy(sl_jm *jm, sl_job *job);
-/* Sends cancel_tasks to every involved live taskmanager not yet told
- * (after its deploy/start call, if one is in flight, has ended). */
-void sl_jm_sched_cancel(sl_jm *jm, sl_job *job);
-/* Starts a checkpoint call (trigger, notify) to taskmanager key->tm_id with
- * jm->chk_rpc_timeout_ms; its outcome comes back through the loop. At once:
- * SL_EUNREACH if it is not usable, SL_ETIMEDOUT if an earlier checkpoint
- * call timed out and no heartbeat came since (the heartbeat timeout will
- * tell whether it is lost), SL_EBUSY if too many calls to it are in flight. */
-int sl_jm_sched_call(sl_jm *jm, const sl_tm_call_key *key, const Sluice__Request *req);
-/* How many more calls to tm_id may start now. */
-int sl_jm_sched_room(sl_jm *jm, const char *tm_id);
-/* Judges an ended call: a failed call whose connection dropped marks the
- * taskmanager lost first; a checkpoint call that timed out marks it
- * stalled; deploy/start/cancel outcomes advance the attempt (or fail it).
- * Checkpoint outcomes are then for sl_chk_call_outcome. */
-void sl_jm_sched_outcome(sl_jm *jm, const sl_tm_outcome *o);
-/* 1 when every task of a FAILING/CANCELLING/RESTARTING job counts as
- * terminal. */
-int sl_jm_sched_settled(sl_jm *jm, sl_job *job);
-/* Frees the job's slots. */
-void sl_jm_sched_release(sl_jm *jm, sl_job *job);
-
-/* ---- checkpoint_trigger.c (its other functions: checkpoint_internal.h) */
-
-/* Loop, jm->mu held: judges an ended TriggerCheckpoint or NotifyCheckpoint
- * call (after sl_jm_sched_outcome): a trigger refused or failed aborts its
- * checkpoint (a refusal counts against the tolerable failures); a notify
- * that did not reach a taskmanager is logged, and for a final checkpoint
- * another one is taken (sources end only when told). */
-void sl_chk_call_outcome(sl_jm *jm, const sl_tm_outcome *o);
-
+void sl_jm_job_free_all(sl_jm *jm);
 #endif

@@ -4,7 +4,11 @@
  * needs a taskmanager is recorded and the loop thread is woken. Every
  * handler is idempotent (nng's req resends a request on reconnect). Reply
  * memory comes from the arena: nothing in a reply points into jobmanager
- * state, which may change as soon as the mutex is released. */
+ * state, which may change as soon as the mutex is released.
+ *
+ * Place: the top with jm_loop.c (the server calls sl_jm_rpc_handle); calls
+ * job.c, job_view.c, the registry, the coordinator, savepoint.c and
+ * checkpoint_stats.c, and wakes the loop when a trigger was recorded. */
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
@@ -13,7 +17,10 @@
 #include "common/log.h"
 #include "common/rpc_bounds.h"
 #include "common/status.h"
+#include "jobmanager/checkpoint_retention.h"
+#include "jobmanager/checkpoint_stats.h"
 #include "jobmanager/jobmanager.h"
+#include "jobmanager/savepoint.h"
 
 static char *adup(sl_arena *a, const char *s)
 {
@@ -32,7 +39,7 @@ static void on_register(sl_jm *jm, const Sluice__RegisterTm *r, Sluice__Reply *r
 {
     char err[256];
     pthread_mutex_lock(&jm->mu);
-    int rv = sl_jm_tm_register(jm, r, err, sizeof(err));
+    int rv = sl_tmreg_register(jm, r, err, sizeof(err));
     pthread_mutex_unlock(&jm->mu);
     if (rv != SL_OK)
         reply_error(reply, a,
@@ -43,7 +50,7 @@ static void on_register(sl_jm *jm, const Sluice__RegisterTm *r, Sluice__Reply *r
 
 /* Task metrics a heartbeat of tm may carry: what its slots can run
  * (rpc_bounds.h: a subtask of each chain per slot, two attempts). */
-static size_t tm_metrics_max(const sl_tm *tm)
+static size_t tm_metrics_max(const sl_tmreg_entry *tm)
 {
     return (size_t)tm->slots * SL_RPC_MAX_CHAINS * SL_RPC_TM_ATTEMPTS;
 }
@@ -55,9 +62,9 @@ static void on_heartbeat(sl_jm *jm, const Sluice__Heartbeat *h, Sluice__Reply *r
 {
     size_t max = 0;
     pthread_mutex_lock(&jm->mu);
-    reply->known = sl_jm_tm_heartbeat(jm, h->tm_id);
+    reply->known = sl_tmreg_heartbeat(jm, h->tm_id);
     if (reply->known)
-        max = tm_metrics_max(sl_jm_tm_find(jm, h->tm_id));
+        max = tm_metrics_max(sl_tmreg_find(jm, h->tm_id));
     for (size_t i = 0; h->n_tasks <= max && i < h->n_tasks; i++)
         if (h->tasks[i] != NULL)
             sl_jm_job_task_metrics(jm, h->tm_id, h->tasks[i]);
@@ -135,7 +142,7 @@ static void on_list_jobs(sl_jm *jm, const Sluice__ListJobs *l, Sluice__Reply *re
 
 static Sluice__TaskInfo *task_info(const sl_job *job, int t, sl_arena *a)
 {
-    const sl_task *task = &job->tasks[t];
+    const sl_exec *task = &job->tasks[t];
     const sl_chain *c = &job->graph.chains[task->chain];
     Sluice__TaskInfo *ti = sl_arena_alloc(a, sizeof(*ti));
     if (ti == NULL)
@@ -146,9 +153,9 @@ static Sluice__TaskInfo *task_info(const sl_job *job, int t, sl_arena *a)
     ti->subtask = (uint32_t)task->subtask;
     ti->parallelism = (uint32_t)c->parallelism;
     ti->state = task->state;
-    sl_jm_task_metrics(job, t, &ti->records_in, &ti->records_out, &ti->late_records);
+    sl_jm_job_task_counters(job, t, &ti->records_in, &ti->records_out, &ti->late_records);
     if (job->tms != NULL) {
-        const sl_job_tm *jt = &job->tms[job->slot_tm[task->subtask]];
+        const sl_attempt_tm *jt = &job->tms[job->slot_tm[task->subtask]];
         ti->tm_id = adup(a, jt->tm_id);
         ti->tm_addr = adup(a, jt->rpc_addr);
     }
@@ -164,11 +171,11 @@ static char *file_uri(sl_arena *a, const char *dir)
 
 static int fill_checkpoint_refs(const sl_job *job, Sluice__JobInfo *ji, sl_arena *a)
 {
-    char dir[4096];
-    ji->restored_from_id = job->chk.restored_from_id;
-    ji->restored_from_path = file_uri(a, job->chk.restored_from_id ? job->chk.restored_from_dir
-                                                                     : NULL);
-    ji->latest_checkpoint_id = sl_chk_latest(job, dir, sizeof(dir));
+    char dir[PATH_MAX];
+    const sl_coord *cc = &job->coord;
+    ji->restored_from_id = cc->restored_from_id;
+    ji->restored_from_path = file_uri(a, cc->restored_from_id ? cc->restored_from_dir : NULL);
+    ji->latest_checkpoint_id = sl_retention_latest(cc, job->id, dir, sizeof(dir));
     ji->latest_checkpoint_path = file_uri(a, dir);
     return ji->restored_from_path != NULL && ji->latest_checkpoint_path != NULL ? SL_OK
                                                                                 : SL_ENOMEM;
@@ -244,7 +251,7 @@ static void not_found(Sluice__Reply *reply, sl_arena *a, const char *job_id)
 static void on_ack_checkpoint(sl_jm *jm, const Sluice__AckCheckpoint *ack)
 {
     pthread_mutex_lock(&jm->mu);
-    sl_chk_on_ack(jm, ack);
+    sl_jm_job_ack(jm, ack);
     pthread_mutex_unlock(&jm->mu);
 }
 
@@ -252,10 +259,13 @@ static void on_checkpoint_stats(sl_jm *jm, const Sluice__JobRef *r, Sluice__Repl
                                 sl_arena *a)
 {
     int rv = SL_ENOTFOUND;
+    sl_coord_view v;
     pthread_mutex_lock(&jm->mu);
-    const sl_job *job = sl_jm_job_find(jm, r->job_id);
-    if (job != NULL)
-        rv = sl_chk_stats(job, a, &reply->checkpoints);
+    sl_job *job = sl_jm_job_find(jm, r->job_id);
+    if (job != NULL) {
+        sl_jobview_fill(jm, job, &v);
+        rv = sl_ckstats_reply(&job->coord, &v, a, &reply->checkpoints);
+    }
     pthread_mutex_unlock(&jm->mu);
     if (rv == SL_OK)
         return;
@@ -276,10 +286,15 @@ static void on_trigger_checkpoint_now(sl_jm *jm, const Sluice__JobRef *r, Sluice
         reply_error(reply, a, SLUICE__STATUS__STATUS_INVALID, "request id too long");
         return;
     }
+    sl_coord_view v;
     pthread_mutex_lock(&jm->mu);
     sl_job *job = sl_jm_job_find(jm, r->job_id);
-    if (job != NULL)
-        rv = sl_chk_trigger_now(jm, job, r->request_id, &id, err, sizeof(err));
+    if (job != NULL) {
+        sl_jobview_fill(jm, job, &v);
+        rv = sl_coord_trigger_now(&job->coord, &v, r->request_id, &id, err, sizeof(err));
+        if (rv == SL_OK)
+            sl_wake_kick(&jm->wake);
+    }
     pthread_mutex_unlock(&jm->mu);
     if (rv == SL_OK)
         reply->checkpoint_id = id;
@@ -289,7 +304,7 @@ static void on_trigger_checkpoint_now(sl_jm *jm, const Sluice__JobRef *r, Sluice
         reply_error(reply, a, SLUICE__STATUS__STATUS_FAILED, err);
 }
 
-static Sluice__TmInfo *tm_info(sl_jm *jm, const sl_tm *tm, sl_arena *a)
+static Sluice__TmInfo *tm_info(sl_jm *jm, const sl_tmreg_entry *tm, sl_arena *a)
 {
     Sluice__TmInfo *ti = sl_arena_alloc(a, sizeof(*ti));
     if (ti == NULL)
@@ -301,8 +316,8 @@ static Sluice__TmInfo *tm_info(sl_jm *jm, const sl_tm *tm, sl_arena *a)
     ti->data_port = tm->data_port;
     ti->pid = tm->pid;
     ti->slots_total = (uint32_t)tm->slots;
-    ti->slots_free = tm->state == SL_TM_RUNNING ? (uint32_t)sl_jm_tm_free_slots(jm, tm) : 0;
-    ti->state = tm->state == SL_TM_RUNNING ? "RUNNING" : "LOST";
+    ti->slots_free = tm->state == SL_TMREG_RUNNING ? (uint32_t)sl_sched_free_slots(jm, tm) : 0;
+    ti->state = tm->state == SL_TMREG_RUNNING ? "RUNNING" : "LOST";
     return ti;
 }
 
@@ -311,7 +326,7 @@ static int fill_tms(sl_jm *jm, Sluice__Reply *reply, sl_arena *a)
     reply->tms = sl_arena_alloc(a, (size_t)(jm->ntms ? jm->ntms : 1) * sizeof(*reply->tms));
     if (reply->tms == NULL)
         return SL_ENOMEM;
-    for (const sl_tm *tm = jm->tms; tm != NULL; tm = tm->next) {
+    for (const sl_tmreg_entry *tm = jm->tms; tm != NULL; tm = tm->next) {
         Sluice__TmInfo *ti = tm_info(jm, tm, a);
         if (ti == NULL)
             return SL_ENOMEM;
@@ -335,7 +350,7 @@ static void on_list_tms(sl_jm *jm, Sluice__Reply *reply, sl_arena *a)
 
 static void reply_savepoint(sl_job *job, uint64_t id, Sluice__Reply *reply, sl_arena *a)
 {
-    int rv = sl_sp_status(job, id, a, &reply->savepoint);
+    int rv = sl_savepoint_status(&job->coord, job->state, id, a, &reply->savepoint);
     if (rv == SL_ENOTFOUND)
         reply_error(reply, a, SLUICE__STATUS__STATUS_FAILED, "no such savepoint (any more)");
     else if (rv != SL_OK)
@@ -347,11 +362,18 @@ static void on_trigger_savepoint(sl_jm *jm, const Sluice__TriggerSavepoint *t,
 {
     char err[PATH_MAX + 256];
     uint64_t id = 0;
+    sl_coord_view v;
+    int rv = SL_ENOTFOUND;
     pthread_mutex_lock(&jm->mu);
     sl_job *job = sl_jm_job_find(jm, t->job_id);
-    int rv = job == NULL ? SL_ENOTFOUND : sl_sp_trigger(jm, job, t, &id, err, sizeof(err));
-    if (rv == SL_OK)
+    if (job != NULL) {
+        sl_jobview_fill(jm, job, &v);
+        rv = sl_savepoint_trigger(&job->coord, &v, t, &id, err, sizeof(err));
+    }
+    if (rv == SL_OK) {
+        sl_wake_kick(&jm->wake);
         reply_savepoint(job, id, reply, a);
+    }
     else
         reply_error(reply, a, SLUICE__STATUS__STATUS_FAILED,
                     rv == SL_ENOTFOUND ? "no such job" : err);
@@ -374,7 +396,7 @@ static void on_dispose_savepoint(const Sluice__DisposeSavepoint *d, Sluice__Repl
                                  sl_arena *a)
 {
     char err[PATH_MAX + 512];
-    int rv = sl_sp_dispose(d->path, err, sizeof(err));
+    int rv = sl_savepoint_dispose(d->path, err, sizeof(err));
     if (rv != SL_OK)
         reply_error(reply, a, SLUICE__STATUS__STATUS_FAILED, err);
 }
@@ -401,7 +423,8 @@ static int body_present(const Sluice__Request *req)
     }
 }
 
-void sl_jm_handle(void *arg, const Sluice__Request *req, Sluice__Reply *reply, sl_arena *arena)
+void sl_jm_rpc_handle(void *arg, const Sluice__Request *req, Sluice__Reply *reply,
+                      sl_arena *arena)
 {
     sl_jm *jm = arg;
     if (!body_present(req)) {

@@ -1,7 +1,4 @@
-/* Savepoints on the jobmanager side: triggering one (`sluice savepoint`,
- * `sluice stop`), its status for the CLI, disposing of one, and checking a
- * savepoint or retained checkpoint given to `sluice run -s` before the job
- * is accepted.
+/* Savepoints on the jobmanager side (savepoint.h).
  *
  * A savepoint is a checkpoint record with `savepoint` set whose folder is
  * <target>/savepoint-<first 6 hex of the job id>-<12 random hex> instead of
@@ -27,33 +24,36 @@
 #include "common/log.h"
 #include "common/status.h"
 #include "common/util.h"
-#include "jobmanager/checkpoint_internal.h"
-#include "jobmanager/jobmanager.h"
+#include "jobmanager/checkpoint_record.h"
+#include "jobmanager/checkpoint_restore.h"
+#include "jobmanager/savepoint.h"
 
 
 /* ---- trigger */
 
-static int job_can_savepoint(const sl_job *job, char *err, size_t errlen)
+static int job_can_savepoint(const sl_coord *cc, const sl_coord_view *v, char *err,
+                             size_t errlen)
 {
-    if (job->state != SLUICE__JOB_STATE__JOB_RUNNING) {
-        snprintf(err, errlen, "job %s is not running (%s)", job->id,
-                 sl_job_state_name(job->state));
+    if (!sl_coord_view_running(v)) {
+        snprintf(err, errlen, "job %s is not running (%s)", v->job_id,
+                 sl_job_state_name(v->state));
         return SL_EBUSY;
     }
-    for (int t = 0; t < job->graph.ntasks; t++) {
-        if (job->tasks[t].state != SLUICE__TASK_STATE__TASK_RUNNING) {
-            snprintf(err, errlen, "job %s: not all of its tasks are running yet", job->id);
+    for (int t = 0; t < v->ntasks; t++) {
+        if (!v->tasks[t].running) {
+            snprintf(err, errlen, "job %s: not all of its tasks are running yet", v->job_id);
             return SL_EBUSY;
         }
-        if (job->tasks[t].input_ended) {
-            snprintf(err, errlen, "job %s: its sources reached the end of their input", job->id);
+        if (v->tasks[t].input_ended) {
+            snprintf(err, errlen, "job %s: its sources reached the end of their input",
+                     v->job_id);
             return SL_EBUSY;
         }
     }
-    for (const sl_checkpoint *c = job->chk.history; c != NULL; c = c->next) {
-        if (c->stop && (c->status == SL_CHK_PENDING ||
-                        (c->status == SL_CHK_COMPLETED && c->attempt == job->attempt))) {
-            snprintf(err, errlen, "job %s is being stopped with savepoint %" PRIu64, job->id,
+    for (const sl_ckpt *c = cc->history; c != NULL; c = c->next) {
+        if (c->stop && (c->status == SL_CKPT_PENDING ||
+                        (c->status == SL_CKPT_COMPLETED && c->attempt == v->attempt))) {
+            snprintf(err, errlen, "job %s is being stopped with savepoint %" PRIu64, v->job_id,
                      c->id);
             return SL_EBUSY;
         }
@@ -61,17 +61,17 @@ static int job_can_savepoint(const sl_job *job, char *err, size_t errlen)
     return SL_OK;
 }
 
-static int savepoint_dir(const sl_job *job, const char *target, char *out, size_t outlen,
-                         char *err, size_t errlen)
+static int savepoint_dir(const sl_coord *cc, const char *job_id, const char *target, char *out,
+                         size_t outlen, char *err, size_t errlen)
 {
     char root[PATH_MAX], rnd[13];
-    if (target[0] == '\0' && job->chk.savepoint_root == NULL) {
+    if (target[0] == '\0' && cc->savepoint_root == NULL) {
         snprintf(err, errlen, "no savepoint folder: give one (sluice savepoint %s DIR) or set "
-                 "state.savepoints.dir", job->id);
+                 "state.savepoints.dir", job_id);
         return SL_EINVAL;
     }
     if (target[0] == '\0')
-        snprintf(root, sizeof(root), "%s", job->chk.savepoint_root);
+        snprintf(root, sizeof(root), "%s", cc->savepoint_root);
     else if (sl_path_from_uri(target, root, sizeof(root)) != SL_OK) {
         snprintf(err, errlen, "savepoint folder '%.1000s': expected an absolute path or a "
                  "file:// URI", target);
@@ -84,7 +84,7 @@ static int savepoint_dir(const sl_job *job, const char *target, char *out, size_
     size_t n = strlen(root);
     while (n > 1 && root[n - 1] == '/')
         root[--n] = '\0';
-    int w = snprintf(out, outlen, "%s/savepoint-%.6s-%s", root, job->id, rnd);
+    int w = snprintf(out, outlen, "%s/savepoint-%.6s-%s", root, job_id, rnd);
     if (w < 0 || (size_t)w >= outlen) {
         snprintf(err, errlen, "savepoint folder '%.1000s' is too long", root);
         return SL_EINVAL;
@@ -92,46 +92,46 @@ static int savepoint_dir(const sl_job *job, const char *target, char *out, size_
     return SL_OK;
 }
 
-int sl_sp_trigger(sl_jm *jm, sl_job *job, const Sluice__TriggerSavepoint *t, uint64_t *id,
-                  char *err, size_t errlen)
+int sl_savepoint_trigger(sl_coord *cc, const sl_coord_view *v, const Sluice__TriggerSavepoint *t,
+                         uint64_t *id, char *err, size_t errlen)
 {
     char dir[PATH_MAX];
     if (strlen(t->request_id) > SL_REQUEST_ID_MAX) {
         snprintf(err, errlen, "request id longer than %d characters", SL_REQUEST_ID_MAX);
         return SL_EINVAL;
     }
-    const sl_checkpoint *known = sl_chk_find_request(&job->chk, t->request_id);
+    const sl_ckpt *known = sl_ckpt_find_request(cc, t->request_id);
     if (known != NULL && known->savepoint) {
         *id = known->id;
         return SL_OK;
     }
-    int rv = job_can_savepoint(job, err, errlen);
+    int rv = job_can_savepoint(cc, v, err, errlen);
     if (rv == SL_OK)
-        rv = savepoint_dir(job, t->target_dir, dir, sizeof(dir), err, errlen);
+        rv = savepoint_dir(cc, v->job_id, t->target_dir, dir, sizeof(dir), err, errlen);
     if (rv != SL_OK)
         return rv;
-    sl_checkpoint *c = sl_chk_create_in(job, dir);
+    sl_ckpt *c = sl_ckpt_create_in(cc, v, dir);
     if (c == NULL || (c->request_id = strdup(t->request_id)) == NULL) {
-        snprintf(err, errlen, "cannot create a savepoint of job %s: out of memory", job->id);
+        snprintf(err, errlen, "cannot create a savepoint of job %s: out of memory", v->job_id);
         if (c != NULL)
-            sl_chk_fail(job, c, "out of memory", 0, 0);
+            sl_ckpt_fail(cc, v->job_id, c, "out of memory", 0, 0);
         return SL_ENOMEM;
     }
     c->savepoint = 1;
     c->stop = t->stop;
     c->manual = 1;
     sl_info("%s %" PRIu64 " of job %s requested into %s",
-            c->stop ? "stop-with-savepoint" : "savepoint", c->id, job->id, dir);
+            c->stop ? "stop-with-savepoint" : "savepoint", c->id, v->job_id, dir);
     *id = c->id;
-    sl_jm_kick(jm);
     return SL_OK;
 }
 
 /* ---- status */
 
-int sl_sp_status(const sl_job *job, uint64_t id, sl_arena *a, Sluice__SavepointStatus **out)
+int sl_savepoint_status(const sl_coord *cc, Sluice__JobState job_state, uint64_t id,
+                        sl_arena *a, Sluice__SavepointStatus **out)
 {
-    const sl_checkpoint *c = sl_chk_find(&job->chk, id);
+    const sl_ckpt *c = sl_ckpt_find(cc, id);
     if (c == NULL || !c->savepoint)
         return SL_ENOTFOUND;
     Sluice__SavepointStatus *s = sl_arena_alloc(a, sizeof(*s));
@@ -139,12 +139,12 @@ int sl_sp_status(const sl_job *job, uint64_t id, sl_arena *a, Sluice__SavepointS
         return SL_ENOMEM;
     sluice__savepoint_status__init(s);
     s->id = c->id;
-    s->status = c->status == SL_CHK_PENDING     ? "IN_PROGRESS"
-                : c->status == SL_CHK_COMPLETED ? "COMPLETED"
+    s->status = c->status == SL_CKPT_PENDING     ? "IN_PROGRESS"
+                : c->status == SL_CKPT_COMPLETED ? "COMPLETED"
                                                 : "FAILED";
     s->path = sl_arena_printf(a, "file://%s", c->dir);
     s->failure = sl_arena_strdup(a, c->failure != NULL ? c->failure : "");
-    s->job_state = job->state;
+    s->job_state = job_state;
     if (s->path == NULL || s->failure == NULL)
         return SL_ENOMEM;
     *out = s;
@@ -216,7 +216,7 @@ static int remove_files(const char *dir, const Sluice__CheckpointMetadata *md, c
     return SL_OK;
 }
 
-int sl_sp_dispose(const char *path, char *err, size_t errlen)
+int sl_savepoint_dispose(const char *path, char *err, size_t errlen)
 {
     char dir[PATH_MAX];
     Sluice__CheckpointMetadata *md = NULL;
@@ -256,44 +256,46 @@ static void stage_kind(const sl_stage *st, char *out, size_t len)
 }
 
 /* Every state of md maps to a stage of the same kind (or -n). */
-static int check_mapping(const sl_job *job, const char *dir, const Sluice__CheckpointMetadata *md,
+static int check_mapping(const sl_job_spec *spec, const char *job_id, const char *file_name,
+                         const char *dir, const Sluice__CheckpointMetadata *md,
                          int allow_non_restored, char *err, size_t errlen)
 {
     char kind[128];
     for (size_t i = 0; i < md->n_states; i++) {
         const Sluice__StateHandle *h = md->states[i];
-        const sl_stage *st = stage_named(job->spec, h->stage);
+        const sl_stage *st = stage_named(spec, h->stage);
         if (st == NULL && allow_non_restored) {
-            sl_info("job %s: state of stage '%s' in %s maps to no stage: skipped (-n)", job->id,
+            sl_info("job %s: state of stage '%s' in %s maps to no stage: skipped (-n)", job_id,
                     h->stage, dir);
             continue;
         }
         if (st == NULL) {
             snprintf(err, errlen, "%s: the state of stage '%.200s' maps to no stage of %s "
-                     "(run with -n to skip it)", dir, h->stage, job->file_name);
+                     "(run with -n to skip it)", dir, h->stage, file_name);
             return SL_EINVAL;
         }
         stage_kind(st, kind, sizeof(kind));
         if (h->kind[0] != '\0' && strcmp(h->kind, kind) != 0) {
             snprintf(err, errlen, "%s: stage '%.200s' held state of a %.100s, but in %s it is a "
-                     "%s", dir, h->stage, h->kind, job->file_name, kind);
+                     "%s", dir, h->stage, h->kind, file_name, kind);
             return SL_EINVAL;
         }
     }
     return SL_OK;
 }
 
-static int check_restore(const sl_job *job, const char *dir, const Sluice__CheckpointMetadata *md,
+static int check_restore(const sl_job_spec *spec, const char *job_id, const char *file_name,
+                         const char *dir, const Sluice__CheckpointMetadata *md,
                          int allow_non_restored, char *err, size_t errlen)
 {
     char why[PATH_MAX + 512];
-    if (md->max_parallelism != (uint32_t)job->spec->max_parallelism) {
+    if (md->max_parallelism != (uint32_t)spec->max_parallelism) {
         snprintf(err, errlen, "%s was taken with max-parallelism %u, but %s has %d: the number "
                  "of key groups is fixed for the life of a job's state", dir,
-                 md->max_parallelism, job->file_name, job->spec->max_parallelism);
+                 md->max_parallelism, file_name, spec->max_parallelism);
         return SL_EINVAL;
     }
-    int rv = check_mapping(job, dir, md, allow_non_restored, err, errlen);
+    int rv = check_mapping(spec, job_id, file_name, dir, md, allow_non_restored, err, errlen);
     if (rv == SL_OK && sl_checkpoint_verify(dir, md, why, sizeof(why)) != SL_OK) {
         snprintf(err, errlen, "%s is damaged: %s", dir, why);
         rv = SL_EINVAL;
@@ -301,24 +303,24 @@ static int check_restore(const sl_job *job, const char *dir, const Sluice__Check
     return rv;
 }
 
-int sl_sp_restore_check(sl_job *job, const char *path, int allow_non_restored, char *err,
-                        size_t errlen)
+int sl_savepoint_restore_check(sl_coord *cc, const sl_job_spec *spec, const char *job_id,
+                               const char *file_name, const char *path, int allow_non_restored,
+                               char *err, size_t errlen)
 {
     char dir[PATH_MAX];
-    sl_chk_coord *cc = &job->chk;
     Sluice__CheckpointMetadata *md = NULL;
     int rv = folder_of(path, dir, sizeof(dir), err, errlen);
     if (rv == SL_OK && (rv = read_metadata(dir, &md, err, errlen)) != SL_OK)
         rv = rv == SL_ENOMEM ? rv : SL_EINVAL;
     if (rv == SL_OK)
-        rv = check_restore(job, dir, md, allow_non_restored, err, errlen);
+        rv = check_restore(spec, job_id, file_name, dir, md, allow_non_restored, err, errlen);
     if (rv == SL_OK && ((cc->initial_dir = strdup(dir)) == NULL ||
                         (cc->restore_dir = strdup(dir)) == NULL))
         rv = SL_ENOMEM;
     if (rv == SL_OK) {
         cc->initial_id = cc->restore_id = md->checkpoint_id;
         cc->last_id = md->checkpoint_id; /* ids go on after the restored one */
-        sl_chk_use_restore(job);
+        sl_restore_use(cc);
     }
     if (md != NULL)
         sluice__checkpoint_metadata__free_unpacked(md, NULL);

@@ -13,10 +13,14 @@
  * silent for SL_JM_CANCEL_WAIT_MS after the cancel.
  *
  * Every call is asynchronous (tm_calls.h): this module starts it and goes
- * on; the loop hands its outcome to sl_jm_sched_outcome on a later round,
+ * on; the loop hands its outcome to sl_sched_outcome on a later round,
  * matched to the job attempt and taskmanager it was for (an outcome of an
  * older attempt changes nothing). Everything here runs on the loop thread
- * with jm->mu held and waits for nothing. */
+ * with jm->mu held and waits for nothing.
+ *
+ * Place: below job.c, which acts on what this module returns (the attempt
+ * runs, or the job must fail with a reason); calls the registry and
+ * tm_calls.c. It never changes a job's state. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,12 +29,37 @@
 #include "common/status.h"
 #include "common/util.h"
 #include "jobmanager/jobmanager.h"
-#include "jobmanager/udf_check.h"
 
 typedef struct candidate {
-    sl_tm *tm;
+    sl_tmreg_entry *tm;
     int free;
 } candidate;
+
+/* ---- slots */
+
+int sl_sched_task_terminal(Sluice__TaskState s)
+{
+    return s == SLUICE__TASK_STATE__TASK_FINISHED || s == SLUICE__TASK_STATE__TASK_CANCELED ||
+           s == SLUICE__TASK_STATE__TASK_FAILED;
+}
+
+int sl_sched_slots_on(const sl_job *job, const char *tm_id)
+{
+    int n = 0;
+    for (int i = 0; i < job->graph.slots_needed; i++)
+        if (strcmp(job->tms[job->slot_tm[i]].tm_id, tm_id) == 0)
+            n++;
+    return n;
+}
+
+int sl_sched_free_slots(sl_jm *jm, const sl_tmreg_entry *tm)
+{
+    int used = 0;
+    for (const sl_job *job = jm->jobs; job != NULL; job = job->next)
+        if (job->holds_slots)
+            used += sl_sched_slots_on(job, tm->id);
+    return used >= tm->slots ? 0 : tm->slots - used;
+}
 
 /* ---- assignment */
 
@@ -41,10 +70,10 @@ static int collect_candidates(sl_jm *jm, candidate **out, int *n, int *total)
         return SL_ENOMEM;
     *n = 0;
     *total = 0;
-    for (sl_tm *tm = jm->tms; tm != NULL; tm = tm->next) {
-        if (!sl_jm_tm_usable(tm))
+    for (sl_tmreg_entry *tm = jm->tms; tm != NULL; tm = tm->next) {
+        if (!sl_tmreg_usable(tm))
             continue;
-        int free = sl_jm_tm_free_slots(jm, tm);
+        int free = sl_sched_free_slots(jm, tm);
         if (free <= 0)
             continue;
         c[*n].tm = tm;
@@ -69,12 +98,12 @@ static candidate *pick(candidate *c, int n)
     return best;
 }
 
-static int job_tm_index(sl_job *job, const sl_tm *tm)
+static int job_tm_index(sl_job *job, const sl_tmreg_entry *tm)
 {
     for (int i = 0; i < job->ntms; i++)
         if (strcmp(job->tms[i].tm_id, tm->id) == 0)
             return i;
-    sl_job_tm *jt = &job->tms[job->ntms];
+    sl_attempt_tm *jt = &job->tms[job->ntms];
     memset(jt, 0, sizeof(*jt));
     snprintf(jt->tm_id, sizeof(jt->tm_id), "%s", tm->id);
     snprintf(jt->rpc_addr, sizeof(jt->rpc_addr), "%s:%u", tm->host, tm->rpc_port);
@@ -99,7 +128,7 @@ static void begin_attempt(sl_job *job)
 static int place_slots(sl_job *job, candidate *c, int n)
 {
     int need = job->graph.slots_needed;
-    sl_job_tm *tms = calloc((size_t)(n < need ? n : need), sizeof(*tms));
+    sl_attempt_tm *tms = calloc((size_t)(n < need ? n : need), sizeof(*tms));
     if (tms == NULL)
         return SL_ENOMEM;
     free(job->tms);
@@ -113,7 +142,7 @@ static int place_slots(sl_job *job, candidate *c, int n)
     return SL_OK;
 }
 
-int sl_jm_sched_assign(sl_jm *jm, sl_job *job)
+int sl_sched_assign(sl_jm *jm, sl_job *job)
 {
     candidate *c = NULL;
     int n, total;
@@ -136,10 +165,10 @@ cleanup:
     return rv;
 }
 
-void sl_jm_sched_release(sl_jm *jm, sl_job *job)
+void sl_sched_release(sl_jm *jm, sl_job *job)
 {
     if (job->holds_slots)
-        sl_jm_kick(jm); /* waiting jobs may fit now */
+        sl_wake_kick(&jm->wake); /* waiting jobs may fit now */
     job->holds_slots = 0;
 }
 
@@ -155,7 +184,7 @@ static int still_current(const sl_job *job, uint32_t attempt)
 }
 
 static void call_key(sl_tm_call_key *k, enum sl_tm_call_kind kind, const sl_job *job,
-                     const sl_job_tm *jt)
+                     const sl_attempt_tm *jt)
 {
     memset(k, 0, sizeof(*k));
     k->kind = kind;
@@ -164,28 +193,27 @@ static void call_key(sl_tm_call_key *k, enum sl_tm_call_kind kind, const sl_job 
     k->attempt = job->attempt;
 }
 
-/* The client of a job's taskmanager, or NULL (and the job failed). */
-static sl_rpc_client *job_tm_client(sl_jm *jm, sl_job *job, const sl_job_tm *jt)
+/* The client of a job's taskmanager, or NULL (the reason why in reason). */
+static sl_rpc_client *job_tm_client(sl_jm *jm, const sl_attempt_tm *jt, char *reason,
+                                    size_t len)
 {
-    sl_tm *tm = sl_jm_tm_find(jm, jt->tm_id);
-    if (tm != NULL && sl_jm_tm_usable(tm))
+    sl_tmreg_entry *tm = sl_tmreg_find(jm, jt->tm_id);
+    if (tm != NULL && sl_tmreg_usable(tm))
         return tm->client;
-    char reason[512];
-    snprintf(reason, sizeof(reason), "taskmanager %s (%s) is gone", jt->tm_id, jt->rpc_addr);
-    sl_jm_job_fail(jm, job, reason);
+    snprintf(reason, len, "taskmanager %s (%s) is gone", jt->tm_id, jt->rpc_addr);
     return NULL;
 }
 
-/* A deploy/start call could not even start: fails the job unless the
- * taskmanager is merely busy (tried again next round). */
-static void start_failed(sl_jm *jm, sl_job *job, const sl_job_tm *jt, const char *what, int rv)
+/* A deploy/start call could not even start: FAIL unless the taskmanager is
+ * merely busy (tried again next round). */
+static enum sl_sched_result start_failed(const sl_attempt_tm *jt, const char *what, int rv,
+                                         char *reason, size_t len)
 {
-    char reason[1024];
     if (rv == SL_EBUSY)
-        return;
-    snprintf(reason, sizeof(reason), "%s on taskmanager %s (%s) failed: %s", what, jt->tm_id,
+        return SL_SCHED_WAIT;
+    snprintf(reason, len, "%s on taskmanager %s (%s) failed: %s", what, jt->tm_id,
              jt->rpc_addr, sl_strerror(rv));
-    sl_jm_job_fail(jm, job, reason);
+    return SL_SCHED_FAIL;
 }
 
 static uint32_t *local_tasks(const sl_job *job, int tm_index, size_t *n)
@@ -200,16 +228,18 @@ static uint32_t *local_tasks(const sl_job *job, int tm_index, size_t *n)
     return v;
 }
 
-static void deploy_one(sl_jm *jm, sl_job *job, int i, char **addrs)
+static enum sl_sched_result deploy_one(sl_jm *jm, sl_job *job, int i, char **addrs,
+                                       char *reason, size_t len)
 {
-    sl_job_tm *jt = &job->tms[i];
-    sl_rpc_client *c = job_tm_client(jm, job, jt);
+    sl_attempt_tm *jt = &job->tms[i];
+    sl_rpc_client *c = job_tm_client(jm, jt, reason, len);
     size_t nlocal;
-    uint32_t *local = c != NULL ? local_tasks(job, i, &nlocal) : NULL;
+    if (c == NULL)
+        return SL_SCHED_FAIL;
+    uint32_t *local = local_tasks(job, i, &nlocal);
     if (local == NULL) {
-        if (c != NULL)
-            sl_jm_job_fail(jm, job, "out of memory while deploying");
-        return;
+        snprintf(reason, len, "out of memory while deploying");
+        return SL_SCHED_FAIL;
     }
     Sluice__DeployTasks d = SLUICE__DEPLOY_TASKS__INIT;
     d.job_id = job->id;
@@ -222,10 +252,11 @@ static void deploy_one(sl_jm *jm, sl_job *job, int i, char **addrs)
     d.task_addrs = addrs;
     d.n_local_tasks = nlocal;
     d.local_tasks = local;
-    d.restore_dir = job->chk.restored_from_dir != NULL ? job->chk.restored_from_dir : "";
-    d.restore_checkpoint_id = job->chk.restored_from_id;
-    d.checkpointing = job->chk.periodic;
-    d.libraries = sl_jm_udf_libraries(job, &d.n_libraries);
+    d.restore_dir = job->coord.restored_from_dir != NULL ? job->coord.restored_from_dir : "";
+    d.restore_checkpoint_id = job->coord.restored_from_id;
+    d.checkpointing = job->coord.periodic;
+    d.libraries = job->udf.libs;
+    d.n_libraries = job->udf.n;
     Sluice__Request req = SLUICE__REQUEST__INIT;
     req.body_case = SLUICE__REQUEST__BODY_DEPLOY_TASKS;
     req.deploy_tasks = &d;
@@ -233,19 +264,19 @@ static void deploy_one(sl_jm *jm, sl_job *job, int i, char **addrs)
     call_key(&key, SL_CALL_DEPLOY, job, jt);
     int rv = sl_tm_calls_start(&jm->calls, c, &key, &req, SL_JM_RPC_TIMEOUT_MS);
     free(local);
-    if (rv == SL_OK) {
-        jt->deploy = SL_JT_SENT;
-        jt->deployed = 1; /* from now on it may run tasks of this attempt */
-    } else {
-        start_failed(jm, job, jt, "deploy", rv);
-    }
+    if (rv != SL_OK)
+        return start_failed(jt, "deploy", rv, reason, len);
+    jt->deploy = SL_ATTEMPT_SENT;
+    jt->deployed = 1; /* from now on it may run tasks of this attempt */
+    return SL_SCHED_WAIT;
 }
 
-static void start_one(sl_jm *jm, sl_job *job, sl_job_tm *jt)
+static enum sl_sched_result start_one(sl_jm *jm, sl_job *job, sl_attempt_tm *jt, char *reason,
+                                      size_t len)
 {
-    sl_rpc_client *c = job_tm_client(jm, job, jt);
+    sl_rpc_client *c = job_tm_client(jm, jt, reason, len);
     if (c == NULL)
-        return;
+        return SL_SCHED_FAIL;
     Sluice__JobAttempt ja = SLUICE__JOB_ATTEMPT__INIT;
     ja.job_id = job->id;
     ja.attempt = job->attempt;
@@ -255,10 +286,10 @@ static void start_one(sl_jm *jm, sl_job *job, sl_job_tm *jt)
     sl_tm_call_key key;
     call_key(&key, SL_CALL_START, job, jt);
     int rv = sl_tm_calls_start(&jm->calls, c, &key, &req, SL_JM_RPC_TIMEOUT_MS);
-    if (rv == SL_OK)
-        jt->start = SL_JT_SENT;
-    else
-        start_failed(jm, job, jt, "start", rv);
+    if (rv != SL_OK)
+        return start_failed(jt, "start", rv, reason, len);
+    jt->start = SL_ATTEMPT_SENT;
+    return SL_SCHED_WAIT;
 }
 
 static char **task_addrs(const sl_job *job)
@@ -271,64 +302,57 @@ static char **task_addrs(const sl_job *job)
     return addrs;
 }
 
-/* Sends the deploys not sent yet; 1 once every one was accepted. */
-static int deploy_all(sl_jm *jm, sl_job *job, uint32_t attempt)
+/* Sends the deploys not sent yet: RUNNING once every one was accepted
+ * (the starts may go), FAIL at the first that cannot start. */
+static enum sl_sched_result deploy_all(sl_jm *jm, sl_job *job, char *reason, size_t len)
 {
     char **addrs = NULL;
     int accepted = 1;
-    for (int i = 0; i < job->ntms && still_current(job, attempt); i++) {
-        sl_job_tm *jt = &job->tms[i];
-        if (jt->deploy == SL_JT_NONE) {
+    enum sl_sched_result r = SL_SCHED_WAIT;
+    for (int i = 0; i < job->ntms && r != SL_SCHED_FAIL; i++) {
+        sl_attempt_tm *jt = &job->tms[i];
+        if (jt->deploy == SL_ATTEMPT_NONE) {
             if (addrs == NULL && (addrs = task_addrs(job)) == NULL) {
-                sl_jm_job_fail(jm, job, "out of memory while deploying");
+                snprintf(reason, len, "out of memory while deploying");
+                r = SL_SCHED_FAIL;
                 break;
             }
-            deploy_one(jm, job, i, addrs);
+            r = deploy_one(jm, job, i, addrs, reason, len);
         }
-        accepted &= jt->deploy == SL_JT_OK;
+        accepted &= jt->deploy == SL_ATTEMPT_OK;
     }
     free(addrs);
-    return accepted && still_current(job, attempt);
+    if (r == SL_SCHED_FAIL)
+        return r;
+    return accepted ? SL_SCHED_RUNNING : SL_SCHED_WAIT;
 }
 
-/* Sends the starts not sent yet; 1 once every one was accepted. */
-static int start_all(sl_jm *jm, sl_job *job, uint32_t attempt)
+/* Sends the starts not sent yet: RUNNING once every one was accepted. */
+static enum sl_sched_result start_all(sl_jm *jm, sl_job *job, char *reason, size_t len)
 {
     int accepted = 1;
-    for (int i = 0; i < job->ntms && still_current(job, attempt); i++) {
-        sl_job_tm *jt = &job->tms[i];
-        if (jt->start == SL_JT_NONE)
-            start_one(jm, job, jt);
-        accepted &= jt->start == SL_JT_OK;
+    for (int i = 0; i < job->ntms; i++) {
+        sl_attempt_tm *jt = &job->tms[i];
+        if (jt->start == SL_ATTEMPT_NONE && start_one(jm, job, jt, reason, len) == SL_SCHED_FAIL)
+            return SL_SCHED_FAIL;
+        accepted &= jt->start == SL_ATTEMPT_OK;
     }
-    return accepted && still_current(job, attempt);
+    return accepted ? SL_SCHED_RUNNING : SL_SCHED_WAIT;
 }
 
-void sl_jm_sched_deploy(sl_jm *jm, sl_job *job)
+enum sl_sched_result sl_sched_deploy(sl_jm *jm, sl_job *job, char *reason, size_t len)
 {
-    uint32_t attempt = job->attempt;
-    if (deploy_all(jm, job, attempt) && start_all(jm, job, attempt))
-        sl_jm_job_set_state(jm, job, SLUICE__JOB_STATE__JOB_RUNNING);
-}
-
-int sl_jm_sched_call(sl_jm *jm, const sl_tm_call_key *key, const Sluice__Request *req)
-{
-    sl_tm *tm = sl_jm_tm_find(jm, key->tm_id);
-    if (tm == NULL || !sl_jm_tm_usable(tm))
-        return SL_EUNREACH;
-    if (tm->stalled_ms != 0 && tm->last_hb_ms <= tm->stalled_ms)
-        return SL_ETIMEDOUT;
-    return sl_tm_calls_start(&jm->calls, tm->client, key, req, (int)jm->chk_rpc_timeout_ms);
-}
-
-int sl_jm_sched_room(sl_jm *jm, const char *tm_id)
-{
-    return sl_tm_calls_room(&jm->calls, tm_id);
+    if (!still_current(job, job->attempt))
+        return SL_SCHED_WAIT;
+    enum sl_sched_result r = deploy_all(jm, job, reason, len);
+    if (r != SL_SCHED_RUNNING)
+        return r;
+    return start_all(jm, job, reason, len);
 }
 
 /* ---- outcomes */
 
-static sl_job_tm *job_tm_find(sl_job *job, const char *tm_id)
+static sl_attempt_tm *job_tm_find(sl_job *job, const char *tm_id)
 {
     for (int i = 0; i < job->ntms; i++)
         if (strcmp(job->tms[i].tm_id, tm_id) == 0)
@@ -336,26 +360,8 @@ static sl_job_tm *job_tm_find(sl_job *job, const char *tm_id)
     return NULL;
 }
 
-/* Failed calls: a dropped connection is the cause to report (the job fails
- * with the taskmanager's loss); a checkpoint call that timed out makes
- * further checkpoint calls skip the taskmanager until its next heartbeat. */
-static void note_tm(sl_jm *jm, const sl_tm_outcome *o)
-{
-    sl_tm *tm = sl_jm_tm_find(jm, o->key.tm_id);
-    if (tm == NULL || o->rv == SL_OK || o->rv == SL_ECANCELED)
-        return;
-    int chk = o->key.kind == SL_CALL_TRIGGER || o->key.kind == SL_CALL_NOTIFY;
-    if (chk && o->rv == SL_ETIMEDOUT && tm->state == SL_TM_RUNNING) {
-        tm->stalled_ms = sl_now_ms();
-        sl_warn("taskmanager %s did not answer within %lld ms; checkpoint calls skip it until "
-                "its next heartbeat", tm->id, (long long)jm->chk_rpc_timeout_ms);
-    }
-    if (tm->conn != NULL && tm->conn->dropped)
-        sl_jm_tm_lose(jm, tm, "connection dropped");
-}
-
 /* 1 if the call succeeded and its reply says OK; else the reason. */
-static int call_ok(const sl_tm_outcome *o, const sl_job_tm *jt, const char *what, char *reason,
+static int call_ok(const sl_tm_outcome *o, const sl_attempt_tm *jt, const char *what, char *reason,
                    size_t len)
 {
     if (o->rv == SL_OK && o->reply->status == SLUICE__STATUS__STATUS_OK)
@@ -367,19 +373,19 @@ static int call_ok(const sl_tm_outcome *o, const sl_job_tm *jt, const char *what
     return 0;
 }
 
-static void deploy_start_outcome(sl_jm *jm, sl_job *job, sl_job_tm *jt, const sl_tm_outcome *o)
+static enum sl_sched_result deploy_start_outcome(sl_job *job, sl_attempt_tm *jt,
+                                                 const sl_tm_outcome *o, char *reason,
+                                                 size_t len)
 {
-    char reason[1024];
     int deploy = o->key.kind == SL_CALL_DEPLOY;
-    int ok = call_ok(o, jt, deploy ? "deploy" : "start", reason, sizeof(reason));
+    int ok = call_ok(o, jt, deploy ? "deploy" : "start", reason, len);
     if (deploy && o->rv == SL_OK && !ok)
         jt->deployed = 0; /* refused: it runs nothing of this attempt */
-    *(deploy ? &jt->deploy : &jt->start) = ok ? SL_JT_OK : SL_JT_FAILED;
-    if (!ok && still_current(job, o->key.attempt))
-        sl_jm_job_fail(jm, job, reason);
+    *(deploy ? &jt->deploy : &jt->start) = ok ? SL_ATTEMPT_OK : SL_ATTEMPT_FAILED;
+    return !ok && still_current(job, o->key.attempt) ? SL_SCHED_FAIL : SL_SCHED_WAIT;
 }
 
-static void cancel_outcome(sl_job *job, sl_job_tm *jt, const sl_tm_outcome *o)
+static void cancel_outcome(sl_job *job, sl_attempt_tm *jt, const sl_tm_outcome *o)
 {
     char reason[1024];
     if (call_ok(o, jt, "cancel", reason, sizeof(reason)))
@@ -388,27 +394,27 @@ static void cancel_outcome(sl_job *job, sl_job_tm *jt, const sl_tm_outcome *o)
     jt->cancel_done = 1;
 }
 
-void sl_jm_sched_outcome(sl_jm *jm, const sl_tm_outcome *o)
+enum sl_sched_result sl_sched_outcome(sl_job *job, const sl_tm_outcome *o, char *reason,
+                                      size_t len)
 {
-    note_tm(jm, o);
     enum sl_tm_call_kind k = o->key.kind;
     if (k != SL_CALL_DEPLOY && k != SL_CALL_START && k != SL_CALL_CANCEL)
-        return;
-    sl_job *job = sl_jm_job_find(jm, o->key.job_id);
-    if (job == NULL || job->attempt != o->key.attempt)
-        return; /* job->tms now belong to a later attempt */
-    sl_job_tm *jt = job_tm_find(job, o->key.tm_id);
+        return SL_SCHED_WAIT;
+    if (job->attempt != o->key.attempt)
+        return SL_SCHED_WAIT; /* job->tms now belong to a later attempt */
+    sl_attempt_tm *jt = job_tm_find(job, o->key.tm_id);
     if (jt == NULL)
-        return;
-    if (k == SL_CALL_CANCEL)
+        return SL_SCHED_WAIT;
+    if (k == SL_CALL_CANCEL) {
         cancel_outcome(job, jt, o);
-    else
-        deploy_start_outcome(jm, job, jt, o);
+        return SL_SCHED_WAIT;
+    }
+    return deploy_start_outcome(job, jt, o, reason, len);
 }
 
 /* ---- cancellation */
 
-static void cancel_one(sl_jm *jm, sl_job *job, sl_job_tm *jt, sl_rpc_client *c)
+static void cancel_one(sl_jm *jm, sl_job *job, sl_attempt_tm *jt, sl_rpc_client *c)
 {
     Sluice__JobAttempt ja = SLUICE__JOB_ATTEMPT__INIT;
     ja.job_id = job->id;
@@ -430,41 +436,41 @@ static void cancel_one(sl_jm *jm, sl_job *job, sl_job_tm *jt, sl_rpc_client *c)
     }
 }
 
-void sl_jm_sched_cancel(sl_jm *jm, sl_job *job)
+void sl_sched_cancel(sl_jm *jm, sl_job *job)
 {
     for (int i = 0; i < job->ntms; i++) {
-        sl_job_tm *jt = &job->tms[i];
+        sl_attempt_tm *jt = &job->tms[i];
         if (!jt->deployed || jt->cancel_sent)
             continue;
         /* the taskmanager may serve requests in any order: a cancel sent
          * now could overtake the deploy and miss its tasks */
-        if (jt->deploy == SL_JT_SENT || jt->start == SL_JT_SENT)
+        if (jt->deploy == SL_ATTEMPT_SENT || jt->start == SL_ATTEMPT_SENT)
             continue;
-        sl_tm *tm = sl_jm_tm_find(jm, jt->tm_id);
-        if (tm == NULL || !sl_jm_tm_usable(tm))
+        sl_tmreg_entry *tm = sl_tmreg_find(jm, jt->tm_id);
+        if (tm == NULL || !sl_tmreg_usable(tm))
             continue;
         cancel_one(jm, job, jt, tm->client);
     }
 }
 
-static int tm_settled(sl_jm *jm, const sl_job_tm *jt, int64_t now)
+static int tm_settled(sl_jm *jm, const sl_attempt_tm *jt, int64_t now)
 {
     if (!jt->deployed || jt->cancel_done)
         return 1;
     if (jt->cancel_sent && now >= jt->cancel_deadline_ms)
         return 1;
-    const sl_tm *tm = sl_jm_tm_find(jm, jt->tm_id);
-    return tm == NULL || tm->state == SL_TM_LOST;
+    const sl_tmreg_entry *tm = sl_tmreg_find(jm, jt->tm_id);
+    return tm == NULL || tm->state == SL_TMREG_LOST;
 }
 
-int sl_jm_sched_settled(sl_jm *jm, sl_job *job)
+int sl_sched_settled(sl_jm *jm, sl_job *job)
 {
     int64_t now = sl_now_ms();
     if (!job->holds_slots)
         return 1;
     for (int t = 0; t < job->graph.ntasks; t++) {
-        const sl_task *task = &job->tasks[t];
-        if (sl_jm_task_terminal(task->state))
+        const sl_exec *task = &job->tasks[t];
+        if (sl_sched_task_terminal(task->state))
             continue;
         if (!tm_settled(jm, &job->tms[job->slot_tm[task->subtask]], now))
             return 0;

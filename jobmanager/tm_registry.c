@@ -1,13 +1,15 @@
 /* Registered taskmanagers: registration, heartbeats, connection watch, loss.
  *
  * A taskmanager is RUNNING from its registration until its connection drops
- * or its heartbeats stop; then it is LOST, the jobs with tasks on it fail,
- * and it stays listed for SL_JM_LOST_KEEP_MS unless it registers again. The
- * loop thread owns every client: it opens one after a (re)registration,
- * which dials in the background (a peer that accepts TCP but never answers
- * must not hold the loop), and closes it once the taskmanager is lost. The
- * taskmanager is usable (slots, calls) once the connection is up; one that
- * does not come up within the heartbeat timeout is lost. */
+ * or its heartbeats stop; then it is LOST and stays listed for
+ * SL_JM_LOST_KEEP_MS unless it registers again. A loss is kept pending
+ * until the job module takes it (sl_tmreg_take_loss) and fails the jobs
+ * with tasks on it: the registry never calls up. The loop thread owns every
+ * client: it opens one after a (re)registration, which dials in the
+ * background (a peer that accepts TCP but never answers must not hold the
+ * loop), and closes it once the taskmanager is lost. The taskmanager is
+ * usable (slots, calls) once the connection is up; one that does not come
+ * up within the heartbeat timeout is lost. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,17 +20,17 @@
 #include "common/util.h"
 #include "jobmanager/jobmanager.h"
 
-sl_tm *sl_jm_tm_find(sl_jm *jm, const char *tm_id)
+sl_tmreg_entry *sl_tmreg_find(sl_jm *jm, const char *tm_id)
 {
-    for (sl_tm *tm = jm->tms; tm != NULL; tm = tm->next)
+    for (sl_tmreg_entry *tm = jm->tms; tm != NULL; tm = tm->next)
         if (strcmp(tm->id, tm_id) == 0)
             return tm;
     return NULL;
 }
 
-int sl_jm_tm_usable(const sl_tm *tm)
+int sl_tmreg_usable(const sl_tmreg_entry *tm)
 {
-    return tm->state == SL_TM_RUNNING && tm->client != NULL && tm->conn != NULL &&
+    return tm->state == SL_TMREG_RUNNING && tm->client != NULL && tm->conn != NULL &&
            tm->conn->up;
 }
 
@@ -65,7 +67,7 @@ static int check_registration(const Sluice__RegisterTm *r, char *err, size_t err
     return SL_EINVAL;
 }
 
-static void tm_update(sl_tm *tm, const Sluice__RegisterTm *r)
+static void tm_update(sl_tmreg_entry *tm, const Sluice__RegisterTm *r)
 {
     snprintf(tm->host, sizeof(tm->host), "%s", r->host);
     tm->rpc_port = r->rpc_port;
@@ -74,16 +76,16 @@ static void tm_update(sl_tm *tm, const Sluice__RegisterTm *r)
     tm->slots = (int)r->slots;
 }
 
-static int tm_add(sl_jm *jm, const Sluice__RegisterTm *r, sl_tm **out)
+static int tm_add(sl_jm *jm, const Sluice__RegisterTm *r, sl_tmreg_entry **out)
 {
     if (jm->ntms >= SL_JM_MAX_TMS)
         return SL_ENOSPC;
-    sl_tm *tm = calloc(1, sizeof(*tm));
+    sl_tmreg_entry *tm = calloc(1, sizeof(*tm));
     if (tm == NULL)
         return SL_ENOMEM;
     snprintf(tm->id, sizeof(tm->id), "%s", r->tm_id);
     tm->order = ++jm->tm_order;
-    sl_tm **tail = &jm->tms;
+    sl_tmreg_entry **tail = &jm->tms;
     while (*tail != NULL)
         tail = &(*tail)->next;
     *tail = tm;
@@ -94,14 +96,14 @@ static int tm_add(sl_jm *jm, const Sluice__RegisterTm *r, sl_tm **out)
 
 static int tm_register_new(sl_jm *jm, const Sluice__RegisterTm *r, char *err, size_t errlen)
 {
-    sl_tm *tm;
+    sl_tmreg_entry *tm;
     int rv = tm_add(jm, r, &tm);
     if (rv != SL_OK) {
         snprintf(err, errlen, "cannot register taskmanager %s: %s", r->tm_id, sl_strerror(rv));
         return rv;
     }
     tm_update(tm, r);
-    tm->state = SL_TM_RUNNING;
+    tm->state = SL_TMREG_RUNNING;
     tm->want_connect = 1;
     tm->last_hb_ms = sl_now_ms();
     sl_info("taskmanager %s registered: %s:%u, data port %u, pid %d, %d slots", tm->id, tm->host,
@@ -109,13 +111,13 @@ static int tm_register_new(sl_jm *jm, const Sluice__RegisterTm *r, char *err, si
     return SL_OK;
 }
 
-static void tm_register_again(sl_tm *tm, const Sluice__RegisterTm *r)
+static void tm_register_again(sl_tmreg_entry *tm, const Sluice__RegisterTm *r)
 {
     int moved = strcmp(tm->host, r->host) != 0 || tm->rpc_port != r->rpc_port;
     tm_update(tm, r);
     tm->last_hb_ms = sl_now_ms();
-    if (tm->state == SL_TM_LOST) {
-        tm->state = SL_TM_RUNNING;
+    if (tm->state == SL_TMREG_LOST) {
+        tm->state = SL_TMREG_RUNNING;
         tm->want_connect = 1;
         sl_info("taskmanager %s registered again after it was lost: %s:%u, %d slots", tm->id,
                 tm->host, tm->rpc_port, tm->slots);
@@ -126,84 +128,106 @@ static void tm_register_again(sl_tm *tm, const Sluice__RegisterTm *r)
     }
 }
 
-int sl_jm_tm_register(sl_jm *jm, const Sluice__RegisterTm *r, char *err, size_t errlen)
+int sl_tmreg_register(sl_jm *jm, const Sluice__RegisterTm *r, char *err, size_t errlen)
 {
     int rv = check_registration(r, err, errlen);
     if (rv != SL_OK)
         return rv;
-    sl_tm *tm = sl_jm_tm_find(jm, r->tm_id);
+    sl_tmreg_entry *tm = sl_tmreg_find(jm, r->tm_id);
     if (tm == NULL)
         rv = tm_register_new(jm, r, err, errlen);
     else
         tm_register_again(tm, r);
     if (rv == SL_OK)
-        sl_jm_kick(jm);
+        sl_wake_kick(&jm->wake);
     return rv;
 }
 
-int sl_jm_tm_heartbeat(sl_jm *jm, const char *tm_id)
+int sl_tmreg_heartbeat(sl_jm *jm, const char *tm_id)
 {
-    sl_tm *tm = sl_jm_tm_find(jm, tm_id);
-    if (tm == NULL || tm->state != SL_TM_RUNNING)
+    sl_tmreg_entry *tm = sl_tmreg_find(jm, tm_id);
+    if (tm == NULL || tm->state != SL_TMREG_RUNNING)
         return 0;
     tm->last_hb_ms = sl_now_ms();
     return 1;
 }
 
-static int job_slots_on(const sl_job *job, const char *tm_id)
+int sl_tmreg_stalled(const sl_tmreg_entry *tm)
 {
-    int n = 0;
-    for (int i = 0; i < job->graph.slots_needed; i++)
-        if (strcmp(job->tms[job->slot_tm[i]].tm_id, tm_id) == 0)
-            n++;
-    return n;
+    return tm->stalled_ms != 0 && tm->last_hb_ms <= tm->stalled_ms;
 }
 
-int sl_jm_tm_free_slots(sl_jm *jm, const sl_tm *tm)
+void sl_tmreg_lose(sl_jm *jm, sl_tmreg_entry *tm, const char *why)
 {
-    int used = 0;
-    for (const sl_job *job = jm->jobs; job != NULL; job = job->next)
-        if (job->holds_slots)
-            used += job_slots_on(job, tm->id);
-    return used >= tm->slots ? 0 : tm->slots - used;
-}
-
-void sl_jm_tm_lose(sl_jm *jm, sl_tm *tm, const char *why)
-{
-    if (tm->state == SL_TM_LOST)
+    if (tm->state == SL_TMREG_LOST)
         return;
-    tm->state = SL_TM_LOST;
+    tm->state = SL_TMREG_LOST;
     tm->lost_ms = sl_now_ms();
     tm->want_connect = 0;
     char reason[1024];
     snprintf(reason, sizeof(reason), "taskmanager %s (%s:%u) lost: %s", tm->id, tm->host,
              tm->rpc_port, why);
     sl_warn("%s", reason);
-    for (sl_job *job = jm->jobs; job != NULL; job = job->next)
-        if (job->holds_slots && !sl_jm_job_terminal(job->state) && job_slots_on(job, tm->id) > 0)
-            sl_jm_job_fail(jm, job, reason);
+    free(tm->loss);
+    tm->loss = strdup(reason);
+    tm->loss_seq = ++jm->loss_seq;
+    if (tm->loss == NULL)
+        sl_error("taskmanager %s: out of memory: its jobs are not told of its loss", tm->id);
+}
+
+int sl_tmreg_take_loss(sl_jm *jm, char *tm_id, char *reason, size_t len)
+{
+    sl_tmreg_entry *oldest = NULL;
+    for (sl_tmreg_entry *tm = jm->tms; tm != NULL; tm = tm->next)
+        if (tm->loss != NULL && (oldest == NULL || tm->loss_seq < oldest->loss_seq))
+            oldest = tm;
+    if (oldest == NULL)
+        return 0;
+    snprintf(tm_id, SL_TM_ID_MAX + 1, "%s", oldest->id);
+    snprintf(reason, len, "%s", oldest->loss);
+    free(oldest->loss);
+    oldest->loss = NULL;
+    return 1;
+}
+
+/* Failed calls: a dropped connection is the cause to report (the job fails
+ * with the taskmanager's loss); a checkpoint call that timed out makes
+ * further checkpoint calls skip the taskmanager until its next heartbeat. */
+void sl_tmreg_call_ended(sl_jm *jm, const sl_tm_outcome *o)
+{
+    sl_tmreg_entry *tm = sl_tmreg_find(jm, o->key.tm_id);
+    if (tm == NULL || o->rv == SL_OK || o->rv == SL_ECANCELED)
+        return;
+    int chk = o->key.kind == SL_CALL_TRIGGER || o->key.kind == SL_CALL_NOTIFY;
+    if (chk && o->rv == SL_ETIMEDOUT && tm->state == SL_TMREG_RUNNING) {
+        tm->stalled_ms = sl_now_ms();
+        sl_warn("taskmanager %s did not answer within %lld ms; checkpoint calls skip it until "
+                "its next heartbeat", tm->id, (long long)jm->chk_rpc_timeout_ms);
+    }
+    if (tm->conn != NULL && tm->conn->dropped)
+        sl_tmreg_lose(jm, tm, "connection dropped");
 }
 
 /* ---- loop side */
 
 static void tm_pipe_cb(void *arg, int up)
 {
-    sl_tm_conn *conn = arg;
+    sl_tmreg_conn *conn = arg;
     pthread_mutex_lock(&conn->jm->mu);
     if (up)
         conn->up = 1;
     else
         conn->dropped = 1;
-    sl_jm_kick(conn->jm);
+    sl_wake_kick(&conn->jm->wake);
     pthread_mutex_unlock(&conn->jm->mu);
 }
 
 /* Stops tm's calls, then closes its client, with jm->mu released (nng waits
  * for pipe and call completions, which take jm->mu). */
-static void tm_close_client(sl_jm *jm, sl_tm *tm)
+static void tm_close_client(sl_jm *jm, sl_tmreg_entry *tm)
 {
     sl_rpc_client *c = tm->client;
-    sl_tm_conn *conn = tm->conn;
+    sl_tmreg_conn *conn = tm->conn;
     if (c == NULL && conn == NULL)
         return;
     sl_tm_calls_stop(&jm->calls, tm->id);
@@ -217,7 +241,7 @@ static void tm_close_client(sl_jm *jm, sl_tm *tm)
 }
 
 /* The connection came up: log it once. */
-static void note_connected(sl_tm *tm, int64_t now)
+static void note_connected(sl_tmreg_entry *tm, int64_t now)
 {
     if (tm->connected || tm->conn == NULL || !tm->conn->up)
         return;
@@ -228,7 +252,7 @@ static void note_connected(sl_tm *tm, int64_t now)
 
 /* 1 if tm's client dialled for longer than the heartbeat timeout without
  * a connection. */
-static int dial_expired(const sl_jm *jm, const sl_tm *tm, int64_t now)
+static int dial_expired(const sl_jm *jm, const sl_tmreg_entry *tm, int64_t now)
 {
     return tm->client != NULL && tm->conn != NULL && !tm->conn->up && !tm->want_connect &&
            now - tm->dial_ms > jm->hb_timeout_ms;
@@ -237,43 +261,44 @@ static int dial_expired(const sl_jm *jm, const sl_tm *tm, int64_t now)
 static void check_liveness(sl_jm *jm, int64_t now)
 {
     char why[SL_JM_HOST_MAX + 128];
-    for (sl_tm *tm = jm->tms; tm != NULL; tm = tm->next) {
-        if (tm->state != SL_TM_RUNNING)
+    for (sl_tmreg_entry *tm = jm->tms; tm != NULL; tm = tm->next) {
+        if (tm->state != SL_TMREG_RUNNING)
             continue;
         note_connected(tm, now);
         /* want_connect: registered again, its old client is about to go */
         if (tm->conn != NULL && tm->conn->dropped && !tm->want_connect) {
-            sl_jm_tm_lose(jm, tm, "connection dropped");
+            sl_tmreg_lose(jm, tm, "connection dropped");
         } else if (now - tm->last_hb_ms > jm->hb_timeout_ms) {
             snprintf(why, sizeof(why), "no heartbeat for %lld ms",
                      (long long)(now - tm->last_hb_ms));
-            sl_jm_tm_lose(jm, tm, why);
+            sl_tmreg_lose(jm, tm, why);
         } else if (dial_expired(jm, tm, now)) {
             snprintf(why, sizeof(why), "cannot connect to tcp://%s:%u within %lld ms", tm->host,
                      tm->rpc_port, (long long)jm->hb_timeout_ms);
-            sl_jm_tm_lose(jm, tm, why);
+            sl_tmreg_lose(jm, tm, why);
         }
     }
 }
 
 static void close_lost_clients(sl_jm *jm)
 {
-    for (sl_tm *tm = jm->tms; tm != NULL; tm = tm->next)
-        if (tm->state == SL_TM_LOST && (tm->client != NULL || tm->conn != NULL))
+    for (sl_tmreg_entry *tm = jm->tms; tm != NULL; tm = tm->next)
+        if (tm->state == SL_TMREG_LOST && (tm->client != NULL || tm->conn != NULL))
             tm_close_client(jm, tm);
 }
 
 static void expire_lost(sl_jm *jm, int64_t now)
 {
-    sl_tm **pp = &jm->tms;
+    sl_tmreg_entry **pp = &jm->tms;
     while (*pp != NULL) {
-        sl_tm *tm = *pp;
-        if (tm->state == SL_TM_LOST && tm->client == NULL &&
+        sl_tmreg_entry *tm = *pp;
+        if (tm->state == SL_TMREG_LOST && tm->client == NULL &&
             now - tm->lost_ms >= SL_JM_LOST_KEEP_MS) {
             sl_info("taskmanager %s forgotten (lost %lld ms ago)", tm->id,
                     (long long)(now - tm->lost_ms));
             *pp = tm->next;
             jm->ntms--;
+            free(tm->loss);
             free(tm);
         } else {
             pp = &tm->next;
@@ -283,16 +308,16 @@ static void expire_lost(sl_jm *jm, int64_t now)
 
 /* Opens tm's client; it dials in the background (the pipe callback says
  * when the connection is up), so nothing here waits on the network. */
-static void tm_connect(sl_jm *jm, sl_tm *tm)
+static void tm_connect(sl_jm *jm, sl_tmreg_entry *tm)
 {
     char url[SL_JM_ADDR_MAX], err[512], why[1024];
     sl_rpc_client *c = NULL;
     tm->want_connect = 0;
     tm_close_client(jm, tm);
-    if (tm->state != SL_TM_RUNNING)
+    if (tm->state != SL_TMREG_RUNNING)
         return; /* lost while its old client closed */
     snprintf(url, sizeof(url), "tcp://%s:%u", tm->host, tm->rpc_port);
-    sl_tm_conn *conn = calloc(1, sizeof(*conn));
+    sl_tmreg_conn *conn = calloc(1, sizeof(*conn));
     int rv = SL_ENOMEM;
     snprintf(err, sizeof(err), "out of memory");
     if (conn != NULL) {
@@ -304,7 +329,7 @@ static void tm_connect(sl_jm *jm, sl_tm *tm)
     if (rv != SL_OK) {
         free(conn);
         snprintf(why, sizeof(why), "cannot connect: %s", err);
-        sl_jm_tm_lose(jm, tm, why);
+        sl_tmreg_lose(jm, tm, why);
         return;
     }
     tm->client = c;
@@ -316,12 +341,12 @@ static void tm_connect(sl_jm *jm, sl_tm *tm)
 
 static void connect_pending(sl_jm *jm)
 {
-    for (sl_tm *tm = jm->tms; tm != NULL && !jm->stopping; tm = tm->next)
-        if (tm->want_connect && tm->state == SL_TM_RUNNING)
+    for (sl_tmreg_entry *tm = jm->tms; tm != NULL && !jm->stopping; tm = tm->next)
+        if (tm->want_connect && tm->state == SL_TMREG_RUNNING)
             tm_connect(jm, tm);
 }
 
-void sl_jm_tm_tick(sl_jm *jm)
+void sl_tmreg_tick(sl_jm *jm)
 {
     int64_t now = sl_now_ms();
     check_liveness(jm, now);
@@ -330,13 +355,14 @@ void sl_jm_tm_tick(sl_jm *jm)
     connect_pending(jm);
 }
 
-void sl_jm_tms_free(sl_jm *jm)
+void sl_tmreg_free_all(sl_jm *jm)
 {
-    sl_tm *tm = jm->tms;
+    sl_tmreg_entry *tm = jm->tms;
     while (tm != NULL) {
-        sl_tm *next = tm->next;
+        sl_tmreg_entry *next = tm->next;
         sl_rpc_client_close(tm->client);
         free(tm->conn);
+        free(tm->loss);
         free(tm);
         tm = next;
     }

@@ -1,26 +1,13 @@
-/* Libraries of `operator: udf` at the jobmanager (udf_check.h). The bytes
- * are kept in a table of their own, keyed by the job, so a restart deploys
- * exactly what was submitted. */
+/* Libraries of `operator: udf` at the jobmanager (udf_check.h). */
 #include "jobmanager/udf_check.h"
 
 #include <dlfcn.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "common/stage_catalog.h"
 #include "common/status.h"
-
-typedef struct kept {
-    const void *owner;
-    size_t n;
-    Sluice__UdfLibrary **libs;
-    struct kept *next;
-} kept;
-
-static pthread_mutex_t kept_mu = PTHREAD_MUTEX_INITIALIZER;
-static kept *kept_list;
 
 static const sl_param *param_at(const sl_stage *st, const char *key)
 {
@@ -75,8 +62,8 @@ static int check_stage(const sl_stage *st, const char *file, const Sluice__Submi
     return SL_OK;
 }
 
-int sl_jm_udf_check(const sl_job_spec *spec, const char *file, const Sluice__SubmitJob *s,
-                    char *err, size_t errlen)
+int sl_udfcheck_check(const sl_job_spec *spec, const char *file, const Sluice__SubmitJob *s,
+                      char *err, size_t errlen)
 {
     size_t total = 0;
 
@@ -132,65 +119,26 @@ static Sluice__UdfLibrary *copy_lib(const Sluice__UdfLibrary *src)
     return l;
 }
 
-int sl_jm_udf_keep(const void *owner, const Sluice__SubmitJob *s)
+int sl_udfcheck_copy(sl_udfcheck_libs *out, const Sluice__SubmitJob *s)
 {
-    kept *k;
-
+    out->n = 0;
+    out->libs = NULL;
     if (s->n_libraries == 0)
         return SL_OK;
-    if ((k = calloc(1, sizeof(*k))) == NULL)
+    if ((out->libs = calloc(s->n_libraries, sizeof(*out->libs))) == NULL)
         return SL_ENOMEM;
-    if ((k->libs = calloc(s->n_libraries, sizeof(*k->libs))) == NULL) {
-        free(k);
-        return SL_ENOMEM;
-    }
-    k->owner = owner;
-    for (; k->n < s->n_libraries; k->n++) {
-        if ((k->libs[k->n] = copy_lib(s->libraries[k->n])) == NULL) {
-            free_libs(k->libs, k->n);
-            free(k);
+    for (; out->n < s->n_libraries; out->n++) {
+        if ((out->libs[out->n] = copy_lib(s->libraries[out->n])) == NULL) {
+            sl_udfcheck_free(out);
             return SL_ENOMEM;
         }
     }
-    pthread_mutex_lock(&kept_mu);
-    k->next = kept_list;
-    kept_list = k;
-    pthread_mutex_unlock(&kept_mu);
     return SL_OK;
 }
 
-Sluice__UdfLibrary **sl_jm_udf_libraries(const void *owner, size_t *n)
+void sl_udfcheck_free(sl_udfcheck_libs *l)
 {
-    Sluice__UdfLibrary **libs = NULL;
-
-    *n = 0;
-    pthread_mutex_lock(&kept_mu);
-    for (kept *k = kept_list; k != NULL; k = k->next) {
-        if (k->owner == owner) {
-            libs = k->libs;
-            *n = k->n;
-            break;
-        }
-    }
-    pthread_mutex_unlock(&kept_mu);
-    return libs;
-}
-
-void sl_jm_udf_forget(const void *owner)
-{
-    kept **pp, *k = NULL;
-
-    pthread_mutex_lock(&kept_mu);
-    for (pp = &kept_list; *pp != NULL; pp = &(*pp)->next) {
-        if ((*pp)->owner == owner) {
-            k = *pp;
-            *pp = k->next;
-            break;
-        }
-    }
-    pthread_mutex_unlock(&kept_mu);
-    if (k != NULL) {
-        free_libs(k->libs, k->n);
-        free(k);
-    }
+    free_libs(l->libs, l->n);
+    l->libs = NULL;
+    l->n = 0;
 }

@@ -6,7 +6,7 @@
  *   DELETE_ON_CANCELLATION the same; FAILED and CANCELED with
  *   RETAIN_ON_CANCELLATION keep the retained ones. A savepoint (or any
  *   other file) inside the job folder is never touched.
- * - `sluice checkpoint` (sl_chk_trigger_now) is refused beyond
+ * - `sluice checkpoint` (sl_coord_trigger_now) is refused beyond
  *   max-concurrent-checkpoints pending checkpoints, and a resent request
  *   still gets the id of the first. */
 #include <check.h>
@@ -20,7 +20,8 @@
 #include "common/checkpoint_store.h"
 #include "common/config.h"
 #include "common/status.h"
-#include "jobmanager/checkpoint_internal.h"
+#include "jobmanager/checkpoint_record.h"
+#include "jobmanager/checkpoint_retention.h"
 #include "jobmanager/jobmanager.h"
 
 #define JOB_ID "0123456789abcdef0123456789abcdef"
@@ -29,6 +30,22 @@ static char root[64];
 static sl_jm jm;
 static sl_job job;
 static sl_config *cfg;
+static sl_coord_exec exec_view[1];
+
+/* The coordinator's view of the in-memory job (one task, no taskmanager). */
+static sl_coord_view view(void)
+{
+    sl_coord_view v;
+    memset(&v, 0, sizeof(v));
+    v.job_id = job.id;
+    v.state = job.state;
+    v.active = !sl_jm_job_terminal(job.state);
+    v.attempt = job.attempt;
+    v.ntasks = job.graph.ntasks;
+    v.tasks = exec_view;
+    v.stopping = &jm.stopping;
+    return v;
+}
 
 static void setup(void)
 {
@@ -37,7 +54,6 @@ static void setup(void)
     memset(&jm, 0, sizeof(jm));
     memset(&job, 0, sizeof(job));
     pthread_mutex_init(&jm.mu, NULL);
-    pthread_cond_init(&jm.cv, NULL);
     snprintf(job.id, sizeof(job.id), "%s", JOB_ID);
     job.graph.ntasks = 1;
     ck_assert_int_eq(sl_config_new(&cfg), SL_OK);
@@ -45,10 +61,9 @@ static void setup(void)
 
 static void teardown(void)
 {
-    sl_chk_free(&job.chk);
+    sl_coord_free(&job.coord);
     sl_config_free(cfg);
     pthread_mutex_destroy(&jm.mu);
-    pthread_cond_destroy(&jm.cv);
     ck_assert_int_eq(sl_remove_tree(root), SL_OK);
 }
 
@@ -65,7 +80,7 @@ static void init_chk(const char *retention)
     set("state.checkpoints.dir", root);
     if (retention != NULL)
         set("execution.checkpointing.externalized-checkpoint-retention", retention);
-    ck_assert_msg(sl_chk_init(&job.chk, cfg, err, sizeof(err)) == SL_OK, "%s", err);
+    ck_assert_msg(sl_coord_init(&job.coord, cfg, err, sizeof(err)) == SL_OK, "%s", err);
 }
 
 static const char *job_dir(void)
@@ -86,8 +101,8 @@ static void completed(uint64_t id)
     md.checkpoint_id = id;
     md.max_parallelism = 128;
     ck_assert_msg(sl_metadata_write(dir, &md, err, sizeof(err)) == SL_OK, "%s", err);
-    ck_assert_int_eq(sl_chk_retained_add(&job.chk, id), SL_OK);
-    job.chk.last_id = id;
+    ck_assert_int_eq(sl_retention_add(&job.coord, id), SL_OK);
+    job.coord.last_id = id;
 }
 
 static int exists(const char *fmt, const char *a)
@@ -114,9 +129,10 @@ static void user_savepoint(void)
 static void end_as(Sluice__JobState state)
 {
     job.state = state;
+    sl_coord_view v = view();
     pthread_mutex_lock(&jm.mu);
-    sl_chk_on_job_end(&job);
-    sl_chk_end_cleanup(&jm, &job);
+    sl_coord_on_job_end(&job.coord, job.id, state);
+    sl_retention_end_cleanup(&job.coord, &v);
     pthread_mutex_unlock(&jm.mu);
 }
 
@@ -129,7 +145,7 @@ START_TEST(test_finished_discards_checkpoints_and_folder)
     end_as(SLUICE__JOB_STATE__JOB_FINISHED);
     ck_assert_msg(!exists("%s", job_dir()), "the job folder of a FINISHED job remains");
     char dir[PATH_MAX];
-    ck_assert_uint_eq(sl_chk_latest(&job, dir, sizeof(dir)), 0);
+    ck_assert_uint_eq(sl_retention_latest(&job.coord, job.id, dir, sizeof(dir)), 0);
 }
 END_TEST
 
@@ -174,7 +190,7 @@ START_TEST(test_failed_keeps_retained)
     end_as(SLUICE__JOB_STATE__JOB_FAILED);
     ck_assert(exists("%s/chk-1/_metadata", job_dir()) && exists("%s/chk-2/_metadata", job_dir()));
     char dir[PATH_MAX];
-    ck_assert_uint_eq(sl_chk_latest(&job, dir, sizeof(dir)), 2);
+    ck_assert_uint_eq(sl_retention_latest(&job.coord, job.id, dir, sizeof(dir)), 2);
 }
 END_TEST
 
@@ -191,8 +207,9 @@ END_TEST
 
 static int trigger(const char *req, uint64_t *id, char *err, size_t errlen)
 {
+    sl_coord_view v = view();
     pthread_mutex_lock(&jm.mu);
-    int rv = sl_chk_trigger_now(&jm, &job, req, id, err, errlen);
+    int rv = sl_coord_trigger_now(&job.coord, &v, req, id, err, errlen);
     pthread_mutex_unlock(&jm.mu);
     return rv;
 }
@@ -215,13 +232,13 @@ START_TEST(test_manual_checkpoints_bounded_by_max_concurrent)
         ck_assert_int_eq(trigger(req, &id, err, sizeof(err)), SL_EBUSY);
         ck_assert_msg(strstr(err, "max-concurrent-checkpoints") != NULL, "%s", err);
     }
-    ck_assert_int_eq(sl_chk_pending_count(&job.chk, 1), 2);
+    ck_assert_int_eq(sl_ckpt_pending(&job.coord, 1), 2);
     /* a resent request still gets its id */
     ck_assert_int_eq(trigger("r1", &again, err, sizeof(err)), SL_OK);
     ck_assert_uint_eq(again, a);
     /* once one ends, another is accepted */
     pthread_mutex_lock(&jm.mu);
-    sl_chk_fail(&job, sl_chk_find(&job.chk, a), "test", 0, 0);
+    sl_ckpt_fail(&job.coord, job.id, sl_ckpt_find(&job.coord, a), "test", 0, 0);
     pthread_mutex_unlock(&jm.mu);
     uint64_t c = 0;
     ck_assert_int_eq(trigger("r3", &c, err, sizeof(err)), SL_OK);
@@ -235,8 +252,9 @@ START_TEST(test_manual_checkpoint_waits_for_a_periodic_one)
     uint64_t id = 0;
     init_chk(NULL); /* max-concurrent-checkpoints 1 */
     job.state = SLUICE__JOB_STATE__JOB_RUNNING;
+    sl_coord_view v = view();
     pthread_mutex_lock(&jm.mu);
-    ck_assert_ptr_nonnull(sl_chk_create(&job, 0, 0)); /* a periodic one in progress */
+    ck_assert_ptr_nonnull(sl_ckpt_create(&job.coord, &v, 0, 0)); /* a periodic one in progress */
     pthread_mutex_unlock(&jm.mu);
     ck_assert_int_eq(trigger("m", &id, err, sizeof(err)), SL_EBUSY);
     ck_assert_msg(strstr(err, "1 checkpoint(s) in progress") != NULL, "%s", err);

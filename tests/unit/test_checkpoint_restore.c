@@ -19,7 +19,8 @@
 #include "common/checkpoint_store.h"
 #include "common/config.h"
 #include "common/status.h"
-#include "jobmanager/checkpoint_internal.h"
+#include "jobmanager/checkpoint_restore.h"
+#include "jobmanager/checkpoint_retention.h"
 #include "jobmanager/jobmanager.h"
 
 #define JOB_ID "00112233445566778899aabbccddeeff"
@@ -36,17 +37,15 @@ static void setup(void)
     memset(&jm, 0, sizeof(jm));
     memset(&job, 0, sizeof(job));
     pthread_mutex_init(&jm.mu, NULL);
-    pthread_cond_init(&jm.cv, NULL);
     snprintf(job.id, sizeof(job.id), "%s", JOB_ID);
     ck_assert_int_eq(sl_config_new(&cfg), SL_OK);
 }
 
 static void teardown(void)
 {
-    sl_chk_free(&job.chk);
+    sl_coord_free(&job.coord);
     sl_config_free(cfg);
     pthread_mutex_destroy(&jm.mu);
-    pthread_cond_destroy(&jm.cv);
     ck_assert_int_eq(sl_remove_tree(root), SL_OK);
 }
 
@@ -60,7 +59,7 @@ static void init_chk(const char *allow_empty)
         ck_assert_msg(sl_config_set_at(cfg, "execution.state-recovery.allow-empty-on-failure",
                                        allow_empty, "job.yaml", 3, 5, err, sizeof(err)) == SL_OK,
                       "%s", err);
-    ck_assert_msg(sl_chk_init(&job.chk, cfg, err, sizeof(err)) == SL_OK, "%s", err);
+    ck_assert_msg(sl_coord_init(&job.coord, cfg, err, sizeof(err)) == SL_OK, "%s", err);
 }
 
 /* Checkpoint id on disk (damaged: its _metadata does not read), retained. */
@@ -80,40 +79,44 @@ static void checkpoint(uint64_t id, int damaged)
         fputs("garbage!", f);
         fclose(f);
     }
-    ck_assert_int_eq(sl_chk_retained_add(&job.chk, id), SL_OK);
-    job.chk.last_id = id;
+    ck_assert_int_eq(sl_retention_add(&job.coord, id), SL_OK);
+    job.coord.last_id = id;
 }
 
 static int pick(char *err, size_t errlen)
 {
+    sl_coord_view v;
+    memset(&v, 0, sizeof(v));
+    v.job_id = job.id;
+    v.stopping = &jm.stopping;
     pthread_mutex_lock(&jm.mu);
-    int rv = sl_chk_pick_restore(&jm, &job, err, errlen);
+    int rv = sl_restore_pick(&job.coord, &v, err, errlen);
     pthread_mutex_unlock(&jm.mu);
     return rv;
 }
 
 START_TEST(test_newest_that_verifies)
 {
-    char err[SL_CHK_REASON_MAX] = "";
+    char err[SL_COORD_REASON_MAX] = "";
     init_chk(NULL);
     checkpoint(1, 0);
     checkpoint(2, 0);
     checkpoint(3, 1);
     ck_assert_int_eq(pick(err, sizeof(err)), SL_OK);
-    ck_assert_uint_eq(job.chk.restore_id, 2);
-    ck_assert_ptr_nonnull(strstr(job.chk.restore_dir, "/chk-2"));
+    ck_assert_uint_eq(job.coord.restore_id, 2);
+    ck_assert_ptr_nonnull(strstr(job.coord.restore_dir, "/chk-2"));
 }
 END_TEST
 
 START_TEST(test_none_verifies_fails_with_reasons)
 {
-    char err[SL_CHK_REASON_MAX] = "";
+    char err[SL_COORD_REASON_MAX] = "";
     init_chk(NULL);
     checkpoint(4, 1);
     checkpoint(5, 1);
     ck_assert_int_eq(pick(err, sizeof(err)), SL_ENOTFOUND);
-    ck_assert_uint_eq(job.chk.restore_id, 0);
-    ck_assert_ptr_null(job.chk.restore_dir);
+    ck_assert_uint_eq(job.coord.restore_id, 0);
+    ck_assert_ptr_null(job.coord.restore_dir);
     ck_assert_msg(strstr(err, "checkpoint 5: ") != NULL && strstr(err, "checkpoint 4: ") != NULL,
                   "%s", err);
     ck_assert_msg(strstr(err, "chk-5/_metadata") != NULL, "%s", err);
@@ -124,40 +127,40 @@ END_TEST
 
 START_TEST(test_none_verifies_allowed_empty)
 {
-    char err[SL_CHK_REASON_MAX] = "";
+    char err[SL_COORD_REASON_MAX] = "";
     init_chk("true");
-    ck_assert_int_eq(job.chk.allow_empty, 1);
+    ck_assert_int_eq(job.coord.allow_empty, 1);
     checkpoint(1, 1);
     ck_assert_int_eq(pick(err, sizeof(err)), SL_OK);
-    ck_assert_uint_eq(job.chk.restore_id, 0);
+    ck_assert_uint_eq(job.coord.restore_id, 0);
 }
 END_TEST
 
 START_TEST(test_default_is_not_allowed)
 {
     init_chk(NULL);
-    ck_assert_int_eq(job.chk.allow_empty, 0);
+    ck_assert_int_eq(job.coord.allow_empty, 0);
 }
 END_TEST
 
 START_TEST(test_no_state_starts_empty)
 {
-    char err[SL_CHK_REASON_MAX] = "";
+    char err[SL_COORD_REASON_MAX] = "";
     init_chk(NULL);
-    ck_assert_ptr_null(job.chk.retained);
+    ck_assert_ptr_null(job.coord.retained);
     ck_assert_int_eq(pick(err, sizeof(err)), SL_OK);
-    ck_assert_uint_eq(job.chk.restore_id, 0);
+    ck_assert_uint_eq(job.coord.restore_id, 0);
 }
 END_TEST
 
 START_TEST(test_damaged_savepoint_started_from)
 {
-    char err[SL_CHK_REASON_MAX] = "", sp[PATH_MAX];
+    char err[SL_COORD_REASON_MAX] = "", sp[PATH_MAX];
     init_chk(NULL);
     snprintf(sp, sizeof(sp), "%s/savepoint-001122-000000000000", root);
     ck_assert_int_eq(mkdir(sp, 0755), 0); /* no _metadata */
-    job.chk.initial_dir = strdup(sp);
-    job.chk.initial_id = 7;
+    job.coord.initial_dir = strdup(sp);
+    job.coord.initial_id = 7;
     ck_assert_int_eq(pick(err, sizeof(err)), SL_ENOTFOUND);
     ck_assert_msg(strstr(err, sp) != NULL && strstr(err, "which the job started from") != NULL,
                   "%s", err);
@@ -166,12 +169,12 @@ END_TEST
 
 START_TEST(test_stopping_chooses_nothing)
 {
-    char err[SL_CHK_REASON_MAX] = "";
+    char err[SL_COORD_REASON_MAX] = "";
     init_chk(NULL);
     checkpoint(1, 0);
     jm.stopping = 1;
     ck_assert_int_eq(pick(err, sizeof(err)), SL_EBUSY);
-    ck_assert_uint_eq(job.chk.restore_id, 0);
+    ck_assert_uint_eq(job.coord.restore_id, 0);
 }
 END_TEST
 
