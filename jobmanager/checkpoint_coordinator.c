@@ -535,7 +535,7 @@ void sl_coord_act(sl_coord *cc, sl_coord_view *v)
     trim_history(cc);
 }
 
-void sl_coord_call_outcome(sl_coord *cc, const sl_coord_view *v, const sl_tm_outcome *o)
+void sl_coord_call_outcome(sl_coord *cc, const sl_coord_view *v, const sl_tmcall_outcome *o)
 {
     sl_trigger_outcome(cc, v, o);
 }

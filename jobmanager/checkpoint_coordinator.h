@@ -150,6 +150,6 @@ void sl_coord_act(sl_coord *cc, sl_coord_view *v);
  * the tolerable failures); a notify that did not reach a taskmanager is
  * logged, and for a final checkpoint another one is taken (sources end
  * only when told). */
-void sl_coord_call_outcome(sl_coord *cc, const sl_coord_view *v, const sl_tm_outcome *o);
+void sl_coord_call_outcome(sl_coord *cc, const sl_coord_view *v, const sl_tmcall_outcome *o);
 
 #endif

@@ -41,11 +41,11 @@ static int sources_ended(const sl_coord_view *v)
 
 static unsigned chk_flags(const sl_ckpt *c)
 {
-    return (c->final ? SL_CALL_F_FINAL : 0u) | (c->savepoint ? SL_CALL_F_SAVEPOINT : 0u) |
-           (c->stop ? SL_CALL_F_STOP : 0u);
+    return (c->final ? SL_TMCALL_F_FINAL : 0u) | (c->savepoint ? SL_TMCALL_F_SAVEPOINT : 0u) |
+           (c->stop ? SL_TMCALL_F_STOP : 0u);
 }
 
-static void chk_key(sl_tm_call_key *k, enum sl_tm_call_kind kind, const sl_coord_view *v,
+static void chk_key(sl_tmcall_key *k, enum sl_tmcall_kind kind, const sl_coord_view *v,
                     const sl_coord_tm *jt, uint32_t attempt, uint64_t id)
 {
     memset(k, 0, sizeof(*k));
@@ -63,7 +63,7 @@ static void notify_failed(const sl_coord_view *v, const char *tm_id, const char 
             v->job_id, tm_id, addr, id, complete ? "completed" : "was aborted", why);
 }
 
-static int send_call(const sl_coord_view *v, const sl_tm_call_key *key, const Sluice__Request *req)
+static int send_call(const sl_coord_view *v, const sl_tmcall_key *key, const Sluice__Request *req)
 {
     if (v->hooks == NULL || v->hooks->send == NULL)
         return SL_EUNREACH;
@@ -91,9 +91,9 @@ int sl_trigger_notify(sl_coord *cc, const sl_coord_view *v, uint64_t id, uint32_
         Sluice__Request req = SLUICE__REQUEST__INIT;
         req.body_case = SLUICE__REQUEST__BODY_NOTIFY_CHECKPOINT;
         req.notify_checkpoint = &n;
-        sl_tm_call_key key;
-        chk_key(&key, SL_CALL_NOTIFY, v, jt, attempt, id);
-        key.flags = (complete ? SL_CALL_F_COMPLETE : 0u) | (c != NULL ? chk_flags(c) : 0u);
+        sl_tmcall_key key;
+        chk_key(&key, SL_TMCALL_NOTIFY, v, jt, attempt, id);
+        key.flags = (complete ? SL_TMCALL_F_COMPLETE : 0u) | (c != NULL ? chk_flags(c) : 0u);
         int rv = send_call(v, &key, &req);
         if (rv != SL_OK) {
             failed++;
@@ -156,8 +156,8 @@ static void trigger_tms(sl_coord *cc, const sl_coord_view *v, sl_ckpt *c, const 
         Sluice__Request req = SLUICE__REQUEST__INIT;
         req.body_case = SLUICE__REQUEST__BODY_TRIGGER_CHECKPOINT;
         req.trigger_checkpoint = &t;
-        sl_tm_call_key key;
-        chk_key(&key, SL_CALL_TRIGGER, v, jt, c->attempt, c->id);
+        sl_tmcall_key key;
+        chk_key(&key, SL_TMCALL_TRIGGER, v, jt, c->attempt, c->id);
         key.flags = chk_flags(c);
         int rv = send_call(v, &key, &req);
         if (rv != SL_OK)
@@ -181,7 +181,7 @@ static int trigger_room(const sl_coord_view *v)
 
 /* ---- loop: outcomes */
 
-static const char *outcome_error(const sl_tm_outcome *o)
+static const char *outcome_error(const sl_tmcall_outcome *o)
 {
     if (o->rv != SL_OK)
         return sl_strerror(o->rv);
@@ -196,7 +196,7 @@ static const char *tm_addr(const sl_coord_view *v, const char *tm_id)
     return "?";
 }
 
-static void trigger_outcome(sl_coord *cc, const sl_coord_view *v, const sl_tm_outcome *o)
+static void trigger_outcome(sl_coord *cc, const sl_coord_view *v, const sl_tmcall_outcome *o)
 {
     sl_ckpt *c = sl_ckpt_find(cc, o->key.chk_id);
     if (c == NULL || c->status != SL_CKPT_PENDING)
@@ -205,17 +205,17 @@ static void trigger_outcome(sl_coord *cc, const sl_coord_view *v, const sl_tm_ou
                    outcome_error(o));
 }
 
-static void notify_outcome(sl_coord *cc, const sl_coord_view *v, const sl_tm_outcome *o)
+static void notify_outcome(sl_coord *cc, const sl_coord_view *v, const sl_tmcall_outcome *o)
 {
-    int complete = (o->key.flags & SL_CALL_F_COMPLETE) != 0;
+    int complete = (o->key.flags & SL_TMCALL_F_COMPLETE) != 0;
     notify_failed(v, o->key.tm_id, tm_addr(v, o->key.tm_id), o->key.chk_id, complete,
                   outcome_error(o));
-    if (complete && (o->key.flags & SL_CALL_F_STOP))
+    if (complete && (o->key.flags & SL_TMCALL_F_STOP))
         sl_warn("job %s: not every taskmanager heard that stop savepoint %" PRIu64
                 " completed", v->job_id, o->key.chk_id);
     if (!complete || !sl_coord_view_running(v) || v->attempt != o->key.attempt)
         return;
-    if ((o->key.flags & SL_CALL_F_FINAL) && cc->final_done) {
+    if ((o->key.flags & SL_TMCALL_F_FINAL) && cc->final_done) {
         /* sources end only when told: take another final checkpoint */
         sl_warn("job %s: not every taskmanager heard that final checkpoint %" PRIu64
                 " completed; taking another one", v->job_id, o->key.chk_id);
@@ -223,13 +223,13 @@ static void notify_outcome(sl_coord *cc, const sl_coord_view *v, const sl_tm_out
     }
 }
 
-void sl_trigger_outcome(sl_coord *cc, const sl_coord_view *v, const sl_tm_outcome *o)
+void sl_trigger_outcome(sl_coord *cc, const sl_coord_view *v, const sl_tmcall_outcome *o)
 {
     if (o->rv == SL_OK && o->reply->status == SLUICE__STATUS__STATUS_OK)
         return;
-    if (o->key.kind == SL_CALL_TRIGGER)
+    if (o->key.kind == SL_TMCALL_TRIGGER)
         trigger_outcome(cc, v, o);
-    else if (o->key.kind == SL_CALL_NOTIFY)
+    else if (o->key.kind == SL_TMCALL_NOTIFY)
         notify_outcome(cc, v, o);
 }
 

@@ -32,6 +32,6 @@ void sl_trigger_send_unsent(sl_coord *cc, sl_coord_view *v);
 int sl_trigger_notify(sl_coord *cc, const sl_coord_view *v, uint64_t id, uint32_t attempt,
                       int complete);
 /* An ended trigger or notify call that failed or was refused. */
-void sl_trigger_outcome(sl_coord *cc, const sl_coord_view *v, const sl_tm_outcome *o);
+void sl_trigger_outcome(sl_coord *cc, const sl_coord_view *v, const sl_tmcall_outcome *o);
 
 #endif

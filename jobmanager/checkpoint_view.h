@@ -44,7 +44,7 @@ struct sl_coord_view;
 typedef struct sl_coord_hooks {
     /* Starts a trigger or notify call (returns at once): SL_OK, or why it
      * could not start (SL_EUNREACH, SL_ETIMEDOUT: stalled, SL_EBUSY). */
-    int (*send)(void *arg, const sl_tm_call_key *key, const Sluice__Request *req);
+    int (*send)(void *arg, const sl_tmcall_key *key, const Sluice__Request *req);
     /* How many more calls to tm_id may start now. */
     int (*room)(void *arg, const char *tm_id);
     /* Releases the jobmanager's lock (NULL: no lock). */

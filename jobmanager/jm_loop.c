@@ -21,10 +21,10 @@
  * scheduler and the coordinator). */
 static void take_outcomes(sl_jm *jm)
 {
-    sl_tm_outcome o;
-    while (sl_tm_calls_take(&jm->calls, &o)) {
+    sl_tmcall_outcome o;
+    while (sl_tmcall_take(&jm->calls, &o)) {
         sl_jm_job_call_ended(jm, &o);
-        sl_tm_outcome_clear(&o);
+        sl_tmcall_outcome_clear(&o);
     }
 }
 
@@ -73,7 +73,7 @@ static int read_config(sl_jm *jm, const sl_config *cfg)
     jm->max_msg = (size_t)max_msg;
     jm->default_par = (int)par;
     jm->cfg = cfg;
-    sl_tm_calls_init(&jm->calls, &jm->mu, &jm->wake.cv, &jm->wake.kicked);
+    sl_tmcall_init(&jm->calls, &jm->mu, &jm->wake.cv, &jm->wake.kicked);
     return SL_OK;
 }
 
@@ -149,7 +149,7 @@ void sl_jm_stop(sl_jm *jm)
     pthread_mutex_unlock(&jm->mu);
     if (jm->loop_started)
         pthread_join(jm->loop, NULL);
-    sl_tm_calls_free(&jm->calls); /* before the clients close */
+    sl_tmcall_free(&jm->calls); /* before the clients close */
     sl_tmreg_free_all(jm);
     sl_jm_job_free_all(jm);
     pthread_mutex_destroy(&jm->mu);

@@ -201,7 +201,7 @@ static void request_remember(sl_jm *jm, const char *req, const char *job_id)
 {
     if (req[0] == '\0')
         return;
-    sl_req_entry *e = &jm->reqs[jm->req_next];
+    sl_jm_job_req *e = &jm->reqs[jm->req_next];
     snprintf(e->req, sizeof(e->req), "%s", req);
     snprintf(e->job, sizeof(e->job), "%s", job_id);
     jm->req_next = (jm->req_next + 1) % SL_JM_REQ_IDS;
@@ -327,13 +327,13 @@ int sl_jm_job_set_state(sl_jm *jm, sl_job *job, Sluice__JobState to)
             sl_job_state_name(job->state), sl_job_state_name(to));
     job->state = to;
     if (to == SLUICE__JOB_STATE__JOB_RUNNING) {
-        job->restart_phase = SL_RP_NONE;
+        job->restart_phase = SL_JM_JOB_RESTART_NONE;
         sl_coord_on_running(&job->coord);
     } else if (to == SLUICE__JOB_STATE__JOB_CANCELLING) {
         sl_coord_abort_all(&job->coord, job->id, "the job is being cancelled");
     }
     if (sl_jm_job_terminal(to)) {
-        job->restart_phase = SL_RP_NONE;
+        job->restart_phase = SL_JM_JOB_RESTART_NONE;
         job->end_ms = sl_wall_ms();
         settle_tasks(job);
         sl_sched_release(jm, job);
@@ -378,7 +378,7 @@ static void begin_restart(sl_jm *jm, sl_job *job, int64_t delay_ms)
     sl_restart_strategy_describe(&job->restart, how, sizeof(how));
     sl_info("job %s (%s) will restart (restart strategy %s)", job->id, job_name(job), how);
     sl_coord_abort_all(&job->coord, job->id, "job failover");
-    job->restart_phase = SL_RP_CANCEL;
+    job->restart_phase = SL_JM_JOB_RESTART_CANCEL;
     job->restart_delay_ms = delay_ms;
     sl_jm_job_set_state(jm, job, SLUICE__JOB_STATE__JOB_RESTARTING);
     sl_wake_kick(&jm->wake);
@@ -387,7 +387,7 @@ static void begin_restart(sl_jm *jm, sl_job *job, int64_t delay_ms)
 void sl_jm_job_fail(sl_jm *jm, sl_job *job, const char *reason)
 {
     int deploying = job->state == SLUICE__JOB_STATE__JOB_RESTARTING &&
-                    job->restart_phase == SL_RP_DEPLOY;
+                    job->restart_phase == SL_JM_JOB_RESTART_DEPLOY;
     if (job->state == SLUICE__JOB_STATE__JOB_RESTARTING && !deploying) {
         sl_info("job %s (%s) is restarting; not failing it again for: %s", job->id,
                 job_name(job), reason);
@@ -545,12 +545,12 @@ static void step_created(sl_jm *jm, sl_job *job)
 static int restart_cancel(sl_jm *jm, sl_job *job)
 {
     sl_sched_cancel(jm, job);
-    if (job->state != SLUICE__JOB_STATE__JOB_RESTARTING || job->restart_phase != SL_RP_CANCEL ||
+    if (job->state != SLUICE__JOB_STATE__JOB_RESTARTING || job->restart_phase != SL_JM_JOB_RESTART_CANCEL ||
         !sl_sched_settled(jm, job))
         return 0;
     settle_tasks(job);
     sl_sched_release(jm, job);
-    job->restart_phase = SL_RP_DELAY;
+    job->restart_phase = SL_JM_JOB_RESTART_DELAY;
     job->restart_at_ms = sl_now_ms() + job->restart_delay_ms;
     sl_info("job %s: the tasks of attempt %u stopped; restarting in %lld ms", job->id,
             job->attempt, (long long)job->restart_delay_ms);
@@ -566,7 +566,7 @@ static int restart_pick(sl_jm *jm, sl_job *job)
         return 0;
     sl_jobview_fill(jm, job, &v);
     int rv = sl_restore_pick(&job->coord, &v, why, sizeof(why));
-    if (job->state != SLUICE__JOB_STATE__JOB_RESTARTING || job->restart_phase != SL_RP_DELAY ||
+    if (job->state != SLUICE__JOB_STATE__JOB_RESTARTING || job->restart_phase != SL_JM_JOB_RESTART_DELAY ||
         rv == SL_EBUSY)
         return 0;
     if (rv != SL_OK) { /* state that does not verify: never silently start over */
@@ -581,7 +581,7 @@ static int restart_pick(sl_jm *jm, sl_job *job)
     else
         sl_info("restarting job %s without state (attempt %u) after %lld ms", job->id,
                 job->attempt + 1, (long long)job->restart_delay_ms);
-    job->restart_phase = SL_RP_SLOTS;
+    job->restart_phase = SL_JM_JOB_RESTART_SLOTS;
     job->wait_since_ms = sl_now_ms();
     job->wait_logged = 0;
     return 1;
@@ -593,7 +593,7 @@ static void restart_deploy(sl_jm *jm, sl_job *job)
     char reason[256];
     if (sl_sched_assign(jm, job) == SL_OK) {
         job->restarts++;
-        job->restart_phase = SL_RP_DEPLOY;
+        job->restart_phase = SL_JM_JOB_RESTART_DEPLOY;
         sl_restore_use(&job->coord);
         deploy(jm, job);
         return;
@@ -608,13 +608,13 @@ static void restart_deploy(sl_jm *jm, sl_job *job)
 
 static void step_restarting(sl_jm *jm, sl_job *job)
 {
-    if (job->restart_phase == SL_RP_CANCEL && !restart_cancel(jm, job))
+    if (job->restart_phase == SL_JM_JOB_RESTART_CANCEL && !restart_cancel(jm, job))
         return;
-    if (job->restart_phase == SL_RP_DELAY && !restart_pick(jm, job))
+    if (job->restart_phase == SL_JM_JOB_RESTART_DELAY && !restart_pick(jm, job))
         return;
-    if (job->restart_phase == SL_RP_SLOTS)
+    if (job->restart_phase == SL_JM_JOB_RESTART_SLOTS)
         restart_deploy(jm, job);
-    else if (job->restart_phase == SL_RP_DEPLOY)
+    else if (job->restart_phase == SL_JM_JOB_RESTART_DEPLOY)
         deploy(jm, job); /* the calls of the previous rounds answered */
 }
 
@@ -718,7 +718,7 @@ void sl_jm_job_tms_lost(sl_jm *jm)
                 sl_jm_job_fail(jm, job, reason);
 }
 
-void sl_jm_job_call_ended(sl_jm *jm, const sl_tm_outcome *o)
+void sl_jm_job_call_ended(sl_jm *jm, const sl_tmcall_outcome *o)
 {
     char reason[1024];
     sl_coord_view v;
@@ -729,7 +729,7 @@ void sl_jm_job_call_ended(sl_jm *jm, const sl_tm_outcome *o)
         return;
     if (sl_sched_outcome(job, o, reason, sizeof(reason)) == SL_SCHED_FAIL)
         sl_jm_job_fail(jm, job, reason);
-    if (o->key.kind == SL_CALL_TRIGGER || o->key.kind == SL_CALL_NOTIFY) {
+    if (o->key.kind == SL_TMCALL_TRIGGER || o->key.kind == SL_TMCALL_NOTIFY) {
         sl_jobview_fill(jm, job, &v);
         sl_coord_call_outcome(&job->coord, &v, o);
     }

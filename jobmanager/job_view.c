@@ -9,7 +9,7 @@
 #include "common/status.h"
 #include "jobmanager/jobmanager.h"
 
-static int hook_send(void *arg, const sl_tm_call_key *key, const Sluice__Request *req)
+static int hook_send(void *arg, const sl_tmcall_key *key, const Sluice__Request *req)
 {
     return sl_tmsend_call(((sl_jobview_arg *)arg)->jm, key, req);
 }

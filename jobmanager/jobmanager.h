@@ -50,7 +50,9 @@
  * sl_jobview_, sl_sched_, sl_coord_ (coordinator and its view), sl_ckpt_
  * (records), sl_trigger_, sl_retention_, sl_restore_, sl_ckstats_,
  * sl_savepoint_, sl_restart_strategy_, sl_udfcheck_, sl_tmsend_, sl_tmreg_,
- * sl_tm_calls_ / sl_tm_call_ (tm_calls), sl_wake_. Records: sl_job (a job),
+ * sl_tmcall_ (tm_calls), sl_wake_; constants SL_JM_ (shared sizes:
+ * common/limits.h), SL_COORD_, SL_CKPT_, SL_SCHED_, SL_TMREG_, SL_TMCALL_,
+ * SL_ATTEMPT_, SL_JM_JOB_RESTART_. Records: sl_job (a job),
  * sl_exec (one subtask of its attempt: Flink's execution), sl_attempt_tm (a
  * taskmanager of the attempt), sl_tmreg_entry (a registered taskmanager);
  * the taskmanager daemon's sl_tm_, sl_task_, sl_job_run_ are not used here.
@@ -167,12 +169,12 @@ typedef struct sl_exec {
 } sl_exec;
 
 /* Where a RESTARTING job is. */
-enum sl_restart_phase {
-    SL_RP_NONE = 0,
-    SL_RP_CANCEL,   /* cancelling the failed attempt, waiting for its tasks */
-    SL_RP_DELAY,    /* waiting the restart strategy's delay */
-    SL_RP_SLOTS,    /* waiting for free slots */
-    SL_RP_DEPLOY,   /* deploying the new attempt: a failure fails over again */
+enum sl_jm_job_restart {
+    SL_JM_JOB_RESTART_NONE = 0,
+    SL_JM_JOB_RESTART_CANCEL,   /* cancelling the failed attempt, waiting for its tasks */
+    SL_JM_JOB_RESTART_DELAY,    /* waiting the restart strategy's delay */
+    SL_JM_JOB_RESTART_SLOTS,    /* waiting for free slots */
+    SL_JM_JOB_RESTART_DEPLOY,   /* deploying the new attempt: a failure fails over again */
 };
 
 struct sl_job;
@@ -211,16 +213,16 @@ typedef struct sl_job {
     sl_coord_tm *view_tms;   /* graph.slots_needed: the coordinator's view */
     sl_jobview_arg view_arg;
     sl_restart_strategy restart;
-    enum sl_restart_phase restart_phase;
+    enum sl_jm_job_restart restart_phase;
     int64_t restart_delay_ms;   /* granted by the strategy */
     int64_t restart_at_ms;      /* monotonic: end of the delay */
     struct sl_job *next;
 } sl_job;
 
-typedef struct sl_req_entry {
+typedef struct sl_jm_job_req {
     char req[SL_REQUEST_ID_MAX + 1];
     char job[SL_JOB_ID_LEN + 1];
-} sl_req_entry;
+} sl_jm_job_req;
 
 typedef struct sl_jm {
     const sl_config *cfg;    /* cluster configuration, borrowed, read-only */
@@ -241,10 +243,10 @@ typedef struct sl_jm {
     uint64_t loss_seq;       /* losses so far (tm_registry.c) */
     sl_job *jobs;            /* submission order */
     uint64_t job_seq;
-    sl_req_entry reqs[SL_JM_REQ_IDS];
+    sl_jm_job_req reqs[SL_JM_REQ_IDS];
     int req_next;
 
-    sl_tm_calls calls;       /* calls to taskmanagers in flight */
+    sl_tmcall_table calls;       /* calls to taskmanagers in flight */
     sl_rpc_server *server;
     pthread_t loop;
     int loop_started;
@@ -281,7 +283,7 @@ void sl_tmreg_lose(sl_jm *jm, sl_tmreg_entry *tm, const char *why);
 int sl_tmreg_take_loss(sl_jm *jm, char *tm_id, char *reason, size_t len);
 /* An ended call to a taskmanager: a checkpoint call that timed out marks it
  * stalled; a failed call whose connection dropped loses it. */
-void sl_tmreg_call_ended(sl_jm *jm, const sl_tm_outcome *o);
+void sl_tmreg_call_ended(sl_jm *jm, const sl_tmcall_outcome *o);
 /* Loop: connection drops, heartbeat timeouts, connections that do not come
  * up within the heartbeat timeout, expiry of lost taskmanagers, closing
  * clients (their calls stopped first) and opening them (dialling in the
@@ -298,7 +300,7 @@ void sl_tmreg_free_all(sl_jm *jm);
  * SL_EUNREACH if it is not usable, SL_ETIMEDOUT if it is stalled (the
  * heartbeat timeout will tell whether it is lost), SL_EBUSY if too many
  * calls to it are in flight. */
-int sl_tmsend_call(sl_jm *jm, const sl_tm_call_key *key, const Sluice__Request *req);
+int sl_tmsend_call(sl_jm *jm, const sl_tmcall_key *key, const Sluice__Request *req);
 /* How many more calls to tm_id may start now. */
 int sl_tmsend_room(sl_jm *jm, const char *tm_id);
 
@@ -332,7 +334,7 @@ void sl_sched_cancel(sl_jm *jm, sl_job *job);
 /* Judges an ended deploy/start/cancel call of job (other kinds: WAIT): a
  * refused, failed or timed out deploy or start of the attempt being
  * deployed is FAIL (reason); older attempts change nothing. */
-enum sl_sched_result sl_sched_outcome(sl_job *job, const sl_tm_outcome *o, char *reason,
+enum sl_sched_result sl_sched_outcome(sl_job *job, const sl_tmcall_outcome *o, char *reason,
                                       size_t len);
 /* 1 when every task of a FAILING/CANCELLING/RESTARTING job counts as
  * terminal. */
@@ -390,7 +392,7 @@ void sl_jm_job_tms_lost(sl_jm *jm);
 /* Loop: an ended call to a taskmanager: the registry's view of it first
  * (a loss fails the jobs on it), then the scheduler's and the
  * coordinator's. */
-void sl_jm_job_call_ended(sl_jm *jm, const sl_tm_outcome *o);
+void sl_jm_job_call_ended(sl_jm *jm, const sl_tmcall_outcome *o);
 /* Loop: advances one job's state machine; may drop jm->mu around file
  * system work. */
 void sl_jm_job_step(sl_jm *jm, sl_job *job);

@@ -179,11 +179,11 @@ static int still_current(const sl_job *job, uint32_t attempt)
 {
     int deploying = job->state == SLUICE__JOB_STATE__JOB_CREATED ||
                     (job->state == SLUICE__JOB_STATE__JOB_RESTARTING &&
-                     job->restart_phase == SL_RP_DEPLOY);
+                     job->restart_phase == SL_JM_JOB_RESTART_DEPLOY);
     return deploying && job->attempt == attempt;
 }
 
-static void call_key(sl_tm_call_key *k, enum sl_tm_call_kind kind, const sl_job *job,
+static void call_key(sl_tmcall_key *k, enum sl_tmcall_kind kind, const sl_job *job,
                      const sl_attempt_tm *jt)
 {
     memset(k, 0, sizeof(*k));
@@ -260,9 +260,9 @@ static enum sl_sched_result deploy_one(sl_jm *jm, sl_job *job, int i, char **add
     Sluice__Request req = SLUICE__REQUEST__INIT;
     req.body_case = SLUICE__REQUEST__BODY_DEPLOY_TASKS;
     req.deploy_tasks = &d;
-    sl_tm_call_key key;
-    call_key(&key, SL_CALL_DEPLOY, job, jt);
-    int rv = sl_tm_calls_start(&jm->calls, c, &key, &req, SL_JM_RPC_TIMEOUT_MS);
+    sl_tmcall_key key;
+    call_key(&key, SL_TMCALL_DEPLOY, job, jt);
+    int rv = sl_tmcall_start(&jm->calls, c, &key, &req, SL_JM_RPC_TIMEOUT_MS);
     free(local);
     if (rv != SL_OK)
         return start_failed(jt, "deploy", rv, reason, len);
@@ -283,9 +283,9 @@ static enum sl_sched_result start_one(sl_jm *jm, sl_job *job, sl_attempt_tm *jt,
     Sluice__Request req = SLUICE__REQUEST__INIT;
     req.body_case = SLUICE__REQUEST__BODY_START_TASKS;
     req.start_tasks = &ja;
-    sl_tm_call_key key;
-    call_key(&key, SL_CALL_START, job, jt);
-    int rv = sl_tm_calls_start(&jm->calls, c, &key, &req, SL_JM_RPC_TIMEOUT_MS);
+    sl_tmcall_key key;
+    call_key(&key, SL_TMCALL_START, job, jt);
+    int rv = sl_tmcall_start(&jm->calls, c, &key, &req, SL_JM_RPC_TIMEOUT_MS);
     if (rv != SL_OK)
         return start_failed(jt, "start", rv, reason, len);
     jt->start = SL_ATTEMPT_SENT;
@@ -361,7 +361,7 @@ static sl_attempt_tm *job_tm_find(sl_job *job, const char *tm_id)
 }
 
 /* 1 if the call succeeded and its reply says OK; else the reason. */
-static int call_ok(const sl_tm_outcome *o, const sl_attempt_tm *jt, const char *what, char *reason,
+static int call_ok(const sl_tmcall_outcome *o, const sl_attempt_tm *jt, const char *what, char *reason,
                    size_t len)
 {
     if (o->rv == SL_OK && o->reply->status == SLUICE__STATUS__STATUS_OK)
@@ -374,10 +374,10 @@ static int call_ok(const sl_tm_outcome *o, const sl_attempt_tm *jt, const char *
 }
 
 static enum sl_sched_result deploy_start_outcome(sl_job *job, sl_attempt_tm *jt,
-                                                 const sl_tm_outcome *o, char *reason,
+                                                 const sl_tmcall_outcome *o, char *reason,
                                                  size_t len)
 {
-    int deploy = o->key.kind == SL_CALL_DEPLOY;
+    int deploy = o->key.kind == SL_TMCALL_DEPLOY;
     int ok = call_ok(o, jt, deploy ? "deploy" : "start", reason, len);
     if (deploy && o->rv == SL_OK && !ok)
         jt->deployed = 0; /* refused: it runs nothing of this attempt */
@@ -385,7 +385,7 @@ static enum sl_sched_result deploy_start_outcome(sl_job *job, sl_attempt_tm *jt,
     return !ok && still_current(job, o->key.attempt) ? SL_SCHED_FAIL : SL_SCHED_WAIT;
 }
 
-static void cancel_outcome(sl_job *job, sl_attempt_tm *jt, const sl_tm_outcome *o)
+static void cancel_outcome(sl_job *job, sl_attempt_tm *jt, const sl_tmcall_outcome *o)
 {
     char reason[1024];
     if (call_ok(o, jt, "cancel", reason, sizeof(reason)))
@@ -394,18 +394,18 @@ static void cancel_outcome(sl_job *job, sl_attempt_tm *jt, const sl_tm_outcome *
     jt->cancel_done = 1;
 }
 
-enum sl_sched_result sl_sched_outcome(sl_job *job, const sl_tm_outcome *o, char *reason,
+enum sl_sched_result sl_sched_outcome(sl_job *job, const sl_tmcall_outcome *o, char *reason,
                                       size_t len)
 {
-    enum sl_tm_call_kind k = o->key.kind;
-    if (k != SL_CALL_DEPLOY && k != SL_CALL_START && k != SL_CALL_CANCEL)
+    enum sl_tmcall_kind k = o->key.kind;
+    if (k != SL_TMCALL_DEPLOY && k != SL_TMCALL_START && k != SL_TMCALL_CANCEL)
         return SL_SCHED_WAIT;
     if (job->attempt != o->key.attempt)
         return SL_SCHED_WAIT; /* job->tms now belong to a later attempt */
     sl_attempt_tm *jt = job_tm_find(job, o->key.tm_id);
     if (jt == NULL)
         return SL_SCHED_WAIT;
-    if (k == SL_CALL_CANCEL) {
+    if (k == SL_TMCALL_CANCEL) {
         cancel_outcome(job, jt, o);
         return SL_SCHED_WAIT;
     }
@@ -422,9 +422,9 @@ static void cancel_one(sl_jm *jm, sl_job *job, sl_attempt_tm *jt, sl_rpc_client 
     Sluice__Request req = SLUICE__REQUEST__INIT;
     req.body_case = SLUICE__REQUEST__BODY_CANCEL_TASKS;
     req.cancel_tasks = &ja;
-    sl_tm_call_key key;
-    call_key(&key, SL_CALL_CANCEL, job, jt);
-    int rv = sl_tm_calls_start(&jm->calls, c, &key, &req, SL_JM_RPC_TIMEOUT_MS);
+    sl_tmcall_key key;
+    call_key(&key, SL_TMCALL_CANCEL, job, jt);
+    int rv = sl_tmcall_start(&jm->calls, c, &key, &req, SL_JM_RPC_TIMEOUT_MS);
     if (rv == SL_EBUSY)
         return; /* next round */
     jt->cancel_sent = 1;

@@ -1,6 +1,6 @@
 /* The table of calls to taskmanagers in flight (see tm_calls.h).
  *
- * A record lives from sl_tm_calls_start to the sl_tm_calls_take that hands
+ * A record lives from sl_tmcall_start to the sl_tmcall_take that hands
  * its outcome to the loop. Its `ended` flag is the only field another
  * thread writes: the call's completion, under *mu. */
 #include "jobmanager/tm_calls.h"
@@ -11,16 +11,16 @@
 #include "common/status.h"
 #include "common/util.h"
 
-struct sl_tm_call {
-    sl_tm_calls *owner;
-    sl_tm_call_key key;
+struct sl_tmcall {
+    sl_tmcall_table *owner;
+    sl_tmcall_key key;
     sl_rpc_async *rpc;
     int64_t start_ms; /* monotonic */
     int ended;        /* guarded by *owner->mu */
-    struct sl_tm_call *next;
+    struct sl_tmcall *next;
 };
 
-void sl_tm_calls_init(sl_tm_calls *t, pthread_mutex_t *mu, pthread_cond_t *cv, int *kicked)
+void sl_tmcall_init(sl_tmcall_table *t, pthread_mutex_t *mu, pthread_cond_t *cv, int *kicked)
 {
     memset(t, 0, sizeof(*t));
     t->mu = mu;
@@ -31,8 +31,8 @@ void sl_tm_calls_init(sl_tm_calls *t, pthread_mutex_t *mu, pthread_cond_t *cv, i
 /* nng thread: records the end and wakes the loop; nothing else. */
 static void call_done(void *arg)
 {
-    sl_tm_call *c = arg;
-    sl_tm_calls *t = c->owner;
+    sl_tmcall *c = arg;
+    sl_tmcall_table *t = c->owner;
     pthread_mutex_lock(t->mu);
     c->ended = 1;
     *t->kicked = 1;
@@ -40,37 +40,37 @@ static void call_done(void *arg)
     pthread_mutex_unlock(t->mu);
 }
 
-static int count_tm(const sl_tm_calls *t, const char *tm_id)
+static int count_tm(const sl_tmcall_table *t, const char *tm_id)
 {
     int n = 0;
-    for (const sl_tm_call *c = t->head; c != NULL; c = c->next)
+    for (const sl_tmcall *c = t->head; c != NULL; c = c->next)
         n += strcmp(c->key.tm_id, tm_id) == 0;
     return n;
 }
 
-int sl_tm_calls_room(const sl_tm_calls *t, const char *tm_id)
+int sl_tmcall_room(const sl_tmcall_table *t, const char *tm_id)
 {
-    int tm_room = SL_TM_CALLS_PER_TM - count_tm(t, tm_id);
-    int all_room = SL_TM_CALLS_MAX - t->n;
+    int tm_room = SL_TMCALL_PER_TM - count_tm(t, tm_id);
+    int all_room = SL_TMCALL_MAX - t->n;
     int room = tm_room < all_room ? tm_room : all_room;
     return room > 0 ? room : 0;
 }
 
-static void append(sl_tm_calls *t, sl_tm_call *c)
+static void append(sl_tmcall_table *t, sl_tmcall *c)
 {
-    sl_tm_call **tail = &t->head;
+    sl_tmcall **tail = &t->head;
     while (*tail != NULL)
         tail = &(*tail)->next;
     *tail = c;
     t->n++;
 }
 
-int sl_tm_calls_start(sl_tm_calls *t, sl_rpc_client *client, const sl_tm_call_key *key,
+int sl_tmcall_start(sl_tmcall_table *t, sl_rpc_client *client, const sl_tmcall_key *key,
                       const Sluice__Request *req, int timeout_ms)
 {
-    if (sl_tm_calls_room(t, key->tm_id) <= 0)
+    if (sl_tmcall_room(t, key->tm_id) <= 0)
         return SL_EBUSY;
-    sl_tm_call *c = calloc(1, sizeof(*c));
+    sl_tmcall *c = calloc(1, sizeof(*c));
     if (c == NULL)
         return SL_ENOMEM;
     c->owner = t;
@@ -87,18 +87,18 @@ int sl_tm_calls_start(sl_tm_calls *t, sl_rpc_client *client, const sl_tm_call_ke
     return SL_OK;
 }
 
-static void call_free(sl_tm_call *c)
+static void call_free(sl_tmcall *c)
 {
     sl_rpc_async_free(c->rpc);
     free(c);
 }
 
-int sl_tm_calls_take(sl_tm_calls *t, sl_tm_outcome *o)
+int sl_tmcall_take(sl_tmcall_table *t, sl_tmcall_outcome *o)
 {
-    sl_tm_call **pp = &t->head;
+    sl_tmcall **pp = &t->head;
     while (*pp != NULL && !(*pp)->ended)
         pp = &(*pp)->next;
-    sl_tm_call *c = *pp;
+    sl_tmcall *c = *pp;
     if (c == NULL)
         return 0;
     *pp = c->next;
@@ -113,20 +113,20 @@ int sl_tm_calls_take(sl_tm_calls *t, sl_tm_outcome *o)
     return 1;
 }
 
-void sl_tm_outcome_clear(sl_tm_outcome *o)
+void sl_tmcall_outcome_clear(sl_tmcall_outcome *o)
 {
     if (o->reply != NULL)
         sluice__reply__free_unpacked(o->reply, NULL);
     o->reply = NULL;
 }
 
-void sl_tm_calls_stop(sl_tm_calls *t, const char *tm_id)
+void sl_tmcall_stop(sl_tmcall_table *t, const char *tm_id)
 {
-    sl_tm_call *v[SL_TM_CALLS_PER_TM];
+    sl_tmcall *v[SL_TMCALL_PER_TM];
     int n = 0;
-    /* start keeps at most SL_TM_CALLS_PER_TM records per taskmanager, and
+    /* start keeps at most SL_TMCALL_PER_TM records per taskmanager, and
      * only this (the loop) thread adds or frees records */
-    for (sl_tm_call *c = t->head; c != NULL && n < SL_TM_CALLS_PER_TM; c = c->next)
+    for (sl_tmcall *c = t->head; c != NULL && n < SL_TMCALL_PER_TM; c = c->next)
         if (strcmp(c->key.tm_id, tm_id) == 0)
             v[n++] = c;
     if (n == 0)
@@ -140,11 +140,11 @@ void sl_tm_calls_stop(sl_tm_calls *t, const char *tm_id)
     *t->kicked = 1;
 }
 
-void sl_tm_calls_free(sl_tm_calls *t)
+void sl_tmcall_free(sl_tmcall_table *t)
 {
-    sl_tm_call *c = t->head;
+    sl_tmcall *c = t->head;
     while (c != NULL) {
-        sl_tm_call *next = c->next;
+        sl_tmcall *next = c->next;
         call_free(c);
         c = next;
     }

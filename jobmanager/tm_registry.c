@@ -193,12 +193,12 @@ int sl_tmreg_take_loss(sl_jm *jm, char *tm_id, char *reason, size_t len)
 /* Failed calls: a dropped connection is the cause to report (the job fails
  * with the taskmanager's loss); a checkpoint call that timed out makes
  * further checkpoint calls skip the taskmanager until its next heartbeat. */
-void sl_tmreg_call_ended(sl_jm *jm, const sl_tm_outcome *o)
+void sl_tmreg_call_ended(sl_jm *jm, const sl_tmcall_outcome *o)
 {
     sl_tmreg_entry *tm = sl_tmreg_find(jm, o->key.tm_id);
     if (tm == NULL || o->rv == SL_OK || o->rv == SL_ECANCELED)
         return;
-    int chk = o->key.kind == SL_CALL_TRIGGER || o->key.kind == SL_CALL_NOTIFY;
+    int chk = o->key.kind == SL_TMCALL_TRIGGER || o->key.kind == SL_TMCALL_NOTIFY;
     if (chk && o->rv == SL_ETIMEDOUT && tm->state == SL_TMREG_RUNNING) {
         tm->stalled_ms = sl_now_ms();
         sl_warn("taskmanager %s did not answer within %lld ms; checkpoint calls skip it until "
@@ -230,7 +230,7 @@ static void tm_close_client(sl_jm *jm, sl_tmreg_entry *tm)
     sl_tmreg_conn *conn = tm->conn;
     if (c == NULL && conn == NULL)
         return;
-    sl_tm_calls_stop(&jm->calls, tm->id);
+    sl_tmcall_stop(&jm->calls, tm->id);
     tm->client = NULL;
     tm->conn = NULL;
     tm->connected = 0;

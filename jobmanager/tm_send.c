@@ -6,17 +6,17 @@
 #include "common/status.h"
 #include "jobmanager/jobmanager.h"
 
-int sl_tmsend_call(sl_jm *jm, const sl_tm_call_key *key, const Sluice__Request *req)
+int sl_tmsend_call(sl_jm *jm, const sl_tmcall_key *key, const Sluice__Request *req)
 {
     sl_tmreg_entry *tm = sl_tmreg_find(jm, key->tm_id);
     if (tm == NULL || !sl_tmreg_usable(tm))
         return SL_EUNREACH;
     if (sl_tmreg_stalled(tm))
         return SL_ETIMEDOUT;
-    return sl_tm_calls_start(&jm->calls, tm->client, key, req, (int)jm->chk_rpc_timeout_ms);
+    return sl_tmcall_start(&jm->calls, tm->client, key, req, (int)jm->chk_rpc_timeout_ms);
 }
 
 int sl_tmsend_room(sl_jm *jm, const char *tm_id)
 {
-    return sl_tm_calls_room(&jm->calls, tm_id);
+    return sl_tmcall_room(&jm->calls, tm_id);
 }

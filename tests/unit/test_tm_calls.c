@@ -28,7 +28,7 @@ typedef struct fixture {
     pthread_mutex_t mu;
     pthread_cond_t cv;
     int kicked;
-    sl_tm_calls calls;
+    sl_tmcall_table calls;
 } fixture;
 
 static void fixture_init(fixture *f)
@@ -40,12 +40,12 @@ static void fixture_init(fixture *f)
     pthread_condattr_destroy(&ca);
     pthread_mutex_init(&f->mu, NULL);
     f->kicked = 0;
-    sl_tm_calls_init(&f->calls, &f->mu, &f->cv, &f->kicked);
+    sl_tmcall_init(&f->calls, &f->mu, &f->cv, &f->kicked);
 }
 
 static void fixture_free(fixture *f)
 {
-    sl_tm_calls_free(&f->calls);
+    sl_tmcall_free(&f->calls);
     pthread_mutex_destroy(&f->mu);
     pthread_cond_destroy(&f->cv);
 }
@@ -99,16 +99,16 @@ static void notify_req(Sluice__Request *req, Sluice__NotifyCheckpoint *n, const 
     req->notify_checkpoint = n;
 }
 
-static sl_tm_call_key key_of(const char *tm, uint64_t id)
+static sl_tmcall_key key_of(const char *tm, uint64_t id)
 {
-    sl_tm_call_key k;
+    sl_tmcall_key k;
     memset(&k, 0, sizeof(k));
-    k.kind = SL_CALL_NOTIFY;
+    k.kind = SL_TMCALL_NOTIFY;
     snprintf(k.tm_id, sizeof(k.tm_id), "%s", tm);
     snprintf(k.job_id, sizeof(k.job_id), "job%llu", (unsigned long long)id);
     k.attempt = 7;
     k.chk_id = id;
-    k.flags = SL_CALL_F_COMPLETE;
+    k.flags = SL_TMCALL_F_COMPLETE;
     return k;
 }
 
@@ -120,17 +120,17 @@ static int start_call(fixture *f, sl_rpc_client *c, const char *tm, uint64_t id,
     char job[64];
     snprintf(job, sizeof(job), "job%llu", (unsigned long long)id);
     notify_req(&req, &n, job, id);
-    sl_tm_call_key k = key_of(tm, id);
-    return sl_tm_calls_start(&f->calls, c, &k, &req, timeout_ms);
+    sl_tmcall_key k = key_of(tm, id);
+    return sl_tmcall_start(&f->calls, c, &k, &req, timeout_ms);
 }
 
 /* Waits (mu held) up to WAIT_MS for n outcomes, the loop's way. */
-static int take_n(fixture *f, sl_tm_outcome *out, int n)
+static int take_n(fixture *f, sl_tmcall_outcome *out, int n)
 {
     int got = 0;
     int64_t deadline = sl_now_ms() + WAIT_MS;
     while (got < n && sl_now_ms() < deadline) {
-        while (got < n && sl_tm_calls_take(&f->calls, &out[got]))
+        while (got < n && sl_tmcall_take(&f->calls, &out[got]))
             got++;
         if (got == n)
             break;
@@ -161,28 +161,28 @@ START_TEST(test_calls_answered_with_their_keys)
     pthread_mutex_lock(&f.mu);
     for (int i = 1; i <= N; i++)
         ck_assert_int_eq(start_call(&f, c, "tm-a", (uint64_t)i, 5000), SL_OK);
-    ck_assert_int_eq(sl_tm_calls_room(&f.calls, "tm-a"), SL_TM_CALLS_PER_TM - N);
-    sl_tm_outcome o[N];
+    ck_assert_int_eq(sl_tmcall_room(&f.calls, "tm-a"), SL_TMCALL_PER_TM - N);
+    sl_tmcall_outcome o[N];
     ck_assert_int_eq(take_n(&f, o, N), N);
     int seen[N + 1] = {0};
     for (int i = 0; i < N; i++) {
         ck_assert_int_eq(o[i].rv, SL_OK);
         ck_assert_ptr_nonnull(o[i].reply);
         ck_assert_str_eq(o[i].key.tm_id, "tm-a");
-        ck_assert_int_eq(o[i].key.kind, SL_CALL_NOTIFY);
+        ck_assert_int_eq(o[i].key.kind, SL_TMCALL_NOTIFY);
         ck_assert_int_eq(o[i].key.attempt, 7);
-        ck_assert_uint_eq(o[i].key.flags, SL_CALL_F_COMPLETE);
+        ck_assert_uint_eq(o[i].key.flags, SL_TMCALL_F_COMPLETE);
         uint64_t id = o[i].key.chk_id;
         ck_assert(id >= 1 && id <= N);
         ck_assert_uint_eq(o[i].reply->checkpoint_id, id);
         ck_assert_str_eq(o[i].reply->job_id, o[i].key.job_id);
         seen[id]++;
-        sl_tm_outcome_clear(&o[i]);
+        sl_tmcall_outcome_clear(&o[i]);
     }
     for (int i = 1; i <= N; i++)
         ck_assert_int_eq(seen[i], 1);
-    ck_assert_int_eq(sl_tm_calls_room(&f.calls, "tm-a"), SL_TM_CALLS_PER_TM);
-    ck_assert_int_eq(sl_tm_calls_take(&f.calls, &o[0]), 0);
+    ck_assert_int_eq(sl_tmcall_room(&f.calls, "tm-a"), SL_TMCALL_PER_TM);
+    ck_assert_int_eq(sl_tmcall_take(&f.calls, &o[0]), 0);
     pthread_mutex_unlock(&f.mu);
     fixture_free(&f);
     sl_rpc_client_close(c);
@@ -203,7 +203,7 @@ START_TEST(test_silent_peer_times_out)
     ck_assert_int_eq(start_call(&f, c, "tm-silent", 1, 300), SL_OK);
     int64_t started = sl_now_ms() - t0;
     ck_assert_msg(started < 100, "open + start took %lld ms", (long long)started);
-    sl_tm_outcome o;
+    sl_tmcall_outcome o;
     ck_assert_int_eq(take_n(&f, &o, 1), 1);
     ck_assert_int_eq(o.rv, SL_ETIMEDOUT);
     ck_assert_ptr_null(o.reply);
@@ -225,27 +225,27 @@ START_TEST(test_bound_and_stop)
     int ls = silent_listener(&port);
     sl_rpc_client *c = open_client(port);
     pthread_mutex_lock(&f.mu);
-    for (int i = 0; i < SL_TM_CALLS_PER_TM; i++)
+    for (int i = 0; i < SL_TMCALL_PER_TM; i++)
         ck_assert_int_eq(start_call(&f, c, "tm-s", (uint64_t)i + 1, 60000), SL_OK);
-    ck_assert_int_eq(sl_tm_calls_room(&f.calls, "tm-s"), 0);
+    ck_assert_int_eq(sl_tmcall_room(&f.calls, "tm-s"), 0);
     ck_assert_int_eq(start_call(&f, c, "tm-s", 999, 60000), SL_EBUSY);
-    ck_assert_int_eq(sl_tm_calls_room(&f.calls, "tm-other"), SL_TM_CALLS_PER_TM);
-    sl_tm_outcome o;
-    ck_assert_int_eq(sl_tm_calls_take(&f.calls, &o), 0); /* none ended */
+    ck_assert_int_eq(sl_tmcall_room(&f.calls, "tm-other"), SL_TMCALL_PER_TM);
+    sl_tmcall_outcome o;
+    ck_assert_int_eq(sl_tmcall_take(&f.calls, &o), 0); /* none ended */
     int64_t t0 = sl_now_ms();
-    sl_tm_calls_stop(&f.calls, "tm-s");
+    sl_tmcall_stop(&f.calls, "tm-s");
     int64_t stop_ms = sl_now_ms() - t0;
     ck_assert_msg(stop_ms < 1000, "stop took %lld ms", (long long)stop_ms);
     sl_rpc_client_close(c); /* every context of the client is released */
     int n = 0;
-    while (sl_tm_calls_take(&f.calls, &o)) {
+    while (sl_tmcall_take(&f.calls, &o)) {
         ck_assert_int_eq(o.rv, SL_ECANCELED);
         ck_assert_str_eq(o.key.tm_id, "tm-s");
-        sl_tm_outcome_clear(&o);
+        sl_tmcall_outcome_clear(&o);
         n++;
     }
-    ck_assert_int_eq(n, SL_TM_CALLS_PER_TM);
-    ck_assert_int_eq(sl_tm_calls_room(&f.calls, "tm-s"), SL_TM_CALLS_PER_TM);
+    ck_assert_int_eq(n, SL_TMCALL_PER_TM);
+    ck_assert_int_eq(sl_tmcall_room(&f.calls, "tm-s"), SL_TMCALL_PER_TM);
     pthread_mutex_unlock(&f.mu);
     fixture_free(&f);
     close(ls);
@@ -266,10 +266,10 @@ START_TEST(test_oversize_request_refused)
     Sluice__Request req;
     Sluice__NotifyCheckpoint n;
     notify_req(&req, &n, big, 1);
-    sl_tm_call_key k = key_of("tm-a", 1);
+    sl_tmcall_key k = key_of("tm-a", 1);
     pthread_mutex_lock(&f.mu);
-    ck_assert_int_eq(sl_tm_calls_start(&f.calls, c, &k, &req, 1000), SL_ENOSPC);
-    ck_assert_int_eq(sl_tm_calls_room(&f.calls, "tm-a"), SL_TM_CALLS_PER_TM);
+    ck_assert_int_eq(sl_tmcall_start(&f.calls, c, &k, &req, 1000), SL_ENOSPC);
+    ck_assert_int_eq(sl_tmcall_room(&f.calls, "tm-a"), SL_TMCALL_PER_TM);
     pthread_mutex_unlock(&f.mu);
     free(big);
     fixture_free(&f);
