@@ -10,10 +10,13 @@
  *                    module's losses and call outcomes, every job's step
  *   rpc_handlers.c   requests from taskmanagers and the CLI (worker threads)
  *                    -> job, job_view, coordinator, savepoint, stats, registry
- *   job.c            the job table, submission, the job state machine: the
- *                    only module that changes a job's state; acts on what
- *                    the modules below return -> scheduler, job_view,
- *                    coordinator, restore, savepoint, udf_check, registry
+ *   job.c            the job table and the job state machine: the only
+ *                    module that changes a job's state; acts on what the
+ *                    modules below return -> job_submit, scheduler,
+ *                    job_view, coordinator, restore, registry
+ *   job_submit.c     submission: parse and check a job, register it
+ *                    -> coordinator setup, restart_strategy, udf_check,
+ *                       savepoint
  *   job_view.c       the coordinator's read-only view of a job attempt and
  *                    its hooks (sends, the lock) -> tm_send, registry
  *   scheduler.c      slot assignment, deploy/start/cancel calls, their
@@ -47,6 +50,7 @@
  * between files otherwise.
  *
  * Prefixes: sl_jm_ (jm_loop), sl_jm_rpc_ (rpc_handlers), sl_jm_job_ (job),
+ * sl_jm_submit_ (job_submit),
  * sl_jobview_, sl_sched_, sl_coord_ (coordinator and its view), sl_ckpt_
  * (records), sl_trigger_, sl_retention_, sl_restore_, sl_ckstats_,
  * sl_savepoint_, sl_restart_strategy_, sl_udfcheck_, sl_tmsend_, sl_tmreg_,
@@ -348,13 +352,18 @@ void sl_sched_release(sl_jm *jm, sl_job *job);
  * that start calls through tm_send.c and release jm->mu. */
 void sl_jobview_fill(sl_jm *jm, sl_job *job, sl_coord_view *v);
 
-/* ---- job.c (all with jm->mu held unless noted) */
+/* ---- job_submit.c */
 
 /* Parses and registers a submitted job; jm->mu NOT held (takes it).
  * job_id receives the id (SL_JOB_ID_LEN + 1 chars). SL_EINVAL: bad job
  * (message in err); other codes: the jobmanager cannot take it. */
-int sl_jm_job_submit(sl_jm *jm, const Sluice__SubmitJob *s, char *job_id, char *err,
+int sl_jm_submit_job(sl_jm *jm, const Sluice__SubmitJob *s, char *job_id, char *err,
                      size_t errlen);
+/* Frees a job and everything it owns (not its files). NULL: no-op. */
+void sl_jm_submit_free(sl_job *job);
+
+/* ---- job.c (all with jm->mu held unless noted) */
+
 sl_job *sl_jm_job_find(sl_jm *jm, const char *job_id);
 /* 1 for FAILED, CANCELED, FINISHED (inline: every module may ask). */
 static inline int sl_jm_job_terminal(Sluice__JobState s)

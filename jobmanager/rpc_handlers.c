@@ -86,7 +86,7 @@ static void on_submit(sl_jm *jm, const Sluice__SubmitJob *s, Sluice__Reply *repl
 {
     char job_id[SL_JOB_ID_LEN + 1];
     char err[2048];
-    int rv = sl_jm_job_submit(jm, s, job_id, err, sizeof(err));
+    int rv = sl_jm_submit_job(jm, s, job_id, err, sizeof(err));
     if (rv == SL_EINVAL)
         reply_error(reply, a, SLUICE__STATUS__STATUS_INVALID, err);
     else if (rv != SL_OK)

@@ -2,8 +2,8 @@
  * submission and keeps a copy of their bytes in the job, so every
  * deployment (restarts too) sends exactly what was submitted.
  *
- * Place: called by job.c (submission) and scheduler.c (reads the copy);
- * calls common/stage_catalog.h only. No lock: the copy belongs to its job
+ * Place: called by job_submit.c (check, copy, free); scheduler.c reads the
+ * copy; calls common/stage_catalog.h only. No lock: the copy belongs to its job
  * (guarded like the job by jm->mu once the job is shared). */
 #ifndef SL_JM_UDF_CHECK_H
 #define SL_JM_UDF_CHECK_H

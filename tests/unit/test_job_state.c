@@ -169,7 +169,7 @@ static void submit(void)
     Sluice__SubmitJob s = SLUICE__SUBMIT_JOB__INIT;
     s.file_name = (char *)"states.yaml";
     s.yaml = (char *)JOB_YAML;
-    ck_assert_msg(sl_jm_job_submit(&jm, &s, job_id, err, sizeof(err)) == SL_OK, "%s", err);
+    ck_assert_msg(sl_jm_submit_job(&jm, &s, job_id, err, sizeof(err)) == SL_OK, "%s", err);
     pthread_mutex_lock(&jm.mu);
     ck_assert_int_eq(job()->state, SLUICE__JOB_STATE__JOB_CREATED);
     pthread_mutex_unlock(&jm.mu);
