@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "common/checkpoint_store.h"
+#include "common/fs.h"
 #include "common/log.h"
 #include "common/status.h"
 #include "common/util.h"
@@ -46,7 +47,7 @@ static int remove_unlocked(sl_coord_view *v, const char *path)
     char p[PATH_MAX];
     snprintf(p, sizeof(p), "%s", path);
     sl_coord_view_unlock(v);
-    int rv = sl_remove_tree(p);
+    int rv = sl_fs_remove_tree(p);
     int e = errno;
     sl_coord_view_relock(v);
     if (rv != SL_OK)

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "common/checkpoint_store.h"
+#include "common/fs.h"
 #include "common/log.h"
 #include "common/status.h"
 #include "common/util.h"
@@ -245,7 +246,7 @@ static void send_trigger(sl_coord *cc, sl_coord_view *v, sl_ckpt *c)
                          : "checkpoint",
             c->id, v->job_id, c->attempt);
     sl_coord_view_unlock(v);
-    int rv = sl_mkdir_p(dir);
+    int rv = sl_fs_mkdir_p(dir);
     int e = errno;
     sl_coord_view_relock(v);
     if (rv != SL_OK) {

@@ -18,6 +18,7 @@
 
 #include "common/checkpoint_store.h"
 #include "common/config.h"
+#include "common/fs.h"
 #include "common/status.h"
 #include "jobmanager/checkpoint_restore.h"
 #include "jobmanager/checkpoint_retention.h"
@@ -46,7 +47,7 @@ static void teardown(void)
     sl_coord_free(&job.coord);
     sl_config_free(cfg);
     pthread_mutex_destroy(&jm.mu);
-    ck_assert_int_eq(sl_remove_tree(root), SL_OK);
+    ck_assert_int_eq(sl_fs_remove_tree(root), SL_OK);
 }
 
 /* allow_empty: the job's config: block sets the key (as job.c applies it). */

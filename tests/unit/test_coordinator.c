@@ -17,6 +17,7 @@
 
 #include "common/checkpoint_store.h"
 #include "common/config.h"
+#include "common/fs.h"
 #include "common/status.h"
 #include "common/util.h"
 #include "jobmanager/checkpoint_coordinator.h"
@@ -110,7 +111,7 @@ static void teardown(void)
 {
     sl_coord_free(&cc);
     sl_config_free(cfg);
-    ck_assert_int_eq(sl_remove_tree(root), SL_OK);
+    ck_assert_int_eq(sl_fs_remove_tree(root), SL_OK);
 }
 
 /* One loop round of the coordinator, as job.c runs it. */
