@@ -19,7 +19,7 @@
  * default depends on the process's environment, and every daemon of a job
  * must use the jobmanager's value (state.checkpoints.dir). */
 #define CFG_SHIP_DEFAULT 2u
-#define SL_CFG_NKEYS 40     /* rows of sl_cfg_table: config_keys.c checks it */
+#define SL_CFG_NKEYS 42     /* rows of sl_cfg_table: config_keys.c checks it */
 
 /* One row of the key table. */
 struct sl_cfg_key {

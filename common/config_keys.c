@@ -31,8 +31,11 @@ static const char *const level_aliases[] = {"WARNING", "WARN", NULL};
 const struct sl_cfg_key sl_cfg_table[] = {
     K_STR("jobmanager.rpc.address", "127.0.0.1"),
     K_INT("jobmanager.rpc.port", "6123", 1, 65535),
+    K_STR("jobmanager.bind-host", "0.0.0.0"),
     K_DUR("jobmanager.restart.slot-wait-timeout", "5 min", 0, CFG_NOLIMIT),
-    K_STR("taskmanager.host", "127.0.0.1"),
+    /* Unset: the local address of the route to the jobmanager (net_addr.h). */
+    K_STR("taskmanager.host", NULL),
+    K_STR("taskmanager.bind-host", "0.0.0.0"),
     K_INT("taskmanager.rpc.port", "0", 0, 65535),
     K_INT("taskmanager.data.port", "0", 0, 65535),
     K_INT("taskmanager.numberOfTaskSlots", "1", 1, SL_MAX_TM_SLOTS),

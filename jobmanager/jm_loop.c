@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "common/log.h"
+#include "common/net_addr.h"
 #include "common/status.h"
 #include "common/util.h"
 #include "jobmanager/jobmanager.h"
@@ -90,21 +91,24 @@ static int init_sync(sl_jm *jm)
 
 static int start_server(sl_jm *jm)
 {
-    const char *addr;
+    sl_addr_endpoint ep;
     int64_t port;
-    char url[SL_JM_ADDR_MAX];
+    char url[SL_JM_ADDR_MAX], err[1024];
     int bound = 0;
-    int rv = sl_config_get_string(jm->cfg, "jobmanager.rpc.address", &addr);
+    int rv = sl_addr_jobmanager(jm->cfg, &ep, err, sizeof(err));
+    if (rv != SL_OK)
+        sl_error("%s", err);
     if (rv == SL_OK)
         rv = sl_config_get_int(jm->cfg, "jobmanager.rpc.port", &port);
+    if (rv == SL_OK)
+        rv = sl_addr_url(ep.bind, (int)port, url, sizeof(url));
     if (rv != SL_OK)
         return rv;
-    snprintf(url, sizeof(url), "tcp://%s:%lld", addr, (long long)port);
     rv = sl_rpc_server_start_role(SL_RPC_SERVE_JOBMANAGER, url, SL_JM_RPC_WORKERS, jm->max_msg,
                                   sl_jm_rpc_handle, jm, &jm->server, &bound);
     if (rv != SL_OK)
         return rv;
-    sl_info("jobmanager listening on tcp://%s:%d", addr, bound ? bound : (int)port);
+    sl_info("jobmanager listening on %s, advertised as %s", url, ep.advertised);
     return SL_OK;
 }
 

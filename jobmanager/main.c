@@ -3,11 +3,13 @@
  * Runs in the foreground (never forks: nng must not be used across a fork;
  * the scripts background the process). SIGTERM or SIGINT stop it
  * gracefully with exit 0. A usage or configuration error ("file:line:column:
- * message") exits 2; a failure to start (port in use) exits 1. */
+ * message") or an address no other host can dial exits 2; a failure to start
+ * (port in use) exits 1. */
 #include <signal.h>
 
 #include "common/daemon.h"
 #include "common/log.h"
+#include "common/net_addr.h"
 #include "jobmanager/jobmanager.h"
 
 int main(int argc, char **argv)
@@ -17,6 +19,13 @@ int main(int argc, char **argv)
     int code = sl_daemon_init("jobmanager", argc, argv, &cfg);
     if (code != 0)
         goto cleanup;
+    sl_addr_endpoint ep; /* no address others can dial: exit 2 */
+    char err[1024];
+    if (sl_addr_jobmanager(cfg, &ep, err, sizeof(err)) != 0) {
+        sl_error("jobmanager: cannot start: %s", err);
+        code = 2;
+        goto cleanup;
+    }
     if (sl_jm_start(cfg, &jm) != 0) {
         sl_error("jobmanager: cannot start");
         code = 1;

@@ -26,6 +26,7 @@
 #include <string.h>
 
 #include "common/log.h"
+#include "common/net_addr.h"
 #include "common/status.h"
 #include "common/util.h"
 #include "jobmanager/jobmanager.h"
@@ -107,7 +108,7 @@ static int job_tm_index(sl_job *job, const sl_tmreg_entry *tm)
     memset(jt, 0, sizeof(*jt));
     snprintf(jt->tm_id, sizeof(jt->tm_id), "%s", tm->id);
     snprintf(jt->rpc_addr, sizeof(jt->rpc_addr), "%s:%u", tm->host, tm->rpc_port);
-    snprintf(jt->data_addr, sizeof(jt->data_addr), "tcp://%s:%u", tm->host, tm->data_port);
+    sl_addr_url(tm->host, (int)tm->data_port, jt->data_addr, sizeof(jt->data_addr));
     return job->ntms++;
 }
 

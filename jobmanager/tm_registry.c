@@ -16,6 +16,7 @@
 
 #include "common/limits.h"
 #include "common/log.h"
+#include "common/net_addr.h"
 #include "common/status.h"
 #include "common/util.h"
 #include "jobmanager/jobmanager.h"
@@ -316,7 +317,7 @@ static void tm_connect(sl_jm *jm, sl_tmreg_entry *tm)
     tm_close_client(jm, tm);
     if (tm->state != SL_TMREG_RUNNING)
         return; /* lost while its old client closed */
-    snprintf(url, sizeof(url), "tcp://%s:%u", tm->host, tm->rpc_port);
+    sl_addr_url(tm->host, (int)tm->rpc_port, url, sizeof(url));
     sl_tmreg_conn *conn = calloc(1, sizeof(*conn));
     int rv = SL_ENOMEM;
     snprintf(err, sizeof(err), "out of memory");

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Installs the Debian packages Sluice needs, only those missing. Idempotent.
 set -euo pipefail
+# openssh-server and iproute2: the several-hosts tests (network namespaces, an
+# sshd per namespace: tests/integration/hosts_lib.sh).
 pkgs=(libprotobuf-c-dev protobuf-c-compiler libnng-dev libleveldb-dev libyaml-dev
-      check libsubunit-dev pkg-config)
+      check libsubunit-dev pkg-config openssh-server iproute2)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -4,6 +4,7 @@
 
 #include "common/daemon.h"
 #include "common/log.h"
+#include "common/net_addr.h"
 #include "common/status.h"
 #include "taskmanager/task_manager.h"
 
@@ -13,6 +14,13 @@ int main(int argc, char **argv)
     int rc = sl_daemon_init("taskmanager", argc, argv, &cfg);
     if (rc != 0)
         return rc;
+    sl_addr_endpoint ep; /* no reachable address to advertise: exit 2 */
+    char err[1024];
+    if (sl_addr_taskmanager(cfg, &ep, err, sizeof(err)) != SL_OK) {
+        sl_error("taskmanager cannot start: %s", err);
+        sl_config_free(cfg);
+        return 2;
+    }
     sl_tm *tm = NULL;
     if (sl_tm_start(cfg, &tm) != SL_OK) {
         sl_error("taskmanager could not start");

@@ -9,6 +9,7 @@
 
 #include "common/limits.h"
 #include "common/log.h"
+#include "common/net_addr.h"
 #include "common/rpc.h"
 #include "common/status.h"
 #include "common/util.h"
@@ -25,7 +26,8 @@ _Static_assert(2 * TM_ID_BYTES <= SL_TM_ID_MAX, "the jobmanager accepts the id")
 struct sl_tm {
     const sl_config *cfg;
     char id[2 * TM_ID_BYTES + 1];
-    char host[256];
+    char host[SL_ADDR_HOST_MAX + 1];      /* advertised: in registration, data URL */
+    char bind_host[SL_ADDR_HOST_MAX + 1]; /* listened on: taskmanager.bind-host */
     int rpc_port;
     int64_t slots, hb_interval, hb_timeout;
     size_t max_msg, max_frame;
@@ -493,8 +495,15 @@ static int read_config(sl_tm *tm)
 {
     const char *s;
     int64_t v;
-    sl_config_get_string(tm->cfg, "taskmanager.host", &s);
-    snprintf(tm->host, sizeof(tm->host), "%s", s);
+    sl_addr_endpoint ep;
+    char err[1024];
+    int rv = sl_addr_taskmanager(tm->cfg, &ep, err, sizeof(err));
+    if (rv != SL_OK) {
+        sl_error("%s", err);
+        return rv;
+    }
+    snprintf(tm->host, sizeof(tm->host), "%s", ep.advertised);
+    snprintf(tm->bind_host, sizeof(tm->bind_host), "%s", ep.bind);
     sl_config_get_int(tm->cfg, "taskmanager.numberOfTaskSlots", &tm->slots);
     sl_config_get_ms(tm->cfg, "heartbeat.interval", &tm->hb_interval);
     sl_config_get_ms(tm->cfg, "heartbeat.timeout", &tm->hb_timeout);
@@ -505,20 +514,19 @@ static int read_config(sl_tm *tm)
     tm->max_frame = (size_t)v + SL_FRAME_HDR + 1024;
     sl_config_get_string(tm->cfg, "jobmanager.rpc.address", &s);
     sl_config_get_int(tm->cfg, "jobmanager.rpc.port", &v);
-    snprintf(tm->jm_url, sizeof(tm->jm_url), "tcp://%s:%lld", s, (long long)v);
-    return SL_OK;
+    return sl_addr_url(s, (int)v, tm->jm_url, sizeof(tm->jm_url));
 }
 
 static int start_endpoints(sl_tm *tm)
 {
     int64_t port;
-    char url[300], err[512];
+    char url[SL_ADDR_URL_MAX], err[512];
     sl_config_get_int(tm->cfg, "taskmanager.data.port", &port);
-    int rv = sl_data_plane_start(tm->host, (int)port, tm->id, tm->max_frame, dispatch, tm, &tm->dp);
+    int rv = sl_data_plane_start(tm->bind_host, tm->host, (int)port, tm->id, tm->max_frame, dispatch, tm, &tm->dp);
     if (rv != SL_OK)
         return rv;
     sl_config_get_int(tm->cfg, "taskmanager.rpc.port", &port);
-    snprintf(url, sizeof(url), "tcp://%s:%lld", tm->host, (long long)port);
+    sl_addr_url(tm->bind_host, (int)port, url, sizeof(url));
     rv = sl_rpc_server_start_role(SL_RPC_SERVE_TASKMANAGER, url, 2, tm->max_msg, handle, tm,
                                   &tm->rpc, &tm->rpc_port);
     if (rv != SL_OK)
@@ -541,8 +549,9 @@ int sl_tm_start(const sl_config *cfg, sl_tm **out)
     pthread_mutex_init(&tm->mu, NULL);
     pthread_cond_init(&tm->cv, NULL);
     sl_random_hex(tm->id, TM_ID_BYTES);
-    read_config(tm);
-    int rv = start_endpoints(tm);
+    int rv = read_config(tm);
+    if (rv == SL_OK)
+        rv = start_endpoints(tm);
     if (rv == SL_OK)
         rv = sl_uploader_start(send_ack, tm, &tm->uploader);
     if (rv == SL_OK && pthread_create(&tm->thread, NULL, jm_client_main, tm) != 0)
@@ -555,9 +564,9 @@ int sl_tm_start(const sl_config *cfg, sl_tm **out)
         free(tm);
         return rv;
     }
-    sl_info("taskmanager %s: rpc tcp://%s:%d, data %s, %lld slot(s), jobmanager %s", tm->id,
-            tm->host, tm->rpc_port, sl_data_plane_url(tm->dp), (long long)tm->slots,
-            tm->jm_url);
+    sl_info("taskmanager %s: advertised %s (listening on %s), rpc port %d, data %s, %lld "
+            "slot(s), jobmanager %s", tm->id, tm->host, tm->bind_host, tm->rpc_port,
+            sl_data_plane_url(tm->dp), (long long)tm->slots, tm->jm_url);
     *out = tm;
     return SL_OK;
 }

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 
 #include "common/log.h"
+#include "common/net_addr.h"
 #include "common/status.h"
 
 struct sl_data_plane {
@@ -14,7 +15,7 @@ struct sl_data_plane {
     sl_dp_dispatch_fn fn;
     void *arg;
     int port;
-    char url[160];
+    char url[SL_ADDR_URL_MAX];
     char inproc[96];
 };
 
@@ -49,16 +50,16 @@ static int listen_on(sl_data_plane *dp, const char *url, size_t max_frame, int *
     return SL_OK;
 }
 
-int sl_data_plane_start(const char *host, int port, const char *tm_id, size_t max_frame,
-                        sl_dp_dispatch_fn fn, void *arg, sl_data_plane **out)
+int sl_data_plane_start(const char *bind_host, const char *host, int port, const char *tm_id,
+                        size_t max_frame, sl_dp_dispatch_fn fn, void *arg, sl_data_plane **out)
 {
     sl_data_plane *dp = calloc(1, sizeof(*dp));
     if (dp == NULL)
         return SL_ENOMEM;
     dp->fn = fn;
     dp->arg = arg;
-    char url[160];
-    snprintf(url, sizeof(url), "tcp://%s:%d", host, port);
+    char url[SL_ADDR_URL_MAX];
+    sl_addr_url(bind_host, port, url, sizeof(url));
     snprintf(dp->inproc, sizeof(dp->inproc), "inproc://sluice-data-%s", tm_id);
     int rv = SL_EIO;
     if (nng_pull0_open(&dp->sock) != 0)
@@ -67,7 +68,7 @@ int sl_data_plane_start(const char *host, int port, const char *tm_id, size_t ma
     if (listen_on(dp, url, max_frame, &dp->port) != SL_OK ||
         listen_on(dp, dp->inproc, max_frame, NULL) != SL_OK)
         goto fail_close;
-    snprintf(dp->url, sizeof(dp->url), "tcp://%s:%d", host, dp->port);
+    sl_addr_url(host, dp->port, dp->url, sizeof(dp->url));
     if (pthread_create(&dp->thread, NULL, receiver_main, dp) != 0)
         goto fail_close;
     *out = dp;

@@ -98,7 +98,10 @@ START_TEST(test_defaults_hold_documented_values)
     double d = 0;
     ck_assert_str_eq(get_str(cfg, "jobmanager.rpc.address"), "127.0.0.1");
     ck_assert_int_eq(get_int(cfg, "jobmanager.rpc.port"), 6123);
-    ck_assert_str_eq(get_str(cfg, "taskmanager.host"), "127.0.0.1");
+    const char *tm_host = "unchanged";
+    ck_assert_int_eq(sl_config_get_string(cfg, "taskmanager.host", &tm_host), SL_ENOTFOUND);
+    ck_assert_str_eq(get_str(cfg, "taskmanager.bind-host"), "0.0.0.0");
+    ck_assert_str_eq(get_str(cfg, "jobmanager.bind-host"), "0.0.0.0");
     ck_assert_int_eq(get_int(cfg, "taskmanager.rpc.port"), 0);
     ck_assert_int_eq(get_int(cfg, "taskmanager.data.port"), 0);
     ck_assert_int_eq(get_int(cfg, "taskmanager.numberOfTaskSlots"), 1);
