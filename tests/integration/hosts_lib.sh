@@ -1,0 +1,376 @@
+#!/usr/bin/env bash
+# shellcheck disable=SC2034  # globals (HL_ADDR, HL_CLIENT, ...) are for the tests
+# Several hosts on one machine, for the integration tests (sources lib.sh):
+#
+#   . "$(dirname "$0")/hosts_lib.sh"
+#   hl_new_cluster                 # sl_new_cluster, with a sluice.yaml for hosts
+#   hl_start_hosts sl-jm sl-tm1 sl-tm2 sl-client
+#   hl_conf_hosts sl-jm sl-tm1 sl-tm2   # conf/masters = first, conf/workers = the rest
+#   hl_script sl-client start-cluster.sh   # SL_RC, SL_OUT, SL_ERR (like sl_run)
+#   sl_submit_detached job.yaml    # every sl_cli now runs in the client host
+#
+# Each host is a network namespace with one address on a private bridge
+# (HL_NET.0/24, HL_NET 10.213.7; the bridge lives in a namespace of its own,
+# so nothing is routed to or from the machine's real networks), its own
+# hostname (UTS namespace), a mount namespace with a tmpfs over the current
+# cluster's log and pid folders (each host has its own, at the same path)
+# and a generated /etc/hosts naming every host, and an sshd (Debian's
+# openssh-server) listening only on the host's address, root login by key
+# only. The host and client keys are generated per run in the test's temp
+# folder. The checkout, conf/, the checkpoint and data folders are shared:
+# it is one file system, as NFS would be. Commands run in a host with
+# hl_exec; the first host named HL_CLIENT_NAME [sl-client] is the client:
+# sl_cli runs there, and its SLUICE_SSH_OPTS reach every host by name or
+# address, so scripts/start-cluster.sh starts every daemon over ssh.
+#
+# On exit (pass, fail or signal) every process in a namespace the harness
+# made is killed (SIGKILL, found by namespace: `ip netns pids`, plus the
+# sshd pids it recorded), then every namespace it made is deleted, which
+# removes the bridge and the veth pairs with it; the hosts' logs are copied
+# to $SL_TMP/hosts/logs/<host>/ first (kept with KEEP_TMP=1, shown when the
+# test fails). Needs root (network, UTS and mount namespaces): where
+# namespaces cannot be made, the test fails and says why.
+
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+HL_NET=10.213.7          # the private /24, used only inside this run's namespaces
+HL_FIRST_OCTET=10        # host i (from 0) gets $HL_NET.$((HL_FIRST_OCTET + i))
+HL_CLIENT_NAME="${HL_CLIENT_NAME:-sl-client}"
+HL_SSHD=/usr/sbin/sshd
+HL_TAG="sluice-$$-$RANDOM"   # prefix of every namespace name of this run
+HL_SWITCH="$HL_TAG-switch"
+HL_DIR="$SL_TMP/hosts"
+HL_NETNS=()              # namespaces made, in order
+HL_HOSTS=()              # host names, in order
+HL_CLIENT=""
+declare -A HL_ADDR=() HL_NS=() HL_PID=()
+
+# ---------------------------------------------------------------- failing
+
+# hl__fail_setup WHAT OUTPUT: the machine cannot make what the test needs.
+hl__fail_setup() {
+    fail "cannot set up the hosts: $1${2:+: $2} (the several-hosts tests run as root, with network, UTS and mount namespaces, ip (iproute2), unshare/nsenter (util-linux) and sshd (openssh-server: make deps))"
+}
+
+hl__require() {
+    local c
+    [ "$(id -u)" = 0 ] || hl__fail_setup "not root (uid $(id -u))"
+    for c in ip unshare nsenter ssh ssh-keygen ss; do
+        command -v "$c" >/dev/null 2>&1 || hl__fail_setup "$c not found"
+    done
+    [ -x "$HL_SSHD" ] || hl__fail_setup "$HL_SSHD not found"
+}
+
+# hl__run WHAT CMD...: runs a set-up command; fails the test with its output.
+hl__run() {
+    local what="$1" out
+    shift
+    out="$("$@" 2>&1)" || hl__fail_setup "$what ($*)" "$out"
+}
+
+# ------------------------------------------------------------- namespaces
+
+hl__netns_add() {
+    hl__run "ip netns add $1" ip netns add "$1"
+    HL_NETNS+=("$1")
+}
+
+# hl__add_host NAME INDEX: namespace, veth to the switch, address, lo.
+hl__add_host() {
+    local name="$1" i="$2" ns="$HL_TAG-$1" addr="$HL_NET.$((HL_FIRST_OCTET + $2))"
+    hl__netns_add "$ns"
+    hl__run "veth for $name" ip -n "$HL_SWITCH" link add "p$i" type veth peer name eth0 netns "$ns"
+    hl__run "switch port of $name" ip -n "$HL_SWITCH" link set "p$i" master br0 up
+    hl__run "address of $name" ip -n "$ns" addr add "$addr/24" dev eth0
+    hl__run "link of $name" ip -n "$ns" link set eth0 up
+    hl__run "loopback of $name" ip -n "$ns" link set lo up
+    HL_HOSTS+=("$name")
+    HL_ADDR[$name]="$addr"
+    HL_NS[$name]="$ns"
+}
+
+# ---------------------------------------------------------------- sshd
+
+hl__keys() {
+    mkdir -p "$HL_DIR/ssh"
+    hl__run "client key" ssh-keygen -q -t ed25519 -N "" -C "sluice-test-client" -f "$HL_DIR/ssh/client_key"
+    cp "$HL_DIR/ssh/client_key.pub" "$HL_DIR/ssh/authorized_keys"
+    : >"$HL_DIR/ssh/known_hosts"
+    {
+        echo "127.0.0.1 localhost"
+        echo "::1 localhost ip6-localhost ip6-loopback"
+    } >"$HL_DIR/etc-hosts"
+    SLUICE_SSH_OPTS="-F /dev/null -l root -i $HL_DIR/ssh/client_key -o IdentitiesOnly=yes"
+    SLUICE_SSH_OPTS+=" -o BatchMode=yes -o StrictHostKeyChecking=yes -o GlobalKnownHostsFile=/dev/null"
+    SLUICE_SSH_OPTS+=" -o UserKnownHostsFile=$HL_DIR/ssh/known_hosts -o ConnectTimeout=10 -o LogLevel=ERROR"
+    export SLUICE_SSH_OPTS
+}
+
+hl__sshd_config() {
+    local name="$1" d="$HL_DIR/$1"
+    mkdir -p "$d"
+    hl__run "host key of $name" ssh-keygen -q -t ed25519 -N "" -C "$name" -f "$d/host_key"
+    echo "$name,${HL_ADDR[$name]} $(cut -d' ' -f1,2 "$d/host_key.pub")" >>"$HL_DIR/ssh/known_hosts"
+    echo "${HL_ADDR[$name]} $name" >>"$HL_DIR/etc-hosts"
+    cat >"$d/sshd_config" <<EOF
+# written by tests/integration/hosts_lib.sh for $SL_TEST, host $name
+ListenAddress ${HL_ADDR[$name]}
+Port 22
+HostKey $d/host_key
+PidFile $d/sshd.pid
+AuthorizedKeysFile $HL_DIR/ssh/authorized_keys
+PermitRootLogin prohibit-password
+PubkeyAuthentication yes
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+UsePAM no
+StrictModes no
+UseDNS no
+PrintMotd no
+PrintLastLog no
+X11Forwarding no
+AllowTcpForwarding no
+PermitUserEnvironment no
+MaxStartups 64
+LogLevel INFO
+EOF
+    hl__run "sshd -t for $name" "$HL_SSHD" -t -f "$d/sshd_config"
+}
+
+# hl__start_sshd NAME: the host's anchor process: in its network namespace,
+# a new UTS and mount namespace (hostname, tmpfs over the log and pid
+# folders, /etc/hosts), then exec sshd -D (same pid throughout).
+hl__start_sshd() {
+    local name="$1" d="$HL_DIR/$1"
+    # shellcheck disable=SC2016  # expanded by the inner bash
+    ip netns exec "${HL_NS[$name]}" unshare --uts --mount --propagation private -- bash -c '
+        set -e
+        hostname "$1"
+        mount -t tmpfs -o mode=0755,size=256m sluice-log "$2"
+        mount -t tmpfs -o mode=0755,size=8m sluice-pid "$3"
+        mount --bind "$4" /etc/hosts
+        exec "$5" -D -e -f "$6"' hl-anchor "$name" "$SL_LOG" "$SL_PIDDIR" "$HL_DIR/etc-hosts" \
+        "$HL_SSHD" "$d/sshd_config" >"$d/sshd.log" 2>&1 </dev/null {SL_FD_OUT}>&- {SL_FD_ERR}>&- &
+    HL_PID[$name]=$!
+    sl_record_pid "$!"
+    disown "$!" # killed at cleanup; no job notice
+}
+
+# hl__sshd_up NAME: for wait_for: the host's sshd listens on its address.
+hl__sshd_up() {
+    local name="$1" pid="${HL_PID[$1]}"
+    if ! sl_pid_alive "$pid"; then
+        hl__fail_setup "the sshd of $name (pid $pid) exited" "$(cat "$HL_DIR/$name/sshd.log")"
+    fi
+    [ -n "$(nsenter -t "$pid" -n ss -Htln "sport = :22" 2>/dev/null)" ]
+}
+
+# ---------------------------------------------------------------- public
+
+# hl_new_cluster: sl_new_cluster, then a sluice.yaml for several hosts: the
+# jobmanager at the first host named later (HL_JM_NAME [sl-jm]) by name,
+# taskmanager.host unset (each works out its own address), 1 slot each.
+hl_new_cluster() {
+    sl_new_cluster
+    cat >"$SL_CONF/sluice.yaml" <<EOF
+# written by tests/integration/hosts_lib.sh for $SL_TEST
+jobmanager.rpc.address: ${HL_JM_NAME:-sl-jm}
+jobmanager.rpc.port: $SL_JM_PORT
+taskmanager.numberOfTaskSlots: 1
+taskmanager.state.local.root-dirs: $SL_ROOT/tm-state
+state.checkpoints.dir: file://$SL_ROOT/checkpoints
+EOF
+}
+
+# hl_start_hosts NAME...: makes the hosts (addresses in the order given) and
+# starts their sshds; the current cluster's log and pid folders become
+# private to each host. Waits until every sshd listens and the client can
+# log in to every host over ssh.
+hl_start_hosts() {
+    local name i=0
+    [ -n "$SL_ROOT" ] || fail "hl_start_hosts: make a cluster first (hl_new_cluster)"
+    hl__require
+    hl__reap_stale
+    mkdir -p "$HL_DIR"
+    hl__netns_add "$HL_SWITCH"
+    hl__run "bridge" ip -n "$HL_SWITCH" link add br0 type bridge
+    hl__run "bridge up" ip -n "$HL_SWITCH" link set br0 up
+    for name in "$@"; do
+        hl__add_host "$name" "$i"
+        i=$((i + 1))
+    done
+    hl__keys
+    # sshd's privilege separation folder (its Debian service makes it too).
+    [ -d /run/sshd ] || install -d -m 0755 /run/sshd
+    for name in "$@"; do hl__sshd_config "$name"; done
+    for name in "$@"; do hl__start_sshd "$name"; done
+    for name in "$@"; do wait_for -t 20 hl__sshd_up "$name"; done
+    for name in "$@"; do
+        if [ "$name" = "$HL_CLIENT_NAME" ]; then HL_CLIENT="$name"; fi
+    done
+    [ -n "$HL_CLIENT" ] || HL_CLIENT="${HL_HOSTS[${#HL_HOSTS[@]} - 1]}"
+    for name in "$@"; do
+        sl_run hl_ssh "$name" hostname
+        if [ "$SL_RC" != 0 ] || [ "$SL_OUT" != "$name" ]; then
+            hl__fail_setup "ssh from $HL_CLIENT to $name (exit $SL_RC, printed '$SL_OUT')" "$SL_ERR"$'\n'"$(tail -n 20 "$HL_DIR/$name/sshd.log")"
+        fi
+    done
+    echo "hosts up: $(for name in "$@"; do printf '%s=%s ' "$name" "${HL_ADDR[$name]}"; done)(client $HL_CLIENT)"
+}
+
+# hl_exec NAME CMD...: runs CMD in host NAME (its network, UTS and mount
+# namespaces), with this shell's environment.
+hl_exec() {
+    local pid="${HL_PID[$1]:-}"
+    [ -n "$pid" ] || fail "hl_exec: no host '$1'"
+    shift
+    nsenter -t "$pid" -n -u -m -- "$@" {SL_FD_OUT}>&- {SL_FD_ERR}>&-
+}
+
+# hl_ssh NAME CMD...: ssh from the client host to NAME, as root.
+hl_ssh() {
+    local name="$1"
+    local -a opts=()
+    shift
+    read -r -a opts <<<"$SLUICE_SSH_OPTS"
+    hl_exec "$HL_CLIENT" ssh -n "${opts[@]}" "$name" "$@"
+}
+
+# hl_conf_hosts MASTER WORKER...: conf/masters and conf/workers of the
+# current cluster (names as given).
+hl_conf_hosts() {
+    echo "$1" >"$SL_CONF/masters"
+    shift
+    printf '%s\n' "$@" >"$SL_CONF/workers"
+}
+
+# hl_script NAME SCRIPT ARGS...: scripts/SCRIPT for the current cluster in
+# host NAME (with SLUICE_SSH_OPTS); sets SL_RC, SL_OUT, SL_ERR.
+hl_script() {
+    local name="$1" script="$2"
+    shift 2
+    sl_run hl_exec "$name" env SLUICE_CONF_DIR="$SL_CONF" SLUICE_LOG_DIR="$SL_LOG" \
+        SLUICE_PID_DIR="$SL_PIDDIR" SLUICE_BIN_DIR="$SL_BIN" SLUICE_SSH_OPTS="$SLUICE_SSH_OPTS" \
+        "$SL_SCRIPTS/$script" "$@"
+}
+
+# sl_cli ARGS...: (replaces lib.sh's) the CLI in the client host once the
+# hosts are up.
+sl_cli() {
+    if [ -n "$HL_CLIENT" ]; then
+        timeout --foreground -k 5 "$SL_CLI_TIMEOUT" nsenter -t "${HL_PID[$HL_CLIENT]}" -n -u -m -- \
+            "$SL_BIN/sluice" -c "$SL_CONF" "$@" {SL_FD_OUT}>&- {SL_FD_ERR}>&-
+    else
+        timeout --foreground -k 5 "$SL_CLI_TIMEOUT" "$SL_BIN/sluice" -c "$SL_CONF" "$@"
+    fi
+}
+
+# hl_host_file NAME PATH: prints a file as host NAME sees it (its private
+# log and pid folders).
+hl_host_file() {
+    cat "/proc/${HL_PID[$1]}/root$2"
+}
+
+# hl_host_of_pid PID: the host whose network namespace PID is in (empty if none).
+hl_host_of_pid() {
+    local ns name
+    ns="$(readlink "/proc/$1/ns/net" 2>/dev/null)" || return 0
+    for name in "${HL_HOSTS[@]}"; do
+        if [ "$(readlink "/proc/${HL_PID[$name]}/ns/net" 2>/dev/null)" = "$ns" ]; then
+            echo "$name"
+            return 0
+        fi
+    done
+}
+
+# hl_sluice_pids NAME: the live sluice daemons (and CLIs) in host NAME.
+hl_sluice_pids() {
+    local pid
+    for pid in $(ip netns pids "${HL_NS[$1]}" 2>/dev/null); do
+        if sl_pid_is_sluice "$pid"; then echo "$pid"; fi
+    done
+}
+
+# ---------------------------------------------------------------- cleanup
+
+# Copies every host's logs (its private log folder, its sshd log) to
+# $HL_DIR/logs/<host>/.
+hl__collect_logs() {
+    local name pid dst
+    for name in "${HL_HOSTS[@]}"; do
+        pid="${HL_PID[$name]:-}"
+        dst="$HL_DIR/logs/$name"
+        mkdir -p "$dst"
+        if sl_pid_alive "$pid"; then cp -a "/proc/$pid/root$SL_LOG/." "$dst/" 2>/dev/null || true; fi
+        cp -f "$HL_DIR/$name/sshd.log" "$dst/sshd.log" 2>/dev/null || true
+    done
+}
+
+# Logs of the hosts too when a test fails (lib.sh's dumps only the clusters').
+eval "$(declare -f sl_dump_logs | sed '1s/^sl_dump_logs/hl__dump_cluster_logs/')"
+sl_dump_logs() {
+    local f
+    hl__dump_cluster_logs
+    [ "${#HL_HOSTS[@]}" -gt 0 ] || return 0
+    hl__collect_logs
+    for f in "$HL_DIR"/logs/*/*.log; do
+        [ -f "$f" ] || continue
+        echo "----- ${f#"$HL_DIR"/logs/} (last 60 lines)" >&2
+        tail -n 60 "$f" >&2 || true
+    done
+}
+
+hl__cleanup() {
+    local ns pid left i
+    [ "${#HL_NETNS[@]}" -gt 0 ] || return 0
+    hl__collect_logs
+    for i in 1 2 3; do
+        left=0
+        for ns in "${HL_NETNS[@]}"; do
+            for pid in $(ip netns pids "$ns" 2>/dev/null); do
+                kill -KILL "$pid" 2>/dev/null && left=1
+            done
+        done
+        for pid in "${HL_PID[@]}"; do
+            if sl_pid_alive "$pid"; then kill -KILL "$pid" 2>/dev/null; fi
+        done
+        [ "$left" = 1 ] || break
+        sleep 0.2
+    done
+    for ns in "${HL_NETNS[@]}"; do
+        for _ in $(seq 1 50); do
+            [ -z "$(ip netns pids "$ns" 2>/dev/null)" ] && break
+            sleep 0.1
+        done
+        ip netns del "$ns" 2>/dev/null || true
+    done
+    if ip netns list 2>/dev/null | grep -q "^$HL_TAG-"; then
+        echo "warning: network namespaces left: $(ip netns list | grep "^$HL_TAG-" | tr '\n' ' ')" >&2
+    fi
+    HL_NETNS=()
+}
+
+# Namespaces of earlier runs whose test process is gone (killed with
+# SIGKILL, so their cleanup never ran): their processes and the namespaces.
+hl__reap_stale() {
+    local ns owner pid
+    for ns in $(ip netns list 2>/dev/null | awk '{ print $1 }' | grep -E '^sluice-[0-9]+-[0-9]+-' || true); do
+        owner="${ns#sluice-}"
+        owner="${owner%%-*}"
+        kill -0 "$owner" 2>/dev/null && continue
+        for pid in $(ip netns pids "$ns" 2>/dev/null); do kill -KILL "$pid" 2>/dev/null || true; done
+        sleep 0.1
+        ip netns del "$ns" 2>/dev/null && echo "removed the network namespace $ns of an earlier run (pid $owner is gone)"
+    done
+    return 0
+}
+
+hl__on_exit() {
+    local rc=$?
+    set +e
+    trap '' INT TERM
+    hl__cleanup
+    (exit "$rc")
+    sl__on_exit
+}
+trap hl__on_exit EXIT
