@@ -8,6 +8,10 @@
 #   hl_conf_hosts sl-jm sl-tm1 sl-tm2   # conf/masters = first, conf/workers = the rest
 #   hl_script sl-client start-cluster.sh   # SL_RC, SL_OUT, SL_ERR (like sl_run)
 #   sl_submit_detached job.yaml    # every sl_cli now runs in the client host
+#   hl_exec NAME CMD...            # a command in a host; hl_ssh NAME CMD: over ssh from the client
+#   hl_host_file NAME PATH         # a file as the host sees it (its private log/pid folders)
+#   hl_sluice_pids NAME            # live sluice processes in a host
+#   hl_host_of_pid PID             # the host a process runs in
 #
 # Each host is a network namespace with one address on a private bridge
 # (HL_NET.0/24, HL_NET 10.213.7; the bridge lives in a namespace of its own,
