@@ -12,6 +12,8 @@
 #   hl_host_file NAME PATH         # a file as the host sees it (its private log/pid folders)
 #   hl_sluice_pids NAME            # live sluice processes in a host
 #   hl_host_of_pid PID             # the host a process runs in
+#   hl_link NAME up|down           # the host's link to the bridge
+#   HL_ADDR[NAME], HL_ADDR6[NAME]  # its IPv4 and IPv6 (ULA) address
 #
 # Each host is a network namespace with one address on a private bridge
 # (HL_NET.0/24, HL_NET 10.213.7; the bridge lives in a namespace of its own,
@@ -38,7 +40,8 @@
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 HL_NET=10.213.7          # the private /24, used only inside this run's namespaces
-HL_FIRST_OCTET=10        # host i (from 0) gets $HL_NET.$((HL_FIRST_OCTET + i))
+HL_NET6=fd00:5a:7:       # and a private (ULA) /64 beside it
+HL_FIRST_OCTET=10        # host i (from 0) gets $HL_NET.$((HL_FIRST_OCTET + i)) and $HL_NET6:<same>
 HL_CLIENT_NAME="${HL_CLIENT_NAME:-sl-client}"
 HL_SSHD=/usr/sbin/sshd
 HL_TAG="sluice-$$-$RANDOM"   # prefix of every namespace name of this run
@@ -47,7 +50,7 @@ HL_DIR="$SL_TMP/hosts"
 HL_NETNS=()              # namespaces made, in order
 HL_HOSTS=()              # host names, in order
 HL_CLIENT=""
-declare -A HL_ADDR=() HL_NS=() HL_PID=()
+declare -A HL_ADDR=() HL_ADDR6=() HL_NS=() HL_PID=()
 
 # ---------------------------------------------------------------- failing
 
@@ -82,14 +85,17 @@ hl__netns_add() {
 # hl__add_host NAME INDEX: namespace, veth to the switch, address, lo.
 hl__add_host() {
     local name="$1" i="$2" ns="$HL_TAG-$1" addr="$HL_NET.$((HL_FIRST_OCTET + $2))"
+    local addr6="$HL_NET6:$((HL_FIRST_OCTET + $2))"
     hl__netns_add "$ns"
     hl__run "veth for $name" ip -n "$HL_SWITCH" link add "p$i" type veth peer name eth0 netns "$ns"
     hl__run "switch port of $name" ip -n "$HL_SWITCH" link set "p$i" master br0 up
     hl__run "address of $name" ip -n "$ns" addr add "$addr/24" dev eth0
+    hl__run "IPv6 address of $name" ip -n "$ns" addr add "$addr6/64" dev eth0 nodad
     hl__run "link of $name" ip -n "$ns" link set eth0 up
     hl__run "loopback of $name" ip -n "$ns" link set lo up
     HL_HOSTS+=("$name")
     HL_ADDR[$name]="$addr"
+    HL_ADDR6[$name]="$addr6"
     HL_NS[$name]="$ns"
 }
 
@@ -220,6 +226,12 @@ hl_start_hosts() {
         fi
     done
     echo "hosts up: $(for name in "$@"; do printf '%s=%s ' "$name" "${HL_ADDR[$name]}"; done)(client $HL_CLIENT)"
+}
+
+# hl_link NAME up|down: the host's link to the bridge (down: it sends and
+# receives nothing, and has no route to the others).
+hl_link() {
+    hl__run "link $2 of $1" ip -n "${HL_NS[$1]}" link set eth0 "$2"
 }
 
 # hl_exec NAME CMD...: runs CMD in host NAME (its network, UTS and mount
