@@ -92,10 +92,10 @@ int sl_coord_init(sl_coord *cc, const sl_config *cfg, char *err, size_t errlen)
 
 void sl_coord_free(sl_coord *cc)
 {
-    sl_ckpt *c = cc->history;
+    sl_ckrec *c = cc->history;
     while (c != NULL) {
-        sl_ckpt *next = c->next;
-        sl_ckpt_free(c);
+        sl_ckrec *next = c->next;
+        sl_ckrec_free(c);
         c = next;
     }
     free(cc->retained);
@@ -123,7 +123,7 @@ static void task_name(const sl_coord_view *v, uint32_t t, char *buf, size_t len)
     snprintf(buf, len, "task %s %d/%d", e->chain, e->subtask + 1, e->parallelism);
 }
 
-static void ack_states_free(sl_ckpt_ack *t)
+static void ack_states_free(sl_ckrec_ack *t)
 {
     for (size_t i = 0; i < t->nstates; i++) {
         free(t->states[i].stage);
@@ -135,7 +135,7 @@ static void ack_states_free(sl_ckpt_ack *t)
     t->nstates = 0;
 }
 
-static int copy_states(sl_ckpt_ack *t, const Sluice__AckCheckpoint *a)
+static int copy_states(sl_ckrec_ack *t, const Sluice__AckCheckpoint *a)
 {
     if (a->n_states == 0)
         return SL_OK;
@@ -145,7 +145,7 @@ static int copy_states(sl_ckpt_ack *t, const Sluice__AckCheckpoint *a)
         const Sluice__StateHandle *h = a->states[i];
         if (h == NULL || !sl_state_name_ok(h->path))
             return SL_EINVAL;
-        sl_ckpt_state *s = &t->states[t->nstates++];
+        sl_ckrec_state *s = &t->states[t->nstates++];
         s->stage = strdup(h->stage != NULL ? h->stage : "");
         s->path = strdup(h->path);
         s->kind = strdup(h->kind != NULL ? h->kind : "");
@@ -161,7 +161,7 @@ static int copy_states(sl_ckpt_ack *t, const Sluice__AckCheckpoint *a)
     return SL_OK;
 }
 
-static void record_decline(const sl_coord_view *v, sl_ckpt *c, const Sluice__AckCheckpoint *a,
+static void record_decline(const sl_coord_view *v, sl_ckrec *c, const Sluice__AckCheckpoint *a,
                            const char *why)
 {
     char name[300], reason[2048];
@@ -174,9 +174,9 @@ static void record_decline(const sl_coord_view *v, sl_ckpt *c, const Sluice__Ack
     c->decline = strdup(reason);
 }
 
-static void record_ack(const sl_coord_view *v, sl_ckpt *c, const Sluice__AckCheckpoint *a)
+static void record_ack(const sl_coord_view *v, sl_ckrec *c, const Sluice__AckCheckpoint *a)
 {
-    sl_ckpt_ack *t = &c->tasks[a->task];
+    sl_ckrec_ack *t = &c->tasks[a->task];
     int rv = copy_states(t, a);
     if (rv != SL_OK) {
         ack_states_free(t);
@@ -198,17 +198,17 @@ int sl_coord_on_ack(sl_coord *cc, const sl_coord_view *v, const Sluice__AckCheck
 {
     if (a->checkpoint_id == 0)
         return 0;
-    sl_ckpt *c = sl_ckpt_find(cc, a->checkpoint_id);
+    sl_ckrec *c = sl_ckrec_find(cc, a->checkpoint_id);
     int current = v->active && a->attempt == v->attempt;
     if (current && !ack_from_owner(v, a))
         return 0; /* unknown task, or not where it runs */
-    if (!current || c == NULL || c->status != SL_CKPT_PENDING || c->attempt != a->attempt) {
+    if (!current || c == NULL || c->status != SL_CKREC_PENDING || c->attempt != a->attempt) {
         /* too late: whatever it wrote must go (unless that is a kept one) */
-        if (c != NULL && c->savepoint && c->status == SL_CKPT_FAILED) {
+        if (c != NULL && c->savepoint && c->status == SL_CKREC_FAILED) {
             c->cleanup = 1; /* a late writer may have recreated its folder */
             return 1;
         }
-        if ((c == NULL || c->status != SL_CKPT_COMPLETED) &&
+        if ((c == NULL || c->status != SL_CKREC_COMPLETED) &&
             !sl_retention_has(cc, a->checkpoint_id)) {
             sl_info("job %s: late ack of checkpoint %" PRIu64 " (attempt %u, task %u): "
                     "its files will be removed", v->job_id, a->checkpoint_id, a->attempt,
@@ -230,7 +230,7 @@ int sl_coord_on_ack(sl_coord *cc, const sl_coord_view *v, const Sluice__AckCheck
 int sl_coord_trigger_now(sl_coord *cc, const sl_coord_view *v, const char *request_id,
                          uint64_t *id, char *err, size_t errlen)
 {
-    const sl_ckpt *known = sl_ckpt_find_request(cc, request_id);
+    const sl_ckrec *known = sl_ckrec_find_request(cc, request_id);
     if (known != NULL && !known->savepoint) {
         *id = known->id;
         return SL_OK;
@@ -250,7 +250,7 @@ int sl_coord_trigger_now(sl_coord *cc, const sl_coord_view *v, const char *reque
                  v->job_id);
         return SL_EBUSY;
     }
-    int64_t pending = sl_ckpt_pending(cc, 1);
+    int64_t pending = sl_ckrec_pending(cc, 1);
     if (pending >= cc->max_concurrent) {
         snprintf(err, errlen,
                  "job %s has %" PRId64 " checkpoint(s) in progress "
@@ -258,9 +258,9 @@ int sl_coord_trigger_now(sl_coord *cc, const sl_coord_view *v, const char *reque
                  "); try again when one completes", v->job_id, pending, cc->max_concurrent);
         return SL_EBUSY;
     }
-    sl_ckpt *c = sl_ckpt_create(cc, v, 0, 1);
+    sl_ckrec *c = sl_ckrec_create(cc, v, 0, 1);
     if (c != NULL && request_id[0] != '\0' && (c->request_id = strdup(request_id)) == NULL) {
-        sl_ckpt_fail(cc, v->job_id, c, "out of memory", 0, 0);
+        sl_ckrec_fail(cc, v->job_id, c, "out of memory", 0, 0);
         c = NULL;
     }
     if (c == NULL) {
@@ -274,9 +274,9 @@ int sl_coord_trigger_now(sl_coord *cc, const sl_coord_view *v, const char *reque
 
 void sl_coord_abort_all(sl_coord *cc, const char *job_id, const char *reason)
 {
-    for (sl_ckpt *c = cc->history; c != NULL; c = c->next)
-        if (c->status == SL_CKPT_PENDING)
-            sl_ckpt_fail(cc, job_id, c, reason, 0, 0);
+    for (sl_ckrec *c = cc->history; c != NULL; c = c->next)
+        if (c->status == SL_CKREC_PENDING)
+            sl_ckrec_fail(cc, job_id, c, reason, 0, 0);
 }
 
 void sl_coord_on_running(sl_coord *cc)
@@ -303,20 +303,20 @@ static void check_pending(sl_coord *cc, const sl_coord_view *v)
 {
     char reason[128];
     int64_t now = cc->now_ms();
-    for (sl_ckpt *c = cc->history; c != NULL; c = c->next) {
-        if (c->status != SL_CKPT_PENDING)
+    for (sl_ckrec *c = cc->history; c != NULL; c = c->next) {
+        if (c->status != SL_CKREC_PENDING)
             continue;
         if (c->decline != NULL) {
-            sl_ckpt_fail(cc, v->job_id, c, c->decline, !c->savepoint, 1);
+            sl_ckrec_fail(cc, v->job_id, c, c->decline, !c->savepoint, 1);
         } else if (now - c->trigger_mono_ms >= cc->timeout_ms) {
             snprintf(reason, sizeof(reason), "expired before completing (timeout %" PRId64 " ms)",
                      cc->timeout_ms);
-            sl_ckpt_fail(cc, v->job_id, c, reason, !c->savepoint, 1);
+            sl_ckrec_fail(cc, v->job_id, c, reason, !c->savepoint, 1);
         }
     }
 }
 
-static int build_metadata(const sl_coord_view *v, const sl_ckpt *c,
+static int build_metadata(const sl_coord_view *v, const sl_ckrec *c,
                           Sluice__CheckpointMetadata *md, Sluice__StateHandle **hs_out,
                           Sluice__StateHandle ***ptrs_out)
 {
@@ -331,7 +331,7 @@ static int build_metadata(const sl_coord_view *v, const sl_ckpt *c,
         return SL_ENOMEM;
     for (int t = 0; t < c->ntasks; t++) {
         for (size_t i = 0; i < c->tasks[t].nstates; i++, k++) {
-            const sl_ckpt_state *s = &c->tasks[t].states[i];
+            const sl_ckrec_state *s = &c->tasks[t].states[i];
             sluice__state_handle__init(&hs[k]);
             hs[k].stage = s->stage;
             hs[k].subtask = s->subtask;
@@ -362,15 +362,15 @@ static void subsume_older(sl_coord *cc, const sl_coord_view *v, uint64_t id)
 {
     char reason[64];
     snprintf(reason, sizeof(reason), "subsumed by checkpoint %" PRIu64, id);
-    for (sl_ckpt *o = cc->history; o != NULL; o = o->next)
-        if (o->status == SL_CKPT_PENDING && o->id < id && !o->savepoint)
-            sl_ckpt_fail(cc, v->job_id, o, reason, 0, 1);
+    for (sl_ckrec *o = cc->history; o != NULL; o = o->next)
+        if (o->status == SL_CKREC_PENDING && o->id < id && !o->savepoint)
+            sl_ckrec_fail(cc, v->job_id, o, reason, 0, 1);
 }
 
-static void mark_completed(sl_coord *cc, sl_coord_view *v, sl_ckpt *c)
+static void mark_completed(sl_coord *cc, sl_coord_view *v, sl_ckrec *c)
 {
     int64_t now = cc->now_ms();
-    c->status = SL_CKPT_COMPLETED;
+    c->status = SL_CKREC_COMPLETED;
     c->end_mono_ms = now;
     cc->completed++;
     cc->consecutive_failures = 0;
@@ -378,7 +378,7 @@ static void mark_completed(sl_coord *cc, sl_coord_view *v, sl_ckpt *c)
     cc->has_end = 1;
     if (c->final && c->attempt == v->attempt)
         cc->final_done = 1;
-    sl_ckpt_free_acks(c);
+    sl_ckrec_free_acks(c);
     sl_info("completed %s %" PRIu64 " for job %s (%" PRIu64 " bytes, %" PRId64 " ms)%s%s",
             c->savepoint ? "savepoint" : "checkpoint", c->id, v->job_id, c->state_size,
             now - c->trigger_mono_ms, c->savepoint ? ": " : "", c->savepoint ? c->dir : "");
@@ -406,7 +406,7 @@ static void mark_completed(sl_coord *cc, sl_coord_view *v, sl_ckpt *c)
 }
 
 /* 1 if c completed. */
-static int complete_one(sl_coord *cc, sl_coord_view *v, sl_ckpt *c)
+static int complete_one(sl_coord *cc, sl_coord_view *v, sl_ckrec *c)
 {
     char dir[PATH_MAX], err[1024], reason[1200];
     Sluice__CheckpointMetadata md;
@@ -422,22 +422,22 @@ static int complete_one(sl_coord *cc, sl_coord_view *v, sl_ckpt *c)
     }
     free(hs);
     free(ptrs);
-    if (c->status != SL_CKPT_PENDING)
+    if (c->status != SL_CKREC_PENDING)
         return 0; /* aborted meanwhile: its folder goes with the cleanup */
     if (rv != SL_OK) {
         snprintf(reason, sizeof(reason), "cannot write the metadata: %s", err);
-        sl_ckpt_fail(cc, v->job_id, c, reason, !c->savepoint, 1);
+        sl_ckrec_fail(cc, v->job_id, c, reason, !c->savepoint, 1);
         return 0;
     }
     mark_completed(cc, v, c);
     return 1;
 }
 
-static sl_ckpt *oldest_ready(const sl_coord *cc, uint32_t attempt)
+static sl_ckrec *oldest_ready(const sl_coord *cc, uint32_t attempt)
 {
-    sl_ckpt *best = NULL;
-    for (sl_ckpt *c = cc->history; c != NULL; c = c->next)
-        if (c->status == SL_CKPT_PENDING && c->decline == NULL && c->nacked == c->ntasks &&
+    sl_ckrec *best = NULL;
+    for (sl_ckrec *c = cc->history; c != NULL; c = c->next)
+        if (c->status == SL_CKREC_PENDING && c->decline == NULL && c->nacked == c->ntasks &&
             c->attempt == attempt && (best == NULL || c->id < best->id))
             best = c;
     return best;
@@ -446,7 +446,7 @@ static sl_ckpt *oldest_ready(const sl_coord *cc, uint32_t attempt)
 /* The newest checkpoint completed, 0 if none. */
 static uint64_t complete_ready(sl_coord *cc, sl_coord_view *v)
 {
-    sl_ckpt *c;
+    sl_ckrec *c;
     uint64_t done = 0;
     while (sl_coord_view_running(v) && !sl_coord_view_stopping(v) &&
            (c = oldest_ready(cc, v->attempt)) != NULL) {
@@ -470,17 +470,17 @@ static void check_tolerable(sl_coord *cc, const sl_coord_view *v, sl_coord_outco
 static void trim_history(sl_coord *cc)
 {
     int kept = 0;
-    sl_ckpt **pp = &cc->history;
+    sl_ckrec **pp = &cc->history;
     while (*pp != NULL) {
-        sl_ckpt *c = *pp;
-        if (c->status == SL_CKPT_PENDING || c->cleanup || c->notify_abort ||
+        sl_ckrec *c = *pp;
+        if (c->status == SL_CKREC_PENDING || c->cleanup || c->notify_abort ||
             kept < SL_COORD_RECENT) {
             kept++;
             pp = &c->next;
             continue;
         }
         *pp = c->next;
-        sl_ckpt_free(c);
+        sl_ckrec_free(c);
     }
 }
 
@@ -504,8 +504,8 @@ void sl_coord_judge(sl_coord *cc, sl_coord_view *v, sl_coord_outcome *out)
 /* Tells the taskmanagers about aborted checkpoints. */
 static void notify_aborts(sl_coord *cc, const sl_coord_view *v)
 {
-    for (sl_ckpt *c = cc->history; c != NULL && !sl_coord_view_stopping(v); c = c->next) {
-        if (c->status != SL_CKPT_FAILED || !c->notify_abort)
+    for (sl_ckrec *c = cc->history; c != NULL && !sl_coord_view_stopping(v); c = c->next) {
+        if (c->status != SL_CKREC_FAILED || !c->notify_abort)
             continue;
         c->notify_abort = 0;
         sl_trigger_notify(cc, v, c->id, c->attempt, 0);

@@ -74,7 +74,7 @@ typedef struct sl_coord {
     int64_t consecutive_failures;
     int final_done;            /* this attempt's final checkpoint completed */
     uint64_t triggered, completed, failed, restored;
-    sl_ckpt *history;          /* newest first: pending ones + recent ended */
+    sl_ckrec *history;          /* newest first: pending ones + recent ended */
     uint64_t *retained;        /* completed checkpoints kept, ascending */
     size_t nretained, cap_retained;
     uint64_t restored_from_id; /* what the current attempt restored (0 = none) */

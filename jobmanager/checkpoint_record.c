@@ -12,7 +12,7 @@
 #include "common/util.h"
 #include "jobmanager/checkpoint_coordinator.h"
 
-static void task_states_free(sl_ckpt_ack *t)
+static void task_states_free(sl_ckrec_ack *t)
 {
     for (size_t i = 0; i < t->nstates; i++) {
         free(t->states[i].stage);
@@ -24,17 +24,17 @@ static void task_states_free(sl_ckpt_ack *t)
     t->nstates = 0;
 }
 
-void sl_ckpt_free_acks(sl_ckpt *c)
+void sl_ckrec_free_acks(sl_ckrec *c)
 {
     for (int t = 0; c->tasks != NULL && t < c->ntasks; t++)
         task_states_free(&c->tasks[t]);
 }
 
-void sl_ckpt_free(sl_ckpt *c)
+void sl_ckrec_free(sl_ckrec *c)
 {
     if (c == NULL)
         return;
-    sl_ckpt_free_acks(c);
+    sl_ckrec_free_acks(c);
     free(c->tasks);
     free(c->dir);
     free(c->failure);
@@ -43,39 +43,39 @@ void sl_ckpt_free(sl_ckpt *c)
     free(c);
 }
 
-sl_ckpt *sl_ckpt_find(const sl_coord *cc, uint64_t id)
+sl_ckrec *sl_ckrec_find(const sl_coord *cc, uint64_t id)
 {
-    for (sl_ckpt *c = cc->history; c != NULL; c = c->next)
+    for (sl_ckrec *c = cc->history; c != NULL; c = c->next)
         if (c->id == id)
             return c;
     return NULL;
 }
 
-sl_ckpt *sl_ckpt_find_request(const sl_coord *cc, const char *request_id)
+sl_ckrec *sl_ckrec_find_request(const sl_coord *cc, const char *request_id)
 {
     if (request_id[0] == '\0')
         return NULL;
-    for (sl_ckpt *c = cc->history; c != NULL; c = c->next)
+    for (sl_ckrec *c = cc->history; c != NULL; c = c->next)
         if (c->request_id != NULL && strcmp(c->request_id, request_id) == 0)
             return c;
     return NULL;
 }
 
-int64_t sl_ckpt_pending(const sl_coord *cc, int with_manual)
+int64_t sl_ckrec_pending(const sl_coord *cc, int with_manual)
 {
     int64_t n = 0;
-    for (const sl_ckpt *c = cc->history; c != NULL; c = c->next)
-        n += c->status == SL_CKPT_PENDING && (with_manual || !c->manual);
+    for (const sl_ckrec *c = cc->history; c != NULL; c = c->next)
+        n += c->status == SL_CKREC_PENDING && (with_manual || !c->manual);
     return n;
 }
 
-sl_ckpt *sl_ckpt_create(sl_coord *cc, const sl_coord_view *v, int final, int manual)
+sl_ckrec *sl_ckrec_create(sl_coord *cc, const sl_coord_view *v, int final, int manual)
 {
     char dir[PATH_MAX];
     if (cc->root == NULL ||
         sl_chk_path(cc->root, v->job_id, cc->last_id + 1, dir, sizeof(dir)) != SL_OK)
         return NULL;
-    sl_ckpt *c = sl_ckpt_create_in(cc, v, dir);
+    sl_ckrec *c = sl_ckrec_create_in(cc, v, dir);
     if (c != NULL) {
         c->final = final;
         c->manual = manual;
@@ -83,17 +83,17 @@ sl_ckpt *sl_ckpt_create(sl_coord *cc, const sl_coord_view *v, int final, int man
     return c;
 }
 
-sl_ckpt *sl_ckpt_create_in(sl_coord *cc, const sl_coord_view *v, const char *dir)
+sl_ckrec *sl_ckrec_create_in(sl_coord *cc, const sl_coord_view *v, const char *dir)
 {
     uint64_t id = cc->last_id + 1;
-    sl_ckpt *c = calloc(1, sizeof(*c));
+    sl_ckrec *c = calloc(1, sizeof(*c));
     if (c == NULL)
         return NULL;
     c->ntasks = v->ntasks;
     c->tasks = calloc((size_t)c->ntasks, sizeof(*c->tasks));
     c->dir = strdup(dir);
     if (c->tasks == NULL || c->dir == NULL) {
-        sl_ckpt_free(c);
+        sl_ckrec_free(c);
         return NULL;
     }
     cc->last_id = id;
@@ -107,12 +107,12 @@ sl_ckpt *sl_ckpt_create_in(sl_coord *cc, const sl_coord_view *v, const char *dir
     return c;
 }
 
-void sl_ckpt_fail(sl_coord *cc, const char *job_id, sl_ckpt *c, const char *reason, int counted,
+void sl_ckrec_fail(sl_coord *cc, const char *job_id, sl_ckrec *c, const char *reason, int counted,
                   int notify)
 {
-    if (c->status != SL_CKPT_PENDING)
+    if (c->status != SL_CKREC_PENDING)
         return;
-    c->status = SL_CKPT_FAILED;
+    c->status = SL_CKREC_FAILED;
     c->failure = strdup(reason);
     c->end_mono_ms = cc->now_ms();
     c->cleanup = 1;

@@ -74,11 +74,11 @@ void sl_retention_apply(sl_coord *cc, sl_coord_view *v)
 
 void sl_retention_cleanup_failed(sl_coord *cc, sl_coord_view *v)
 {
-    for (sl_ckpt *c = cc->history; c != NULL && !sl_coord_view_stopping(v); c = c->next) {
-        if (c->status != SL_CKPT_FAILED || !c->cleanup)
+    for (sl_ckrec *c = cc->history; c != NULL && !sl_coord_view_stopping(v); c = c->next) {
+        if (c->status != SL_CKREC_FAILED || !c->cleanup)
             continue;
         c->cleanup = 0;
-        sl_ckpt_free_acks(c);
+        sl_ckrec_free_acks(c);
         remove_unlocked(v, c->dir);
     }
 }
@@ -101,8 +101,8 @@ static void sweep_for(sl_coord *cc, sl_coord_view *v, const char *why)
         return;
     }
     for (size_t i = 0; i < n && !sl_coord_view_stopping(v); i++) {
-        const sl_ckpt *c = sl_ckpt_find(cc, ids[i]);
-        if (sl_retention_has(cc, ids[i]) || (c != NULL && c->status == SL_CKPT_PENDING))
+        const sl_ckrec *c = sl_ckrec_find(cc, ids[i]);
+        if (sl_retention_has(cc, ids[i]) || (c != NULL && c->status == SL_CKREC_PENDING))
             continue;
         if (sl_chk_path(cc->root, v->job_id, ids[i], dir, sizeof(dir)) != SL_OK)
             continue;

@@ -12,11 +12,11 @@
 #include "jobmanager/checkpoint_retention.h"
 #include "jobmanager/checkpoint_stats.h"
 
-static const char *status_name(enum sl_ckpt_status s)
+static const char *status_name(enum sl_ckrec_status s)
 {
     switch (s) {
-    case SL_CKPT_PENDING: return "IN_PROGRESS";
-    case SL_CKPT_COMPLETED: return "COMPLETED";
+    case SL_CKREC_PENDING: return "IN_PROGRESS";
+    case SL_CKREC_COMPLETED: return "COMPLETED";
     default: return "FAILED";
     }
 }
@@ -27,14 +27,14 @@ static char *adup(sl_arena *a, const char *s)
     return p != NULL ? p : (char *)"";
 }
 
-static Sluice__SubtaskCheckpointStat *subtask_stat(const sl_coord_view *v, const sl_ckpt *c,
+static Sluice__SubtaskCheckpointStat *subtask_stat(const sl_coord_view *v, const sl_ckrec *c,
                                                    int t, sl_arena *a)
 {
     Sluice__SubtaskCheckpointStat *s = sl_arena_alloc(a, sizeof(*s));
     if (s == NULL)
         return NULL;
     sluice__subtask_checkpoint_stat__init(s);
-    const sl_ckpt_ack *ct = &c->tasks[t];
+    const sl_ckrec_ack *ct = &c->tasks[t];
     s->task = (uint32_t)t;
     s->chain = adup(a, t < v->ntasks ? v->tasks[t].chain : "");
     s->subtask = t < v->ntasks ? (uint32_t)v->tasks[t].subtask : 0;
@@ -46,7 +46,7 @@ static Sluice__SubtaskCheckpointStat *subtask_stat(const sl_coord_view *v, const
     return s;
 }
 
-static Sluice__CheckpointStat *chk_stat(const sl_coord_view *v, const sl_ckpt *c, int64_t now,
+static Sluice__CheckpointStat *chk_stat(const sl_coord_view *v, const sl_ckrec *c, int64_t now,
                                         sl_arena *a)
 {
     Sluice__CheckpointStat *s = sl_arena_alloc(a, sizeof(*s));
@@ -56,7 +56,7 @@ static Sluice__CheckpointStat *chk_stat(const sl_coord_view *v, const sl_ckpt *c
     s->id = c->id;
     s->status = (char *)status_name(c->status);
     s->trigger_time_ms = c->trigger_wall_ms;
-    s->duration_ms = (c->status == SL_CKPT_PENDING ? now : c->end_mono_ms) - c->trigger_mono_ms;
+    s->duration_ms = (c->status == SL_CKREC_PENDING ? now : c->end_mono_ms) - c->trigger_mono_ms;
     s->state_size = c->state_size;
     s->acked = (uint32_t)c->nacked;
     s->total = (uint32_t)c->ntasks;
@@ -83,7 +83,7 @@ int sl_ckstats_reply(const sl_coord *cc, const sl_coord_view *v, sl_arena *a,
         return SL_ENOMEM;
     sluice__checkpoint_stats_reply__init(st);
     st->triggered = cc->triggered;
-    st->in_progress = (uint64_t)sl_ckpt_pending(cc, 1);
+    st->in_progress = (uint64_t)sl_ckrec_pending(cc, 1);
     st->completed = cc->completed;
     st->failed = cc->failed;
     st->restored = cc->restored;
@@ -91,7 +91,7 @@ int sl_ckstats_reply(const sl_coord *cc, const sl_coord_view *v, sl_arena *a,
     st->recent = sl_arena_alloc(a, SL_COORD_RECENT * sizeof(*st->recent));
     if (st->recent == NULL)
         return SL_ENOMEM;
-    for (const sl_ckpt *c = cc->history; c != NULL && st->n_recent < SL_COORD_RECENT;
+    for (const sl_ckrec *c = cc->history; c != NULL && st->n_recent < SL_COORD_RECENT;
          c = c->next) {
         if ((st->recent[st->n_recent] = chk_stat(v, c, now, a)) == NULL)
             return SL_ENOMEM;

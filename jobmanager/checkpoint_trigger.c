@@ -40,7 +40,7 @@ static int sources_ended(const sl_coord_view *v)
 
 /* ---- loop: taskmanager calls */
 
-static unsigned chk_flags(const sl_ckpt *c)
+static unsigned chk_flags(const sl_ckrec *c)
 {
     return (c->final ? SL_TMCALL_F_FINAL : 0u) | (c->savepoint ? SL_TMCALL_F_SAVEPOINT : 0u) |
            (c->stop ? SL_TMCALL_F_STOP : 0u);
@@ -77,7 +77,7 @@ int sl_trigger_notify(sl_coord *cc, const sl_coord_view *v, uint64_t id, uint32_
                       int complete)
 {
     int failed = 0;
-    const sl_ckpt *c = sl_ckpt_find(cc, id);
+    const sl_ckrec *c = sl_ckrec_find(cc, id);
     if (!sl_coord_view_running(v) || v->attempt != attempt)
         return 0;
     for (int i = 0; i < v->ntms && !sl_coord_view_stopping(v); i++) {
@@ -116,28 +116,28 @@ static char *source_tms(const sl_coord_view *v)
     return src;
 }
 
-static int still_sending(const sl_coord_view *v, const sl_ckpt *c)
+static int still_sending(const sl_coord_view *v, const sl_ckrec *c)
 {
-    return c->status == SL_CKPT_PENDING && sl_coord_view_running(v) && v->attempt == c->attempt;
+    return c->status == SL_CKREC_PENDING && sl_coord_view_running(v) && v->attempt == c->attempt;
 }
 
 /* A trigger that failed: a refusal counts; a taskmanager that does not
  * answer is for the heartbeat timeout / connection loss to judge. No-op if
  * the checkpoint ended meanwhile. */
-static void trigger_failed(sl_coord *cc, const sl_coord_view *v, sl_ckpt *c, const char *tm_id, const char *addr,
+static void trigger_failed(sl_coord *cc, const sl_coord_view *v, sl_ckrec *c, const char *tm_id, const char *addr,
                            int refused, const char *why)
 {
     char reason[1024];
     snprintf(reason, sizeof(reason), "trigger on taskmanager %s (%s) failed: %s", tm_id, addr,
              why);
-    sl_ckpt_fail(cc, v->job_id, c, reason, refused && !c->savepoint, 1);
+    sl_ckrec_fail(cc, v->job_id, c, reason, refused && !c->savepoint, 1);
 }
 
-static void trigger_tms(sl_coord *cc, const sl_coord_view *v, sl_ckpt *c, const char *dir)
+static void trigger_tms(sl_coord *cc, const sl_coord_view *v, sl_ckrec *c, const char *dir)
 {
     char *src = source_tms(v);
     if (src == NULL) {
-        sl_ckpt_fail(cc, v->job_id, c, "out of memory while triggering", 1, 1);
+        sl_ckrec_fail(cc, v->job_id, c, "out of memory while triggering", 1, 1);
         return;
     }
     for (int i = 0; i < v->ntms && !sl_coord_view_stopping(v) && still_sending(v, c); i++) {
@@ -199,8 +199,8 @@ static const char *tm_addr(const sl_coord_view *v, const char *tm_id)
 
 static void trigger_outcome(sl_coord *cc, const sl_coord_view *v, const sl_tmcall_outcome *o)
 {
-    sl_ckpt *c = sl_ckpt_find(cc, o->key.chk_id);
-    if (c == NULL || c->status != SL_CKPT_PENDING)
+    sl_ckrec *c = sl_ckrec_find(cc, o->key.chk_id);
+    if (c == NULL || c->status != SL_CKREC_PENDING)
         return;
     trigger_failed(cc, v, c, o->key.tm_id, tm_addr(v, o->key.tm_id), o->rv == SL_OK,
                    outcome_error(o));
@@ -234,7 +234,7 @@ void sl_trigger_outcome(sl_coord *cc, const sl_coord_view *v, const sl_tmcall_ou
         notify_outcome(cc, v, o);
 }
 
-static void send_trigger(sl_coord *cc, sl_coord_view *v, sl_ckpt *c)
+static void send_trigger(sl_coord *cc, sl_coord_view *v, sl_ckrec *c)
 {
     char dir[PATH_MAX], reason[PATH_MAX + 128];
     c->sent = 1;
@@ -251,7 +251,7 @@ static void send_trigger(sl_coord *cc, sl_coord_view *v, sl_ckpt *c)
     sl_coord_view_relock(v);
     if (rv != SL_OK) {
         snprintf(reason, sizeof(reason), "cannot create %s: %s", dir, strerror(e));
-        sl_ckpt_fail(cc, v->job_id, c, reason, !c->savepoint, 1);
+        sl_ckrec_fail(cc, v->job_id, c, reason, !c->savepoint, 1);
         return;
     }
     trigger_tms(cc, v, c, dir);
@@ -261,10 +261,10 @@ static void send_trigger(sl_coord *cc, sl_coord_view *v, sl_ckpt *c)
 
 int sl_trigger_savepoint_blocks(const sl_coord *cc, uint32_t attempt)
 {
-    for (const sl_ckpt *c = cc->history; c != NULL; c = c->next) {
-        if (c->savepoint && c->status == SL_CKPT_PENDING)
+    for (const sl_ckrec *c = cc->history; c != NULL; c = c->next) {
+        if (c->savepoint && c->status == SL_CKREC_PENDING)
             return 1;
-        if (c->stop && c->status == SL_CKPT_COMPLETED && c->attempt == attempt)
+        if (c->stop && c->status == SL_CKREC_COMPLETED && c->attempt == attempt)
             return 1;
     }
     return 0;
@@ -287,7 +287,7 @@ void sl_trigger_maybe(sl_coord *cc, const sl_coord_view *v)
         sl_trigger_savepoint_blocks(cc, v->attempt))
         return;
     if (sources_ended(v)) {
-        if (sl_ckpt_pending(cc, 1) == 0 && sl_ckpt_create(cc, v, 1, 0) == NULL)
+        if (sl_ckrec_pending(cc, 1) == 0 && sl_ckrec_create(cc, v, 1, 0) == NULL)
             sl_error("job %s: cannot create its final checkpoint", v->job_id);
         cc->last_trigger_ms = now;
         return;
@@ -296,25 +296,25 @@ void sl_trigger_maybe(sl_coord *cc, const sl_coord_view *v)
         return;
     if (cc->has_end && now - cc->last_end_ms < cc->min_pause_ms)
         return;
-    if (sl_ckpt_pending(cc, 0) >= cc->max_concurrent)
+    if (sl_ckrec_pending(cc, 0) >= cc->max_concurrent)
         return;
     cc->last_trigger_ms = now;
-    if (sl_ckpt_create(cc, v, 0, 0) == NULL)
+    if (sl_ckrec_create(cc, v, 0, 0) == NULL)
         sl_error("job %s: cannot create a checkpoint", v->job_id);
 }
 
-static sl_ckpt *oldest_unsent(const sl_coord *cc)
+static sl_ckrec *oldest_unsent(const sl_coord *cc)
 {
-    sl_ckpt *best = NULL;
-    for (sl_ckpt *c = cc->history; c != NULL; c = c->next)
-        if (c->status == SL_CKPT_PENDING && !c->sent && (best == NULL || c->id < best->id))
+    sl_ckrec *best = NULL;
+    for (sl_ckrec *c = cc->history; c != NULL; c = c->next)
+        if (c->status == SL_CKREC_PENDING && !c->sent && (best == NULL || c->id < best->id))
             best = c;
     return best;
 }
 
 void sl_trigger_send_unsent(sl_coord *cc, sl_coord_view *v)
 {
-    sl_ckpt *c;
+    sl_ckrec *c;
     while (sl_coord_view_running(v) && !sl_coord_view_stopping(v) &&
            (c = oldest_unsent(cc)) != NULL && trigger_room(v))
         send_trigger(cc, v, c);

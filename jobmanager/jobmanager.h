@@ -51,11 +51,11 @@
  *
  * Prefixes: sl_jm_ (jm_loop), sl_jm_rpc_ (rpc_handlers), sl_jm_job_ (job),
  * sl_jm_submit_ (job_submit),
- * sl_jobview_, sl_sched_, sl_coord_ (coordinator and its view), sl_ckpt_
+ * sl_jobview_, sl_sched_, sl_coord_ (coordinator and its view), sl_ckrec_
  * (records), sl_trigger_, sl_retention_, sl_restore_, sl_ckstats_,
  * sl_savepoint_, sl_restart_strategy_, sl_udfcheck_, sl_tmsend_, sl_tmreg_,
  * sl_tmcall_ (tm_calls), sl_wake_; constants SL_JM_ (shared sizes:
- * common/limits.h), SL_COORD_, SL_CKPT_, SL_SCHED_, SL_TMREG_, SL_TMCALL_,
+ * common/limits.h), SL_COORD_, SL_CKREC_, SL_SCHED_, SL_TMREG_, SL_TMCALL_,
  * SL_ATTEMPT_, SL_JM_JOB_RESTART_. Records: sl_job (a job),
  * sl_exec (one subtask of its attempt: Flink's execution), sl_attempt_tm (a
  * taskmanager of the attempt), sl_tmreg_entry (a registered taskmanager);

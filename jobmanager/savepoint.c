@@ -50,9 +50,9 @@ static int job_can_savepoint(const sl_coord *cc, const sl_coord_view *v, char *e
             return SL_EBUSY;
         }
     }
-    for (const sl_ckpt *c = cc->history; c != NULL; c = c->next) {
-        if (c->stop && (c->status == SL_CKPT_PENDING ||
-                        (c->status == SL_CKPT_COMPLETED && c->attempt == v->attempt))) {
+    for (const sl_ckrec *c = cc->history; c != NULL; c = c->next) {
+        if (c->stop && (c->status == SL_CKREC_PENDING ||
+                        (c->status == SL_CKREC_COMPLETED && c->attempt == v->attempt))) {
             snprintf(err, errlen, "job %s is being stopped with savepoint %" PRIu64, v->job_id,
                      c->id);
             return SL_EBUSY;
@@ -100,7 +100,7 @@ int sl_savepoint_trigger(sl_coord *cc, const sl_coord_view *v, const Sluice__Tri
         snprintf(err, errlen, "request id longer than %d characters", SL_REQUEST_ID_MAX);
         return SL_EINVAL;
     }
-    const sl_ckpt *known = sl_ckpt_find_request(cc, t->request_id);
+    const sl_ckrec *known = sl_ckrec_find_request(cc, t->request_id);
     if (known != NULL && known->savepoint) {
         *id = known->id;
         return SL_OK;
@@ -110,11 +110,11 @@ int sl_savepoint_trigger(sl_coord *cc, const sl_coord_view *v, const Sluice__Tri
         rv = savepoint_dir(cc, v->job_id, t->target_dir, dir, sizeof(dir), err, errlen);
     if (rv != SL_OK)
         return rv;
-    sl_ckpt *c = sl_ckpt_create_in(cc, v, dir);
+    sl_ckrec *c = sl_ckrec_create_in(cc, v, dir);
     if (c == NULL || (c->request_id = strdup(t->request_id)) == NULL) {
         snprintf(err, errlen, "cannot create a savepoint of job %s: out of memory", v->job_id);
         if (c != NULL)
-            sl_ckpt_fail(cc, v->job_id, c, "out of memory", 0, 0);
+            sl_ckrec_fail(cc, v->job_id, c, "out of memory", 0, 0);
         return SL_ENOMEM;
     }
     c->savepoint = 1;
@@ -131,7 +131,7 @@ int sl_savepoint_trigger(sl_coord *cc, const sl_coord_view *v, const Sluice__Tri
 int sl_savepoint_status(const sl_coord *cc, Sluice__JobState job_state, uint64_t id,
                         sl_arena *a, Sluice__SavepointStatus **out)
 {
-    const sl_ckpt *c = sl_ckpt_find(cc, id);
+    const sl_ckrec *c = sl_ckrec_find(cc, id);
     if (c == NULL || !c->savepoint)
         return SL_ENOTFOUND;
     Sluice__SavepointStatus *s = sl_arena_alloc(a, sizeof(*s));
@@ -139,8 +139,8 @@ int sl_savepoint_status(const sl_coord *cc, Sluice__JobState job_state, uint64_t
         return SL_ENOMEM;
     sluice__savepoint_status__init(s);
     s->id = c->id;
-    s->status = c->status == SL_CKPT_PENDING     ? "IN_PROGRESS"
-                : c->status == SL_CKPT_COMPLETED ? "COMPLETED"
+    s->status = c->status == SL_CKREC_PENDING     ? "IN_PROGRESS"
+                : c->status == SL_CKREC_COMPLETED ? "COMPLETED"
                                                 : "FAILED";
     s->path = sl_arena_printf(a, "file://%s", c->dir);
     s->failure = sl_arena_strdup(a, c->failure != NULL ? c->failure : "");

@@ -233,13 +233,13 @@ START_TEST(test_manual_checkpoints_bounded_by_max_concurrent)
         ck_assert_int_eq(trigger(req, &id, err, sizeof(err)), SL_EBUSY);
         ck_assert_msg(strstr(err, "max-concurrent-checkpoints") != NULL, "%s", err);
     }
-    ck_assert_int_eq(sl_ckpt_pending(&job.coord, 1), 2);
+    ck_assert_int_eq(sl_ckrec_pending(&job.coord, 1), 2);
     /* a resent request still gets its id */
     ck_assert_int_eq(trigger("r1", &again, err, sizeof(err)), SL_OK);
     ck_assert_uint_eq(again, a);
     /* once one ends, another is accepted */
     pthread_mutex_lock(&jm.mu);
-    sl_ckpt_fail(&job.coord, job.id, sl_ckpt_find(&job.coord, a), "test", 0, 0);
+    sl_ckrec_fail(&job.coord, job.id, sl_ckrec_find(&job.coord, a), "test", 0, 0);
     pthread_mutex_unlock(&jm.mu);
     uint64_t c = 0;
     ck_assert_int_eq(trigger("r3", &c, err, sizeof(err)), SL_OK);
@@ -255,7 +255,7 @@ START_TEST(test_manual_checkpoint_waits_for_a_periodic_one)
     job.state = SLUICE__JOB_STATE__JOB_RUNNING;
     sl_coord_view v = view();
     pthread_mutex_lock(&jm.mu);
-    ck_assert_ptr_nonnull(sl_ckpt_create(&job.coord, &v, 0, 0)); /* a periodic one in progress */
+    ck_assert_ptr_nonnull(sl_ckrec_create(&job.coord, &v, 0, 0)); /* a periodic one in progress */
     pthread_mutex_unlock(&jm.mu);
     ck_assert_int_eq(trigger("m", &id, err, sizeof(err)), SL_EBUSY);
     ck_assert_msg(strstr(err, "1 checkpoint(s) in progress") != NULL, "%s", err);

@@ -155,9 +155,9 @@ static int chk_exists(uint64_t id, const char *file)
     return stat(p, &st) == 0;
 }
 
-static enum sl_ckpt_status status_of(uint64_t id)
+static enum sl_ckrec_status status_of(uint64_t id)
 {
-    const sl_ckpt *c = sl_ckpt_find(&cc, id);
+    const sl_ckrec *c = sl_ckrec_find(&cc, id);
     ck_assert_ptr_nonnull(c);
     return c->status;
 }
@@ -192,7 +192,7 @@ START_TEST(test_trigger_goes_to_the_source_taskmanager)
     now += 1;
     round_();
     ck_assert_uint_eq(cc.last_id, 1);
-    ck_assert_int_eq(status_of(1), SL_CKPT_PENDING);
+    ck_assert_int_eq(status_of(1), SL_CKREC_PENDING);
     ck_assert_int_eq(count_sent(SL_TMCALL_TRIGGER, 1, "tm-a"), 1);
     ck_assert_int_eq(count_sent(SL_TMCALL_TRIGGER, 1, "tm-b"), 0);
     ck_assert(chk_exists(1, ""));
@@ -210,12 +210,12 @@ START_TEST(test_acks_in_any_order_complete)
     ck_assert_int_eq(ack(1, id, 0), 0); /* a resent ack changes nothing */
     sl_coord_outcome out = round_();
     ck_assert_uint_eq(out.completed, 0);
-    ck_assert_int_eq(status_of(id), SL_CKPT_PENDING);
+    ck_assert_int_eq(status_of(id), SL_CKREC_PENDING);
     ck_assert_int_eq(ack(0, id, 0), 1);
     out = round_();
     ck_assert_int_eq(out.verdict, SL_COORD_NOTHING);
     ck_assert_uint_eq(out.completed, id);
-    ck_assert_int_eq(status_of(id), SL_CKPT_COMPLETED);
+    ck_assert_int_eq(status_of(id), SL_CKREC_COMPLETED);
     ck_assert(chk_exists(id, SL_METADATA_NAME));
     ck_assert_int_eq(count_sent(SL_TMCALL_NOTIFY, id, "tm-a"), 1);
     ck_assert_int_eq(count_sent(SL_TMCALL_NOTIFY, id, "tm-b"), 1);
@@ -238,7 +238,7 @@ START_TEST(test_ack_from_elsewhere_is_ignored)
     a.task = 0;
     a.reason = (char *)"";
     ck_assert_int_eq(sl_coord_on_ack(&cc, &view, &a), 0);
-    ck_assert_int_eq(sl_ckpt_find(&cc, id)->nacked, 0);
+    ck_assert_int_eq(sl_ckrec_find(&cc, id)->nacked, 0);
 }
 END_TEST
 
@@ -253,8 +253,8 @@ START_TEST(test_decline_aborts_and_notifies)
     sl_coord_outcome out = round_();
     ck_assert_int_eq(out.verdict, SL_COORD_NOTHING);
     ck_assert_int_eq(cc.consecutive_failures, 1);
-    ck_assert_int_eq(status_of(id), SL_CKPT_FAILED);
-    ck_assert_ptr_nonnull(strstr(sl_ckpt_find(&cc, id)->failure, "declined by task sink 1/1"));
+    ck_assert_int_eq(status_of(id), SL_CKREC_FAILED);
+    ck_assert_ptr_nonnull(strstr(sl_ckrec_find(&cc, id)->failure, "declined by task sink 1/1"));
     ck_assert_int_eq(count_sent(SL_TMCALL_NOTIFY, id, NULL), 2);
     ck_assert(!sent[nsent - 1].complete);
     ck_assert(!chk_exists(id, ""));
@@ -270,11 +270,11 @@ START_TEST(test_timeout_expires)
     ck_assert_int_eq(ack(0, id, 0), 1);
     now += 2999;
     round_();
-    ck_assert_int_eq(status_of(id), SL_CKPT_PENDING);
+    ck_assert_int_eq(status_of(id), SL_CKREC_PENDING);
     now += 1;
     sl_coord_outcome out = round_();
-    ck_assert_int_eq(status_of(id), SL_CKPT_FAILED);
-    ck_assert_ptr_nonnull(strstr(sl_ckpt_find(&cc, id)->failure, "expired"));
+    ck_assert_int_eq(status_of(id), SL_CKREC_FAILED);
+    ck_assert_ptr_nonnull(strstr(sl_ckrec_find(&cc, id)->failure, "expired"));
     ck_assert_int_eq(out.verdict, SL_COORD_NOTHING);
     /* the late ack of the other task makes the loop sweep */
     ck_assert_int_eq(ack(1, id, 0), 1);
@@ -321,7 +321,7 @@ START_TEST(test_refused_trigger_counts)
     sl_tmcall_outcome o = {.rv = SL_OK, .reply = &reply};
     o.key = sent[0].key;
     sl_coord_call_outcome(&cc, &view, &o);
-    ck_assert_int_eq(status_of(id), SL_CKPT_FAILED);
+    ck_assert_int_eq(status_of(id), SL_CKREC_FAILED);
     ck_assert_int_eq(cc.consecutive_failures, 1);
     ck_assert_int_eq(round_().verdict, SL_COORD_FAIL_JOB); /* tolerable 0 */
 }
@@ -332,7 +332,7 @@ START_TEST(test_unreachable_taskmanager_aborts_uncounted)
     start();
     send_rv = SL_EUNREACH;
     uint64_t id = trigger_next();
-    ck_assert_int_eq(status_of(id), SL_CKPT_FAILED);
+    ck_assert_int_eq(status_of(id), SL_CKREC_FAILED);
     ck_assert_int_eq(cc.consecutive_failures, 0);
 }
 END_TEST
@@ -378,11 +378,11 @@ START_TEST(test_max_concurrent_two)
     now += 1000;
     round_();
     ck_assert_uint_eq(cc.last_id, b);
-    ck_assert_int_eq(sl_ckpt_pending(&cc, 1), 2);
+    ck_assert_int_eq(sl_ckrec_pending(&cc, 1), 2);
     /* b completing first subsumes a */
     complete(b);
-    ck_assert_int_eq(status_of(a), SL_CKPT_FAILED);
-    ck_assert_ptr_nonnull(strstr(sl_ckpt_find(&cc, a)->failure, "subsumed"));
+    ck_assert_int_eq(status_of(a), SL_CKREC_FAILED);
+    ck_assert_ptr_nonnull(strstr(sl_ckrec_find(&cc, a)->failure, "subsumed"));
 }
 END_TEST
 
@@ -402,7 +402,7 @@ START_TEST(test_final_checkpoint_when_sources_ended)
     tasks[0].input_ended = 1;
     round_(); /* no need to wait for the interval */
     ck_assert_uint_eq(cc.last_id, 1);
-    ck_assert(sl_ckpt_find(&cc, 1)->final);
+    ck_assert(sl_ckrec_find(&cc, 1)->final);
     complete(1);
     ck_assert_int_eq(cc.final_done, 1);
     now += 5000;
@@ -435,7 +435,7 @@ START_TEST(test_job_end_finished_discards)
     view.state = SLUICE__JOB_STATE__JOB_FINISHED;
     view.active = 0;
     sl_coord_on_job_end(&cc, JOB_ID, SLUICE__JOB_STATE__JOB_FINISHED);
-    ck_assert_int_eq(status_of(pending), SL_CKPT_FAILED);
+    ck_assert_int_eq(status_of(pending), SL_CKREC_FAILED);
     round_();
     char dir[PATH_MAX];
     ck_assert_int_eq(sl_job_chk_root(root, JOB_ID, dir, sizeof(dir)), SL_OK);
@@ -501,7 +501,7 @@ START_TEST(test_failed_savepoint_does_not_count)
     round_();
     ack(1, id, 1);
     ck_assert_int_eq(round_().verdict, SL_COORD_NOTHING);
-    ck_assert_int_eq(status_of(id), SL_CKPT_FAILED);
+    ck_assert_int_eq(status_of(id), SL_CKREC_FAILED);
     ck_assert_int_eq(cc.consecutive_failures, 0);
 }
 END_TEST
