@@ -1,3 +1,4 @@
+/* The data-plane receiver; see data_plane.h. */
 #include "taskmanager/network/data_plane.h"
 
 #include <nng/protocol/pipeline0/pull.h>
@@ -12,11 +13,11 @@
 struct sl_data_plane {
     nng_socket sock;
     pthread_t thread;
-    sl_dp_dispatch_fn fn;
+    sl_data_plane_dispatch_fn fn;
     void *arg;
     int port;
     char url[SL_ADDR_URL_MAX];
-    char inproc[96];
+    char inproc[SL_DATA_PLANE_INPROC_MAX];
 };
 
 static void *receiver_main(void *p)
@@ -51,7 +52,8 @@ static int listen_on(sl_data_plane *dp, const char *url, size_t max_frame, int *
 }
 
 int sl_data_plane_start(const char *bind_host, const char *host, int port, const char *tm_id,
-                        size_t max_frame, sl_dp_dispatch_fn fn, void *arg, sl_data_plane **out)
+                        size_t max_frame, sl_data_plane_dispatch_fn fn, void *arg,
+                        sl_data_plane **out)
 {
     sl_data_plane *dp = calloc(1, sizeof(*dp));
     if (dp == NULL)

@@ -11,7 +11,10 @@
 #include <string.h>
 
 #include "common/status.h"
-#include "taskmanager/network/channel.h"
+#include "taskmanager/network/frame.h"
+#include "taskmanager/network/input_gate.h"
+#include "taskmanager/network/output.h"
+#include "taskmanager/network/peer.h"
 
 static sl_frame_hdr hdr(uint16_t src, uint64_t seq)
 {
@@ -40,7 +43,7 @@ static nng_msg *frame(uint16_t src, uint64_t seq)
 typedef struct fixture {
     nng_socket pull;
     sl_peer *peer;
-    sl_input_gate gate;
+    sl_in_gate gate;
 } fixture;
 
 static void setup_gate(fixture *f, int n, uint32_t cap)
@@ -48,7 +51,7 @@ static void setup_gate(fixture *f, int n, uint32_t cap)
     ck_assert_int_eq(nng_pull0_open(&f->pull), 0);
     ck_assert_int_eq(nng_listen(f->pull, "inproc://test-credits", NULL, 0), 0);
     ck_assert_int_eq(sl_peer_open("inproc://test-credits", 1 << 20, &f->peer), SL_OK);
-    ck_assert_int_eq(sl_input_gate_init(&f->gate, n), SL_OK);
+    ck_assert_int_eq(sl_in_gate_init(&f->gate, n), SL_OK);
     for (int i = 0; i < n; i++) {
         sl_in_channel *ch = calloc(1, sizeof(*ch));
         ch->gate = &f->gate;
@@ -61,7 +64,7 @@ static void setup_gate(fixture *f, int n, uint32_t cap)
 
 static void teardown_gate(fixture *f)
 {
-    sl_input_gate_destroy(&f->gate);
+    sl_in_gate_destroy(&f->gate);
     sl_peer_close(f->peer);
     nng_close(f->pull);
 }
@@ -91,7 +94,7 @@ START_TEST(test_malformed_frames_are_refused)
     sl_frame_hdr h;
     const uint8_t *p;
     size_t n;
-    for (size_t len = 0; len < SL_FRAME_HDR; len++)
+    for (size_t len = 0; len < SL_FRAME_HDR_LEN; len++)
         ck_assert_int_eq(sl_frame_parse(b, len, &h, &p, &n), SL_EPROTO);
     b[0] ^= 0xff; /* magic */
     ck_assert_int_eq(sl_frame_parse(b, nng_msg_len(m), &h, &p, &n), SL_EPROTO);
@@ -113,7 +116,7 @@ START_TEST(test_frames_come_out_in_order_round_robin)
     nng_msg *m;
     uint16_t order[3];
     for (int i = 0; i < 3; i++) {
-        ck_assert_int_eq(sl_input_gate_next(&f.gate, 100, &ch, &m), SL_OK);
+        ck_assert_int_eq(sl_in_gate_next(&f.gate, 100, &ch, &m), SL_OK);
         sl_frame_hdr h;
         const uint8_t *p;
         size_t n;
@@ -124,7 +127,7 @@ START_TEST(test_frames_come_out_in_order_round_robin)
     ck_assert_uint_eq(order[0], 0);
     ck_assert_uint_eq(order[1], 1);
     ck_assert_uint_eq(order[2], 0);
-    ck_assert_int_eq(sl_input_gate_next(&f.gate, 10, &ch, &m), SL_ETIMEDOUT);
+    ck_assert_int_eq(sl_in_gate_next(&f.gate, 10, &ch, &m), SL_ETIMEDOUT);
     teardown_gate(&f);
 }
 END_TEST
@@ -137,7 +140,7 @@ START_TEST(test_sequence_gap_fails_the_gate)
     sl_in_channel_push(f.gate.ch[0], 2, frame(0, 2)); /* frame 1 was lost */
     sl_in_channel *ch;
     nng_msg *m;
-    ck_assert_int_eq(sl_input_gate_next(&f.gate, 100, &ch, &m), SL_EPROTO);
+    ck_assert_int_eq(sl_in_gate_next(&f.gate, 100, &ch, &m), SL_EPROTO);
     ck_assert_ptr_nonnull(strstr(f.gate.error, "sequence gap"));
     teardown_gate(&f);
 }
@@ -151,7 +154,7 @@ START_TEST(test_credit_overflow_fails_the_gate)
         sl_in_channel_push(f.gate.ch[0], i, frame(0, i));
     sl_in_channel *ch;
     nng_msg *m;
-    ck_assert_int_eq(sl_input_gate_next(&f.gate, 100, &ch, &m), SL_EPROTO);
+    ck_assert_int_eq(sl_in_gate_next(&f.gate, 100, &ch, &m), SL_EPROTO);
     ck_assert_ptr_nonnull(strstr(f.gate.error, "credit overflow"));
     teardown_gate(&f);
 }
@@ -165,13 +168,13 @@ START_TEST(test_blocked_channel_is_skipped_until_released)
     sl_in_channel_push(f.gate.ch[0], 0, frame(0, 0));
     sl_in_channel *ch;
     nng_msg *m;
-    ck_assert_int_eq(sl_input_gate_next(&f.gate, 20, &ch, &m), SL_ETIMEDOUT);
+    ck_assert_int_eq(sl_in_gate_next(&f.gate, 20, &ch, &m), SL_ETIMEDOUT);
     sl_in_channel_push(f.gate.ch[1], 0, frame(1, 0));
-    ck_assert_int_eq(sl_input_gate_next(&f.gate, 100, &ch, &m), SL_OK);
+    ck_assert_int_eq(sl_in_gate_next(&f.gate, 100, &ch, &m), SL_OK);
     ck_assert_ptr_eq(ch, f.gate.ch[1]);
     nng_msg_free(m);
     f.gate.ch[0]->blocked = 0;
-    ck_assert_int_eq(sl_input_gate_next(&f.gate, 100, &ch, &m), SL_OK);
+    ck_assert_int_eq(sl_in_gate_next(&f.gate, 100, &ch, &m), SL_OK);
     ck_assert_ptr_eq(ch, f.gate.ch[0]);
     nng_msg_free(m);
     teardown_gate(&f);
@@ -185,9 +188,9 @@ START_TEST(test_gate_ends_when_every_channel_ended)
     f.gate.ch[0]->finished = 1;
     sl_in_channel *ch;
     nng_msg *m;
-    ck_assert_int_eq(sl_input_gate_next(&f.gate, 20, &ch, &m), SL_ETIMEDOUT);
+    ck_assert_int_eq(sl_in_gate_next(&f.gate, 20, &ch, &m), SL_ETIMEDOUT);
     f.gate.ch[1]->finished = 1;
-    ck_assert_int_eq(sl_input_gate_next(&f.gate, 20, &ch, &m), SL_ECLOSED);
+    ck_assert_int_eq(sl_in_gate_next(&f.gate, 20, &ch, &m), SL_ECLOSED);
     teardown_gate(&f);
 }
 END_TEST
@@ -200,7 +203,7 @@ START_TEST(test_interrupt_returns_at_once)
     f.gate.interrupt = &flag;
     sl_in_channel *ch;
     nng_msg *m;
-    ck_assert_int_eq(sl_input_gate_next(&f.gate, 60000, &ch, &m), SL_ETIMEDOUT);
+    ck_assert_int_eq(sl_in_gate_next(&f.gate, 60000, &ch, &m), SL_ETIMEDOUT);
     teardown_gate(&f);
 }
 END_TEST
@@ -209,7 +212,7 @@ START_TEST(test_released_frames_grant_credit_back)
 {
     fixture f;
     setup_gate(&f, 1, 4);
-    ck_assert_int_eq(sl_input_gate_open(&f.gate, NULL), SL_OK);
+    ck_assert_int_eq(sl_in_gate_open(&f.gate, NULL), SL_OK);
     nng_msg *c = NULL;
     ck_assert_int_eq(nng_recvmsg(f.pull, &c, 0), 0);
     sl_frame_hdr h;
@@ -223,8 +226,8 @@ START_TEST(test_released_frames_grant_credit_back)
         sl_in_channel_push(f.gate.ch[0], i, frame(0, i));
         sl_in_channel *ch;
         nng_msg *m;
-        ck_assert_int_eq(sl_input_gate_next(&f.gate, 100, &ch, &m), SL_OK);
-        ck_assert_int_eq(sl_input_gate_release(&f.gate, ch, m, NULL), SL_OK);
+        ck_assert_int_eq(sl_in_gate_next(&f.gate, 100, &ch, &m), SL_OK);
+        ck_assert_int_eq(sl_in_gate_release(&f.gate, ch, m, NULL), SL_OK);
     }
     ck_assert_int_eq(nng_recvmsg(f.pull, &c, 0), 0);
     sl_frame_parse(nng_msg_body(c), nng_msg_len(c), &h, &p, &n);
@@ -320,8 +323,8 @@ START_TEST(test_bad_credit_grant_fails_the_channel)
     bad_grant(4, 4, 0, (uint64_t)UINT32_MAX + 1);   /* truncates to 0 */
     bad_grant(4, 4, 2, 3);                          /* 2 held, 5 > 4 */
     bad_grant(4, 2, 0, 3);                          /* 2 held, 5 > 4 */
-    bad_grant(1024, 1024, 0, 1);                    /* past SL_MAX_CREDITS */
-    bad_grant(4, 4, 0, (uint64_t)SL_MAX_CREDITS - 4); /* within the ring, past the window */
+    bad_grant(1024, 1024, 0, 1);                    /* past SL_FRAME_MAX_CREDITS */
+    bad_grant(4, 4, 0, (uint64_t)SL_FRAME_MAX_CREDITS - 4); /* within the ring, past the window */
 }
 END_TEST
 
@@ -330,8 +333,8 @@ START_TEST(test_out_channel_window_is_checked)
     sl_out_channel ch;
     memset(&ch, 0, sizeof(ch));
     ck_assert_int_eq(sl_out_channel_init(&ch, 64, 0), SL_EINVAL);
-    ck_assert_int_eq(sl_out_channel_init(&ch, 64, SL_MAX_CREDITS + 1), SL_EINVAL);
-    ck_assert_int_eq(sl_out_channel_init(&ch, 64, SL_MAX_CREDITS), SL_OK);
+    ck_assert_int_eq(sl_out_channel_init(&ch, 64, SL_FRAME_MAX_CREDITS + 1), SL_EINVAL);
+    ck_assert_int_eq(sl_out_channel_init(&ch, 64, SL_FRAME_MAX_CREDITS), SL_OK);
     sl_out_channel_destroy(&ch);
 }
 END_TEST
