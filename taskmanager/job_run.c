@@ -154,6 +154,7 @@ static void op_context(sl_task *t, sl_op_ctx *c)
                        &c->kg_end);
     sl_config_get_string(r->cfg, "state.backend.type", &c->keyed.backend);
     sl_config_get_string(r->cfg, "taskmanager.state.local.root-dirs", &c->keyed.local_roots);
+    c->keyed.cache_budget = r->kcache_budget;
 }
 
 static int create_ops(sl_task *t)
@@ -280,6 +281,7 @@ int sl_job_run_create(const Sluice__DeployTasks *d, const sl_job_run_env *env,
     pthread_mutex_init(&r->start_mu, NULL);
     pthread_cond_init(&r->start_cv, NULL);
     r->uploader = env->uploader;
+    r->kcache_budget = env->kcache_budget;
     snprintf(r->tm_id, sizeof(r->tm_id), "%s", env->tm_id);
     int rv = parse_job(r, d, err, errlen);
     if (rv == SL_OK)

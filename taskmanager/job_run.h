@@ -14,6 +14,7 @@ typedef struct sl_job_run_env {
     size_t max_frame;
     struct sl_uploader *uploader; /* writes snapshots and acks them */
     const char *tm_id;
+    const struct sl_kcache_budget *kcache_budget; /* the taskmanager's, borrowed */
 } sl_job_run_env;
 
 /* Builds and starts the threads of a job run. On error returns SL_EINVAL

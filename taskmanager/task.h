@@ -114,6 +114,7 @@ struct sl_job_run {
     Sluice__CheckpointMetadata *restore_md; /* checkpoint to restore, NULL = fresh */
     char restore_dir[3072];
     struct sl_uploader *uploader;
+    const struct sl_kcache_budget *kcache_budget; /* leveldb caches' budget (the taskmanager's) */
     char tm_id[17];
     atomic_int cancel;
     int reap;                   /* ended and reported: free it */

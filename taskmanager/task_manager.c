@@ -36,6 +36,7 @@ struct sl_tm {
     sl_rpc_client *jm;
     sl_data_plane *dp;
     sl_uploader *uploader;
+    sl_kcache_budget kcache_budget; /* of leveldb states' caches, lent to job runs */
     pthread_rwlock_t runs_lock; /* guards the list; dispatch reads it */
     sl_job_run *runs;
     pthread_mutex_t deploy_mu;  /* guards `deploying`; taken before runs_lock */
@@ -157,6 +158,7 @@ static void handle_deploy(sl_tm *tm, const Sluice__DeployTasks *d, Sluice__Reply
         .max_frame = tm->max_frame,
         .uploader = tm->uploader,
         .tm_id = tm->id,
+        .kcache_budget = &tm->kcache_budget,
     };
     char err[1024] = "";
     sl_job_run *r;
@@ -507,7 +509,7 @@ static int read_config(sl_tm *tm)
     sl_config_get_int(tm->cfg, "taskmanager.numberOfTaskSlots", &tm->slots);
     sl_config_get_ms(tm->cfg, "heartbeat.interval", &tm->hb_interval);
     sl_config_get_ms(tm->cfg, "heartbeat.timeout", &tm->hb_timeout);
-    sl_ks_leveldb_configure(tm->cfg); /* state.backend.leveldb.cache-size */
+    sl_kcache_budget_from_config(&tm->kcache_budget, tm->cfg);
     sl_config_get_bytes(tm->cfg, "rpc.max-message-size", &v);
     tm->max_msg = (size_t)v;
     sl_config_get_bytes(tm->cfg, "taskmanager.memory.network.buffer-size", &v);

@@ -16,7 +16,8 @@ int sl_keyed_op_open(sl_op *op, sl_keyed_op *k)
     rv = sl_keyed_state_local_dir(c->keyed.local_roots, c->job_id, c->attempt, op->stage->name,
                                   c->subtask, dir, sizeof(dir));
     if (rv == SL_OK)
-        rv = sl_keyed_state_open(c->keyed.backend, k->kg_start, k->kg_end, dir, &k->state);
+        rv = sl_ks_open(c->keyed.backend, k->kg_start, k->kg_end, dir, c->keyed.cache_budget,
+                        &k->state);
     if (rv != SL_OK)
         return sl_op_fail(op, "%s: cannot open %s state: %s", op->stage->type,
                           c->keyed.backend, sl_strerror(rv));

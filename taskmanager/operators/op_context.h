@@ -48,11 +48,12 @@ typedef struct sl_op_task_if {
 } sl_op_task_if;
 
 /* What keyed operators need to open their state (keyed_op.c). The cache
- * size (state.backend.leveldb.cache-size) is the taskmanager's, set once
- * in the leveldb backend (taskmanager/state/). */
+ * budget (state.backend.leveldb.cache-size) is the taskmanager's object,
+ * borrowed. */
 typedef struct sl_op_keyed_env {
     const char *backend;     /* state.backend.type: "hashmap" or "leveldb" */
     const char *local_roots; /* taskmanager.state.local.root-dirs, "" = default */
+    const struct sl_kcache_budget *cache_budget; /* leveldb caches' (NULL: default) */
 } sl_op_keyed_env;
 
 typedef struct sl_op_ctx {

@@ -9,11 +9,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/limits.h"
 #include "common/status.h"
 #include "taskmanager/state/keyed_state_backend.h"
+#include "taskmanager/state/keyed_state_hashmap.h"
+#include "taskmanager/state/keyed_state_leveldb.h"
 
 #define KS_MAX_LEN SL_KS_MAX_LEN
 
+/* sl_ks_state; the tag is renamed by the lead (RENAMES.txt) */
 struct sl_keyed_state {
     const sl_ks_ops *ops;
     void *impl;
@@ -23,16 +27,16 @@ struct sl_keyed_state {
 
 /* ---- front ----------------------------------------------------------- */
 
-static const sl_ks_ops *const ks_backends[] = {&sl_ks_hashmap_ops, &sl_ks_leveldb_ops};
+static const sl_ks_ops *const ks_backends[] = {&sl_hashmap_ops, &sl_leveldb_ops};
 
 /* Same bound as Flink's UPPER_BOUND_MAX_PARALLELISM. */
-#define KS_MAX_KEY_GROUPS 32768
+#define KS_MAX_KEY_GROUPS SL_MAX_PARALLELISM
 
-int sl_keyed_state_open(const char *backend, int kg_start, int kg_end, const char *dir,
-                        sl_keyed_state **out)
+int sl_ks_open(const char *backend, int kg_start, int kg_end, const char *dir,
+               const struct sl_kcache_budget *budget, sl_ks_state **out)
 {
     const sl_ks_ops *ops = NULL;
-    sl_keyed_state *st;
+    sl_ks_state *st;
     int rv;
 
     if (backend == NULL || out == NULL || kg_start < 0 || kg_end < kg_start ||
@@ -50,7 +54,7 @@ int sl_keyed_state_open(const char *backend, int kg_start, int kg_end, const cha
     if ((st = calloc(1, sizeof(*st))) == NULL) {
         return SL_ENOMEM;
     }
-    if ((rv = ops->open(kg_start, kg_end, dir, &st->impl)) != SL_OK) {
+    if ((rv = ops->open(kg_start, kg_end, dir, budget, &st->impl)) != SL_OK) {
         free(st);
         return rv;
     }
@@ -61,7 +65,7 @@ int sl_keyed_state_open(const char *backend, int kg_start, int kg_end, const cha
     return SL_OK;
 }
 
-void sl_keyed_state_close(sl_keyed_state *st)
+void sl_ks_close(sl_ks_state *st)
 {
     if (st == NULL) {
         return;
@@ -70,7 +74,7 @@ void sl_keyed_state_close(sl_keyed_state *st)
     free(st);
 }
 
-static int ks_check(const sl_keyed_state *st, int kg, const void *key, size_t klen)
+static int ks_check(const sl_ks_state *st, int kg, const void *key, size_t klen)
 {
     if (st == NULL || kg < st->kg_start || kg > st->kg_end || klen > KS_MAX_LEN ||
         (key == NULL && klen > 0)) {
@@ -79,15 +83,13 @@ static int ks_check(const sl_keyed_state *st, int kg, const void *key, size_t kl
     return SL_OK;
 }
 
-int sl_keyed_state_get(sl_keyed_state *st, int kg, const void *key, size_t klen,
-                       const void **val, size_t *vlen)
+int sl_ks_get(sl_ks_state *st, int kg, const void *key, size_t klen, const void **val, size_t *vlen)
 {
     int rv = ks_check(st, kg, key, klen);
     return rv != SL_OK ? rv : st->ops->get(st->impl, kg, key, klen, val, vlen);
 }
 
-int sl_keyed_state_put(sl_keyed_state *st, int kg, const void *key, size_t klen, const void *val,
-                       size_t vlen)
+int sl_ks_put(sl_ks_state *st, int kg, const void *key, size_t klen, const void *val, size_t vlen)
 {
     int rv = ks_check(st, kg, key, klen);
 
@@ -100,7 +102,7 @@ int sl_keyed_state_put(sl_keyed_state *st, int kg, const void *key, size_t klen,
     return st->ops->put(st->impl, kg, key, klen, val, vlen);
 }
 
-int sl_ks_put_restored(sl_keyed_state *st, int kg, const sl_ks_pair *p, size_t n, uint64_t more)
+int sl_ks_put_restored(sl_ks_state *st, int kg, const sl_ks_pair *p, size_t n, uint64_t more)
 {
     int rv = ks_check(st, kg, NULL, 0);
 
@@ -116,25 +118,25 @@ int sl_ks_put_restored(sl_keyed_state *st, int kg, const sl_ks_pair *p, size_t n
     return rv;
 }
 
-int sl_keyed_state_presize(sl_keyed_state *st, int kg, uint64_t n)
+int sl_ks_presize(sl_ks_state *st, int kg, uint64_t n)
 {
     if (st == NULL || kg < st->kg_start || kg > st->kg_end)
         return SL_EINVAL;
     return st->ops->presize != NULL ? st->ops->presize(st->impl, kg, n) : SL_OK;
 }
 
-int sl_keyed_state_delete(sl_keyed_state *st, int kg, const void *key, size_t klen)
+int sl_ks_delete(sl_ks_state *st, int kg, const void *key, size_t klen)
 {
     int rv = ks_check(st, kg, key, klen);
     return rv != SL_OK ? rv : st->ops->del(st->impl, kg, key, klen);
 }
 
-size_t sl_keyed_state_count(const sl_keyed_state *st)
+size_t sl_ks_count(const sl_ks_state *st)
 {
     return st != NULL ? st->ops->count(st->impl) : 0;
 }
 
-int sl_keyed_state_visit_group(sl_keyed_state *st, int kg, sl_keyed_state_visit_fn fn, void *arg)
+int sl_ks_visit_group(sl_ks_state *st, int kg, sl_ks_visit_fn fn, void *arg)
 {
     if (st == NULL || fn == NULL || kg < st->kg_start || kg > st->kg_end) {
         return SL_EINVAL;
@@ -151,7 +153,7 @@ struct sl_ks_view {
     int kg_end;
 };
 
-int sl_ks_view_open(sl_keyed_state *st, sl_ks_view **out)
+int sl_ks_view_open(sl_ks_state *st, sl_ks_view **out)
 {
     sl_ks_view *v;
     int rv;
@@ -178,7 +180,7 @@ int sl_ks_view_async(const sl_ks_view *v)
     return v != NULL && v->ops->views_async;
 }
 
-int sl_ks_view_visit(sl_ks_view *v, int kg_lo, int kg_hi, sl_keyed_state_visit_fn fn, void *arg)
+int sl_ks_view_visit(sl_ks_view *v, int kg_lo, int kg_hi, sl_ks_visit_fn fn, void *arg)
 {
     if (v == NULL || fn == NULL) {
         return SL_EINVAL;

@@ -1,5 +1,7 @@
-/* Keyed state backends: the vtable behind sl_keyed_state (private to the
- * keyed_state*.c files).
+/* Keyed state backends: the vtable behind sl_ks_state (private to the
+ * keyed_state*.c files). Prefix sl_ks_, as keyed_state.h: the same module.
+ * Each backend declares its table in its own header
+ * (keyed_state_hashmap.h, keyed_state_leveldb.h).
  *
  * The front (keyed_state.c) checks every argument before it calls a
  * backend: kg lies in [kg_start, kg_end] of the open, key and value lengths
@@ -25,8 +27,9 @@ typedef struct sl_ks_pair {
 
 typedef struct sl_ks_ops {
     const char *name;
-    /* dir: the working folder given to sl_keyed_state_open (may be NULL). */
-    int (*open)(int kg_start, int kg_end, const char *dir, void **impl);
+    /* dir and budget: as given to sl_ks_open (may be NULL). */
+    int (*open)(int kg_start, int kg_end, const char *dir, const struct sl_kcache_budget *budget,
+                void **impl);
     void (*close)(void *impl);
     /* *val valid until the next get, put, delete or close. */
     int (*get)(void *impl, int kg, const void *key, size_t klen, const void **val, size_t *vlen);
@@ -43,7 +46,7 @@ typedef struct sl_ks_ops {
      * Same result as n puts, duplicate keys included; on an error, some of
      * the pairs may have been put. */
     int (*put_restored)(void *impl, int kg, const sl_ks_pair *p, size_t n, uint64_t more);
-    int (*visit)(void *impl, int kg, sl_keyed_state_visit_fn fn, void *arg);
+    int (*visit)(void *impl, int kg, sl_ks_visit_fn fn, void *arg);
 
     /* Snapshot views: a read-only view of the whole state as it was at
      * view_open. view_visit calls fn for every entry of key groups
@@ -59,18 +62,10 @@ typedef struct sl_ks_ops {
      * writing (hashmap copies on write), and view_visit and view_close may
      * run on another thread, even after the state was closed. */
     int (*view_open)(void *impl, void **view);
-    int (*view_visit)(void *view, int kg_lo, int kg_hi, sl_keyed_state_visit_fn fn, void *arg);
+    int (*view_visit)(void *view, int kg_lo, int kg_hi, sl_ks_visit_fn fn, void *arg);
     void (*view_close)(void *view);
     int views_async;
 } sl_ks_ops;
-
-extern const sl_ks_ops sl_ks_hashmap_ops; /* keyed_state_hashmap.c */
-extern const sl_ks_ops sl_ks_leveldb_ops; /* keyed_state_leveldb.c */
-
-/* Removes the leveldb working folder at path (and the folder itself) if no
- * live sl_keyed_state of any process holds it; SL_EBUSY if one does,
- * SL_OK if there was nothing. Used to clear a killed process's copies. */
-int sl_ks_leveldb_remove(const char *path);
 
 /* Puts n pairs of key group kg for a restore (keyed_state_snapshot.c):
  * checks st and kg, then calls the backend's put_restored (see sl_ks_ops)
@@ -78,19 +73,19 @@ int sl_ks_leveldb_remove(const char *path);
  * put: every length at most SL_KS_MAX_LEN, a pointer wherever a length is
  * above 0 (the pairs point into the snapshot's bytes). more: the group's
  * entries after these. */
-int sl_ks_put_restored(sl_keyed_state *st, int kg, const sl_ks_pair *p, size_t n, uint64_t more);
+int sl_ks_put_restored(sl_ks_state *st, int kg, const sl_ks_pair *p, size_t n, uint64_t more);
 
 /* A consistent view of an open state, for writing a snapshot
  * (keyed_state_snapshot.c). With views_async, the view may be visited and
- * closed on another thread and outlives sl_keyed_state_close. */
+ * closed on another thread and outlives sl_ks_close. */
 typedef struct sl_ks_view sl_ks_view;
 
 /* SL_EBUSY: the backend has a view open already (see view_open). */
-int sl_ks_view_open(sl_keyed_state *st, sl_ks_view **out);
+int sl_ks_view_open(sl_ks_state *st, sl_ks_view **out);
 /* 1 if v may be visited and closed on another thread (views_async). */
 int sl_ks_view_async(const sl_ks_view *v);
 /* Visits the entries of [kg_lo, kg_hi] clamped to the state's key groups. */
-int sl_ks_view_visit(sl_ks_view *v, int kg_lo, int kg_hi, sl_keyed_state_visit_fn fn, void *arg);
+int sl_ks_view_visit(sl_ks_view *v, int kg_lo, int kg_hi, sl_ks_visit_fn fn, void *arg);
 void sl_ks_view_close(sl_ks_view *v);
 
 #endif

@@ -7,7 +7,6 @@
  * with linear probing and backward-shift deletion, kept at most 3/4 full. */
 #include "taskmanager/state/keyed_state_cache.h"
 
-#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -20,9 +19,9 @@
 #define KC_MIN_SLOTS 64u
 #define KC_ALLOC_OVERHEAD 16u /* what malloc adds to each block, roughly */
 
-struct sl_kc_entry {
-    sl_kc_entry *prev, *next;   /* LRU list */
-    sl_kc_entry *dprev, *dnext; /* dirty list (only while dirty) */
+struct sl_kcache_entry {
+    sl_kcache_entry *prev, *next;   /* LRU list */
+    sl_kcache_entry *dprev, *dnext; /* dirty list (only while dirty) */
     uint64_t hash;
     uint32_t klen, vlen, vcap;
     uint32_t flags;
@@ -31,43 +30,43 @@ struct sl_kc_entry {
 
 typedef struct kc_slot {
     uint64_t hash;
-    sl_kc_entry *e; /* NULL: empty */
+    sl_kcache_entry *e; /* NULL: empty */
 } kc_slot;
 
-struct sl_kc {
+struct sl_kcache {
     kc_slot *slots;
     size_t mask, used;
-    sl_kc_entry *head, *tail; /* LRU list: head most recent */
-    sl_kc_entry *dirty;       /* dirty list head */
+    sl_kcache_entry *head, *tail; /* LRU list: head most recent */
+    sl_kcache_entry *dirty;       /* dirty list head */
     size_t ndirty;
     size_t bytes, budget;
-    sl_kc_sink sink;
+    sl_kcache_sink sink;
     uint64_t hits, misses, evictions, batches;
     int complete;
 };
 
 /* ---- sizes ------------------------------------------------------------ */
 
-static size_t kc_charge(const sl_kc_entry *e)
+static size_t kc_charge(const sl_kcache_entry *e)
 {
     return sizeof(*e) + e->klen + e->vcap + KC_ALLOC_OVERHEAD;
 }
 
-static const unsigned char *kc_val(const sl_kc_entry *e)
+static const unsigned char *kc_val(const sl_kcache_entry *e)
 {
     return e->data + e->klen;
 }
 
 /* ---- lists ----------------------------------------------------------- */
 
-static void lru_unlink(sl_kc *c, sl_kc_entry *e)
+static void lru_unlink(sl_kcache *c, sl_kcache_entry *e)
 {
     *(e->prev != NULL ? &e->prev->next : &c->head) = e->next;
     *(e->next != NULL ? &e->next->prev : &c->tail) = e->prev;
     e->prev = e->next = NULL;
 }
 
-static void lru_push_head(sl_kc *c, sl_kc_entry *e)
+static void lru_push_head(sl_kcache *c, sl_kcache_entry *e)
 {
     e->prev = NULL;
     e->next = c->head;
@@ -75,7 +74,7 @@ static void lru_push_head(sl_kc *c, sl_kc_entry *e)
     c->head = e;
 }
 
-static void dirty_mark(sl_kc *c, sl_kc_entry *e)
+static void dirty_mark(sl_kcache *c, sl_kcache_entry *e)
 {
     if (e->flags & KC_DIRTY) {
         return;
@@ -90,7 +89,7 @@ static void dirty_mark(sl_kc *c, sl_kc_entry *e)
     c->ndirty++;
 }
 
-static void dirty_clear(sl_kc *c, sl_kc_entry *e)
+static void dirty_clear(sl_kcache *c, sl_kcache_entry *e)
 {
     if (!(e->flags & KC_DIRTY)) {
         return;
@@ -107,12 +106,12 @@ static void dirty_clear(sl_kc *c, sl_kc_entry *e)
 /* ---- index ----------------------------------------------------------- */
 
 /* Slot of key, or of the empty slot where it would go. */
-static size_t kc_probe(const sl_kc *c, uint64_t h, const void *key, size_t klen)
+static size_t kc_probe(const sl_kcache *c, uint64_t h, const void *key, size_t klen)
 {
     size_t i = h & c->mask;
 
     for (;; i = (i + 1) & c->mask) {
-        const sl_kc_entry *e = c->slots[i].e;
+        const sl_kcache_entry *e = c->slots[i].e;
         if (e == NULL || (c->slots[i].hash == h && e->klen == klen &&
                           (klen == 0 || memcmp(e->data, key, klen) == 0))) {
             return i;
@@ -120,7 +119,7 @@ static size_t kc_probe(const sl_kc *c, uint64_t h, const void *key, size_t klen)
     }
 }
 
-static int kc_resize(sl_kc *c, size_t nslots)
+static int kc_resize(sl_kcache *c, size_t nslots)
 {
     kc_slot *old = c->slots, *ns = calloc(nslots, sizeof(*ns));
     size_t oldn = old != NULL ? c->mask + 1 : 0;
@@ -145,7 +144,7 @@ static int kc_resize(sl_kc *c, size_t nslots)
 }
 
 /* Removes slot i, shifting back the entries that probed past it. */
-static void kc_slot_remove(sl_kc *c, size_t i)
+static void kc_slot_remove(sl_kcache *c, size_t i)
 {
     size_t j = i;
 
@@ -166,7 +165,7 @@ static void kc_slot_remove(sl_kc *c, size_t i)
     c->used--;
 }
 
-static size_t kc_slot_of(const sl_kc *c, const sl_kc_entry *e)
+static size_t kc_slot_of(const sl_kcache *c, const sl_kcache_entry *e)
 {
     size_t i = e->hash & c->mask;
 
@@ -178,11 +177,11 @@ static size_t kc_slot_of(const sl_kc *c, const sl_kc_entry *e)
 
 /* ---- entries --------------------------------------------------------- */
 
-static sl_kc_entry *kc_entry_new(uint64_t h, const void *key, size_t klen, const void *val,
-                                 size_t vlen)
+static sl_kcache_entry *kc_entry_new(uint64_t h, const void *key, size_t klen, const void *val,
+                                     size_t vlen)
 {
     size_t vcap = (vlen + 7) & ~(size_t)7;
-    sl_kc_entry *e = malloc(sizeof(*e) + klen + vcap);
+    sl_kcache_entry *e = malloc(sizeof(*e) + klen + vcap);
 
     if (e == NULL) {
         return NULL;
@@ -203,7 +202,7 @@ static sl_kc_entry *kc_entry_new(uint64_t h, const void *key, size_t klen, const
 }
 
 /* Unlinks e from everything and frees it. */
-static void kc_entry_drop(sl_kc *c, sl_kc_entry *e)
+static void kc_entry_drop(sl_kcache *c, sl_kcache_entry *e)
 {
     kc_slot_remove(c, kc_slot_of(c, e));
     lru_unlink(c, e);
@@ -213,29 +212,30 @@ static void kc_entry_drop(sl_kc *c, sl_kc_entry *e)
 }
 
 /* Links a new entry e into slot i (found by kc_probe) and the lists. */
-static void kc_entry_link(sl_kc *c, size_t i, sl_kc_entry *e, unsigned flags)
+static void kc_entry_link(sl_kcache *c, size_t i, sl_kcache_entry *e, unsigned flags)
 {
     c->slots[i].hash = e->hash;
     c->slots[i].e = e;
     c->used++;
     lru_push_head(c, e);
-    e->flags |= flags & SL_KC_IN_STORE ? KC_STORED : 0;
-    if (flags & SL_KC_DIRTY) {
+    e->flags |= flags & SL_KCACHE_IN_STORE ? KC_STORED : 0;
+    if (flags & SL_KCACHE_DIRTY) {
         dirty_mark(c, e);
     }
     c->bytes += kc_charge(e);
 }
 
 /* Sets e's value in place (it fits); dirty and stored add to its flags. */
-static void kc_entry_set(sl_kc *c, sl_kc_entry *e, const void *val, size_t vlen, unsigned flags)
+static void kc_entry_set(sl_kcache *c, sl_kcache_entry *e, const void *val, size_t vlen,
+                         unsigned flags)
 {
     if (val != NULL && vlen > 0) {
         memmove(e->data + e->klen, val, vlen);
     }
     e->vlen = val != NULL ? (uint32_t)vlen : 0;
     e->flags = (e->flags & ~KC_PRESENT) | (val != NULL ? KC_PRESENT : 0);
-    e->flags |= flags & SL_KC_IN_STORE ? KC_STORED : 0;
-    if (flags & SL_KC_DIRTY) {
+    e->flags |= flags & SL_KCACHE_IN_STORE ? KC_STORED : 0;
+    if (flags & SL_KCACHE_DIRTY) {
         dirty_mark(c, e);
     }
 }
@@ -243,9 +243,9 @@ static void kc_entry_set(sl_kc *c, sl_kc_entry *e, const void *val, size_t vlen,
 /* ---- eviction -------------------------------------------------------- */
 
 /* Sends the dirty entries among the n least recently used to the sink. */
-static int kc_write_victims(sl_kc *c, size_t n)
+static int kc_write_victims(sl_kcache *c, size_t n)
 {
-    sl_kc_entry *e = c->tail;
+    sl_kcache_entry *e = c->tail;
     int rv = SL_OK, dirty = 0;
 
     for (size_t k = 0; k < n; k++, e = e->prev) {
@@ -267,7 +267,7 @@ static int kc_write_victims(sl_kc *c, size_t n)
 }
 
 /* Evicts least recently used entries (never keep) to 7/8 of the budget. */
-static int kc_evict(sl_kc *c, const sl_kc_entry *keep)
+static int kc_evict(sl_kcache *c, const sl_kcache_entry *keep)
 {
     size_t target = c->budget - c->budget / 8, freed = 0, n = 0;
     int rv;
@@ -275,7 +275,7 @@ static int kc_evict(sl_kc *c, const sl_kc_entry *keep)
     if (c->bytes <= c->budget) {
         return SL_OK;
     }
-    for (sl_kc_entry *e = c->tail; e != NULL && e != keep && c->bytes - freed > target;
+    for (sl_kcache_entry *e = c->tail; e != NULL && e != keep && c->bytes - freed > target;
          e = e->prev) {
         freed += kc_charge(e);
         n++;
@@ -293,9 +293,9 @@ static int kc_evict(sl_kc *c, const sl_kc_entry *keep)
 
 /* ---- API ------------------------------------------------------------- */
 
-int sl_kc_new(size_t budget, const sl_kc_sink *sink, sl_kc **out)
+int sl_kcache_new(size_t budget, const sl_kcache_sink *sink, sl_kcache **out)
 {
-    sl_kc *c;
+    sl_kcache *c;
 
     if (sink == NULL || sink->put == NULL || sink->commit == NULL || out == NULL) {
         return SL_EINVAL;
@@ -303,7 +303,7 @@ int sl_kc_new(size_t budget, const sl_kc_sink *sink, sl_kc **out)
     if ((c = calloc(1, sizeof(*c))) == NULL) {
         return SL_ENOMEM;
     }
-    c->budget = budget < SL_KC_MIN_BUDGET ? SL_KC_MIN_BUDGET : budget;
+    c->budget = budget < SL_KCACHE_MIN_BUDGET ? SL_KCACHE_MIN_BUDGET : budget;
     c->sink = *sink;
     c->complete = 1;
     if (kc_resize(c, KC_MIN_SLOTS) != SL_OK) {
@@ -314,12 +314,12 @@ int sl_kc_new(size_t budget, const sl_kc_sink *sink, sl_kc **out)
     return SL_OK;
 }
 
-void sl_kc_free(sl_kc *c)
+void sl_kcache_free(sl_kcache *c)
 {
     if (c == NULL) {
         return;
     }
-    for (sl_kc_entry *e = c->head, *next; e != NULL; e = next) {
+    for (sl_kcache_entry *e = c->head, *next; e != NULL; e = next) {
         next = e->next;
         free(e);
     }
@@ -329,16 +329,16 @@ void sl_kc_free(sl_kc *c)
 
 /* 1 if key is the most recently used entry's: an operator's get, then
  * put, of one key finds it without hashing. */
-static int kc_is_head(const sl_kc *c, const void *key, size_t klen)
+static int kc_is_head(const sl_kcache *c, const void *key, size_t klen)
 {
-    const sl_kc_entry *e = c->head;
+    const sl_kcache_entry *e = c->head;
     return e != NULL && e->klen == klen && (klen == 0 || memcmp(e->data, key, klen) == 0);
 }
 
-int sl_kc_lookup(sl_kc *c, const void *key, size_t klen, sl_kc_entry **out)
+int sl_kcache_lookup(sl_kcache *c, const void *key, size_t klen, sl_kcache_entry **out)
 {
     uint64_t h;
-    sl_kc_entry *e;
+    sl_kcache_entry *e;
 
     if (kc_is_head(c, key, klen)) {
         c->hits++;
@@ -362,10 +362,10 @@ int sl_kc_lookup(sl_kc *c, const void *key, size_t klen, sl_kc_entry **out)
 }
 
 /* Stores a new entry for key (not in the cache). */
-static int kc_insert(sl_kc *c, uint64_t h, const void *key, size_t klen, const void *val,
-                     size_t vlen, unsigned flags, sl_kc_entry **out)
+static int kc_insert(sl_kcache *c, uint64_t h, const void *key, size_t klen, const void *val,
+                     size_t vlen, unsigned flags, sl_kcache_entry **out)
 {
-    sl_kc_entry *e;
+    sl_kcache_entry *e;
 
     if ((c->used + 1) * 4 > (c->mask + 1) * 3 && kc_resize(c, (c->mask + 1) * 2) != SL_OK) {
         return SL_ENOMEM;
@@ -380,16 +380,17 @@ static int kc_insert(sl_kc *c, uint64_t h, const void *key, size_t klen, const v
 
 /* Gives key's entry a value too large for it: a new entry takes its place.
  * val does not point into old (old's value is shorter than vlen). */
-static int kc_regrow(sl_kc *c, sl_kc_entry *old, const void *val, size_t vlen, unsigned flags,
-                     sl_kc_entry **out)
+static int kc_regrow(sl_kcache *c, sl_kcache_entry *old, const void *val, size_t vlen,
+                     unsigned flags, sl_kcache_entry **out)
 {
-    sl_kc_entry *e = kc_entry_new(old->hash, old->data, old->klen, val, vlen);
+    sl_kcache_entry *e = kc_entry_new(old->hash, old->data, old->klen, val, vlen);
     size_t i;
 
     if (e == NULL) {
         return SL_ENOMEM;
     }
-    flags |= (old->flags & KC_DIRTY ? SL_KC_DIRTY : 0) | (old->flags & KC_STORED ? SL_KC_IN_STORE : 0);
+    flags |= (old->flags & KC_DIRTY ? SL_KCACHE_DIRTY : 0) |
+             (old->flags & KC_STORED ? SL_KCACHE_IN_STORE : 0);
     kc_entry_drop(c, old);
     i = kc_probe(c, e->hash, e->data, e->klen);
     kc_entry_link(c, i, e, flags);
@@ -397,11 +398,11 @@ static int kc_regrow(sl_kc *c, sl_kc_entry *old, const void *val, size_t vlen, u
     return SL_OK;
 }
 
-int sl_kc_store(sl_kc *c, const void *key, size_t klen, const void *val, size_t vlen,
-                unsigned flags, sl_kc_entry **out)
+int sl_kcache_store(sl_kcache *c, const void *key, size_t klen, const void *val, size_t vlen,
+                    unsigned flags, sl_kcache_entry **out)
 {
     uint64_t h = 0;
-    sl_kc_entry *e = c->head;
+    sl_kcache_entry *e = c->head;
     int rv = SL_OK;
 
     if (!kc_is_head(c, key, klen)) {
@@ -431,14 +432,14 @@ int sl_kc_store(sl_kc *c, const void *key, size_t klen, const void *val, size_t 
     return kc_evict(c, e);
 }
 
-int sl_kc_flush(sl_kc *c)
+int sl_kcache_flush(sl_kcache *c)
 {
     int rv = SL_OK;
 
     if (c->ndirty == 0) {
         return SL_OK;
     }
-    for (sl_kc_entry *e = c->dirty; e != NULL; e = e->dnext) {
+    for (sl_kcache_entry *e = c->dirty; e != NULL; e = e->dnext) {
         if (rv == SL_OK) {
             rv = c->sink.put(c->sink.arg, e->data, e->klen,
                              (e->flags & KC_PRESENT) ? kc_val(e) : NULL, e->vlen);
@@ -450,27 +451,27 @@ int sl_kc_flush(sl_kc *c)
         return rv != SL_OK ? rv : crv;
     }
     while (c->dirty != NULL) {
-        sl_kc_entry *e = c->dirty;
+        sl_kcache_entry *e = c->dirty;
         e->flags = (e->flags & KC_PRESENT) ? e->flags | KC_STORED : e->flags & ~KC_STORED;
         dirty_clear(c, e);
     }
     return SL_OK;
 }
 
-int sl_kc_delete(sl_kc *c, const void *key, size_t klen)
+int sl_kcache_delete(sl_kcache *c, const void *key, size_t klen)
 {
     uint64_t h = sl_hash_bytes(key, klen);
     size_t i = kc_probe(c, h, key, klen);
-    sl_kc_entry *e = c->slots[i].e;
+    sl_kcache_entry *e = c->slots[i].e;
 
     if (e != NULL && !(e->flags & KC_STORED)) {
         kc_entry_drop(c, e);
         return SL_OK;
     }
-    return sl_kc_store(c, key, klen, NULL, 0, SL_KC_DIRTY | SL_KC_IN_STORE, NULL);
+    return sl_kcache_store(c, key, klen, NULL, 0, SL_KCACHE_DIRTY | SL_KCACHE_IN_STORE, NULL);
 }
 
-int sl_kc_entry_present(const sl_kc_entry *e, const void **val, size_t *vlen)
+int sl_kcache_entry_present(const sl_kcache_entry *e, const void **val, size_t *vlen)
 {
     if (!(e->flags & KC_PRESENT)) {
         return 0;
@@ -484,12 +485,12 @@ int sl_kc_entry_present(const sl_kc_entry *e, const void **val, size_t *vlen)
     return 1;
 }
 
-int sl_kc_complete(const sl_kc *c)
+int sl_kcache_complete(const sl_kcache *c)
 {
     return c->complete;
 }
 
-void sl_kc_get_stats(const sl_kc *c, sl_kc_stats *out)
+void sl_kcache_get_stats(const sl_kcache *c, sl_kcache_stats *out)
 {
     out->entries = c->used;
     out->dirty = c->ndirty;
@@ -502,16 +503,26 @@ void sl_kc_get_stats(const sl_kc *c, sl_kc_stats *out)
     out->complete = c->complete;
 }
 
-/* ---- process-wide budget --------------------------------------------- */
+/* ---- budget ---------------------------------------------------------- */
 
-static _Atomic size_t kc_default_budget = SL_KC_DEFAULT_BUDGET;
-
-void sl_ks_leveldb_set_cache_size(size_t bytes)
+void sl_kcache_budget_init(sl_kcache_budget *b, size_t bytes)
 {
-    atomic_store(&kc_default_budget, bytes > 0 ? bytes : SL_KC_DEFAULT_BUDGET);
+    b->bytes = bytes > 0 ? bytes : SL_KCACHE_DEFAULT_BUDGET;
 }
 
-size_t sl_ks_leveldb_cache_size(void)
+void sl_kcache_budget_from_config(sl_kcache_budget *b, const sl_config *cfg)
 {
-    return atomic_load(&kc_default_budget);
+    int64_t bytes = 0;
+
+    if (cfg == NULL ||
+        sl_config_get_bytes(cfg, "state.backend.leveldb.cache-size", &bytes) != SL_OK ||
+        bytes <= 0) {
+        bytes = 0;
+    }
+    sl_kcache_budget_init(b, (size_t)bytes);
+}
+
+size_t sl_kcache_budget_bytes(const sl_kcache_budget *b)
+{
+    return b != NULL ? b->bytes : SL_KCACHE_DEFAULT_BUDGET;
 }

@@ -16,7 +16,7 @@
  * for the entries still to come, but never larger than the restore's
  * earlier blocks of the group together (at least 16 KiB) nor than 2 MiB,
  * so a wrong guess wastes at most about half. Block entries carry
- * HM_IN_BLOCK in klen; each table keeps its blocks sorted by address, and
+ * SL_HASHMAP_IN_BLOCK in klen; each table keeps its blocks sorted by address, and
  * a block counts its entries not yet freed. Freeing a block entry (delete,
  * replace by a new entry, reaping a retired one, close) finds its block by
  * binary search and frees the block with its last entry, so a block lives
@@ -49,6 +49,7 @@
 #include "common/hash.h"
 #include "common/status.h"
 #include "taskmanager/state/keyed_state_hashmap.h"
+#include "taskmanager/state/keyed_state_hashmap_internal.h"
 
 struct hm_state;
 
@@ -63,12 +64,12 @@ typedef struct hm_view {
 
 /* An entry kept for an open view, with the table whose blocks may hold it. */
 typedef struct hm_retired {
-    hm_entry *e;
-    hm_table *t;
+    sl_hashmap_entry *e;
+    sl_hashmap_table *t;
 } hm_retired;
 
 typedef struct hm_state {
-    hm_table *tables; /* one per key group, index kg - kg_start */
+    sl_hashmap_table *tables; /* one per key group, index kg - kg_start */
     int kg_start;
     int ngroups;
     size_t count;
@@ -77,7 +78,7 @@ typedef struct hm_state {
                        * reaped; NULL if none */
     hm_view view_store;
     size_t *off;      /* the views' group offsets (ngroups + 1) */
-    hm_entry **ents;  /* the views' pointer array, kept for the next view */
+    sl_hashmap_entry **ents; /* the views' pointer array, kept for the next view */
     size_t ents_cap;
     hm_retired *retired; /* old entries replaced or deleted while a view is open */
     size_t nretired, retired_cap;
@@ -86,19 +87,19 @@ typedef struct hm_state {
 
 #define HM_MIN_SLOTS 8u
 
-static hm_entry *hm_entry_new(const void *key, size_t klen, const void *val, size_t vlen,
-                              uint32_t old_cap, uint32_t ver)
+static sl_hashmap_entry *hm_entry_new(const void *key, size_t klen, const void *val, size_t vlen,
+                                      uint32_t old_cap, uint32_t ver)
 {
-    uint32_t vcap = hm_vcap(vlen, old_cap);
-    hm_entry *e = malloc(sizeof(*e) + hm_voff((uint32_t)klen) + vcap);
+    uint32_t vcap = sl_hashmap_vcap(vlen, old_cap);
+    sl_hashmap_entry *e = malloc(sizeof(*e) + sl_hashmap_voff((uint32_t)klen) + vcap);
 
-    return e != NULL ? hm_entry_fill(e, 0, key, klen, val, vlen, vcap, ver) : NULL;
+    return e != NULL ? sl_hashmap_entry_fill(e, 0, key, klen, val, vlen, vcap, ver) : NULL;
 }
 
 /* ---- views: retiring and reaping ------------------------------------ */
 
 /* 1 if an open view may still read e (e is older than the view). */
-static int hm_shared(const hm_state *hm, const hm_entry *e)
+static int hm_shared(const hm_state *hm, const sl_hashmap_entry *e)
 {
     return hm->view != NULL && e->ver != hm->ver;
 }
@@ -106,7 +107,7 @@ static int hm_shared(const hm_state *hm, const hm_entry *e)
 static void hm_free_retired(hm_state *hm)
 {
     for (size_t i = 0; i < hm->nretired; i++) {
-        sl_hm_entry_free(hm->retired[i].t, hm->retired[i].e);
+        sl_hashmap_entry_free(hm->retired[i].t, hm->retired[i].e);
     }
     hm->nretired = 0;
 }
@@ -147,27 +148,27 @@ static int hm_prepare_write(hm_state *hm)
 
 /* Frees e (an entry of table t) now, or keeps it for the open view that
  * may read it. Room was made by hm_prepare_write. */
-static void hm_drop(hm_state *hm, hm_table *t, hm_entry *e)
+static void hm_drop(hm_state *hm, sl_hashmap_table *t, sl_hashmap_entry *e)
 {
     if (hm_shared(hm, e)) {
         hm->retired[hm->nretired].e = e;
         hm->retired[hm->nretired].t = t;
         hm->nretired++;
     } else {
-        sl_hm_entry_free(t, e);
+        sl_hashmap_entry_free(t, e);
     }
 }
 
 /* ---- tables ---------------------------------------------------------- */
 
 /* Index of the slot holding key, or of the empty slot ending its probe. */
-static inline uint32_t hm_probe(const hm_table *t, uint64_t h, const void *key, size_t klen)
+static inline uint32_t hm_probe(const sl_hashmap_table *t, uint64_t h, const void *key, size_t klen)
 {
     uint32_t i = (uint32_t)h & t->mask;
 
     for (;; i = (i + 1) & t->mask) {
-        const hm_slot *s = &t->slots[i];
-        if (s->e == NULL || (s->hash == h && hm_klen(s->e) == klen &&
+        const sl_hashmap_slot *s = &t->slots[i];
+        if (s->e == NULL || (s->hash == h && sl_hashmap_klen(s->e) == klen &&
                              (klen == 0 || memcmp(s->e->data, key, klen) == 0))) {
             return i;
         }
@@ -176,9 +177,9 @@ static inline uint32_t hm_probe(const hm_table *t, uint64_t h, const void *key, 
 
 /* Writes to every page of a big new slot array, so that the probes of
  * the inserts to come do not map the zero page first, then copy it. */
-static void hm_touch(hm_slot *s, uint32_t nslots)
+static void hm_touch(sl_hashmap_slot *s, uint32_t nslots)
 {
-    volatile hm_slot *v = s;
+    volatile sl_hashmap_slot *v = s;
     const uint32_t step = 4096 / sizeof(*s);
 
     for (uint32_t i = 0; nslots >= 4 * step && i < nslots; i += step) {
@@ -186,11 +187,11 @@ static void hm_touch(hm_slot *s, uint32_t nslots)
     }
 }
 
-static int hm_resize(hm_table *t, uint32_t nslots)
+static int hm_resize(sl_hashmap_table *t, uint32_t nslots)
 {
-    hm_slot *old = t->slots;
+    sl_hashmap_slot *old = t->slots;
     uint32_t oldn = old != NULL ? t->mask + 1 : 0;
-    hm_slot *ns = calloc(nslots, sizeof(*ns));
+    sl_hashmap_slot *ns = calloc(nslots, sizeof(*ns));
 
     if (ns == NULL) {
         return SL_ENOMEM;
@@ -212,7 +213,7 @@ static int hm_resize(hm_table *t, uint32_t nslots)
 }
 
 /* Makes room for one more entry, keeping the table at most 3/4 full. */
-static int hm_reserve(hm_table *t)
+static int hm_reserve(sl_hashmap_table *t)
 {
     uint32_t n = t->slots != NULL ? t->mask + 1 : 0;
 
@@ -233,7 +234,7 @@ static int hm_reserve(hm_table *t)
  * step by step while they arrive in that order builds long probe runs. */
 static int hm_presize(void *impl, int kg, uint64_t n)
 {
-    hm_table *t = &((hm_state *)impl)->tables[kg - ((hm_state *)impl)->kg_start];
+    sl_hashmap_table *t = &((hm_state *)impl)->tables[kg - ((hm_state *)impl)->kg_start];
     uint64_t want = (uint64_t)t->count + n, have = t->slots != NULL ? t->mask + 1 : 0;
     uint64_t slots = HM_MIN_SLOTS;
 
@@ -244,16 +245,17 @@ static int hm_presize(void *impl, int kg, uint64_t n)
     return slots > have ? hm_resize(t, (uint32_t)slots) : SL_OK;
 }
 
-static hm_table *hm_table_of(hm_state *hm, int kg)
+static sl_hashmap_table *hm_table_of(hm_state *hm, int kg)
 {
     return &hm->tables[kg - hm->kg_start];
 }
 
-static int hm_open(int kg_start, int kg_end, const char *dir, void **impl)
+static int hm_open(int kg_start, int kg_end, const char *dir, const struct sl_kcache_budget *budget,
+                   void **impl)
 {
     hm_state *hm = calloc(1, sizeof(*hm));
 
-    (void)dir;
+    (void)dir, (void)budget;
     if (hm == NULL) {
         return SL_ENOMEM;
     }
@@ -275,15 +277,15 @@ static int hm_open(int kg_start, int kg_end, const char *dir, void **impl)
 
 /* Frees a table's entries (the malloc'd ones; blocks go whole), blocks
  * and slots. */
-static void hm_table_free(hm_table *t)
+static void hm_table_free(sl_hashmap_table *t)
 {
     for (uint32_t i = 0; t->slots != NULL && i <= t->mask; i++) {
-        hm_entry *e = t->slots[i].e;
-        if (e != NULL && !(e->klen & HM_IN_BLOCK)) {
+        sl_hashmap_entry *e = t->slots[i].e;
+        if (e != NULL && !(e->klen & SL_HASHMAP_IN_BLOCK)) {
             free(e);
         }
     }
-    sl_hm_blocks_free(t);
+    sl_hashmap_blocks_free(t);
     free(t->slots);
 }
 
@@ -316,8 +318,8 @@ static void hm_close(void *impl)
 static int hm_get(void *impl, int kg, const void *key, size_t klen, const void **val,
                   size_t *vlen)
 {
-    hm_table *t = hm_table_of(impl, kg);
-    hm_entry *e;
+    sl_hashmap_table *t = hm_table_of(impl, kg);
+    sl_hashmap_entry *e;
 
     if (t->slots == NULL) {
         return SL_ENOTFOUND;
@@ -327,7 +329,7 @@ static int hm_get(void *impl, int kg, const void *key, size_t klen, const void *
         return SL_ENOTFOUND;
     }
     if (val != NULL) {
-        *val = hm_val(e);
+        *val = sl_hashmap_val(e);
     }
     if (vlen != NULL) {
         *vlen = e->vlen;
@@ -338,12 +340,14 @@ static int hm_get(void *impl, int kg, const void *key, size_t klen, const void *
 /* Replaces the value of an existing entry of table t: in place when it
  * fits and no open view can see the entry, else in a new (malloc'd)
  * entry. */
-static int hm_replace(hm_state *hm, hm_table *t, hm_slot *s, const void *val, size_t vlen)
+static int hm_replace(hm_state *hm, sl_hashmap_table *t, sl_hashmap_slot *s, const void *val,
+                      size_t vlen)
 {
-    hm_entry *e = s->e;
+    sl_hashmap_entry *e = s->e;
 
     if (hm_shared(hm, e) || vlen > e->vcap) {
-        hm_entry *ne = hm_entry_new(e->data, hm_klen(e), val, vlen, e->vcap, hm->ver);
+        sl_hashmap_entry *ne =
+            hm_entry_new(e->data, sl_hashmap_klen(e), val, vlen, e->vcap, hm->ver);
         if (ne == NULL) {
             return SL_ENOMEM;
         }
@@ -352,7 +356,7 @@ static int hm_replace(hm_state *hm, hm_table *t, hm_slot *s, const void *val, si
         return SL_OK;
     }
     if (vlen > 0) {
-        memmove(hm_val(e), val, vlen);
+        memmove(sl_hashmap_val(e), val, vlen);
     }
     e->vlen = (uint32_t)vlen;
     return SL_OK;
@@ -360,28 +364,30 @@ static int hm_replace(hm_state *hm, hm_table *t, hm_slot *s, const void *val, si
 
 /* A new entry for table t: malloc'd for a put (r == NULL), from the
  * group's blocks for a restore. */
-static inline hm_entry *hm_entry_make(hm_state *hm, hm_table *t, const void *key,
-                                      size_t klen, const void *val, size_t vlen,
-                                      const hm_restore *r)
+static inline sl_hashmap_entry *hm_entry_make(hm_state *hm, sl_hashmap_table *t, const void *key,
+                                              size_t klen, const void *val, size_t vlen,
+                                              const sl_hashmap_restore *r)
 {
-    uint32_t vcap = hm_vcap(vlen, 0);
-    size_t sz = sizeof(hm_entry) + hm_voff((uint32_t)klen) + vcap;
-    hm_entry *e;
+    uint32_t vcap = sl_hashmap_vcap(vlen, 0);
+    size_t sz = sizeof(sl_hashmap_entry) + sl_hashmap_voff((uint32_t)klen) + vcap;
+    sl_hashmap_entry *e;
 
-    if (r == NULL || sz > HM_BLOCK_ENTRY_MAX) {
+    if (r == NULL || sz > SL_HASHMAP_BLOCK_ENTRY_MAX) {
         return hm_entry_new(key, klen, val, vlen, 0, hm->ver);
     }
-    e = sl_hm_block_alloc(t, sz, r);
-    return e != NULL ? hm_entry_fill(e, HM_IN_BLOCK, key, klen, val, vlen, vcap, hm->ver) : NULL;
+    e = sl_hashmap_block_alloc(t, sz, r);
+    return e != NULL
+               ? sl_hashmap_entry_fill(e, SL_HASHMAP_IN_BLOCK, key, klen, val, vlen, vcap, hm->ver)
+               : NULL;
 }
 
 /* Inserts or replaces key (hash h) in table t; a new entry is made as
  * hm_entry_make says for r. */
-static inline int hm_insert(hm_state *hm, hm_table *t, uint64_t h, const void *key, size_t klen,
-                            const void *val, size_t vlen, const hm_restore *r)
+static inline int hm_insert(hm_state *hm, sl_hashmap_table *t, uint64_t h, const void *key,
+                            size_t klen, const void *val, size_t vlen, const sl_hashmap_restore *r)
 {
     uint32_t mask_before = t->slots != NULL ? t->mask : 0;
-    hm_entry *e;
+    sl_hashmap_entry *e;
     uint32_t i = 0;
     int rv;
 
@@ -398,7 +404,7 @@ static inline int hm_insert(hm_state *hm, hm_table *t, uint64_t h, const void *k
         return SL_ENOMEM;
     }
     if ((rv = hm_reserve(t)) != SL_OK) {
-        sl_hm_entry_free(t, e);
+        sl_hashmap_entry_free(t, e);
         return rv;
     }
     if (t->mask != mask_before) { /* resized: find the empty slot again */
@@ -421,13 +427,13 @@ static int hm_put(void *impl, int kg, const void *key, size_t klen, const void *
 /* Puts the pairs of r in the common case: no view is open and the table
  * has room for all of them, so neither retiring nor resizing can happen.
  * A key already there (a duplicate) is replaced as by a put. */
-static int hm_restore_fast(hm_state *hm, hm_table *t, hm_restore *r)
+static int hm_restore_fast(hm_state *hm, sl_hashmap_table *t, sl_hashmap_restore *r)
 {
     for (r->k = 0; r->k < r->n; r->k++) {
         const sl_ks_pair *p = &r->p[r->k];
         uint64_t h = sl_hash_bytes(p->key, p->klen);
         uint32_t i = hm_probe(t, h, p->key, p->klen);
-        hm_entry *e;
+        sl_hashmap_entry *e;
 
         if (t->slots[i].e != NULL) {
             int rv = hm_replace(hm, t, &t->slots[i], p->val, p->vlen);
@@ -453,8 +459,8 @@ static int hm_restore_fast(hm_state *hm, hm_table *t, hm_restore *r)
 static int hm_put_restored(void *impl, int kg, const sl_ks_pair *p, size_t n, uint64_t more)
 {
     hm_state *hm = impl;
-    hm_table *t = hm_table_of(hm, kg);
-    hm_restore r = {.p = p, .n = n, .k = 0, .more = more};
+    sl_hashmap_table *t = hm_table_of(hm, kg);
+    sl_hashmap_restore r = {.p = p, .n = n, .k = 0, .more = more};
     int rv = SL_OK;
 
     if (hm->view == NULL && t->slots != NULL &&
@@ -467,14 +473,14 @@ static int hm_put_restored(void *impl, int kg, const sl_ks_pair *p, size_t n, ui
         }
     }
     if (more == 0) {
-        sl_hm_block_finish(t);
+        sl_hashmap_block_finish(t);
     }
     return rv;
 }
 
 /* Empties slot i, shifting back later members of its probe run whose home
  * slot does not lie cyclically in (i, j]. */
-static void hm_unlink(hm_table *t, uint32_t i)
+static void hm_unlink(sl_hashmap_table *t, uint32_t i)
 {
     uint32_t j = i;
 
@@ -497,7 +503,7 @@ static void hm_unlink(hm_table *t, uint32_t i)
 static int hm_del(void *impl, int kg, const void *key, size_t klen)
 {
     hm_state *hm = impl;
-    hm_table *t = hm_table_of(hm, kg);
+    sl_hashmap_table *t = hm_table_of(hm, kg);
     uint32_t i;
     int rv;
 
@@ -523,14 +529,15 @@ static size_t hm_count(const void *impl)
     return ((const hm_state *)impl)->count;
 }
 
-static int hm_visit(void *impl, int kg, sl_keyed_state_visit_fn fn, void *arg)
+static int hm_visit(void *impl, int kg, sl_ks_visit_fn fn, void *arg)
 {
-    hm_table *t = hm_table_of(impl, kg);
+    sl_hashmap_table *t = hm_table_of(impl, kg);
     int rv;
 
     for (uint32_t i = 0; t->slots != NULL && i <= t->mask; i++) {
-        hm_entry *e = t->slots[i].e;
-        if (e != NULL && (rv = fn(arg, kg, e->data, hm_klen(e), hm_val(e), e->vlen)) != 0) {
+        sl_hashmap_entry *e = t->slots[i].e;
+        if (e != NULL &&
+            (rv = fn(arg, kg, e->data, sl_hashmap_klen(e), sl_hashmap_val(e), e->vlen)) != 0) {
             return rv;
         }
     }
@@ -546,7 +553,7 @@ static int hm_collect(hm_state *hm, size_t *off)
 {
     if (hm->count + 1 > hm->ents_cap) {
         size_t cap = hm->count + hm->count / 4 + 16;
-        hm_entry **p = realloc(hm->ents, cap * sizeof(*p));
+        sl_hashmap_entry **p = realloc(hm->ents, cap * sizeof(*p));
         if (p == NULL) {
             return SL_ENOMEM;
         }
@@ -555,10 +562,10 @@ static int hm_collect(hm_state *hm, size_t *off)
     }
     size_t n = 0;
     for (int g = 0; g < hm->ngroups; g++) {
-        const hm_table *t = &hm->tables[g];
+        const sl_hashmap_table *t = &hm->tables[g];
         off[g] = n;
         for (uint32_t i = 0; t->slots != NULL && i <= t->mask; i++) {
-            hm_entry *e = t->slots[i].e;
+            sl_hashmap_entry *e = t->slots[i].e;
             hm->ents[n] = e; /* n <= count: in bounds */
             n += e != NULL;
         }
@@ -591,19 +598,19 @@ static int hm_view_open(void *impl, void **view)
 
 /* Any thread: reads only entries older than the view, which nobody
  * writes or frees while it is open. */
-static int hm_view_visit(void *view, int kg_lo, int kg_hi, sl_keyed_state_visit_fn fn, void *arg)
+static int hm_view_visit(void *view, int kg_lo, int kg_hi, sl_ks_visit_fn fn, void *arg)
 {
     const hm_state *hm = ((hm_view *)view)->hm;
-    hm_entry *const *ents = hm->ents;
+    sl_hashmap_entry *const *ents = hm->ents;
 
     for (int kg = kg_lo; kg <= kg_hi; kg++) {
         size_t lo = hm->off[kg - hm->kg_start], hi = hm->off[kg - hm->kg_start + 1];
         for (size_t i = lo; i < hi; i++) {
-            hm_entry *e = ents[i];
+            sl_hashmap_entry *e = ents[i];
             if (i + 8 < hi) {
                 __builtin_prefetch(ents[i + 8]);
             }
-            int rv = fn(arg, kg, e->data, hm_klen(e), hm_val(e), e->vlen);
+            int rv = fn(arg, kg, e->data, sl_hashmap_klen(e), sl_hashmap_val(e), e->vlen);
             if (rv != 0) {
                 return rv;
             }
@@ -622,7 +629,7 @@ static void hm_view_close(void *view)
     hm_unref(hm); /* v may be gone from here on */
 }
 
-const sl_ks_ops sl_ks_hashmap_ops = {
+const sl_ks_ops sl_hashmap_ops = {
     .name = "hashmap",
     .open = hm_open,
     .close = hm_close,

@@ -3,15 +3,15 @@
  * malloc each; a block counts its live entries and is freed with its last
  * one. Sizing: room for what the restore still needs, but never more
  * than the restore's earlier blocks of the group together (at least
- * HM_BLOCK_MIN) nor than HM_BLOCK_MAX. */
+ * SL_HASHMAP_BLOCK_MIN) nor than SL_HASHMAP_BLOCK_MAX. */
 #include <stdlib.h>
 #include <string.h>
 
 #include "common/status.h"
-#include "taskmanager/state/keyed_state_hashmap.h"
+#include "taskmanager/state/keyed_state_hashmap_internal.h"
 
 /* Index in t->blocks of the block holding e (a block entry of t). */
-static uint32_t hm_block_find(const hm_table *t, const hm_entry *e)
+static uint32_t hm_block_find(const sl_hashmap_table *t, const sl_hashmap_entry *e)
 {
     uint32_t lo = 0, hi = t->nblocks; /* blocks[lo] <= e < blocks[hi] */
 
@@ -27,13 +27,13 @@ static uint32_t hm_block_find(const hm_table *t, const hm_entry *e)
 }
 
 /* Adds b to t->blocks, keeping address order. */
-static int hm_block_add(hm_table *t, hm_block *b)
+static int hm_block_add(sl_hashmap_table *t, sl_hashmap_block *b)
 {
     uint32_t i = t->nblocks;
 
     if (t->nblocks == t->blocks_cap) {
         uint32_t cap = t->blocks_cap ? t->blocks_cap * 2 : 4;
-        hm_block **nb = realloc(t->blocks, cap * sizeof(*nb));
+        sl_hashmap_block **nb = realloc(t->blocks, cap * sizeof(*nb));
         if (nb == NULL) {
             return SL_ENOMEM;
         }
@@ -51,14 +51,14 @@ static int hm_block_add(hm_table *t, hm_block *b)
 
 /* Entry bytes a restore still needs in blocks, this pair included:
  * exactly for the rest of the batch, at the batch's average for the
- * entries after it. Entries above HM_BLOCK_ENTRY_MAX do not count. */
-static uint64_t hm_restore_estimate(const hm_restore *r)
+ * entries after it. Entries above SL_HASHMAP_BLOCK_ENTRY_MAX do not count. */
+static uint64_t hm_restore_estimate(const sl_hashmap_restore *r)
 {
     uint64_t all = 0, rest = 0, nb = 0;
 
     for (size_t i = 0; i < r->n; i++) {
-        size_t sz = hm_entry_size(r->p[i].klen, r->p[i].vlen);
-        if (sz <= HM_BLOCK_ENTRY_MAX) {
+        size_t sz = sl_hashmap_entry_size(r->p[i].klen, r->p[i].vlen);
+        if (sz <= SL_HASHMAP_BLOCK_ENTRY_MAX) {
             all += sz;
             rest += i >= r->k ? sz : 0;
             nb++;
@@ -69,16 +69,16 @@ static uint64_t hm_restore_estimate(const hm_restore *r)
 
 /* Bytes of a new block for a restore that needs sz bytes now: room for
  * all it still needs (hm_restore_estimate), capped by what the restore's
- * blocks of the group hold so far (at least HM_BLOCK_MIN) and by
- * HM_BLOCK_MAX, so an estimate too high wastes at most about as much as
+ * blocks of the group hold so far (at least SL_HASHMAP_BLOCK_MIN) and by
+ * SL_HASHMAP_BLOCK_MAX, so an estimate too high wastes at most about as much as
  * was used. */
-static size_t hm_block_size(const hm_table *t, size_t sz, const hm_restore *r)
+static size_t hm_block_size(const sl_hashmap_table *t, size_t sz, const sl_hashmap_restore *r)
 {
-    size_t cap = t->grown > HM_BLOCK_MIN ? t->grown : HM_BLOCK_MIN;
+    size_t cap = t->grown > SL_HASHMAP_BLOCK_MIN ? t->grown : SL_HASHMAP_BLOCK_MIN;
     uint64_t want = hm_restore_estimate(r);
 
-    if (cap > HM_BLOCK_MAX) {
-        cap = HM_BLOCK_MAX;
+    if (cap > SL_HASHMAP_BLOCK_MAX) {
+        cap = SL_HASHMAP_BLOCK_MAX;
     }
     if (want > cap) {
         want = cap;
@@ -86,12 +86,12 @@ static size_t hm_block_size(const hm_table *t, size_t sz, const hm_restore *r)
     if (want < sz) {
         want = sz;
     }
-    return sizeof(hm_block) + (size_t)want;
+    return sizeof(sl_hashmap_block) + (size_t)want;
 }
 
-static hm_block *hm_block_new(hm_table *t, size_t size)
+static sl_hashmap_block *hm_block_new(sl_hashmap_table *t, size_t size)
 {
-    hm_block *b = malloc(size);
+    sl_hashmap_block *b = malloc(size);
 
     if (b == NULL) {
         return NULL;
@@ -108,10 +108,11 @@ static hm_block *hm_block_new(hm_table *t, size_t size)
 }
 
 /* A new block is sized by hm_block_size. */
-hm_entry *sl_hm_block_alloc(hm_table *t, size_t sz, const hm_restore *r)
+sl_hashmap_entry *sl_hashmap_block_alloc(sl_hashmap_table *t, size_t sz,
+                                         const sl_hashmap_restore *r)
 {
-    hm_block *b = t->cur;
-    hm_entry *e;
+    sl_hashmap_block *b = t->cur;
+    sl_hashmap_entry *e;
 
     if (b == NULL || b->size - b->used < sz) {
         if ((b = hm_block_new(t, hm_block_size(t, sz, r))) == NULL) {
@@ -119,24 +120,24 @@ hm_entry *sl_hm_block_alloc(hm_table *t, size_t sz, const hm_restore *r)
         }
         t->cur = b;
     }
-    e = (hm_entry *)((unsigned char *)b + b->used);
+    e = (sl_hashmap_entry *)((unsigned char *)b + b->used);
     b->used += sz;
     b->live++;
     return e;
 }
 
-void sl_hm_block_finish(hm_table *t)
+void sl_hashmap_block_finish(sl_hashmap_table *t)
 {
     t->cur = NULL;
     t->grown = 0;
 }
 
-void sl_hm_entry_free(hm_table *t, hm_entry *e)
+void sl_hashmap_entry_free(sl_hashmap_table *t, sl_hashmap_entry *e)
 {
     uint32_t i;
-    hm_block *b;
+    sl_hashmap_block *b;
 
-    if (!(e->klen & HM_IN_BLOCK)) {
+    if (!(e->klen & SL_HASHMAP_IN_BLOCK)) {
         free(e);
         return;
     }
@@ -153,7 +154,7 @@ void sl_hm_entry_free(hm_table *t, hm_entry *e)
     free(b);
 }
 
-void sl_hm_blocks_free(hm_table *t)
+void sl_hashmap_blocks_free(sl_hashmap_table *t)
 {
     for (uint32_t b = 0; b < t->nblocks; b++) {
         free(t->blocks[b]);

@@ -21,20 +21,21 @@
  * leveldb cannot count its entries, so the state does: put and delete ask
  * whether the key exists (the cache, else one leveldb read).
  *
- * Also here: the naming of local working folders and the removal of those
- * a killed process left behind (sl_keyed_state_local_dir). */
-#include <dirent.h>
+ * The naming of the working folders and the sweep of those a killed
+ * process left behind are in keyed_state_local_dir.c. */
 #include <errno.h>
 #include <leveldb/c.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <limits.h>
 #include <sys/stat.h>
 
 #include "common/log.h"
 #include "common/status.h"
 #include "taskmanager/state/keyed_state_backend.h"
 #include "taskmanager/state/keyed_state_cache.h"
+#include "taskmanager/state/keyed_state_leveldb.h"
 
 #define LDB_CACHE_BYTES (8u << 20)  /* block cache per database */
 #define LDB_BLOOM_BITS 10           /* bloom filter bits per key: cheap misses */
@@ -51,7 +52,7 @@ typedef struct ldb_state {
     leveldb_cache_t *cache;
     leveldb_filterpolicy_t *bloom;
     leveldb_writebatch_t *batch; /* the cache's batch being built */
-    sl_kc *kc;                   /* the write-back cache */
+    sl_kcache *kc;               /* the write-back cache */
     char *path;
     size_t count;
     uint8_t *key; /* the encoded key of the current call */
@@ -147,7 +148,7 @@ static int ldb_batch_commit(void *arg)
 /* mkdir -p path (0700: state is private to the taskmanager's user). */
 static int ldb_mkdirs(const char *path)
 {
-    char tmp[4096];
+    char tmp[PATH_MAX];
     size_t n = strlen(path);
 
     if (n == 0 || n >= sizeof(tmp)) {
@@ -187,7 +188,7 @@ static int ldb_destroy(const leveldb_options_t *opts, const char *path, int quie
     return SL_EBUSY;
 }
 
-int sl_ks_leveldb_remove(const char *path)
+int sl_leveldb_remove(const char *path)
 {
     leveldb_options_t *opts = leveldb_options_create();
     int rv = ldb_destroy(opts, path, 1);
@@ -221,7 +222,7 @@ static void ldb_free(ldb_state *s)
     if (s->batch != NULL) {
         leveldb_writebatch_destroy(s->batch);
     }
-    sl_kc_free(s->kc);
+    sl_kcache_free(s->kc);
     free(s->key);
     free(s->path);
     free(s);
@@ -254,15 +255,16 @@ static int ldb_options(ldb_state *s)
     return SL_OK;
 }
 
-/* An empty cache of the process-wide budget, writing into s->batch. */
-static int ldb_cache(ldb_state *s)
+/* An empty cache of the given budget, writing into s->batch. */
+static int ldb_cache(ldb_state *s, const sl_kcache_budget *budget)
 {
-    const sl_kc_sink sink = {.put = ldb_batch_put, .commit = ldb_batch_commit, .arg = s};
+    const sl_kcache_sink sink = {.put = ldb_batch_put, .commit = ldb_batch_commit, .arg = s};
 
-    return sl_kc_new(sl_ks_leveldb_cache_size(), &sink, &s->kc);
+    return sl_kcache_new(sl_kcache_budget_bytes(budget), &sink, &s->kc);
 }
 
-static int ldb_open(int kg_start, int kg_end, const char *dir, void **impl)
+static int ldb_open(int kg_start, int kg_end, const char *dir, const sl_kcache_budget *budget,
+                    void **impl)
 {
     ldb_state *s;
     char *err = NULL;
@@ -282,7 +284,7 @@ static int ldb_open(int kg_start, int kg_end, const char *dir, void **impl)
         goto fail;
     }
     /* An old copy under the same name (a killed process's) is stale. */
-    if ((rv = ldb_options(s)) != SL_OK || (rv = ldb_cache(s)) != SL_OK ||
+    if ((rv = ldb_options(s)) != SL_OK || (rv = ldb_cache(s, budget)) != SL_OK ||
         (rv = ldb_destroy(s->opts, dir, 0)) != SL_OK || (rv = ldb_mkdirs(dir)) != SL_OK) {
         goto fail;
     }
@@ -303,9 +305,9 @@ fail:
 static void ldb_close(void *impl)
 {
     ldb_state *s = impl;
-    sl_kc_stats st;
+    sl_kcache_stats st;
 
-    sl_kc_get_stats(s->kc, &st);
+    sl_kcache_get_stats(s->kc, &st);
     sl_info("leveldb state %s: %zu keys; cache %zu of %zu bytes, %llu hits, %llu misses, "
             "%llu evicted, %llu batches written", s->path, s->count, st.bytes, st.budget,
             (unsigned long long)st.hits, (unsigned long long)st.misses,
@@ -320,14 +322,14 @@ static void ldb_close(void *impl)
 
 /* Reads s->key from leveldb into the cache (clean, or a clean tombstone);
  * *e NULL if the cache knows every key (s->key is absent). */
-static int ldb_load(ldb_state *s, sl_kc_entry **e)
+static int ldb_load(ldb_state *s, sl_kcache_entry **e)
 {
     char *err = NULL, *v;
     size_t n = 0;
     int rv;
 
     *e = NULL;
-    if (sl_kc_complete(s->kc)) {
+    if (sl_kcache_complete(s->kc)) {
         return SL_OK;
     }
     /* glibc's malloc(0) is not NULL: a found empty value is not NULL. */
@@ -340,7 +342,7 @@ static int ldb_load(ldb_state *s, sl_kc_entry **e)
         sl_error("leveldb state %s: a stored value of %zu bytes", s->path, n);
         return SL_EIO;
     }
-    rv = sl_kc_store(s->kc, s->key, s->klen, v, n, v != NULL ? SL_KC_IN_STORE : 0, e);
+    rv = sl_kcache_store(s->kc, s->key, s->klen, v, n, v != NULL ? SL_KCACHE_IN_STORE : 0, e);
     leveldb_free(v);
     return rv;
 }
@@ -351,14 +353,14 @@ static int ldb_exists(ldb_state *s, int *found, int *cached)
 {
     char *err = NULL, *v;
     size_t n = 0;
-    sl_kc_entry *e;
+    sl_kcache_entry *e;
 
-    *cached = sl_kc_lookup(s->kc, s->key, s->klen, &e) == SL_OK;
+    *cached = sl_kcache_lookup(s->kc, s->key, s->klen, &e) == SL_OK;
     if (*cached) {
-        *found = sl_kc_entry_present(e, NULL, NULL);
+        *found = sl_kcache_entry_present(e, NULL, NULL);
         return SL_OK;
     }
-    if (sl_kc_complete(s->kc)) {
+    if (sl_kcache_complete(s->kc)) {
         *found = 0;
         return SL_OK;
     }
@@ -375,16 +377,16 @@ static int ldb_get(void *impl, int kg, const void *key, size_t klen, const void 
                    size_t *vlen)
 {
     ldb_state *s = impl;
-    sl_kc_entry *e = NULL;
+    sl_kcache_entry *e = NULL;
     int rv;
 
     if ((rv = ldb_encode(s, kg, key, klen)) != SL_OK) {
         return rv;
     }
-    if (sl_kc_lookup(s->kc, s->key, s->klen, &e) != SL_OK && (rv = ldb_load(s, &e)) != SL_OK) {
+    if (sl_kcache_lookup(s->kc, s->key, s->klen, &e) != SL_OK && (rv = ldb_load(s, &e)) != SL_OK) {
         return rv;
     }
-    if (e == NULL || !sl_kc_entry_present(e, val, vlen)) {
+    if (e == NULL || !sl_kcache_entry_present(e, val, vlen)) {
         return SL_ENOTFOUND;
     }
     return SL_OK;
@@ -410,9 +412,9 @@ static int ldb_put(void *impl, int kg, const void *key, size_t klen, const void 
         return rv;
     }
     /* found but not cached: leveldb has it */
-    flags = SL_KC_DIRTY | (found && !cached ? SL_KC_IN_STORE : 0);
+    flags = SL_KCACHE_DIRTY | (found && !cached ? SL_KCACHE_IN_STORE : 0);
     /* a present value is never NULL in the cache (NULL means tombstone) */
-    rv = sl_kc_store(s->kc, s->key, s->klen, val != NULL ? val : "", vlen, flags, NULL);
+    rv = sl_kcache_store(s->kc, s->key, s->klen, val != NULL ? val : "", vlen, flags, NULL);
     if (!found) {
         ldb_counted(s, rv, 1);
     }
@@ -431,8 +433,9 @@ static int ldb_del(void *impl, int kg, const void *key, size_t klen)
     if (!found) {
         return SL_ENOTFOUND;
     }
-    rv = cached ? sl_kc_delete(s->kc, s->key, s->klen)
-                : sl_kc_store(s->kc, s->key, s->klen, NULL, 0, SL_KC_DIRTY | SL_KC_IN_STORE, NULL);
+    rv = cached ? sl_kcache_delete(s->kc, s->key, s->klen)
+                : sl_kcache_store(s->kc, s->key, s->klen, NULL, 0,
+                                  SL_KCACHE_DIRTY | SL_KCACHE_IN_STORE, NULL);
     ldb_counted(s, rv, -1);
     return rv;
 }
@@ -447,7 +450,7 @@ static size_t ldb_count(const void *impl)
 /* Calls fn for every entry of key groups [kg_lo, kg_hi] as ropts sees the
  * database, in key order. */
 static int ldb_scan(ldb_state *s, const leveldb_readoptions_t *ropts, int kg_lo, int kg_hi,
-                    sl_keyed_state_visit_fn fn, void *arg)
+                    sl_ks_visit_fn fn, void *arg)
 {
     leveldb_iterator_t *it = leveldb_create_iterator(s->db, ropts);
     const char start[LDB_KG_BYTES] = {(char)(kg_lo >> 8), (char)kg_lo};
@@ -478,10 +481,10 @@ static int ldb_scan(ldb_state *s, const leveldb_readoptions_t *ropts, int kg_lo,
 }
 
 /* Writes the dirty entries first: leveldb then holds the whole state. */
-static int ldb_visit(void *impl, int kg, sl_keyed_state_visit_fn fn, void *arg)
+static int ldb_visit(void *impl, int kg, sl_ks_visit_fn fn, void *arg)
 {
     ldb_state *s = impl;
-    int rv = sl_kc_flush(s->kc);
+    int rv = sl_kcache_flush(s->kc);
 
     return rv != SL_OK ? rv : ldb_scan(s, s->ropts, kg, kg, fn, arg);
 }
@@ -496,7 +499,7 @@ static int ldb_view_open(void *impl, void **view)
     ldb_view *v;
     int rv;
 
-    if ((rv = sl_kc_flush(s->kc)) != SL_OK) {
+    if ((rv = sl_kcache_flush(s->kc)) != SL_OK) {
         return rv;
     }
     v = calloc(1, sizeof(*v));
@@ -513,7 +516,7 @@ static int ldb_view_open(void *impl, void **view)
     return SL_OK;
 }
 
-static int ldb_view_visit(void *view, int kg_lo, int kg_hi, sl_keyed_state_visit_fn fn, void *arg)
+static int ldb_view_visit(void *view, int kg_lo, int kg_hi, sl_ks_visit_fn fn, void *arg)
 {
     ldb_view *v = view;
     return ldb_scan(v->s, v->ropts, kg_lo, kg_hi, fn, arg);
@@ -528,18 +531,7 @@ static void ldb_view_close(void *view)
     free(v);
 }
 
-void sl_ks_leveldb_configure(const sl_config *cfg)
-{
-    int64_t bytes = 0;
-
-    if (cfg != NULL &&
-        sl_config_get_bytes(cfg, "state.backend.leveldb.cache-size", &bytes) == SL_OK &&
-        bytes > 0) {
-        sl_ks_leveldb_set_cache_size((size_t)bytes);
-    }
-}
-
-const sl_ks_ops sl_ks_leveldb_ops = {
+const sl_ks_ops sl_leveldb_ops = {
     .name = "leveldb",
     .open = ldb_open,
     .close = ldb_close,
@@ -552,113 +544,3 @@ const sl_ks_ops sl_ks_leveldb_ops = {
     .view_visit = ldb_view_visit,
     .view_close = ldb_view_close,
 };
-
-/* ---- local working folders ------------------------------------------- */
-
-/* Copies the n-th (mod their number) comma-separated root into out,
- * blanks trimmed, a file:// prefix and trailing slashes dropped. */
-static int ldb_pick_root(const char *roots, int n, char *out, size_t outlen)
-{
-    int count = 1;
-    const char *p = roots, *end;
-    size_t len;
-
-    for (const char *c = roots; *c != '\0'; c++) {
-        count += *c == ',';
-    }
-    for (int i = n % count; i > 0; i--) {
-        p = strchr(p, ',') + 1;
-    }
-    end = strchr(p, ',');
-    end = end != NULL ? end : p + strlen(p);
-    while (p < end && (*p == ' ' || *p == '\t')) {
-        p++;
-    }
-    while (end > p && (end[-1] == ' ' || end[-1] == '\t')) {
-        end--;
-    }
-    if (end - p >= 7 && strncmp(p, "file://", 7) == 0) {
-        p += 7;
-    }
-    while (end - p > 1 && end[-1] == '/') {
-        end--;
-    }
-    len = (size_t)(end - p);
-    if (len == 0 || *p != '/' || len >= outlen) {
-        return SL_EINVAL;
-    }
-    memcpy(out, p, len);
-    out[len] = '\0';
-    return SL_OK;
-}
-
-/* 1 if name is "<job_id>-<attempt>-..." with attempt below `below`. */
-static int ldb_earlier_attempt(const char *name, const char *job_id, uint32_t below)
-{
-    size_t n = strlen(job_id);
-    unsigned long a;
-    char *end;
-
-    if (strncmp(name, job_id, n) != 0 || name[n] != '-' || name[n + 1] < '0' ||
-        name[n + 1] > '9') {
-        return 0;
-    }
-    errno = 0;
-    a = strtoul(name + n + 1, &end, 10);
-    return errno == 0 && *end == '-' && a < below;
-}
-
-/* Removes root's folders of earlier attempts of job_id that nobody holds. */
-static void ldb_sweep(const char *root, const char *job_id, uint32_t attempt)
-{
-    DIR *d = opendir(root);
-    struct dirent *e;
-    char path[4096];
-
-    if (d == NULL) {
-        return;
-    }
-    while ((e = readdir(d)) != NULL) {
-        if (!ldb_earlier_attempt(e->d_name, job_id, attempt)) {
-            continue;
-        }
-        if (snprintf(path, sizeof(path), "%s/%s", root, e->d_name) >= (int)sizeof(path)) {
-            continue;
-        }
-        if (sl_ks_leveldb_remove(path) == SL_OK) {
-            sl_info("removed the stale local state folder %s", path);
-        }
-    }
-    closedir(d);
-}
-
-static int ldb_name_ok(const char *s)
-{
-    if (s == NULL || s[0] == '\0' || s[0] == '.') {
-        return 0;
-    }
-    for (; *s != '\0'; s++) {
-        if (*s == '/' || (unsigned char)*s < 0x20) {
-            return 0;
-        }
-    }
-    return 1;
-}
-
-int sl_keyed_state_local_dir(const char *roots, const char *job_id, uint32_t attempt,
-                             const char *stage, int subtask, char *out, size_t outlen)
-{
-    char root[4096];
-    int n;
-
-    if (roots == NULL || out == NULL || outlen == 0 || subtask < 0 || !ldb_name_ok(job_id) ||
-        !ldb_name_ok(stage) || ldb_pick_root(roots, subtask, root, sizeof(root)) != SL_OK) {
-        return SL_EINVAL;
-    }
-    n = snprintf(out, outlen, "%s/%s-%u-%s-%d", root, job_id, (unsigned)attempt, stage, subtask);
-    if (n < 0 || (size_t)n >= outlen) {
-        return SL_ENOSPC;
-    }
-    ldb_sweep(root, job_id, attempt);
-    return SL_OK;
-}

@@ -1,9 +1,10 @@
 /* Keyed state snapshots and restores, in the wire form of keyed_state.h
  * (by key group), the same for every backend. A snapshot is begun on the
  * task thread and written (maybe) on the uploader's: see
- * sl_keyed_state_snapshot_begin. */
+ * sl_ks_snapshot_begin. */
 #include <stdlib.h>
 
+#include "common/limits.h"
 #include "common/state_file.h"
 #include "common/status.h"
 #include "taskmanager/state/keyed_state.h"
@@ -12,6 +13,7 @@
 /* Chunks handed to the sink: about this much at a time. */
 #define KS_CHUNK (256u * 1024u)
 
+/* sl_ks_snapshot; the tag is renamed by the lead (RENAMES.txt) */
 struct sl_keyed_snapshot {
     sl_ks_view *view; /* open async view, or NULL: the bytes are in buf */
     sl_buf buf;
@@ -24,7 +26,7 @@ struct sl_keyed_snapshot {
  * group starts or the visit ends; `chunk` goes to the sink when it passes
  * KS_CHUNK (or at the end). */
 typedef struct group_writer {
-    sl_keyed_snapshot_sink sink;
+    sl_ks_snapshot_sink sink;
     void *arg;
     sl_buf chunk;
     sl_buf group;
@@ -80,8 +82,8 @@ static int write_entry(void *arg, int kg, const void *key, size_t klen, const vo
 
 /* Sends what view v (or, with v NULL, the live state st) holds of
  * [kg_start, kg_end] to sink. */
-static int write_entries(sl_ks_view *v, sl_keyed_state *st, int kg_start, int kg_end,
-                         sl_keyed_snapshot_sink sink, void *arg)
+static int write_entries(sl_ks_view *v, sl_ks_state *st, int kg_start, int kg_end,
+                         sl_ks_snapshot_sink sink, void *arg)
 {
     group_writer w = {.sink = sink, .arg = arg, .kg = -1, .rv = SL_OK};
     int rv = SL_OK;
@@ -90,7 +92,7 @@ static int write_entries(sl_ks_view *v, sl_keyed_state *st, int kg_start, int kg
         rv = sl_ks_view_visit(v, kg_start, kg_end, write_entry, &w);
     } else {
         for (int kg = kg_start; kg <= kg_end && rv == SL_OK && w.rv == SL_OK; kg++)
-            rv = sl_keyed_state_visit_group(st, kg, write_entry, &w);
+            rv = sl_ks_visit_group(st, kg, write_entry, &w);
     }
     if (w.rv == SL_OK && rv != SL_OK)
         w.rv = rv;
@@ -108,10 +110,9 @@ static int append_to_buf(void *arg, const void *p, size_t n)
     return sl_buf_put(arg, p, n);
 }
 
-int sl_keyed_state_snapshot_begin(sl_keyed_state *st, int kg_start, int kg_end,
-                                  sl_keyed_snapshot **out)
+int sl_ks_snapshot_begin(sl_ks_state *st, int kg_start, int kg_end, sl_ks_snapshot **out)
 {
-    sl_keyed_snapshot *s;
+    sl_ks_snapshot *s;
     int rv;
 
     if (st == NULL || out == NULL)
@@ -133,19 +134,19 @@ int sl_keyed_state_snapshot_begin(sl_keyed_state *st, int kg_start, int kg_end,
         rv = write_entries(NULL, st, kg_start, kg_end, append_to_buf, &s->buf);
     }
     if (rv != SL_OK) {
-        sl_keyed_snapshot_free(s);
+        sl_ks_snapshot_free(s);
         return rv;
     }
     *out = s;
     return SL_OK;
 }
 
-int sl_keyed_snapshot_deferred(const sl_keyed_snapshot *s)
+int sl_ks_snapshot_deferred(const sl_ks_snapshot *s)
 {
     return s != NULL && s->view != NULL;
 }
 
-int sl_keyed_snapshot_write(sl_keyed_snapshot *s, sl_keyed_snapshot_sink fn, void *arg)
+int sl_ks_snapshot_write(sl_ks_snapshot *s, sl_ks_snapshot_sink fn, void *arg)
 {
     int rv;
 
@@ -160,7 +161,7 @@ int sl_keyed_snapshot_write(sl_keyed_snapshot *s, sl_keyed_snapshot_sink fn, voi
     return rv;
 }
 
-void sl_keyed_snapshot_free(sl_keyed_snapshot *s)
+void sl_ks_snapshot_free(sl_ks_snapshot *s)
 {
     if (s == NULL)
         return;
@@ -169,17 +170,17 @@ void sl_keyed_snapshot_free(sl_keyed_snapshot *s)
     free(s);
 }
 
-int sl_keyed_state_snapshot(sl_keyed_state *st, int kg_start, int kg_end, sl_buf *out)
+int sl_ks_snapshot_to_buf(sl_ks_state *st, int kg_start, int kg_end, sl_buf *out)
 {
-    sl_keyed_snapshot *s;
+    sl_ks_snapshot *s;
     int rv;
 
     if (out == NULL)
         return SL_EINVAL;
-    if ((rv = sl_keyed_state_snapshot_begin(st, kg_start, kg_end, &s)) != SL_OK)
+    if ((rv = sl_ks_snapshot_begin(st, kg_start, kg_end, &s)) != SL_OK)
         return rv;
-    rv = sl_keyed_snapshot_write(s, append_to_buf, out);
-    sl_keyed_snapshot_free(s);
+    rv = sl_ks_snapshot_write(s, append_to_buf, out);
+    sl_ks_snapshot_free(s);
     return rv;
 }
 
@@ -219,7 +220,7 @@ static int decode_batch(sl_state_cursor *c, sl_ks_pair *p, size_t max)
     return SL_OK;
 }
 
-static int restore_group(sl_keyed_state *st, sl_state_cursor *c, int kg, int load)
+static int restore_group(sl_ks_state *st, sl_state_cursor *c, int kg, int load)
 {
     sl_ks_pair batch[RESTORE_BATCH];
     uint64_t n;
@@ -228,7 +229,7 @@ static int restore_group(sl_keyed_state *st, sl_state_cursor *c, int kg, int loa
     /* every entry takes at least two bytes (two lengths) */
     if (sl_cursor_varint(c, &n) != SL_OK || n > sl_cursor_remaining(c) / 2)
         return SL_EINVAL;
-    if (load && (rv = sl_keyed_state_presize(st, kg, n)) != SL_OK)
+    if (load && (rv = sl_ks_presize(st, kg, n)) != SL_OK)
         return rv;
     for (uint64_t i = 0; i < n;) {
         size_t got = n - i < RESTORE_BATCH ? (size_t)(n - i) : RESTORE_BATCH;
@@ -241,14 +242,13 @@ static int restore_group(sl_keyed_state *st, sl_state_cursor *c, int kg, int loa
     return SL_OK;
 }
 
-int sl_keyed_state_restore(sl_keyed_state *st, const uint8_t *data, size_t len, int kg_lo,
-                           int kg_hi)
+int sl_ks_restore(sl_ks_state *st, const uint8_t *data, size_t len, int kg_lo, int kg_hi)
 {
     sl_state_cursor c;
     sl_cursor_init(&c, data, len);
     while (sl_cursor_remaining(&c) > 0) {
         uint64_t kg;
-        if (sl_cursor_varint(&c, &kg) != SL_OK || kg > 32767)
+        if (sl_cursor_varint(&c, &kg) != SL_OK || kg >= SL_MAX_PARALLELISM)
             return SL_EINVAL;
         int load = (int)kg >= kg_lo && (int)kg <= kg_hi;
         int rv = restore_group(st, &c, (int)kg, load);

@@ -43,7 +43,7 @@ static int32_t java_string_hash(const char *s, uint32_t len)
     return (int32_t)h;
 }
 
-int32_t sl_java_hash_value(const sl_value *v)
+int32_t sl_keygroup_java_hash(const sl_value *v)
 {
     switch (v->type) {
     case SL_TYPE_INT: return java_long_hash((uint64_t)v->u.i);
@@ -56,7 +56,7 @@ int32_t sl_java_hash_value(const sl_value *v)
 /* TupleN.hashCode: h = hash(f0), then h = 31 * h + hash(fi). Starting from
  * h = 0 gives the same, and one field hashes as the field itself. A field
  * index outside the row counts as a null field (0), as in a Tuple. */
-int32_t sl_key_hash(const sl_row *row, const int *key_idx, int nkeys)
+int32_t sl_keygroup_key_hash(const sl_row *row, const int *key_idx, int nkeys)
 {
     uint32_t h = 0;
 
@@ -65,7 +65,7 @@ int32_t sl_key_hash(const sl_row *row, const int *key_idx, int nkeys)
         uint32_t fh = 0;
 
         if (f >= 0 && f < row->nfields) {
-            fh = (uint32_t)sl_java_hash_value(&row->v[f]);
+            fh = (uint32_t)sl_keygroup_java_hash(&row->v[f]);
         }
         h = 31 * h + fh;
     }
@@ -74,7 +74,7 @@ int32_t sl_key_hash(const sl_row *row, const int *key_idx, int nkeys)
 
 /* MathUtils.murmurHash: one MurmurHash3 x86_32 round over a 4-byte input
  * with seed 0, then the absolute value (MIN_VALUE maps to 0). */
-int32_t sl_murmur_hash(int32_t code)
+int32_t sl_keygroup_murmur(int32_t code)
 {
     uint32_t h = (uint32_t)code;
     int32_t r;
@@ -98,17 +98,17 @@ int32_t sl_murmur_hash(int32_t code)
 }
 
 /* computeKeyGroupForKeyHash; -1 if max_parallelism is not positive. */
-int sl_key_group_for_hash(int32_t hash, int max_parallelism)
+int sl_keygroup_for_hash(int32_t hash, int max_parallelism)
 {
     if (max_parallelism <= 0) {
         return -1;
     }
-    return sl_murmur_hash(hash) % max_parallelism;
+    return sl_keygroup_murmur(hash) % max_parallelism;
 }
 
 /* computeOperatorIndexForKeyGroup (in 64 bits: the same result wherever
  * Flink's int arithmetic does not overflow); -1 on bad arguments. */
-int sl_operator_index_for_key_group(int kg, int max_parallelism, int parallelism)
+int sl_keygroup_operator_index(int kg, int max_parallelism, int parallelism)
 {
     if (max_parallelism <= 0 || parallelism <= 0 || kg < 0) {
         return -1;
@@ -118,7 +118,7 @@ int sl_operator_index_for_key_group(int kg, int max_parallelism, int parallelism
 
 /* computeKeyGroupRangeForOperatorIndex. Bad arguments give the empty range
  * [0, -1]. */
-void sl_key_group_range(int max_parallelism, int parallelism, int subtask, int *start, int *end)
+void sl_keygroup_range(int max_parallelism, int parallelism, int subtask, int *start, int *end)
 {
     int64_t mp = max_parallelism, p = parallelism, i = subtask;
 

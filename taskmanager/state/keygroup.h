@@ -1,5 +1,10 @@
 /* Key groups: Flink's assignment of keys to key groups and key groups to
  * operator subtasks, so state can be redistributed when parallelism changes.
+ * Prefix sl_keygroup_.
+ *
+ * Place: pure functions at the bottom of state/, calling nothing. Used by
+ * the task's HASH partitioning (task.c), the keyed operators' glue
+ * (operators/keyed_op.c) and the restore path (checkpoint/).
  *
  *   kg      = murmur(hash(key)) % max_parallelism
  *   subtask = kg * parallelism / max_parallelism
@@ -23,15 +28,23 @@
 
 #include "common/row.h"
 
-int32_t sl_java_hash_value(const sl_value *v);
+int32_t sl_keygroup_java_hash(const sl_value *v);
 /* Hash of the key made of row fields key_idx[0..nkeys). */
-int32_t sl_key_hash(const sl_row *row, const int *key_idx, int nkeys);
+int32_t sl_keygroup_key_hash(const sl_row *row, const int *key_idx, int nkeys);
 /* Flink MathUtils.murmurHash: a non-negative int. */
-int32_t sl_murmur_hash(int32_t code);
-int sl_key_group_for_hash(int32_t hash, int max_parallelism);
-int sl_operator_index_for_key_group(int kg, int max_parallelism, int parallelism);
+int32_t sl_keygroup_murmur(int32_t code);
+int sl_keygroup_for_hash(int32_t hash, int max_parallelism);
+int sl_keygroup_operator_index(int kg, int max_parallelism, int parallelism);
 /* Key group range [start, end] (inclusive) of a subtask, Flink's
  * KeyGroupRangeAssignment.computeKeyGroupRangeForOperatorIndex. */
-void sl_key_group_range(int max_parallelism, int parallelism, int subtask, int *start, int *end);
+void sl_keygroup_range(int max_parallelism, int parallelism, int subtask, int *start, int *end);
+
+/* compat: removed by the lead after the merge */
+#define sl_java_hash_value sl_keygroup_java_hash
+#define sl_key_hash sl_keygroup_key_hash
+#define sl_murmur_hash sl_keygroup_murmur
+#define sl_key_group_for_hash sl_keygroup_for_hash
+#define sl_operator_index_for_key_group sl_keygroup_operator_index
+#define sl_key_group_range sl_keygroup_range
 
 #endif

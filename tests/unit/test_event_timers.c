@@ -171,7 +171,7 @@ START_TEST(test_rebuild_from_state)
     sl_keyed_state *st = NULL;
     sl_event_timers h = {0};
 
-    ck_assert_int_eq(sl_keyed_state_open("hashmap", 0, 7, NULL, &st), SL_OK);
+    ck_assert_int_eq(sl_ks_open("hashmap", 0, 7, NULL, NULL, &st), SL_OK);
     ck_assert_int_eq(sl_keyed_state_put(st, 1, "a", 1, "30", 2), SL_OK);
     ck_assert_int_eq(sl_keyed_state_put(st, 2, "b", 1, "10", 2), SL_OK);
     ck_assert_int_eq(sl_keyed_state_put(st, 6, "c", 1, "20", 2), SL_OK);

@@ -58,51 +58,55 @@ static void state_dir(char *out, size_t outlen)
     ck_assert(n > 0 && (size_t)n < outlen);
 }
 
-static sl_keyed_state *open_backend(int b, int kg_start, int kg_end)
+/* The cache budget of the leveldb states open_backend opens (NULL: the
+ * default). */
+static const struct sl_kcache_budget *cache_budget;
+
+static sl_ks_state *open_backend(int b, int kg_start, int kg_end)
 {
-    sl_keyed_state *st = NULL;
+    sl_ks_state *st = NULL;
     char dir[512];
 
     state_dir(dir, sizeof(dir));
-    ck_assert_int_eq(sl_keyed_state_open(backends[b], kg_start, kg_end, dir, &st), SL_OK);
+    ck_assert_int_eq(sl_ks_open(backends[b], kg_start, kg_end, dir, cache_budget, &st), SL_OK);
     ck_assert_ptr_nonnull(st);
     return st;
 }
 
-static sl_keyed_state *open_hm(int kg_start, int kg_end)
+static sl_ks_state *open_hm(int kg_start, int kg_end)
 {
-    sl_keyed_state *st = NULL;
+    sl_ks_state *st = NULL;
 
-    ck_assert_int_eq(sl_keyed_state_open("hashmap", kg_start, kg_end, NULL, &st), SL_OK);
+    ck_assert_int_eq(sl_ks_open("hashmap", kg_start, kg_end, NULL, NULL, &st), SL_OK);
     ck_assert_ptr_nonnull(st);
     return st;
 }
 
-static void put_str(sl_keyed_state *st, int kg, const char *k, const char *v)
+static void put_str(sl_ks_state *st, int kg, const char *k, const char *v)
 {
-    ck_assert_int_eq(sl_keyed_state_put(st, kg, k, strlen(k), v, strlen(v)), SL_OK);
+    ck_assert_int_eq(sl_ks_put(st, kg, k, strlen(k), v, strlen(v)), SL_OK);
 }
 
-static void assert_get(sl_keyed_state *st, int kg, const char *k, const char *want)
+static void assert_get(sl_ks_state *st, int kg, const char *k, const char *want)
 {
     const void *val;
     size_t vlen;
 
-    ck_assert_int_eq(sl_keyed_state_get(st, kg, k, strlen(k), &val, &vlen), SL_OK);
+    ck_assert_int_eq(sl_ks_get(st, kg, k, strlen(k), &val, &vlen), SL_OK);
     ck_assert_uint_eq(vlen, strlen(want));
     ck_assert(memcmp(val, want, vlen) == 0);
 }
 
-static int is_absent(sl_keyed_state *st, int kg, const char *k)
+static int is_absent(sl_ks_state *st, int kg, const char *k)
 {
     const void *val;
     size_t vlen;
-    return sl_keyed_state_get(st, kg, k, strlen(k), &val, &vlen) == SL_ENOTFOUND;
+    return sl_ks_get(st, kg, k, strlen(k), &val, &vlen) == SL_ENOTFOUND;
 }
 
 START_TEST(test_put_get)
 {
-    sl_keyed_state *st = open_backend(_i, 0, 63);
+    sl_ks_state *st = open_backend(_i, 0, 63);
 
     put_str(st, 5, "hello", "1");
     put_str(st, 5, "world", "22");
@@ -110,65 +114,65 @@ START_TEST(test_put_get)
     assert_get(st, 5, "hello", "1");
     assert_get(st, 5, "world", "22");
     assert_get(st, 6, "hello", "333");
-    ck_assert_uint_eq(sl_keyed_state_count(st), 3);
-    sl_keyed_state_close(st);
+    ck_assert_uint_eq(sl_ks_count(st), 3);
+    sl_ks_close(st);
 }
 END_TEST
 
 START_TEST(test_get_missing_is_enotfound)
 {
-    sl_keyed_state *st = open_backend(_i, 0, 3);
+    sl_ks_state *st = open_backend(_i, 0, 3);
 
     ck_assert(is_absent(st, 0, "nothing"));
     put_str(st, 1, "key", "v");
     ck_assert(is_absent(st, 1, "kez"));
     ck_assert(is_absent(st, 1, "ke"));
     ck_assert(is_absent(st, 2, "key")); /* same key, other group */
-    sl_keyed_state_close(st);
+    sl_ks_close(st);
 }
 END_TEST
 
 START_TEST(test_empty_key_and_empty_value)
 {
-    sl_keyed_state *st = open_backend(_i, 0, 0);
+    sl_ks_state *st = open_backend(_i, 0, 0);
     const void *val;
     size_t vlen = 99;
 
-    ck_assert_int_eq(sl_keyed_state_put(st, 0, NULL, 0, NULL, 0), SL_OK);
-    ck_assert_int_eq(sl_keyed_state_get(st, 0, NULL, 0, &val, &vlen), SL_OK);
+    ck_assert_int_eq(sl_ks_put(st, 0, NULL, 0, NULL, 0), SL_OK);
+    ck_assert_int_eq(sl_ks_get(st, 0, NULL, 0, &val, &vlen), SL_OK);
     ck_assert_uint_eq(vlen, 0);
     put_str(st, 0, "k", "");
     assert_get(st, 0, "k", "");
-    ck_assert_uint_eq(sl_keyed_state_count(st), 2);
-    ck_assert_int_eq(sl_keyed_state_delete(st, 0, NULL, 0), SL_OK);
-    ck_assert_uint_eq(sl_keyed_state_count(st), 1);
-    sl_keyed_state_close(st);
+    ck_assert_uint_eq(sl_ks_count(st), 2);
+    ck_assert_int_eq(sl_ks_delete(st, 0, NULL, 0), SL_OK);
+    ck_assert_uint_eq(sl_ks_count(st), 1);
+    sl_ks_close(st);
 }
 END_TEST
 
 START_TEST(test_replace_smaller_is_in_place)
 {
-    sl_keyed_state *st = open_hm(0, 0);
+    sl_ks_state *st = open_hm(0, 0);
     const void *before, *after;
     size_t vlen;
 
     put_str(st, 0, "k", "12345678");
-    ck_assert_int_eq(sl_keyed_state_get(st, 0, "k", 1, &before, &vlen), SL_OK);
+    ck_assert_int_eq(sl_ks_get(st, 0, "k", 1, &before, &vlen), SL_OK);
     put_str(st, 0, "k", "abc");
-    ck_assert_int_eq(sl_keyed_state_get(st, 0, "k", 1, &after, &vlen), SL_OK);
+    ck_assert_int_eq(sl_ks_get(st, 0, "k", 1, &after, &vlen), SL_OK);
     ck_assert_ptr_eq(before, after);
     assert_get(st, 0, "k", "abc");
     put_str(st, 0, "k", "xyzxyzxy"); /* back to the original size */
-    ck_assert_int_eq(sl_keyed_state_get(st, 0, "k", 1, &after, &vlen), SL_OK);
+    ck_assert_int_eq(sl_ks_get(st, 0, "k", 1, &after, &vlen), SL_OK);
     ck_assert_ptr_eq(before, after);
-    ck_assert_uint_eq(sl_keyed_state_count(st), 1);
-    sl_keyed_state_close(st);
+    ck_assert_uint_eq(sl_ks_count(st), 1);
+    sl_ks_close(st);
 }
 END_TEST
 
 START_TEST(test_replace_larger_value)
 {
-    sl_keyed_state *st = open_backend(_i, 0, 0);
+    sl_ks_state *st = open_backend(_i, 0, 0);
     char big[1000];
 
     memset(big, 'q', sizeof(big) - 1);
@@ -178,27 +182,27 @@ START_TEST(test_replace_larger_value)
     put_str(st, 0, "k", big);
     assert_get(st, 0, "k", big);
     assert_get(st, 0, "other", "x");
-    ck_assert_uint_eq(sl_keyed_state_count(st), 2);
-    sl_keyed_state_close(st);
+    ck_assert_uint_eq(sl_ks_count(st), 2);
+    sl_ks_close(st);
 }
 END_TEST
 
 START_TEST(test_delete)
 {
-    sl_keyed_state *st = open_backend(_i, 10, 20);
+    sl_ks_state *st = open_backend(_i, 10, 20);
 
     put_str(st, 10, "a", "1");
     put_str(st, 10, "b", "2");
-    ck_assert_int_eq(sl_keyed_state_delete(st, 10, "a", 1), SL_OK);
+    ck_assert_int_eq(sl_ks_delete(st, 10, "a", 1), SL_OK);
     ck_assert(is_absent(st, 10, "a"));
     assert_get(st, 10, "b", "2");
-    ck_assert_int_eq(sl_keyed_state_delete(st, 10, "a", 1), SL_ENOTFOUND);
-    ck_assert_int_eq(sl_keyed_state_delete(st, 11, "b", 1), SL_ENOTFOUND);
-    ck_assert_int_eq(sl_keyed_state_delete(st, 20, "b", 1), SL_ENOTFOUND);
-    ck_assert_uint_eq(sl_keyed_state_count(st), 1);
+    ck_assert_int_eq(sl_ks_delete(st, 10, "a", 1), SL_ENOTFOUND);
+    ck_assert_int_eq(sl_ks_delete(st, 11, "b", 1), SL_ENOTFOUND);
+    ck_assert_int_eq(sl_ks_delete(st, 20, "b", 1), SL_ENOTFOUND);
+    ck_assert_uint_eq(sl_ks_count(st), 1);
     put_str(st, 10, "a", "again");
     assert_get(st, 10, "a", "again");
-    sl_keyed_state_close(st);
+    sl_ks_close(st);
 }
 END_TEST
 
@@ -210,21 +214,21 @@ static int kg_of(int i, int ngroups)
 START_TEST(test_growth_to_100k_keys)
 {
     enum { N = 100000, G = 4 };
-    sl_keyed_state *st = open_backend(_i, 0, G - 1);
+    sl_ks_state *st = open_backend(_i, 0, G - 1);
     char key[32];
     int64_t v;
 
     for (int i = 0; i < N; i++) {
         int n = snprintf(key, sizeof(key), "key-%d", i);
         v = (int64_t)i * 3;
-        ck_assert_int_eq(sl_keyed_state_put(st, kg_of(i, G), key, (size_t)n, &v, sizeof(v)), SL_OK);
+        ck_assert_int_eq(sl_ks_put(st, kg_of(i, G), key, (size_t)n, &v, sizeof(v)), SL_OK);
     }
-    ck_assert_uint_eq(sl_keyed_state_count(st), N);
+    ck_assert_uint_eq(sl_ks_count(st), N);
     for (int i = 0; i < N; i++) {
         const void *val;
         size_t vlen;
         int n = snprintf(key, sizeof(key), "key-%d", i);
-        ck_assert_int_eq(sl_keyed_state_get(st, kg_of(i, G), key, (size_t)n, &val, &vlen), SL_OK);
+        ck_assert_int_eq(sl_ks_get(st, kg_of(i, G), key, (size_t)n, &val, &vlen), SL_OK);
         ck_assert_uint_eq(vlen, sizeof(v));
         memcpy(&v, val, sizeof(v));
         ck_assert(v == (int64_t)i * 3);
@@ -232,39 +236,39 @@ START_TEST(test_growth_to_100k_keys)
     /* delete every other key: the probe runs must stay intact */
     for (int i = 0; i < N; i += 2) {
         int n = snprintf(key, sizeof(key), "key-%d", i);
-        ck_assert_int_eq(sl_keyed_state_delete(st, kg_of(i, G), key, (size_t)n), SL_OK);
+        ck_assert_int_eq(sl_ks_delete(st, kg_of(i, G), key, (size_t)n), SL_OK);
     }
-    ck_assert_uint_eq(sl_keyed_state_count(st), N / 2);
+    ck_assert_uint_eq(sl_ks_count(st), N / 2);
     for (int i = 0; i < N; i++) {
         int n = snprintf(key, sizeof(key), "key-%d", i);
-        int rv = sl_keyed_state_get(st, kg_of(i, G), key, (size_t)n, NULL, NULL);
+        int rv = sl_ks_get(st, kg_of(i, G), key, (size_t)n, NULL, NULL);
         ck_assert_int_eq(rv, i % 2 == 0 ? SL_ENOTFOUND : SL_OK);
     }
-    sl_keyed_state_close(st);
+    sl_ks_close(st);
 }
 END_TEST
 
 START_TEST(test_many_keys_in_one_group_with_colliding_prefixes)
 {
     enum { N = 100000 };
-    sl_keyed_state *st = open_backend(_i, 0, 0);
+    sl_ks_state *st = open_backend(_i, 0, 0);
     uint64_t k;
 
     for (uint32_t i = 0; i < N; i++) {
         k = (uint64_t)i << 40; /* keys that differ only in high bytes */
-        ck_assert_int_eq(sl_keyed_state_put(st, 0, &k, sizeof(k), &i, sizeof(i)), SL_OK);
+        ck_assert_int_eq(sl_ks_put(st, 0, &k, sizeof(k), &i, sizeof(i)), SL_OK);
     }
     for (uint32_t i = 0; i < N; i++) {
         const void *val;
         size_t vlen;
         uint32_t got;
         k = (uint64_t)i << 40;
-        ck_assert_int_eq(sl_keyed_state_get(st, 0, &k, sizeof(k), &val, &vlen), SL_OK);
+        ck_assert_int_eq(sl_ks_get(st, 0, &k, sizeof(k), &val, &vlen), SL_OK);
         memcpy(&got, val, sizeof(got));
         ck_assert_uint_eq(got, i);
     }
-    ck_assert_uint_eq(sl_keyed_state_count(st), N);
-    sl_keyed_state_close(st);
+    ck_assert_uint_eq(sl_ks_count(st), N);
+    sl_ks_close(st);
 }
 END_TEST
 
@@ -297,27 +301,27 @@ static int visit_cb(void *arg, int kg, const void *key, size_t klen, const void 
 START_TEST(test_visit_group_sees_exactly_its_entries)
 {
     enum { N = 5000, KG0 = 40, G = 8 };
-    sl_keyed_state *st = open_backend(_i, KG0, KG0 + G - 1);
+    sl_ks_state *st = open_backend(_i, KG0, KG0 + G - 1);
     unsigned char *seen = calloc(N, 1);
     visit_acc acc = {0};
 
     ck_assert_ptr_nonnull(seen);
     for (int i = 0; i < N; i++) {
         int v = -i;
-        ck_assert_int_eq(sl_keyed_state_put(st, KG0 + i % G, &i, sizeof(i), &v, sizeof(v)), SL_OK);
+        ck_assert_int_eq(sl_ks_put(st, KG0 + i % G, &i, sizeof(i), &v, sizeof(v)), SL_OK);
     }
     for (int i = 0; i < N; i += 3) { /* some deletes, some replaces */
         if (i % 2 == 0) {
-            ck_assert_int_eq(sl_keyed_state_delete(st, KG0 + i % G, &i, sizeof(i)), SL_OK);
+            ck_assert_int_eq(sl_ks_delete(st, KG0 + i % G, &i, sizeof(i)), SL_OK);
         } else {
             int v = -i;
-            ck_assert_int_eq(sl_keyed_state_put(st, KG0 + i % G, &i, sizeof(i), &v, sizeof(v)), SL_OK);
+            ck_assert_int_eq(sl_ks_put(st, KG0 + i % G, &i, sizeof(i), &v, sizeof(v)), SL_OK);
         }
     }
     for (int g = 0; g < G; g++) {
         memset(seen, 0, N);
         acc = (visit_acc){.want_kg = KG0 + g, .seen = seen};
-        ck_assert_int_eq(sl_keyed_state_visit_group(st, KG0 + g, visit_cb, &acc), 0);
+        ck_assert_int_eq(sl_ks_visit_group(st, KG0 + g, visit_cb, &acc), 0);
         ck_assert_int_eq(acc.bad_kg, 0);
         for (int i = 0; i < N; i++) {
             int present = i % G == g && !(i % 3 == 0 && i % 2 == 0);
@@ -325,59 +329,59 @@ START_TEST(test_visit_group_sees_exactly_its_entries)
         }
     }
     free(seen);
-    sl_keyed_state_close(st);
+    sl_ks_close(st);
 }
 END_TEST
 
 START_TEST(test_visit_stops_on_nonzero)
 {
-    sl_keyed_state *st = open_backend(_i, 0, 1);
+    sl_ks_state *st = open_backend(_i, 0, 1);
     unsigned char seen[10] = {0};
     visit_acc acc = {.want_kg = 1, .seen = seen, .stop_after = 3};
 
     for (int i = 0; i < 10; i++) {
         int v = -i;
-        ck_assert_int_eq(sl_keyed_state_put(st, 1, &i, sizeof(i), &v, sizeof(v)), SL_OK);
+        ck_assert_int_eq(sl_ks_put(st, 1, &i, sizeof(i), &v, sizeof(v)), SL_OK);
     }
-    ck_assert_int_eq(sl_keyed_state_visit_group(st, 1, visit_cb, &acc), 77);
+    ck_assert_int_eq(sl_ks_visit_group(st, 1, visit_cb, &acc), 77);
     ck_assert_int_eq(acc.calls, 3);
     acc = (visit_acc){.want_kg = 0, .seen = seen};
-    ck_assert_int_eq(sl_keyed_state_visit_group(st, 0, visit_cb, &acc), 0);
+    ck_assert_int_eq(sl_ks_visit_group(st, 0, visit_cb, &acc), 0);
     ck_assert_int_eq(acc.calls, 0);
-    sl_keyed_state_close(st);
+    sl_ks_close(st);
 }
 END_TEST
 
 START_TEST(test_unknown_backend_is_einval)
 {
-    sl_keyed_state *st = NULL;
+    sl_ks_state *st = NULL;
 
-    ck_assert_int_eq(sl_keyed_state_open("rocksdb", 0, 127, NULL, &st), SL_EINVAL);
-    ck_assert_int_eq(sl_keyed_state_open("", 0, 127, NULL, &st), SL_EINVAL);
-    ck_assert_int_eq(sl_keyed_state_open(NULL, 0, 127, NULL, &st), SL_EINVAL);
+    ck_assert_int_eq(sl_ks_open("rocksdb", 0, 127, NULL, NULL, &st), SL_EINVAL);
+    ck_assert_int_eq(sl_ks_open("", 0, 127, NULL, NULL, &st), SL_EINVAL);
+    ck_assert_int_eq(sl_ks_open(NULL, 0, 127, NULL, NULL, &st), SL_EINVAL);
     ck_assert_ptr_null(st);
 }
 END_TEST
 
 START_TEST(test_bad_arguments_are_einval)
 {
-    sl_keyed_state *st = NULL;
+    sl_ks_state *st = NULL;
 
-    ck_assert_int_eq(sl_keyed_state_open(backends[_i], 5, 4, NULL, &st), SL_EINVAL);
-    ck_assert_int_eq(sl_keyed_state_open(backends[_i], -1, 4, NULL, &st), SL_EINVAL);
-    ck_assert_int_eq(sl_keyed_state_open(backends[_i], 0, 32768, NULL, &st), SL_EINVAL);
+    ck_assert_int_eq(sl_ks_open(backends[_i], 5, 4, NULL, NULL, &st), SL_EINVAL);
+    ck_assert_int_eq(sl_ks_open(backends[_i], -1, 4, NULL, NULL, &st), SL_EINVAL);
+    ck_assert_int_eq(sl_ks_open(backends[_i], 0, 32768, NULL, NULL, &st), SL_EINVAL);
     st = open_backend(_i, 64, 127);
-    ck_assert_int_eq(sl_keyed_state_put(st, 63, "k", 1, "v", 1), SL_EINVAL);
-    ck_assert_int_eq(sl_keyed_state_put(st, 128, "k", 1, "v", 1), SL_EINVAL);
-    ck_assert_int_eq(sl_keyed_state_put(st, 64, NULL, 1, "v", 1), SL_EINVAL);
-    ck_assert_int_eq(sl_keyed_state_put(st, 64, "k", 1, NULL, 1), SL_EINVAL);
-    ck_assert_int_eq(sl_keyed_state_get(st, 63, "k", 1, NULL, NULL), SL_EINVAL);
-    ck_assert_int_eq(sl_keyed_state_delete(st, 200, "k", 1), SL_EINVAL);
-    ck_assert_int_eq(sl_keyed_state_visit_group(st, 10, visit_cb, NULL), SL_EINVAL);
-    ck_assert_int_eq(sl_keyed_state_visit_group(st, 64, NULL, NULL), SL_EINVAL);
-    ck_assert_uint_eq(sl_keyed_state_count(st), 0);
-    sl_keyed_state_close(st);
-    sl_keyed_state_close(NULL);
+    ck_assert_int_eq(sl_ks_put(st, 63, "k", 1, "v", 1), SL_EINVAL);
+    ck_assert_int_eq(sl_ks_put(st, 128, "k", 1, "v", 1), SL_EINVAL);
+    ck_assert_int_eq(sl_ks_put(st, 64, NULL, 1, "v", 1), SL_EINVAL);
+    ck_assert_int_eq(sl_ks_put(st, 64, "k", 1, NULL, 1), SL_EINVAL);
+    ck_assert_int_eq(sl_ks_get(st, 63, "k", 1, NULL, NULL), SL_EINVAL);
+    ck_assert_int_eq(sl_ks_delete(st, 200, "k", 1), SL_EINVAL);
+    ck_assert_int_eq(sl_ks_visit_group(st, 10, visit_cb, NULL), SL_EINVAL);
+    ck_assert_int_eq(sl_ks_visit_group(st, 64, NULL, NULL), SL_EINVAL);
+    ck_assert_uint_eq(sl_ks_count(st), 0);
+    sl_ks_close(st);
+    sl_ks_close(NULL);
 }
 END_TEST
 
@@ -396,21 +400,21 @@ static int fill_value(int i, char *v, size_t cap)
     return n;
 }
 
-static void fill(sl_keyed_state *st, int n, int kg0, int ngroups)
+static void fill(sl_ks_state *st, int n, int kg0, int ngroups)
 {
     char key[32], val[64];
 
     for (int i = 0; i < n; i++) {
         int kl = snprintf(key, sizeof(key), "k%d", i);
         int vl = fill_value(i, val, sizeof(val));
-        ck_assert_int_eq(sl_keyed_state_put(st, kg0 + i % ngroups, key, (size_t)kl, val, (size_t)vl),
+        ck_assert_int_eq(sl_ks_put(st, kg0 + i % ngroups, key, (size_t)kl, val, (size_t)vl),
                          SL_OK);
     }
 }
 
 /* Every key of fill() in groups [lo, hi] is in st with its value; the others
  * are absent; st holds nothing else. */
-static void assert_filled(sl_keyed_state *st, int n, int kg0, int ngroups, int lo, int hi)
+static void assert_filled(sl_ks_state *st, int n, int kg0, int ngroups, int lo, int hi)
 {
     char key[32], want[64];
     size_t expect = 0;
@@ -425,49 +429,49 @@ static void assert_filled(sl_keyed_state *st, int n, int kg0, int ngroups, int l
         }
         int wl = fill_value(i, want, sizeof(want));
         expect++;
-        ck_assert_int_eq(sl_keyed_state_get(st, kg, key, (size_t)kl, &val, &vlen), SL_OK);
+        ck_assert_int_eq(sl_ks_get(st, kg, key, (size_t)kl, &val, &vlen), SL_OK);
         ck_assert_uint_eq(vlen, (size_t)wl);
         ck_assert(wl == 0 || memcmp(val, want, (size_t)wl) == 0);
     }
-    ck_assert_uint_eq(sl_keyed_state_count(st), expect);
+    ck_assert_uint_eq(sl_ks_count(st), expect);
 }
 
 START_TEST(test_snapshot_restores_into_the_other_backend)
 {
     enum { N = 20000, KG0 = 0, G = 16 };
-    sl_keyed_state *a = open_backend(_i, KG0, KG0 + G - 1);
-    sl_keyed_state *b = open_backend(1 - _i, KG0, KG0 + G - 1);
-    sl_keyed_state *c = open_backend(_i, KG0, KG0 + G - 1);
+    sl_ks_state *a = open_backend(_i, KG0, KG0 + G - 1);
+    sl_ks_state *b = open_backend(1 - _i, KG0, KG0 + G - 1);
+    sl_ks_state *c = open_backend(_i, KG0, KG0 + G - 1);
     sl_buf snap = {0}, again = {0}, back = {0};
 
     fill(a, N, KG0, G);
     for (int i = 0; i < N; i += 10) { /* deleted keys must not travel */
         char key[32];
         int kl = snprintf(key, sizeof(key), "k%d", i);
-        ck_assert_int_eq(sl_keyed_state_delete(a, KG0 + i % G, key, (size_t)kl), SL_OK);
+        ck_assert_int_eq(sl_ks_delete(a, KG0 + i % G, key, (size_t)kl), SL_OK);
     }
-    ck_assert_int_eq(sl_keyed_state_snapshot(a, KG0, KG0 + G - 1, &snap), SL_OK);
-    ck_assert_int_eq(sl_keyed_state_restore(b, snap.p, snap.len, KG0, KG0 + G - 1), SL_OK);
-    ck_assert_uint_eq(sl_keyed_state_count(b), N - N / 10);
+    ck_assert_int_eq(sl_ks_snapshot_to_buf(a, KG0, KG0 + G - 1, &snap), SL_OK);
+    ck_assert_int_eq(sl_ks_restore(b, snap.p, snap.len, KG0, KG0 + G - 1), SL_OK);
+    ck_assert_uint_eq(sl_ks_count(b), N - N / 10);
     for (int i = 0; i < N; i++) {
         char key[32];
         int kl = snprintf(key, sizeof(key), "k%d", i);
-        int rv = sl_keyed_state_get(b, KG0 + i % G, key, (size_t)kl, NULL, NULL);
+        int rv = sl_ks_get(b, KG0 + i % G, key, (size_t)kl, NULL, NULL);
         ck_assert_int_eq(rv, i % 10 == 0 ? SL_ENOTFOUND : SL_OK);
     }
     /* and back: same content, same size on the wire */
-    ck_assert_int_eq(sl_keyed_state_snapshot(b, KG0, KG0 + G - 1, &again), SL_OK);
+    ck_assert_int_eq(sl_ks_snapshot_to_buf(b, KG0, KG0 + G - 1, &again), SL_OK);
     ck_assert_uint_eq(again.len, snap.len);
-    ck_assert_int_eq(sl_keyed_state_restore(c, again.p, again.len, KG0, KG0 + G - 1), SL_OK);
-    ck_assert_int_eq(sl_keyed_state_snapshot(c, KG0, KG0 + G - 1, &back), SL_OK);
-    ck_assert_uint_eq(sl_keyed_state_count(c), N - N / 10);
+    ck_assert_int_eq(sl_ks_restore(c, again.p, again.len, KG0, KG0 + G - 1), SL_OK);
+    ck_assert_int_eq(sl_ks_snapshot_to_buf(c, KG0, KG0 + G - 1, &back), SL_OK);
+    ck_assert_uint_eq(sl_ks_count(c), N - N / 10);
     ck_assert_uint_eq(back.len, snap.len);
     sl_buf_free(&snap);
     sl_buf_free(&again);
     sl_buf_free(&back);
-    sl_keyed_state_close(a);
-    sl_keyed_state_close(b);
-    sl_keyed_state_close(c);
+    sl_ks_close(a);
+    sl_ks_close(b);
+    sl_ks_close(c);
 }
 END_TEST
 
@@ -475,44 +479,44 @@ START_TEST(test_snapshot_is_the_same_bytes_for_both_backends)
 {
     /* One key per group: the order inside a group cannot differ. */
     enum { G = 40 };
-    sl_keyed_state *a = open_backend(0, 0, G - 1);
-    sl_keyed_state *b = open_backend(1, 0, G - 1);
+    sl_ks_state *a = open_backend(0, 0, G - 1);
+    sl_ks_state *b = open_backend(1, 0, G - 1);
     sl_buf sa = {0}, sb = {0};
 
     fill(a, G, 0, G);
     fill(b, G, 0, G);
-    ck_assert_int_eq(sl_keyed_state_snapshot(a, 0, G - 1, &sa), SL_OK);
-    ck_assert_int_eq(sl_keyed_state_snapshot(b, 0, G - 1, &sb), SL_OK);
+    ck_assert_int_eq(sl_ks_snapshot_to_buf(a, 0, G - 1, &sa), SL_OK);
+    ck_assert_int_eq(sl_ks_snapshot_to_buf(b, 0, G - 1, &sb), SL_OK);
     ck_assert_uint_eq(sa.len, sb.len);
     ck_assert(memcmp(sa.p, sb.p, sa.len) == 0);
     sl_buf_free(&sa);
     sl_buf_free(&sb);
-    sl_keyed_state_close(a);
-    sl_keyed_state_close(b);
+    sl_ks_close(a);
+    sl_ks_close(b);
 }
 END_TEST
 
 START_TEST(test_restore_takes_only_its_key_group_range)
 {
     enum { N = 3000, G = 16, LO = 4, HI = 9 };
-    sl_keyed_state *a = open_backend(_i, 0, G - 1);
-    sl_keyed_state *b = open_backend(1 - _i, LO, HI);
-    sl_keyed_state *c = open_backend(_i, 0, G - 1);
+    sl_ks_state *a = open_backend(_i, 0, G - 1);
+    sl_ks_state *b = open_backend(1 - _i, LO, HI);
+    sl_ks_state *c = open_backend(_i, 0, G - 1);
     sl_buf snap = {0}, part = {0};
 
     fill(a, N, 0, G);
-    ck_assert_int_eq(sl_keyed_state_snapshot(a, 0, G - 1, &snap), SL_OK);
-    ck_assert_int_eq(sl_keyed_state_restore(b, snap.p, snap.len, LO, HI), SL_OK);
+    ck_assert_int_eq(sl_ks_snapshot_to_buf(a, 0, G - 1, &snap), SL_OK);
+    ck_assert_int_eq(sl_ks_restore(b, snap.p, snap.len, LO, HI), SL_OK);
     assert_filled(b, N, 0, G, LO, HI);
     /* a snapshot of a sub-range holds only that range */
-    ck_assert_int_eq(sl_keyed_state_snapshot(a, LO, HI, &part), SL_OK);
-    ck_assert_int_eq(sl_keyed_state_restore(c, part.p, part.len, 0, G - 1), SL_OK);
+    ck_assert_int_eq(sl_ks_snapshot_to_buf(a, LO, HI, &part), SL_OK);
+    ck_assert_int_eq(sl_ks_restore(c, part.p, part.len, 0, G - 1), SL_OK);
     assert_filled(c, N, 0, G, LO, HI);
     sl_buf_free(&snap);
     sl_buf_free(&part);
-    sl_keyed_state_close(a);
-    sl_keyed_state_close(b);
-    sl_keyed_state_close(c);
+    sl_ks_close(a);
+    sl_ks_close(b);
+    sl_ks_close(c);
 }
 END_TEST
 
@@ -524,7 +528,7 @@ END_TEST
 enum { RS_MAXP = 128, RS_N = 128 * 40 };
 
 /* fill()'s keys whose group lies in [lo, hi]. */
-static void fill_range(sl_keyed_state *st, int lo, int hi)
+static void fill_range(sl_ks_state *st, int lo, int hi)
 {
     char key[32], val[64];
     for (int i = 0; i < RS_N; i++) {
@@ -533,11 +537,11 @@ static void fill_range(sl_keyed_state *st, int lo, int hi)
             continue;
         int kl = snprintf(key, sizeof(key), "k%d", i);
         int vl = fill_value(i, val, sizeof(val));
-        ck_assert_int_eq(sl_keyed_state_put(st, kg, key, (size_t)kl, val, (size_t)vl), SL_OK);
+        ck_assert_int_eq(sl_ks_put(st, kg, key, (size_t)kl, val, (size_t)vl), SL_OK);
     }
 }
 
-static void rescale_check_extra(sl_keyed_state *st, int lo, int hi, int steps)
+static void rescale_check_extra(sl_ks_state *st, int lo, int hi, int steps)
 {
     for (int kg = lo; kg <= hi; kg++) {
         for (int k = 0; k < steps; k++) {
@@ -553,18 +557,18 @@ static void rescale_step(int backend, int oldp, const sl_buf *old, int p, sl_buf
 {
     for (int s = 0; s < p; s++) {
         int lo, hi;
-        sl_key_group_range(RS_MAXP, p, s, &lo, &hi);
-        sl_keyed_state *st = open_backend(backend, lo, hi);
+        sl_keygroup_range(RS_MAXP, p, s, &lo, &hi);
+        sl_ks_state *st = open_backend(backend, lo, hi);
         if (oldp == 0)
             fill_range(st, lo, hi);
         for (int o = 0; o < oldp; o++) {
             int olo, ohi;
-            sl_key_group_range(RS_MAXP, oldp, o, &olo, &ohi);
+            sl_keygroup_range(RS_MAXP, oldp, o, &olo, &ohi);
             if (olo <= hi && ohi >= lo)
-                ck_assert_int_eq(sl_keyed_state_restore(st, old[o].p, old[o].len, lo, hi), SL_OK);
+                ck_assert_int_eq(sl_ks_restore(st, old[o].p, old[o].len, lo, hi), SL_OK);
         }
         /* fill()'s keys of [lo, hi] plus one extra key per group and step */
-        ck_assert_uint_eq(sl_keyed_state_count(st) - (size_t)step * (size_t)(hi - lo + 1),
+        ck_assert_uint_eq(sl_ks_count(st) - (size_t)step * (size_t)(hi - lo + 1),
                           (size_t)(RS_N / RS_MAXP) * (size_t)(hi - lo + 1));
         rescale_check_extra(st, lo, hi, step);
         for (int kg = lo; kg <= hi; kg++) {
@@ -574,8 +578,8 @@ static void rescale_step(int backend, int oldp, const sl_buf *old, int p, sl_buf
             put_str(st, kg, key, val);
         }
         memset(&out[s], 0, sizeof(out[s]));
-        ck_assert_int_eq(sl_keyed_state_snapshot(st, lo, hi, &out[s]), SL_OK);
-        sl_keyed_state_close(st);
+        ck_assert_int_eq(sl_ks_snapshot_to_buf(st, lo, hi, &out[s]), SL_OK);
+        sl_ks_close(st);
     }
 }
 
@@ -592,33 +596,33 @@ START_TEST(test_rescale_across_backends_2_3_1)
         oldp = ps[step];
     }
     /* the last step's snapshot: everything, once */
-    sl_keyed_state *st = open_backend(_i, 0, RS_MAXP - 1);
-    ck_assert_int_eq(sl_keyed_state_restore(st, old[0].p, old[0].len, 0, RS_MAXP - 1), SL_OK);
-    ck_assert_uint_eq(sl_keyed_state_count(st), (size_t)RS_N + 3 * RS_MAXP);
+    sl_ks_state *st = open_backend(_i, 0, RS_MAXP - 1);
+    ck_assert_int_eq(sl_ks_restore(st, old[0].p, old[0].len, 0, RS_MAXP - 1), SL_OK);
+    ck_assert_uint_eq(sl_ks_count(st), (size_t)RS_N + 3 * RS_MAXP);
     rescale_check_extra(st, 0, RS_MAXP - 1, 3);
     for (int i = 0; i < RS_N; i += 7) {
         char key[32], want[64];
         int kl = snprintf(key, sizeof(key), "k%d", i), wl = fill_value(i, want, sizeof(want));
         const void *val;
         size_t vlen;
-        ck_assert_int_eq(sl_keyed_state_get(st, i % RS_MAXP, key, (size_t)kl, &val, &vlen), SL_OK);
+        ck_assert_int_eq(sl_ks_get(st, i % RS_MAXP, key, (size_t)kl, &val, &vlen), SL_OK);
         ck_assert(vlen == (size_t)wl && (wl == 0 || memcmp(val, want, vlen) == 0));
     }
     sl_buf_free(&old[0]);
-    sl_keyed_state_close(st);
+    sl_ks_close(st);
 }
 END_TEST
 
 START_TEST(test_empty_state_snapshots_to_nothing)
 {
-    sl_keyed_state *a = open_backend(_i, 0, 127);
+    sl_ks_state *a = open_backend(_i, 0, 127);
     sl_buf snap = {0};
 
-    ck_assert_int_eq(sl_keyed_state_snapshot(a, 0, 127, &snap), SL_OK);
+    ck_assert_int_eq(sl_ks_snapshot_to_buf(a, 0, 127, &snap), SL_OK);
     ck_assert_uint_eq(snap.len, 0);
-    ck_assert_int_eq(sl_keyed_state_restore(a, snap.p, 0, 0, 127), SL_OK);
+    ck_assert_int_eq(sl_ks_restore(a, snap.p, 0, 0, 127), SL_OK);
     sl_buf_free(&snap);
-    sl_keyed_state_close(a);
+    sl_ks_close(a);
 }
 END_TEST
 
@@ -626,11 +630,11 @@ START_TEST(test_restore_rejects_malformed_data)
 {
     static const uint8_t bad_kg[] = {0xff, 0xff, 0x03};      /* kg 65535 */
     static const uint8_t short_entry[] = {0x02, 0x01, 0x05, 'a'}; /* klen 5, 1 byte */
-    sl_keyed_state *a = open_backend(_i, 0, 3);
+    sl_ks_state *a = open_backend(_i, 0, 3);
 
-    ck_assert_int_eq(sl_keyed_state_restore(a, bad_kg, sizeof(bad_kg), 0, 3), SL_EINVAL);
-    ck_assert_int_eq(sl_keyed_state_restore(a, short_entry, sizeof(short_entry), 0, 3), SL_EINVAL);
-    sl_keyed_state_close(a);
+    ck_assert_int_eq(sl_ks_restore(a, bad_kg, sizeof(bad_kg), 0, 3), SL_EINVAL);
+    ck_assert_int_eq(sl_ks_restore(a, short_entry, sizeof(short_entry), 0, 3), SL_EINVAL);
+    sl_ks_close(a);
 }
 END_TEST
 
@@ -666,22 +670,22 @@ static size_t slot_bytes(int groups, size_t n)
     return (size_t)groups * slots * 16;
 }
 
-static void del_key(sl_keyed_state *st, int i, int kg0, int ngroups)
+static void del_key(sl_ks_state *st, int i, int kg0, int ngroups)
 {
     char key[32];
     int kl = snprintf(key, sizeof(key), "k%d", i);
 
-    ck_assert_int_eq(sl_keyed_state_delete(st, kg0 + i % ngroups, key, (size_t)kl), SL_OK);
+    ck_assert_int_eq(sl_ks_delete(st, kg0 + i % ngroups, key, (size_t)kl), SL_OK);
 }
 
 /* A snapshot of fill(n, kg0, ngroups). */
 static void filled_snapshot(int n, int kg0, int ngroups, sl_buf *out)
 {
-    sl_keyed_state *a = open_hm(kg0, kg0 + ngroups - 1);
+    sl_ks_state *a = open_hm(kg0, kg0 + ngroups - 1);
 
     fill(a, n, kg0, ngroups);
-    ck_assert_int_eq(sl_keyed_state_snapshot(a, kg0, kg0 + ngroups - 1, out), SL_OK);
-    sl_keyed_state_close(a);
+    ck_assert_int_eq(sl_ks_snapshot_to_buf(a, kg0, kg0 + ngroups - 1, out), SL_OK);
+    sl_ks_close(a);
 }
 
 /* Deleting restored entries frees their blocks: once all are gone only the
@@ -691,11 +695,11 @@ START_TEST(test_restored_blocks_go_with_their_entries)
 {
     enum { N = 40000, G = 4 };
     sl_buf snap = {0};
-    sl_keyed_state *st = open_hm(0, G - 1);
+    sl_ks_state *st = open_hm(0, G - 1);
 
     filled_snapshot(N, 0, G, &snap);
     size_t h0 = heap_in_use();
-    ck_assert_int_eq(sl_keyed_state_restore(st, snap.p, snap.len, 0, G - 1), SL_OK);
+    ck_assert_int_eq(sl_ks_restore(st, snap.p, snap.len, 0, G - 1), SL_OK);
     size_t h1 = heap_in_use();
     assert_filled(st, N, 0, G, 0, G - 1);
     ck_assert_uint_ge(h1 - h0, slot_bytes(G, N / G) + (size_t)N * 24);
@@ -707,7 +711,7 @@ START_TEST(test_restored_blocks_go_with_their_entries)
         int kl = snprintf(key, sizeof(key), "k%d", i), wl = fill_value(i, want, sizeof(want));
         const void *val;
         size_t vlen;
-        ck_assert_int_eq(sl_keyed_state_get(st, i % G, key, (size_t)kl, &val, &vlen), SL_OK);
+        ck_assert_int_eq(sl_ks_get(st, i % G, key, (size_t)kl, &val, &vlen), SL_OK);
         ck_assert_uint_eq(vlen, (size_t)wl);
         ck_assert(wl == 0 || memcmp(val, want, vlen) == 0);
     }
@@ -715,10 +719,10 @@ START_TEST(test_restored_blocks_go_with_their_entries)
     for (int i = N - G; i < N; i++) {
         del_key(st, i, 0, G);
     }
-    ck_assert_uint_eq(sl_keyed_state_count(st), 0);
+    ck_assert_uint_eq(sl_ks_count(st), 0);
     ck_assert_uint_le(heap_in_use() - h0, slot_bytes(G, N / G) + SLACK);
     sl_buf_free(&snap);
-    sl_keyed_state_close(st);
+    sl_ks_close(st);
 }
 END_TEST
 
@@ -730,11 +734,11 @@ START_TEST(test_restored_values_outgrow_their_blocks)
     enum { N = 9000, G = 3 };
     static const char big[] = "a value far longer than any of fill()'s, so it moves out";
     sl_buf snap = {0};
-    sl_keyed_state *st = open_hm(0, G - 1);
+    sl_ks_state *st = open_hm(0, G - 1);
 
     filled_snapshot(N, 0, G, &snap);
     size_t h0 = heap_in_use();
-    ck_assert_int_eq(sl_keyed_state_restore(st, snap.p, snap.len, 0, G - 1), SL_OK);
+    ck_assert_int_eq(sl_ks_restore(st, snap.p, snap.len, 0, G - 1), SL_OK);
     for (int i = 0; i < N; i++) {
         char key[32];
         snprintf(key, sizeof(key), "k%d", i);
@@ -743,9 +747,9 @@ START_TEST(test_restored_values_outgrow_their_blocks)
         } else if (i % 3 == 1) {
             const void *before, *after;
             size_t vlen;
-            ck_assert_int_eq(sl_keyed_state_get(st, i % G, key, strlen(key), &before, &vlen), SL_OK);
+            ck_assert_int_eq(sl_ks_get(st, i % G, key, strlen(key), &before, &vlen), SL_OK);
             put_str(st, i % G, key, "");
-            ck_assert_int_eq(sl_keyed_state_get(st, i % G, key, strlen(key), &after, &vlen), SL_OK);
+            ck_assert_int_eq(sl_ks_get(st, i % G, key, strlen(key), &after, &vlen), SL_OK);
             ck_assert_ptr_eq(before, after);
         }
     }
@@ -761,13 +765,13 @@ START_TEST(test_restored_values_outgrow_their_blocks)
             assert_get(st, i % G, key, want);
         }
     }
-    ck_assert_uint_eq(sl_keyed_state_count(st), N);
+    ck_assert_uint_eq(sl_ks_count(st), N);
     for (int i = N - 1; i >= 0; i--) {
         del_key(st, i, 0, G);
     }
     ck_assert_uint_le(heap_in_use() - h0, slot_bytes(G, N / G) + SLACK);
     sl_buf_free(&snap);
-    sl_keyed_state_close(st);
+    sl_ks_close(st);
 }
 END_TEST
 
@@ -791,34 +795,34 @@ START_TEST(test_restore_of_the_same_key_twice)
     static const char *const v[] = {"1234567890", "2", "x", "3", "a longer value than 3", "22"};
     enum { N = 3000, G = 2 };
     sl_buf dup = {0}, snap = {0}, other = {0};
-    sl_keyed_state *st = open_hm(0, 7);
+    sl_ks_state *st = open_hm(0, 7);
 
     group_bytes(&dup, 5, k, v, 6);
-    ck_assert_int_eq(sl_keyed_state_restore(st, dup.p, dup.len, 0, 7), SL_OK);
-    ck_assert_uint_eq(sl_keyed_state_count(st), 3);
+    ck_assert_int_eq(sl_ks_restore(st, dup.p, dup.len, 0, 7), SL_OK);
+    ck_assert_uint_eq(sl_ks_count(st), 3);
     assert_get(st, 5, "a", "x");
     assert_get(st, 5, "b", "22");
     assert_get(st, 5, "c", "a longer value than 3");
-    ck_assert_int_eq(sl_keyed_state_restore(st, dup.p, dup.len, 0, 7), SL_OK);
-    ck_assert_uint_eq(sl_keyed_state_count(st), 3);
+    ck_assert_int_eq(sl_ks_restore(st, dup.p, dup.len, 0, 7), SL_OK);
+    ck_assert_uint_eq(sl_ks_count(st), 3);
     assert_get(st, 5, "a", "x");
-    sl_keyed_state_close(st);
+    sl_ks_close(st);
 
     /* a whole snapshot twice, then the same keys with other values */
     st = open_hm(0, G - 1);
     filled_snapshot(N, 0, G, &snap);
-    ck_assert_int_eq(sl_keyed_state_restore(st, snap.p, snap.len, 0, G - 1), SL_OK);
-    ck_assert_int_eq(sl_keyed_state_restore(st, snap.p, snap.len, 0, G - 1), SL_OK);
+    ck_assert_int_eq(sl_ks_restore(st, snap.p, snap.len, 0, G - 1), SL_OK);
+    ck_assert_int_eq(sl_ks_restore(st, snap.p, snap.len, 0, G - 1), SL_OK);
     assert_filled(st, N, 0, G, 0, G - 1);
-    sl_keyed_state *o = open_hm(0, G - 1);
+    sl_ks_state *o = open_hm(0, G - 1);
     for (int i = 0; i < N; i++) {
         char key[32];
         snprintf(key, sizeof(key), "k%d", i);
         put_str(o, i % G, key, i % 2 ? "odd, and longer than fill()'s longest value" : "e");
     }
-    ck_assert_int_eq(sl_keyed_state_snapshot(o, 0, G - 1, &other), SL_OK);
-    ck_assert_int_eq(sl_keyed_state_restore(st, other.p, other.len, 0, G - 1), SL_OK);
-    ck_assert_uint_eq(sl_keyed_state_count(st), N);
+    ck_assert_int_eq(sl_ks_snapshot_to_buf(o, 0, G - 1, &other), SL_OK);
+    ck_assert_int_eq(sl_ks_restore(st, other.p, other.len, 0, G - 1), SL_OK);
+    ck_assert_uint_eq(sl_ks_count(st), N);
     for (int i = 0; i < N; i++) {
         char key[32];
         snprintf(key, sizeof(key), "k%d", i);
@@ -827,8 +831,8 @@ START_TEST(test_restore_of_the_same_key_twice)
     sl_buf_free(&dup);
     sl_buf_free(&snap);
     sl_buf_free(&other);
-    sl_keyed_state_close(o);
-    sl_keyed_state_close(st);
+    sl_ks_close(o);
+    sl_ks_close(st);
 }
 END_TEST
 
@@ -844,7 +848,7 @@ static size_t big_group_vlen(int i)
 START_TEST(test_restore_of_a_big_group_with_big_values)
 {
     enum { N = 150000 };
-    sl_keyed_state *a = open_hm(3, 3), *b = open_hm(3, 3);
+    sl_ks_state *a = open_hm(3, 3), *b = open_hm(3, 3);
     sl_buf snap = {0}, again = {0};
     char *val = calloc(1, 9001);
 
@@ -853,12 +857,12 @@ START_TEST(test_restore_of_a_big_group_with_big_values)
     for (int i = 0; i < N; i++) {
         char key[32];
         int kl = snprintf(key, sizeof(key), "key-%d", i);
-        ck_assert_int_eq(sl_keyed_state_put(a, 3, key, (size_t)kl, val, big_group_vlen(i)), SL_OK);
+        ck_assert_int_eq(sl_ks_put(a, 3, key, (size_t)kl, val, big_group_vlen(i)), SL_OK);
     }
-    ck_assert_int_eq(sl_keyed_state_snapshot(a, 3, 3, &snap), SL_OK);
+    ck_assert_int_eq(sl_ks_snapshot_to_buf(a, 3, 3, &snap), SL_OK);
     size_t h0 = heap_in_use();
-    ck_assert_int_eq(sl_keyed_state_restore(b, snap.p, snap.len, 3, 3), SL_OK);
-    ck_assert_int_eq(sl_keyed_state_snapshot(b, 3, 3, &again), SL_OK);
+    ck_assert_int_eq(sl_ks_restore(b, snap.p, snap.len, 3, 3), SL_OK);
+    ck_assert_int_eq(sl_ks_snapshot_to_buf(b, 3, 3, &again), SL_OK);
     ck_assert_uint_eq(again.len, snap.len);
     ck_assert(memcmp(again.p, snap.p, snap.len) == 0);
     sl_buf_free(&again);
@@ -866,25 +870,25 @@ START_TEST(test_restore_of_a_big_group_with_big_values)
         int i = (int)(((long long)j * 7919) % N); /* every i once */
         char key[32];
         int kl = snprintf(key, sizeof(key), "key-%d", i);
-        ck_assert_int_eq(sl_keyed_state_delete(b, 3, key, (size_t)kl), SL_OK);
+        ck_assert_int_eq(sl_ks_delete(b, 3, key, (size_t)kl), SL_OK);
         if (j % 997 == 0 && j + 1 < N) { /* the next one is still there */
             const void *v;
             size_t vlen;
             i = (int)(((long long)(j + 1) * 7919) % N);
             kl = snprintf(key, sizeof(key), "key-%d", i);
-            ck_assert_int_eq(sl_keyed_state_get(b, 3, key, (size_t)kl, &v, &vlen), SL_OK);
+            ck_assert_int_eq(sl_ks_get(b, 3, key, (size_t)kl, &v, &vlen), SL_OK);
             ck_assert_uint_eq(vlen, big_group_vlen(i));
             ck_assert(vlen == 0 || memcmp(v, val, vlen) == 0);
         }
     }
-    ck_assert_uint_eq(sl_keyed_state_count(b), 0);
+    ck_assert_uint_eq(sl_ks_count(b), 0);
     /* left: the slots, and the entry pointer array the snapshot's view
      * keeps for the next one */
     ck_assert_uint_le(heap_in_use() - h0, slot_bytes(1, N) + (N + N / 4 + 16) * 8 + SLACK);
     free(val);
     sl_buf_free(&snap);
-    sl_keyed_state_close(a);
-    sl_keyed_state_close(b);
+    sl_ks_close(a);
+    sl_ks_close(b);
 }
 END_TEST
 
@@ -909,7 +913,7 @@ static int view_cb(void *arg, int kg, const void *key, size_t klen, const void *
 START_TEST(test_leveldb_view_is_consistent_while_writing)
 {
     enum { N = 2000, G = 8 };
-    sl_keyed_state *st = open_backend(1, 0, G - 1);
+    sl_ks_state *st = open_backend(1, 0, G - 1);
     sl_ks_view *v = NULL;
     view_acc acc = {.last_kg = -1, .ordered = 1};
     sl_buf snap = {0};
@@ -920,16 +924,16 @@ START_TEST(test_leveldb_view_is_consistent_while_writing)
     for (int i = 0; i < N; i += 2) {
         char key[32];
         int kl = snprintf(key, sizeof(key), "k%d", i);
-        ck_assert_int_eq(sl_keyed_state_delete(st, i % G, key, (size_t)kl), SL_OK);
+        ck_assert_int_eq(sl_ks_delete(st, i % G, key, (size_t)kl), SL_OK);
     }
     ck_assert_int_eq(sl_ks_view_visit(v, 0, G - 1, view_cb, &acc), SL_OK);
     ck_assert_int_eq(acc.n, N);
     ck_assert(acc.ordered);
     sl_ks_view_close(v);
-    ck_assert_uint_eq(sl_keyed_state_count(st), 2 * N - N / 2);
-    ck_assert_int_eq(sl_keyed_state_snapshot(st, 0, G - 1, &snap), SL_OK);
+    ck_assert_uint_eq(sl_ks_count(st), 2 * N - N / 2);
+    ck_assert_int_eq(sl_ks_snapshot_to_buf(st, 0, G - 1, &snap), SL_OK);
     sl_buf_free(&snap);
-    sl_keyed_state_close(st);
+    sl_ks_close(st);
 }
 END_TEST
 
@@ -937,28 +941,28 @@ END_TEST
 
 START_TEST(test_leveldb_needs_an_absolute_dir)
 {
-    sl_keyed_state *st = NULL;
+    sl_ks_state *st = NULL;
 
-    ck_assert_int_eq(sl_keyed_state_open("leveldb", 0, 3, NULL, &st), SL_EINVAL);
-    ck_assert_int_eq(sl_keyed_state_open("leveldb", 0, 3, "relative/dir", &st), SL_EINVAL);
+    ck_assert_int_eq(sl_ks_open("leveldb", 0, 3, NULL, NULL, &st), SL_EINVAL);
+    ck_assert_int_eq(sl_ks_open("leveldb", 0, 3, "relative/dir", NULL, &st), SL_EINVAL);
     ck_assert_ptr_null(st);
 }
 END_TEST
 
 START_TEST(test_leveldb_folder_is_created_and_removed_on_close)
 {
-    sl_keyed_state *st = NULL, *other = NULL;
+    sl_ks_state *st = NULL, *other = NULL;
     char dir[512];
 
     snprintf(dir, sizeof(dir), "%s/a/b/job-1-counts-0", tmp_root);
-    ck_assert_int_eq(sl_keyed_state_open("leveldb", 0, 3, dir, &st), SL_OK);
+    ck_assert_int_eq(sl_ks_open("leveldb", 0, 3, dir, NULL, &st), SL_OK);
     ck_assert(path_exists(dir));
     /* a second state cannot take a folder in use */
-    ck_assert_int_ne(sl_keyed_state_open("leveldb", 0, 3, dir, &other), SL_OK);
+    ck_assert_int_ne(sl_ks_open("leveldb", 0, 3, dir, NULL, &other), SL_OK);
     ck_assert_ptr_null(other);
     put_str(st, 1, "k", "v");
     assert_get(st, 1, "k", "v");
-    sl_keyed_state_close(st);
+    sl_ks_close(st);
     ck_assert(!path_exists(dir));
 }
 END_TEST
@@ -972,9 +976,9 @@ static void leave_stale_state(const char *dir)
 
     ck_assert_int_ge(pid, 0);
     if (pid == 0) {
-        sl_keyed_state *st = NULL;
-        if (sl_keyed_state_open("leveldb", 0, 3, dir, &st) != SL_OK ||
-            sl_keyed_state_put(st, 2, "old", 3, "x", 1) != SL_OK) {
+        sl_ks_state *st = NULL;
+        if (sl_ks_open("leveldb", 0, 3, dir, NULL, &st) != SL_OK ||
+            sl_ks_put(st, 2, "old", 3, "x", 1) != SL_OK) {
             _exit(1);
         }
         _exit(0);
@@ -986,15 +990,15 @@ static void leave_stale_state(const char *dir)
 
 START_TEST(test_leveldb_starts_empty_over_a_stale_copy)
 {
-    sl_keyed_state *st = NULL;
+    sl_ks_state *st = NULL;
     char dir[512];
 
     state_dir(dir, sizeof(dir));
     leave_stale_state(dir);
-    ck_assert_int_eq(sl_keyed_state_open("leveldb", 0, 3, dir, &st), SL_OK);
+    ck_assert_int_eq(sl_ks_open("leveldb", 0, 3, dir, NULL, &st), SL_OK);
     ck_assert(is_absent(st, 2, "old"));
-    ck_assert_uint_eq(sl_keyed_state_count(st), 0);
-    sl_keyed_state_close(st);
+    ck_assert_uint_eq(sl_ks_count(st), 0);
+    sl_ks_close(st);
     ck_assert(!path_exists(dir));
 }
 END_TEST
@@ -1004,7 +1008,7 @@ END_TEST
 START_TEST(test_local_dir_names_and_sweeps_earlier_attempts)
 {
     char out[512], want[512], dead1[512], dead2[512], other_job[512], live[512], roots[600];
-    sl_keyed_state *held = NULL;
+    sl_ks_state *held = NULL;
 
     snprintf(dead1, sizeof(dead1), "%s/" JOB "-1-counts-0", tmp_root);
     snprintf(dead2, sizeof(dead2), "%s/" JOB "-2-my-stage.x-1", tmp_root);
@@ -1013,17 +1017,17 @@ START_TEST(test_local_dir_names_and_sweeps_earlier_attempts)
     leave_stale_state(dead1);
     leave_stale_state(dead2);
     leave_stale_state(other_job);
-    ck_assert_int_eq(sl_keyed_state_open("leveldb", 0, 3, live, &held), SL_OK);
+    ck_assert_int_eq(sl_ks_open("leveldb", 0, 3, live, NULL, &held), SL_OK);
 
     snprintf(roots, sizeof(roots), " file://%s/ ", tmp_root);
-    ck_assert_int_eq(sl_keyed_state_local_dir(roots, JOB, 3, "counts", 1, out, sizeof(out)), SL_OK);
+    ck_assert_int_eq(sl_ks_local_dir(roots, JOB, 3, "counts", 1, out, sizeof(out)), SL_OK);
     snprintf(want, sizeof(want), "%s/" JOB "-3-counts-1", tmp_root);
     ck_assert_str_eq(out, want);
     ck_assert(!path_exists(dead1));
     ck_assert(!path_exists(dead2));
     ck_assert(path_exists(other_job)); /* another job's */
     ck_assert(path_exists(live));      /* held by a live state */
-    sl_keyed_state_close(held);
+    sl_ks_close(held);
     ck_assert(!path_exists(live));
 }
 END_TEST
@@ -1032,14 +1036,14 @@ START_TEST(test_local_dir_picks_a_root_per_subtask)
 {
     char out[64];
 
-    ck_assert_int_eq(sl_keyed_state_local_dir("/x/a,/x/b", JOB, 0, "s", 3, out, sizeof(out)), SL_OK);
+    ck_assert_int_eq(sl_ks_local_dir("/x/a,/x/b", JOB, 0, "s", 3, out, sizeof(out)), SL_OK);
     ck_assert_str_eq(out, "/x/b/" JOB "-0-s-3");
-    ck_assert_int_eq(sl_keyed_state_local_dir("/x/a,/x/b", JOB, 0, "s", 2, out, sizeof(out)), SL_OK);
+    ck_assert_int_eq(sl_ks_local_dir("/x/a,/x/b", JOB, 0, "s", 2, out, sizeof(out)), SL_OK);
     ck_assert_str_eq(out, "/x/a/" JOB "-0-s-2");
-    ck_assert_int_eq(sl_keyed_state_local_dir("relative", JOB, 0, "s", 0, out, sizeof(out)), SL_EINVAL);
-    ck_assert_int_eq(sl_keyed_state_local_dir("/x,", JOB, 0, "s", 1, out, sizeof(out)), SL_EINVAL);
-    ck_assert_int_eq(sl_keyed_state_local_dir("/x", JOB, 0, "a/b", 0, out, sizeof(out)), SL_EINVAL);
-    ck_assert_int_eq(sl_keyed_state_local_dir("/x", JOB, 0, "s", 0, out, 20), SL_ENOSPC);
+    ck_assert_int_eq(sl_ks_local_dir("relative", JOB, 0, "s", 0, out, sizeof(out)), SL_EINVAL);
+    ck_assert_int_eq(sl_ks_local_dir("/x,", JOB, 0, "s", 1, out, sizeof(out)), SL_EINVAL);
+    ck_assert_int_eq(sl_ks_local_dir("/x", JOB, 0, "a/b", 0, out, sizeof(out)), SL_EINVAL);
+    ck_assert_int_eq(sl_ks_local_dir("/x", JOB, 0, "s", 0, out, 20), SL_ENOSPC);
 }
 END_TEST
 
@@ -1094,32 +1098,32 @@ static int rec_commit(void *arg)
     return r->fail ? SL_EIO : SL_OK;
 }
 
-static sl_kc *rec_cache(rec_sink *r, size_t budget)
+static sl_kcache *rec_cache(rec_sink *r, size_t budget)
 {
-    const sl_kc_sink sink = {.put = rec_put, .commit = rec_commit, .arg = r};
-    sl_kc *c = NULL;
+    const sl_kcache_sink sink = {.put = rec_put, .commit = rec_commit, .arg = r};
+    sl_kcache *c = NULL;
 
     memset(r, 0, sizeof(*r));
-    ck_assert_int_eq(sl_kc_new(budget, &sink, &c), SL_OK);
+    ck_assert_int_eq(sl_kcache_new(budget, &sink, &c), SL_OK);
     return c;
 }
 
-static void kc_put(sl_kc *c, const char *k, const char *v)
+static void kc_put(sl_kcache *c, const char *k, const char *v)
 {
-    ck_assert_int_eq(sl_kc_store(c, k, strlen(k), v, strlen(v), SL_KC_DIRTY, NULL), SL_OK);
+    ck_assert_int_eq(sl_kcache_store(c, k, strlen(k), v, strlen(v), SL_KCACHE_DIRTY, NULL), SL_OK);
 }
 
-static int kc_has(sl_kc *c, const char *k)
+static int kc_has(sl_kcache *c, const char *k)
 {
-    sl_kc_entry *e;
-    return sl_kc_lookup(c, k, strlen(k), &e) == SL_OK;
+    sl_kcache_entry *e;
+    return sl_kcache_lookup(c, k, strlen(k), &e) == SL_OK;
 }
 
 START_TEST(test_cache_evicts_least_recently_used_in_one_batch)
 {
     rec_sink *r = malloc(sizeof(*r));
-    sl_kc *c = rec_cache(r, 8192);
-    sl_kc_stats st;
+    sl_kcache *c = rec_cache(r, 8192);
+    sl_kcache_stats st;
     char k[16];
 
     kc_put(c, "hot", "v");
@@ -1128,7 +1132,7 @@ START_TEST(test_cache_evicts_least_recently_used_in_one_batch)
         kc_put(c, k, "0123456789abcdef");
         ck_assert(kc_has(c, "hot")); /* touched: never the oldest */
     }
-    sl_kc_get_stats(c, &st);
+    sl_kcache_get_stats(c, &st);
     ck_assert(st.bytes <= st.budget);
     ck_assert(st.evictions > 0);
     ck_assert(!st.complete);
@@ -1139,7 +1143,7 @@ START_TEST(test_cache_evicts_least_recently_used_in_one_batch)
     ck_assert_int_eq(r->n, (int)st.evictions);
     ck_assert((uint64_t)r->commits < st.evictions);
     ck_assert_int_eq(rec_find(r, "k0", 2) >= 0, 1);
-    sl_kc_free(c);
+    sl_kcache_free(c);
     free(r);
 }
 END_TEST
@@ -1147,22 +1151,22 @@ END_TEST
 START_TEST(test_cache_flush_writes_every_dirty_entry_once)
 {
     rec_sink *r = malloc(sizeof(*r));
-    sl_kc *c = rec_cache(r, 1 << 20);
-    sl_kc_stats st;
+    sl_kcache *c = rec_cache(r, 1 << 20);
+    sl_kcache_stats st;
 
     kc_put(c, "a", "1");
     kc_put(c, "b", "2");
     kc_put(c, "a", "3"); /* coalesced */
-    ck_assert_int_eq(sl_kc_store(c, "c", 1, "x", 1, 0, NULL), SL_OK); /* clean */
-    ck_assert_int_eq(sl_kc_flush(c), SL_OK);
+    ck_assert_int_eq(sl_kcache_store(c, "c", 1, "x", 1, 0, NULL), SL_OK); /* clean */
+    ck_assert_int_eq(sl_kcache_flush(c), SL_OK);
     ck_assert_int_eq(r->commits, 1);
     ck_assert_int_eq(r->puts, 2);
     ck_assert_int_eq(rec_find(r, "c", 1), -1);
-    sl_kc_get_stats(c, &st);
+    sl_kcache_get_stats(c, &st);
     ck_assert_uint_eq(st.dirty, 0);
-    ck_assert_int_eq(sl_kc_flush(c), SL_OK); /* nothing left: no batch */
+    ck_assert_int_eq(sl_kcache_flush(c), SL_OK); /* nothing left: no batch */
     ck_assert_int_eq(r->commits, 1);
-    sl_kc_free(c);
+    sl_kcache_free(c);
     free(r);
 }
 END_TEST
@@ -1170,21 +1174,21 @@ END_TEST
 START_TEST(test_cache_tombstones_reach_the_store_only_when_needed)
 {
     rec_sink *r = malloc(sizeof(*r));
-    sl_kc *c = rec_cache(r, 1 << 20);
-    sl_kc_entry *e;
+    sl_kcache *c = rec_cache(r, 1 << 20);
+    sl_kcache_entry *e;
 
     kc_put(c, "new", "1");
-    ck_assert_int_eq(sl_kc_delete(c, "new", 3), SL_OK); /* never stored: dropped */
+    ck_assert_int_eq(sl_kcache_delete(c, "new", 3), SL_OK); /* never stored: dropped */
     ck_assert(!kc_has(c, "new"));
     kc_put(c, "old", "1");
-    ck_assert_int_eq(sl_kc_flush(c), SL_OK);
-    ck_assert_int_eq(sl_kc_delete(c, "old", 3), SL_OK); /* stored: a tombstone */
-    ck_assert_int_eq(sl_kc_lookup(c, "old", 3, &e), SL_OK);
-    ck_assert_int_eq(sl_kc_entry_present(e, NULL, NULL), 0);
-    ck_assert_int_eq(sl_kc_flush(c), SL_OK);
+    ck_assert_int_eq(sl_kcache_flush(c), SL_OK);
+    ck_assert_int_eq(sl_kcache_delete(c, "old", 3), SL_OK); /* stored: a tombstone */
+    ck_assert_int_eq(sl_kcache_lookup(c, "old", 3, &e), SL_OK);
+    ck_assert_int_eq(sl_kcache_entry_present(e, NULL, NULL), 0);
+    ck_assert_int_eq(sl_kcache_flush(c), SL_OK);
     ck_assert_int_eq(rec_find(r, "new", 3), -1);
     ck_assert_int_eq(r->present[rec_find(r, "old", 3)], 0);
-    sl_kc_free(c);
+    sl_kcache_free(c);
     free(r);
 }
 END_TEST
@@ -1192,18 +1196,18 @@ END_TEST
 START_TEST(test_cache_failed_write_loses_nothing)
 {
     rec_sink *r = malloc(sizeof(*r));
-    sl_kc *c = rec_cache(r, 1 << 20);
-    sl_kc_stats st;
+    sl_kcache *c = rec_cache(r, 1 << 20);
+    sl_kcache_stats st;
 
     kc_put(c, "a", "1");
     r->fail = 1;
-    ck_assert_int_eq(sl_kc_flush(c), SL_EIO);
-    sl_kc_get_stats(c, &st);
+    ck_assert_int_eq(sl_kcache_flush(c), SL_EIO);
+    sl_kcache_get_stats(c, &st);
     ck_assert_uint_eq(st.dirty, 1);
     r->fail = 0;
-    ck_assert_int_eq(sl_kc_flush(c), SL_OK);
+    ck_assert_int_eq(sl_kcache_flush(c), SL_OK);
     ck_assert_int_eq(r->present[rec_find(r, "a", 1)], 1);
-    sl_kc_free(c);
+    sl_kcache_free(c);
     free(r);
 }
 END_TEST
@@ -1211,82 +1215,85 @@ END_TEST
 START_TEST(test_cache_value_may_come_from_the_cache)
 {
     rec_sink *r = malloc(sizeof(*r));
-    sl_kc *c = rec_cache(r, 1 << 20);
-    sl_kc_entry *e;
+    sl_kcache *c = rec_cache(r, 1 << 20);
+    sl_kcache_entry *e;
     const void *v;
     size_t vlen;
     char big[100];
 
     memset(big, 'b', sizeof(big));
     kc_put(c, "a", "0123456789");
-    ck_assert_int_eq(sl_kc_lookup(c, "a", 1, &e), SL_OK);
-    ck_assert(sl_kc_entry_present(e, &v, &vlen));
+    ck_assert_int_eq(sl_kcache_lookup(c, "a", 1, &e), SL_OK);
+    ck_assert(sl_kcache_entry_present(e, &v, &vlen));
     /* shorter value from inside the same entry (in place) */
-    ck_assert_int_eq(sl_kc_store(c, "a", 1, (const char *)v + 2, 4, SL_KC_DIRTY, &e), SL_OK);
-    ck_assert(sl_kc_entry_present(e, &v, &vlen));
+    ck_assert_int_eq(sl_kcache_store(c, "a", 1, (const char *)v + 2, 4, SL_KCACHE_DIRTY, &e), SL_OK);
+    ck_assert(sl_kcache_entry_present(e, &v, &vlen));
     ck_assert_uint_eq(vlen, 4);
     ck_assert(memcmp(v, "2345", 4) == 0);
     /* a larger value moves the entry */
-    ck_assert_int_eq(sl_kc_store(c, "a", 1, big, sizeof(big), SL_KC_DIRTY, &e), SL_OK);
-    ck_assert(sl_kc_entry_present(e, &v, &vlen));
+    ck_assert_int_eq(sl_kcache_store(c, "a", 1, big, sizeof(big), SL_KCACHE_DIRTY, &e), SL_OK);
+    ck_assert(sl_kcache_entry_present(e, &v, &vlen));
     ck_assert_uint_eq(vlen, sizeof(big));
     ck_assert(memcmp(v, big, sizeof(big)) == 0);
-    sl_kc_free(c);
+    sl_kcache_free(c);
     free(r);
 }
 END_TEST
 
 /* The leveldb backend under a 4 KiB cache: nearly everything is evicted. */
-static sl_keyed_state *open_tiny(int kg_start, int kg_end)
+static sl_kcache_budget tiny_budget;
+
+static sl_ks_state *open_tiny(int kg_start, int kg_end)
 {
-    sl_ks_leveldb_set_cache_size(SL_KC_MIN_BUDGET);
+    sl_kcache_budget_init(&tiny_budget, SL_KCACHE_MIN_BUDGET);
+    cache_budget = &tiny_budget;
     return open_backend(1, kg_start, kg_end);
 }
 
 START_TEST(test_tiny_cache_keeps_every_value_and_the_count)
 {
     enum { N = 20000, G = 16 };
-    sl_keyed_state *st = open_tiny(0, G - 1);
+    sl_ks_state *st = open_tiny(0, G - 1);
 
     fill(st, N, 0, G);
     assert_filled(st, N, 0, G, 0, G - 1);
     fill(st, N, 0, G); /* replacing existing keys keeps the count */
     assert_filled(st, N, 0, G, 0, G - 1);
-    sl_keyed_state_close(st);
+    sl_ks_close(st);
 }
 END_TEST
 
 START_TEST(test_tiny_cache_tombstones_hide_evicted_values)
 {
     enum { N = 5000, G = 8 };
-    sl_keyed_state *st = open_tiny(0, G - 1);
+    sl_ks_state *st = open_tiny(0, G - 1);
     char key[32];
 
     fill(st, N, 0, G); /* most now only in leveldb */
     for (int i = 0; i < N; i += 2) {
         int kl = snprintf(key, sizeof(key), "k%d", i);
-        ck_assert_int_eq(sl_keyed_state_delete(st, i % G, key, (size_t)kl), SL_OK);
-        ck_assert_int_eq(sl_keyed_state_delete(st, i % G, key, (size_t)kl), SL_ENOTFOUND);
+        ck_assert_int_eq(sl_ks_delete(st, i % G, key, (size_t)kl), SL_OK);
+        ck_assert_int_eq(sl_ks_delete(st, i % G, key, (size_t)kl), SL_ENOTFOUND);
     }
-    ck_assert_uint_eq(sl_keyed_state_count(st), N / 2);
+    ck_assert_uint_eq(sl_ks_count(st), N / 2);
     for (int i = 0; i < N; i++) {
         int kl = snprintf(key, sizeof(key), "k%d", i);
-        int rv = sl_keyed_state_get(st, i % G, key, (size_t)kl, NULL, NULL);
+        int rv = sl_ks_get(st, i % G, key, (size_t)kl, NULL, NULL);
         ck_assert_int_eq(rv, i % 2 == 0 ? SL_ENOTFOUND : SL_OK);
     }
-    sl_keyed_state_close(st);
+    sl_ks_close(st);
 }
 END_TEST
 
 /* Both hold fill(n) minus every 3rd key; the leveldb one under budget. */
-static void fill_and_thin(sl_keyed_state *st, int n, int g)
+static void fill_and_thin(sl_ks_state *st, int n, int g)
 {
     char key[32];
 
     fill(st, n, 0, g);
     for (int i = 0; i < n; i += 3) {
         int kl = snprintf(key, sizeof(key), "k%d", i);
-        ck_assert_int_eq(sl_keyed_state_delete(st, i % g, key, (size_t)kl), SL_OK);
+        ck_assert_int_eq(sl_ks_delete(st, i % g, key, (size_t)kl), SL_OK);
     }
 }
 
@@ -1294,44 +1301,44 @@ START_TEST(test_tiny_cache_snapshot_equals_the_hashmaps)
 {
     /* one key per group: the bytes cannot differ in order */
     enum { G = 3000 };
-    sl_keyed_state *a = open_hm(0, G - 1), *b = open_tiny(0, G - 1);
+    sl_ks_state *a = open_hm(0, G - 1), *b = open_tiny(0, G - 1);
     sl_buf sa = {0}, sb = {0};
 
     fill_and_thin(a, G, G);
     fill_and_thin(b, G, G);
-    ck_assert_int_eq(sl_keyed_state_snapshot(a, 0, G - 1, &sa), SL_OK);
-    ck_assert_int_eq(sl_keyed_state_snapshot(b, 0, G - 1, &sb), SL_OK);
+    ck_assert_int_eq(sl_ks_snapshot_to_buf(a, 0, G - 1, &sa), SL_OK);
+    ck_assert_int_eq(sl_ks_snapshot_to_buf(b, 0, G - 1, &sb), SL_OK);
     ck_assert_uint_eq(sa.len, sb.len);
     ck_assert(memcmp(sa.p, sb.p, sa.len) == 0);
     sl_buf_free(&sa);
     sl_buf_free(&sb);
-    sl_keyed_state_close(a);
-    sl_keyed_state_close(b);
+    sl_ks_close(a);
+    sl_ks_close(b);
 }
 END_TEST
 
 START_TEST(test_tiny_cache_snapshot_restores_the_same_content)
 {
     enum { N = 20000, G = 16 };
-    sl_keyed_state *a = open_tiny(0, G - 1), *h = open_hm(0, G - 1), *h2 = open_hm(0, G - 1);
+    sl_ks_state *a = open_tiny(0, G - 1), *h = open_hm(0, G - 1), *h2 = open_hm(0, G - 1);
     sl_buf snap = {0}, hsnap = {0}, back = {0};
 
     fill_and_thin(a, N, G);
     fill_and_thin(h, N, G);
-    ck_assert_int_eq(sl_keyed_state_snapshot(a, 0, G - 1, &snap), SL_OK);
-    ck_assert_int_eq(sl_keyed_state_snapshot(h, 0, G - 1, &hsnap), SL_OK);
+    ck_assert_int_eq(sl_ks_snapshot_to_buf(a, 0, G - 1, &snap), SL_OK);
+    ck_assert_int_eq(sl_ks_snapshot_to_buf(h, 0, G - 1, &hsnap), SL_OK);
     ck_assert_uint_eq(snap.len, hsnap.len);
     /* restored into a hashmap it snapshots to the hashmap's bytes */
-    ck_assert_int_eq(sl_keyed_state_restore(h2, snap.p, snap.len, 0, G - 1), SL_OK);
-    ck_assert_uint_eq(sl_keyed_state_count(h2), sl_keyed_state_count(h));
-    ck_assert_int_eq(sl_keyed_state_snapshot(h2, 0, G - 1, &back), SL_OK);
+    ck_assert_int_eq(sl_ks_restore(h2, snap.p, snap.len, 0, G - 1), SL_OK);
+    ck_assert_uint_eq(sl_ks_count(h2), sl_ks_count(h));
+    ck_assert_int_eq(sl_ks_snapshot_to_buf(h2, 0, G - 1, &back), SL_OK);
     ck_assert_uint_eq(back.len, hsnap.len);
     sl_buf_free(&snap);
     sl_buf_free(&hsnap);
     sl_buf_free(&back);
-    sl_keyed_state_close(a);
-    sl_keyed_state_close(h);
-    sl_keyed_state_close(h2);
+    sl_ks_close(a);
+    sl_ks_close(h);
+    sl_ks_close(h2);
 }
 END_TEST
 
@@ -1340,7 +1347,7 @@ END_TEST
 START_TEST(test_tiny_cache_view_sees_dirty_entries_and_not_later_writes)
 {
     enum { N = 3000, G = 8 };
-    sl_keyed_state *st = open_tiny(0, G - 1);
+    sl_ks_state *st = open_tiny(0, G - 1);
     view_acc acc = {.last_kg = -1, .ordered = 1};
     sl_ks_view *v = NULL;
 
@@ -1351,7 +1358,7 @@ START_TEST(test_tiny_cache_view_sees_dirty_entries_and_not_later_writes)
     ck_assert_int_eq(acc.n, N);
     ck_assert(acc.ordered);
     sl_ks_view_close(v);
-    sl_keyed_state_close(st);
+    sl_ks_close(st);
 }
 END_TEST
 
@@ -1381,18 +1388,19 @@ START_TEST(test_cache_visit_is_in_key_order)
 {
     enum { N = 2000 };
     for (int budget = 0; budget < 2; budget++) {
-        sl_ks_leveldb_set_cache_size(budget ? SL_KC_MIN_BUDGET : 0);
-        sl_keyed_state *st = open_backend(1, 0, 0);
+        sl_kcache_budget_init(&tiny_budget, budget ? SL_KCACHE_MIN_BUDGET : 0);
+        cache_budget = &tiny_budget;
+        sl_ks_state *st = open_backend(1, 0, 0);
         order_acc o = {.ordered = 1};
         char key[32];
         for (int i = 0; i < N; i++) {
             int kl = snprintf(key, sizeof(key), "k%d", (i * 7919) % N);
-            ck_assert_int_eq(sl_keyed_state_put(st, 0, key, (size_t)kl, "v", 1), SL_OK);
+            ck_assert_int_eq(sl_ks_put(st, 0, key, (size_t)kl, "v", 1), SL_OK);
         }
-        ck_assert_int_eq(sl_keyed_state_visit_group(st, 0, order_cb, &o), SL_OK);
+        ck_assert_int_eq(sl_ks_visit_group(st, 0, order_cb, &o), SL_OK);
         ck_assert_int_eq(o.n, N);
         ck_assert(o.ordered);
-        sl_keyed_state_close(st);
+        sl_ks_close(st);
     }
 }
 END_TEST

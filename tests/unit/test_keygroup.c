@@ -49,17 +49,17 @@ static sl_value vstr(const char *s)
 
 static int32_t hash_of(sl_value v)
 {
-    return sl_java_hash_value(&v);
+    return sl_keygroup_java_hash(&v);
 }
 
 START_TEST(test_murmur_known_values)
 {
-    ck_assert_int_eq(sl_murmur_hash(0), 593689054);
-    ck_assert_int_eq(sl_murmur_hash(1), 68075478);
-    ck_assert_int_eq(sl_murmur_hash(-1), 1982413648);
-    ck_assert_int_eq(sl_murmur_hash(INT32_MIN), 1718298732);
-    ck_assert_int_eq(sl_murmur_hash(INT32_MAX), 1653689534);
-    ck_assert_int_eq(sl_murmur_hash(99162322), 1715862179);
+    ck_assert_int_eq(sl_keygroup_murmur(0), 593689054);
+    ck_assert_int_eq(sl_keygroup_murmur(1), 68075478);
+    ck_assert_int_eq(sl_keygroup_murmur(-1), 1982413648);
+    ck_assert_int_eq(sl_keygroup_murmur(INT32_MIN), 1718298732);
+    ck_assert_int_eq(sl_keygroup_murmur(INT32_MAX), 1653689534);
+    ck_assert_int_eq(sl_keygroup_murmur(99162322), 1715862179);
 }
 END_TEST
 
@@ -69,7 +69,7 @@ START_TEST(test_murmur_never_negative)
 
     for (int i = 0; i < 100000; i++) {
         int32_t code = (int32_t)((uint32_t)rand_r(&seed) * 2654435761u ^ (uint32_t)i);
-        ck_assert_int_ge(sl_murmur_hash(code), 0);
+        ck_assert_int_ge(sl_keygroup_murmur(code), 0);
     }
 }
 END_TEST
@@ -127,24 +127,24 @@ START_TEST(test_key_groups_of_known_keys)
     } ints[] = {{0, 94}, {1, 86}, {-1, 94}, {42, 29}, {INT64_MIN, 108}, {INT64_C(-4294967296), 80}};
 
     for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++) {
-        ck_assert_int_eq(sl_key_group_for_hash(hash_of(vstr(strs[i].s)), 128), strs[i].kg);
+        ck_assert_int_eq(sl_keygroup_for_hash(hash_of(vstr(strs[i].s)), 128), strs[i].kg);
     }
     for (size_t i = 0; i < sizeof(ints) / sizeof(ints[0]); i++) {
-        ck_assert_int_eq(sl_key_group_for_hash(hash_of(vint(ints[i].i)), 128), ints[i].kg);
+        ck_assert_int_eq(sl_keygroup_for_hash(hash_of(vint(ints[i].i)), 128), ints[i].kg);
     }
-    ck_assert_int_eq(sl_key_group_for_hash(hash_of(vdbl(NAN)), 128), 41);
+    ck_assert_int_eq(sl_keygroup_for_hash(hash_of(vdbl(NAN)), 128), 41);
 }
 END_TEST
 
 START_TEST(test_operator_index_of_known_keys)
 {
     /* "hello" kg 35, "word" kg 93, "the" kg 66, 42 kg 29 */
-    ck_assert_int_eq(sl_operator_index_for_key_group(35, 128, 2), 0);
-    ck_assert_int_eq(sl_operator_index_for_key_group(35, 128, 3), 0);
-    ck_assert_int_eq(sl_operator_index_for_key_group(93, 128, 2), 1);
-    ck_assert_int_eq(sl_operator_index_for_key_group(93, 128, 3), 2);
-    ck_assert_int_eq(sl_operator_index_for_key_group(66, 128, 3), 1);
-    ck_assert_int_eq(sl_operator_index_for_key_group(29, 128, 2), 0);
+    ck_assert_int_eq(sl_keygroup_operator_index(35, 128, 2), 0);
+    ck_assert_int_eq(sl_keygroup_operator_index(35, 128, 3), 0);
+    ck_assert_int_eq(sl_keygroup_operator_index(93, 128, 2), 1);
+    ck_assert_int_eq(sl_keygroup_operator_index(93, 128, 3), 2);
+    ck_assert_int_eq(sl_keygroup_operator_index(66, 128, 3), 1);
+    ck_assert_int_eq(sl_keygroup_operator_index(29, 128, 2), 0);
 }
 END_TEST
 
@@ -156,7 +156,7 @@ START_TEST(test_single_field_key_is_field_hash)
     r.v[0] = vint(5);
     r.v[1] = vstr("hello");
     r.v[2] = vdbl(2.5);
-    ck_assert_int_eq(sl_key_hash(&r, &idx, 1), 99162322);
+    ck_assert_int_eq(sl_keygroup_key_hash(&r, &idx, 1), 99162322);
 }
 END_TEST
 
@@ -169,17 +169,17 @@ START_TEST(test_multi_field_key_is_tuple_hash)
     r.v[1] = vint(42);
     r.v[2] = vdbl(2.5);
     /* Tuple2("hello", 42L).hashCode() */
-    ck_assert_int_eq(sl_key_hash(&r, ab, 2), -1220935272);
-    ck_assert_int_eq(sl_key_group_for_hash(sl_key_hash(&r, ab, 2), 128), 108);
+    ck_assert_int_eq(sl_keygroup_key_hash(&r, ab, 2), -1220935272);
+    ck_assert_int_eq(sl_keygroup_for_hash(sl_keygroup_key_hash(&r, ab, 2), 128), 108);
     /* Tuple3("word", -1L, 2.5).hashCode() */
     r.v[0] = vstr("word");
     r.v[1] = vint(-1);
-    ck_assert_int_eq(sl_key_hash(&r, abc, 3), 291908746);
-    ck_assert_int_eq(sl_key_group_for_hash(sl_key_hash(&r, abc, 3), 128), 8);
+    ck_assert_int_eq(sl_keygroup_key_hash(&r, abc, 3), 291908746);
+    ck_assert_int_eq(sl_keygroup_for_hash(sl_keygroup_key_hash(&r, abc, 3), 128), 8);
     /* Tuple2("a", 1L) */
     r.v[0] = vstr("a");
     r.v[1] = vint(1);
-    ck_assert_int_eq(sl_key_hash(&r, ab, 2), 3008);
+    ck_assert_int_eq(sl_keygroup_key_hash(&r, ab, 2), 3008);
 }
 END_TEST
 
@@ -187,17 +187,17 @@ START_TEST(test_key_group_ranges_128)
 {
     int s, e;
 
-    sl_key_group_range(128, 2, 0, &s, &e);
+    sl_keygroup_range(128, 2, 0, &s, &e);
     ck_assert(s == 0 && e == 63);
-    sl_key_group_range(128, 2, 1, &s, &e);
+    sl_keygroup_range(128, 2, 1, &s, &e);
     ck_assert(s == 64 && e == 127);
-    sl_key_group_range(128, 3, 0, &s, &e);
+    sl_keygroup_range(128, 3, 0, &s, &e);
     ck_assert(s == 0 && e == 42);
-    sl_key_group_range(128, 3, 1, &s, &e);
+    sl_keygroup_range(128, 3, 1, &s, &e);
     ck_assert(s == 43 && e == 85);
-    sl_key_group_range(128, 3, 2, &s, &e);
+    sl_keygroup_range(128, 3, 2, &s, &e);
     ck_assert(s == 86 && e == 127);
-    sl_key_group_range(128, 1, 0, &s, &e);
+    sl_keygroup_range(128, 1, 0, &s, &e);
     ck_assert(s == 0 && e == 127);
 }
 END_TEST
@@ -212,11 +212,11 @@ START_TEST(test_operator_index_matches_ranges_for_all_key_groups)
             int next = 0;
             for (int i = 0; i < p; i++) {
                 int s, e;
-                sl_key_group_range(maxp, p, i, &s, &e);
+                sl_keygroup_range(maxp, p, i, &s, &e);
                 ck_assert_int_eq(s, next); /* ranges tile [0, maxp) */
                 ck_assert_int_ge(e, s);
                 for (int kg = s; kg <= e; kg++) {
-                    ck_assert_int_eq(sl_operator_index_for_key_group(kg, maxp, p), i);
+                    ck_assert_int_eq(sl_keygroup_operator_index(kg, maxp, p), i);
                 }
                 next = e + 1;
             }
@@ -230,12 +230,12 @@ START_TEST(test_bad_arguments)
 {
     int s, e;
 
-    ck_assert_int_eq(sl_key_group_for_hash(1, 0), -1);
-    ck_assert_int_eq(sl_operator_index_for_key_group(3, 0, 2), -1);
-    ck_assert_int_eq(sl_operator_index_for_key_group(3, 128, 0), -1);
-    sl_key_group_range(128, 2, 2, &s, &e);
+    ck_assert_int_eq(sl_keygroup_for_hash(1, 0), -1);
+    ck_assert_int_eq(sl_keygroup_operator_index(3, 0, 2), -1);
+    ck_assert_int_eq(sl_keygroup_operator_index(3, 128, 0), -1);
+    sl_keygroup_range(128, 2, 2, &s, &e);
     ck_assert(s == 0 && e == -1);
-    sl_key_group_range(2, 3, 0, &s, &e);
+    sl_keygroup_range(2, 3, 0, &s, &e);
     ck_assert(s == 0 && e == -1);
 }
 END_TEST

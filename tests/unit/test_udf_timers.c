@@ -35,7 +35,7 @@ static sl_keyed_state *open_state(int lo, int hi)
 {
     sl_keyed_state *st = NULL;
 
-    ck_assert_int_eq(sl_keyed_state_open("hashmap", lo, hi, NULL, &st), SL_OK);
+    ck_assert_int_eq(sl_ks_open("hashmap", lo, hi, NULL, NULL, &st), SL_OK);
     return st;
 }
 
