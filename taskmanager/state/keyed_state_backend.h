@@ -3,6 +3,10 @@
  * Each backend declares its table in its own header
  * (keyed_state_hashmap.h, keyed_state_leveldb.h).
  *
+ * Place: the front (keyed_state.c) calls the backends through sl_ks_ops;
+ * the snapshot writer (keyed_state_snapshot.c) calls the front's views and
+ * restore puts declared at the end. A backend calls nothing above it.
+ *
  * The front (keyed_state.c) checks every argument before it calls a
  * backend: kg lies in [kg_start, kg_end] of the open, key and value lengths
  * are at most SL_KS_MAX_LEN, pointers are non-NULL where a length is > 0.

@@ -86,6 +86,7 @@ typedef struct hm_state {
 } hm_state;
 
 #define HM_MIN_SLOTS 8u
+#define HM_PAGE_BYTES 4096u /* hm_touch writes once per page */
 
 static sl_hashmap_entry *hm_entry_new(const void *key, size_t klen, const void *val, size_t vlen,
                                       uint32_t old_cap, uint32_t ver)
@@ -180,7 +181,7 @@ static inline uint32_t hm_probe(const sl_hashmap_table *t, uint64_t h, const voi
 static void hm_touch(sl_hashmap_slot *s, uint32_t nslots)
 {
     volatile sl_hashmap_slot *v = s;
-    const uint32_t step = 4096 / sizeof(*s);
+    const uint32_t step = HM_PAGE_BYTES / sizeof(*s);
 
     for (uint32_t i = 0; nslots >= 4 * step && i < nslots; i += step) {
         v[i].e = NULL;

@@ -6,6 +6,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <limits.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +15,9 @@
 #include "common/status.h"
 #include "taskmanager/state/keyed_state.h"
 #include "taskmanager/state/keyed_state_leveldb.h"
+
+#define FILE_URI "file://"
+#define FILE_URI_LEN (sizeof(FILE_URI) - 1)
 
 /* Copies the n-th (mod their number) comma-separated root into out,
  * blanks trimmed, a file:// prefix and trailing slashes dropped. */
@@ -37,8 +41,8 @@ static int pick_root(const char *roots, int n, char *out, size_t outlen)
     while (end > p && (end[-1] == ' ' || end[-1] == '\t')) {
         end--;
     }
-    if (end - p >= 7 && strncmp(p, "file://", 7) == 0) {
-        p += 7;
+    if (end - p >= (ptrdiff_t)FILE_URI_LEN && strncmp(p, FILE_URI, FILE_URI_LEN) == 0) {
+        p += FILE_URI_LEN;
     }
     while (end - p > 1 && end[-1] == '/') {
         end--;

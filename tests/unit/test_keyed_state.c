@@ -1405,6 +1405,32 @@ START_TEST(test_cache_visit_is_in_key_order)
 }
 END_TEST
 
+/* The budget is an object made from the taskmanager's configuration. */
+START_TEST(test_cache_budget_comes_from_the_configuration)
+{
+    sl_kcache_budget b;
+    sl_config *cfg;
+    char err[256];
+
+    sl_kcache_budget_from_config(&b, NULL);
+    ck_assert_uint_eq(sl_kcache_budget_bytes(&b), SL_KCACHE_DEFAULT_BUDGET);
+    ck_assert_uint_eq(sl_kcache_budget_bytes(NULL), SL_KCACHE_DEFAULT_BUDGET);
+    ck_assert_int_eq(sl_config_new(&cfg), SL_OK);
+    sl_kcache_budget_from_config(&b, cfg);
+    ck_assert_uint_eq(sl_kcache_budget_bytes(&b), (size_t)64 << 20);
+    ck_assert_int_eq(
+        sl_config_set_override(cfg, "state.backend.leveldb.cache-size=8 mb", err, sizeof err),
+        SL_OK);
+    sl_kcache_budget_from_config(&b, cfg);
+    ck_assert_uint_eq(sl_kcache_budget_bytes(&b), (size_t)8 << 20);
+    sl_kcache_budget_init(&b, 0);
+    ck_assert_uint_eq(sl_kcache_budget_bytes(&b), SL_KCACHE_DEFAULT_BUDGET);
+    sl_kcache_budget_init(&b, 12345);
+    ck_assert_uint_eq(sl_kcache_budget_bytes(&b), 12345);
+    sl_config_free(cfg);
+}
+END_TEST
+
 static void add_cache_tests(Suite *s)
 {
     TCase *kc = tcase_create("leveldb cache");
@@ -1422,6 +1448,7 @@ static void add_cache_tests(Suite *s)
     tcase_add_test(kc, test_tiny_cache_snapshot_restores_the_same_content);
     tcase_add_test(kc, test_tiny_cache_view_sees_dirty_entries_and_not_later_writes);
     tcase_add_test(kc, test_cache_visit_is_in_key_order);
+    tcase_add_test(kc, test_cache_budget_comes_from_the_configuration);
     suite_add_tcase(s, kc);
 }
 
