@@ -18,6 +18,8 @@
 #define PART_PREFIX "part-"
 #define PART_PREFIX_LEN 5
 #define HIDDEN_SUFFIX ".inprogress"
+#define STDIO_BUFFER_BYTES (1 << 16) /* of an open part file */
+#define LOGGED_NAME_BYTES 300        /* a file name quoted in a warning */
 
 /* ---- the crash seam */
 
@@ -121,7 +123,7 @@ int sl_fsc_open(const sl_fsc_writer *w, int64_t n, FILE **f, char *err, size_t e
         snprintf(err, errlen, "cannot create %s: %s", path, strerror(errno));
         return SL_EIO;
     }
-    setvbuf(*f, NULL, _IOFBF, 1 << 16);
+    setvbuf(*f, NULL, _IOFBF, STDIO_BUFFER_BYTES);
     return SL_OK;
 }
 
@@ -416,7 +418,7 @@ static int reconcile_action(const sl_fsc_writer *w, const sl_fsc_lineage *l, con
 /* Visible files of this job kept past the restored checkpoint. */
 typedef struct kept_after {
     int64_t count;
-    char first[300]; /* the first of them, for the log */
+    char first[LOGGED_NAME_BYTES]; /* the first of them, for the log */
 } kept_after;
 
 static int reconcile_one(const sl_fsc_writer *w, sl_fsc_lineages *held, const char *name,

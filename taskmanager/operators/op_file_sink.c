@@ -32,7 +32,7 @@
 
 typedef struct file_sink {
     char dir[3072];
-    char uid[17];
+    char uid[SL_FSC_UID_LEN + 1];
     sl_fsc_writer w;  /* dir, uid, job, subtask and name, set at open */
     int64_t n;        /* index of the open or next file */
     FILE *f;
