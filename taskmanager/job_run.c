@@ -10,6 +10,7 @@
 #include "common/util.h"
 #include "taskmanager/operators/op_registry.h"
 #include "taskmanager/state/keygroup.h"
+#include "taskmanager/task.h"
 #include "taskmanager/udf_libs.h"
 
 static int find_edge(const sl_job_graph *g, int prod_stage, int cons_stage)
@@ -144,7 +145,8 @@ static void op_context(sl_task *t, sl_op_ctx *c)
         .job_id = r->job_id, .attempt = r->attempt, .task_name = t->chain->name,
         .subtask = t->subtask, .parallelism = t->parallelism,
         .max_parallelism = sl_task_max_parallelism(t), .restoring = r->restore_md != NULL,
-        .spec = r->spec, .udf_libs = r, .keyed = {.backend = "hashmap", .local_roots = ""},
+        .spec = r->spec, .udf_libs = r->udf_libs,
+        .keyed = {.backend = "hashmap", .local_roots = ""},
         .task = {.arg = t, .emit = ctx_emit, .watermark = ctx_watermark, .flush = ctx_flush,
                  .poll = ctx_poll},
         .failure = t->failure, .failure_cap = sizeof(t->failure),
@@ -174,6 +176,31 @@ static int create_ops(sl_task *t)
     return SL_OK;
 }
 
+/* The task's checkpointer: its chain, inputs and the run's settings. */
+static int setup_checkpointer(sl_job_run *r, sl_task *t)
+{
+    sl_ckpt_env e = {
+        .ops = t->ops,
+        .nops = t->nops,
+        .index = t->index,
+        .subtask = t->subtask,
+        .parallelism = t->parallelism,
+        .max_parallelism = r->spec->max_parallelism,
+        .name = t->chain->name,
+        .failure = t->failure,
+        .cancel = &t->cancel,
+        .gate = &t->gate,
+        .job_id = r->job_id,
+        .attempt = r->attempt,
+        .exactly_once = r->exactly_once,
+        .chk_root = r->chk_root,
+        .restore_md = r->restore_md,
+        .restore_dir = r->restore_dir,
+        .uploader = r->uploader,
+    };
+    return sl_ckpt_setup(&t->ckpt, &e);
+}
+
 static int create_task(sl_job_run *r, int index, const Sluice__DeployTasks *d,
                        const sl_job_run_env *env, sl_task **out)
 {
@@ -189,7 +216,7 @@ static int create_task(sl_job_run *r, int index, const Sluice__DeployTasks *d,
     t->parallelism = t->chain->parallelism;
     pthread_mutex_init(&t->out_mu, NULL);
     pthread_cond_init(&t->out_cv, NULL);
-    pthread_mutex_init(&t->mb_mu, NULL);
+    sl_ckpt_init(&t->ckpt);
     atomic_store(&t->state, SLUICE__TASK_STATE__TASK_DEPLOYING);
     t->reported = -1;
     int64_t credits = 4, bufsize = 32768;
@@ -199,7 +226,9 @@ static int create_task(sl_job_run *r, int index, const Sluice__DeployTasks *d,
     int rv = create_ops(t);
     if (rv == SL_OK)
         rv = setup_inputs(r, t, d, env, (int)credits);
-    t->gate.interrupt = &t->mb_flag;
+    t->gate.interrupt = &t->ckpt.mb_flag;
+    if (rv == SL_OK)
+        rv = setup_checkpointer(r, t);
     if (rv == SL_OK)
         rv = setup_outputs(r, t, d, env, (size_t)bufsize, (uint32_t)credits);
     return rv;
@@ -285,7 +314,7 @@ int sl_job_run_create(const Sluice__DeployTasks *d, const sl_job_run_env *env,
     snprintf(r->tm_id, sizeof(r->tm_id), "%s", env->tm_id);
     int rv = parse_job(r, d, err, errlen);
     if (rv == SL_OK)
-        rv = sl_udf_libs_load(r, d, err, errlen);
+        rv = sl_udf_libs_load(d, &r->udf_libs, err, errlen);
     if (rv == SL_OK)
         rv = setup_checkpointing(r, d, err, errlen);
     if (rv == SL_OK)
@@ -369,7 +398,7 @@ static void free_task(sl_task *t)
     }
     pthread_mutex_destroy(&t->out_mu);
     pthread_cond_destroy(&t->out_cv);
-    pthread_mutex_destroy(&t->mb_mu);
+    sl_ckpt_destroy(&t->ckpt);
     free(t);
 }
 
@@ -379,7 +408,7 @@ void sl_job_run_free(sl_job_run *r)
         if (r->tasks[i] != NULL)
             free_task(r->tasks[i]);
     free(r->tasks);
-    sl_udf_libs_free(r);
+    sl_udf_libs_free(r->udf_libs);
     for (int e = 0; e < SL_MAX_STAGES * 2; e++) {
         free(r->in[e]);
         free(r->out[e]);

@@ -11,6 +11,7 @@
 #include "common/util.h"
 
 #define TASK_POLL_MS 100
+#define STOP_POLL_MS 5 /* a source waiting for its final or stop savepoint */
 
 int sl_task_fail(sl_task *t, const char *fmt, ...)
 {
@@ -157,7 +158,8 @@ static int broadcast_event(sl_task *t, uint8_t tag, const uint8_t *raw, size_t r
     return SL_OK;
 }
 
-int sl_task_emit_barrier(sl_task *t, const sl_barrier *b)
+/* Appends a barrier to every output channel and flushes them. */
+static int emit_barrier(sl_task *t, const sl_barrier *b)
 {
     uint8_t enc[SL_BARRIER_MAX_LEN];
     size_t len;
@@ -210,7 +212,7 @@ int sl_task_source_watermark(sl_task *t, int64_t wm)
 /* Combined input watermark: the minimum over channels that have not ended. */
 static int input_watermark(sl_task *t)
 {
-    if (t->stop_seen != 0)
+    if (sl_ckpt_watermark_frozen(&t->ckpt))
         return SL_OK; /* stopping with a savepoint: nothing fires after it */
     int64_t wm = INT64_MAX;
     int open = 0;
@@ -233,14 +235,114 @@ static int send_end_of_input(sl_task *t)
     return broadcast_event(t, SL_EV_END, NULL, 0);
 }
 
+/* ---- checkpoints: what the checkpointer asks for */
+
+/* Takes the checkpoint the checkpointer asked for, if any: its synchronous
+ * snapshot, the barrier to every output, then the upload. */
+static int checkpoint_now(sl_task *t, const sl_ckpt_todo *todo)
+{
+    if (todo->barrier == NULL)
+        return SL_OK;
+    sl_uploader_snapshot *s = NULL;
+    int rv = sl_ckpt_snapshot(&t->ckpt, todo->barrier, todo->align_ms, &s);
+    if (rv != SL_OK)
+        return rv;
+    rv = emit_barrier(t, todo->barrier);
+    sl_ckpt_submit(&t->ckpt, todo->barrier, s, rv == SL_OK);
+    return rv;
+}
+
+static int handle_mailbox(sl_task *t)
+{
+    sl_ckpt_todo todo;
+    sl_ckpt_mail_take(&t->ckpt, &todo);
+    return sl_ckpt_mail_finish(&t->ckpt, checkpoint_now(t, &todo));
+}
+
+/* After a stop barrier: no records, only the mailbox and flushes until the
+ * savepoint completes (SL_ECLOSED) or is aborted (SL_OK). */
+static int wait_for_stop(sl_task *t)
+{
+    for (;;) {
+        if (sl_ckpt_stopped(&t->ckpt))
+            return SL_ECLOSED;
+        if (!sl_ckpt_stopping(&t->ckpt))
+            return SL_OK;
+        if (sl_task_canceled(t))
+            return SL_ECANCELED;
+        int rv = sl_task_flush(t);
+        if (rv != SL_OK)
+            return rv;
+        sl_sleep_ms(STOP_POLL_MS);
+        if (sl_ckpt_has_mail(&t->ckpt) && (rv = handle_mailbox(t)) != SL_OK)
+            return rv;
+    }
+}
+
+int sl_task_poll(sl_task *t)
+{
+    if (sl_ckpt_idle(&t->ckpt))
+        return SL_OK;
+    int rv = sl_ckpt_has_mail(&t->ckpt) ? handle_mailbox(t) : SL_OK;
+    if (rv != SL_OK || !sl_ckpt_stopping(&t->ckpt))
+        return rv;
+    return wait_for_stop(t);
+}
+
+/* A source read all its input. With checkpointing on it waits for a final
+ * checkpoint to complete before end of input goes downstream. */
+static int source_end(sl_task *t)
+{
+    if (!t->run->checkpointing)
+        return SL_OK;
+    sl_ckpt_set_input_ended(&t->ckpt);
+    for (;;) {
+        int rv = sl_task_poll(t);
+        if (sl_ckpt_stopped(&t->ckpt))
+            return rv == SL_ECLOSED ? SL_OK : rv;
+        if (rv != SL_OK)
+            return rv;
+        if (sl_ckpt_final_done(&t->ckpt))
+            return SL_OK;
+        if (sl_task_canceled(t))
+            return SL_ECANCELED;
+        rv = sl_task_flush(t);
+        if (rv != SL_OK)
+            return rv;
+        sl_sleep_ms(STOP_POLL_MS);
+    }
+}
+
+static int restore(sl_task *t)
+{
+    char err[sizeof(t->failure)] = "";
+    int rv = sl_ckpt_restore(&t->ckpt, err, sizeof(err));
+    if (rv != SL_OK && err[0] != '\0')
+        sl_task_fail(t, "%s", err);
+    return rv;
+}
+
+static int on_barrier(sl_task *t, sl_in_channel *ch, const sl_barrier *b)
+{
+    sl_ckpt_todo todo;
+    sl_ckpt_on_barrier(&t->ckpt, ch, b, &todo);
+    return checkpoint_now(t, &todo);
+}
+
 static int channel_ended(sl_task *t, sl_in_channel *ch)
 {
     pthread_mutex_lock(&t->gate.mu);
     ch->finished = 1;
     pthread_mutex_unlock(&t->gate.mu);
     int rv = input_watermark(t);
-    return rv != SL_OK ? rv : sl_task_on_channel_end(t);
+    if (rv != SL_OK)
+        return rv;
+    sl_ckpt_todo todo;
+    sl_ckpt_on_channel_end(&t->ckpt, ch, &todo);
+    return checkpoint_now(t, &todo);
 }
+
+/* ---- the input loop */
 
 /* Delivers every event of one frame to the chain's head. */
 static int process_frame(sl_task *t, sl_in_channel *ch, nng_msg *msg)
@@ -262,7 +364,7 @@ static int process_frame(sl_task *t, sl_in_channel *ch, nng_msg *msg)
             size_t used;
             if (sl_barrier_decode(p + off, len - off, &b, &used) != SL_OK)
                 return sl_task_fail(t, "malformed barrier from subtask %u", h.src);
-            return sl_task_on_barrier(t, ch, &b);
+            return on_barrier(t, ch, &b);
         }
         if (tag == SL_EV_WATERMARK) {
             if (len - off < SL_WATERMARK_LEN)
@@ -357,7 +459,7 @@ static int run_chain(sl_task *t, int *nopened)
 {
     int rv = open_chain(t, nopened);
     if (rv == SL_OK)
-        rv = sl_task_restore(t);
+        rv = restore(t);
     if (rv != SL_OK)
         return rv;
     t->last_flush_ms = sl_now_ms();
@@ -366,12 +468,12 @@ static int run_chain(sl_task *t, int *nopened)
     if (head->ops->run != NULL) {
         rv = head->ops->run(head);
         /* stopped with a savepoint: no final watermark, no final checkpoint */
-        if (t->stopped)
+        if (sl_ckpt_stopped(&t->ckpt))
             rv = rv == SL_ECLOSED ? SL_OK : rv;
         else if (rv == SL_OK && !sl_task_canceled(t))
             rv = sl_task_source_watermark(t, INT64_MAX);
-        if (rv == SL_OK && !t->stopped)
-            rv = sl_task_source_end(t);
+        if (rv == SL_OK && !sl_ckpt_stopped(&t->ckpt))
+            rv = source_end(t);
     } else {
         rv = run_inputs(t);
     }

@@ -15,8 +15,9 @@
 #include "common/util.h"
 #include "taskmanager/network/data_plane.h"
 #include "taskmanager/job_run.h"
+#include "taskmanager/task.h"
 #include "taskmanager/state/keyed_state_cache.h"
-#include "taskmanager/checkpoint/snapshot.h"
+#include "taskmanager/checkpoint/snapshot_uploader.h"
 
 #define RPC_TIMEOUT_MS 5000
 #define LOOP_MS 50
@@ -202,9 +203,9 @@ static void handle_checkpoint(sl_tm *tm, const char *job_id, uint32_t attempt, u
     for (int i = 0; r != NULL && i < r->ntasks; i++) {
         sl_task *t = r->tasks[i];
         if (trig == NULL)
-            sl_task_post_notify(t, id, complete);
+            sl_ckpt_post_notify(&t->ckpt, id, complete);
         else if (t->ops[0]->ops->run != NULL)
-            sl_task_post_trigger(t, trig);
+            sl_ckpt_post_trigger(&t->ckpt, trig);
     }
     pthread_rwlock_unlock(&tm->runs_lock);
 }
@@ -386,7 +387,7 @@ static int report_task(sl_tm *tm, sl_job_run *r, sl_task *t, int state)
     u.task = (uint32_t)t->index;
     u.state = (Sluice__TaskState)state;
     u.message = t->failure;
-    u.input_ended = atomic_load(&t->input_ended);
+    u.input_ended = sl_ckpt_input_ended(&t->ckpt);
     Sluice__TaskMetrics m;
     task_metrics(r, t, &m);
     u.metrics = &m;
@@ -403,7 +404,7 @@ static int report_run(sl_tm *tm, sl_job_run *r)
     for (int i = 0; i < r->ntasks; i++) {
         sl_task *t = r->tasks[i];
         int s = atomic_load(&t->state);
-        int ended = atomic_load(&t->input_ended);
+        int ended = sl_ckpt_input_ended(&t->ckpt);
         int changed = s != t->reported || ended != t->input_ended_reported;
         if (changed && tm->registered && report_task(tm, r, t, s) == SL_OK) {
             t->reported = s;

@@ -1,7 +1,7 @@
-/* The snapshot uploader: a thread per job run that writes the state files
- * of each task's snapshot (one per stateful operator, checksummed) into the
- * checkpoint or savepoint folder and acknowledges or declines it to the
- * jobmanager. */
+/* The snapshot uploader (snapshot_uploader.h): a thread per taskmanager
+ * that writes the state files of each task's snapshot (one per stateful
+ * operator, checksummed) into the checkpoint or savepoint folder and
+ * acknowledges or declines it to the jobmanager. */
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,20 +13,20 @@
 #include "common/status.h"
 #include "common/util.h"
 #include "taskmanager/state/keyed_state.h"
-#include "taskmanager/checkpoint/snapshot.h"
+#include "taskmanager/checkpoint/snapshot_uploader.h"
 
 struct sl_uploader {
     pthread_mutex_t mu;
     pthread_cond_t cv;
-    sl_snapshot *head, *tail;
+    sl_uploader_snapshot *head, *tail;
     int n;
     int stopping;
     pthread_t thread;
-    sl_ack_fn fn;
+    sl_uploader_ack_fn fn;
     void *arg;
 };
 
-void sl_snapshot_free(sl_snapshot *s)
+void sl_uploader_snapshot_free(sl_uploader_snapshot *s)
 {
     if (s == NULL)
         return;
@@ -43,8 +43,8 @@ static int put_chunk(void *arg, const void *p, size_t n)
     return sl_state_writer_put(arg, p, n);
 }
 
-static int write_part(sl_snapshot *s, sl_snapshot_part *p, Sluice__StateHandle *h, char *name,
-                      size_t namelen)
+static int write_part(sl_uploader_snapshot *s, sl_uploader_part *p, Sluice__StateHandle *h,
+                      char *name, size_t namelen)
 {
     char path[4096];
     snprintf(name, namelen, "op-%s-%u.state", p->stage, s->subtask);
@@ -83,10 +83,10 @@ static int write_part(sl_snapshot *s, sl_snapshot_part *p, Sluice__StateHandle *
     return SL_OK;
 }
 
-static void upload(sl_uploader *u, sl_snapshot *s)
+static void upload(sl_uploader *u, sl_uploader_snapshot *s)
 {
-    Sluice__StateHandle handles[64], *ptrs[64];
-    char names[64][200];
+    Sluice__StateHandle handles[SL_UPLOADER_MAX_PARTS], *ptrs[SL_UPLOADER_MAX_PARTS];
+    char names[SL_UPLOADER_MAX_PARTS][200];
     Sluice__AckCheckpoint ack = SLUICE__ACK_CHECKPOINT__INIT;
     uint64_t total = 0;
     int n = 0;
@@ -127,7 +127,7 @@ static void *uploader_main(void *arg)
             pthread_cond_wait(&u->cv, &u->mu);
         if (u->head == NULL)
             break;
-        sl_snapshot *s = u->head;
+        sl_uploader_snapshot *s = u->head;
         u->head = s->next;
         if (u->head == NULL)
             u->tail = NULL;
@@ -135,14 +135,14 @@ static void *uploader_main(void *arg)
         pthread_cond_broadcast(&u->cv);
         pthread_mutex_unlock(&u->mu);
         upload(u, s);
-        sl_snapshot_free(s);
+        sl_uploader_snapshot_free(s);
         pthread_mutex_lock(&u->mu);
     }
     pthread_mutex_unlock(&u->mu);
     return NULL;
 }
 
-int sl_uploader_start(sl_ack_fn fn, void *arg, sl_uploader **out)
+int sl_uploader_start(sl_uploader_ack_fn fn, void *arg, sl_uploader **out)
 {
     sl_uploader *u = calloc(1, sizeof(*u));
     if (u == NULL)
@@ -159,10 +159,10 @@ int sl_uploader_start(sl_ack_fn fn, void *arg, sl_uploader **out)
     return SL_OK;
 }
 
-int sl_uploader_submit(sl_uploader *u, sl_snapshot *s, const atomic_int *cancel)
+int sl_uploader_submit(sl_uploader *u, sl_uploader_snapshot *s, const atomic_int *cancel)
 {
     pthread_mutex_lock(&u->mu);
-    while (u->n >= SL_UPLOAD_QUEUE && !u->stopping && !atomic_load(cancel)) {
+    while (u->n >= SL_UPLOADER_QUEUE && !u->stopping && !atomic_load(cancel)) {
         struct timespec until;
         clock_gettime(CLOCK_REALTIME, &until);
         until.tv_sec += 1;
@@ -170,7 +170,7 @@ int sl_uploader_submit(sl_uploader *u, sl_snapshot *s, const atomic_int *cancel)
     }
     if (u->stopping || atomic_load(cancel)) {
         pthread_mutex_unlock(&u->mu);
-        sl_snapshot_free(s);
+        sl_uploader_snapshot_free(s);
         return SL_ECANCELED;
     }
     s->next = NULL;
@@ -192,15 +192,15 @@ void sl_uploader_stop(sl_uploader *u)
         return;
     pthread_mutex_lock(&u->mu);
     u->stopping = 1;
-    sl_snapshot *rest = u->head;
+    sl_uploader_snapshot *rest = u->head;
     u->head = u->tail = NULL;
     u->n = 0;
     pthread_cond_broadcast(&u->cv);
     pthread_mutex_unlock(&u->mu);
     pthread_join(u->thread, NULL);
     while (rest != NULL) {
-        sl_snapshot *next = rest->next;
-        sl_snapshot_free(rest);
+        sl_uploader_snapshot *next = rest->next;
+        sl_uploader_snapshot_free(rest);
         rest = next;
     }
     pthread_mutex_destroy(&u->mu);
