@@ -11,6 +11,8 @@
 #include "taskmanager/checkpoint/restore.h"
 #include "taskmanager/state/keygroup.h"
 
+_Static_assert(SL_MAX_STAGES <= SL_UPLOADER_MAX_PARTS, "a chain's snapshot fits one upload");
+
 void sl_ckpt_init(sl_ckpt *ck)
 {
     memset(ck, 0, sizeof(*ck));
