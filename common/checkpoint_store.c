@@ -28,7 +28,7 @@ static const uint8_t md_magic[4] = {'S', 'L', 'M', 'D'};
 
 /* ---- paths -------------------------------------------------------------- */
 
-int sl_state_name_ok(const char *name)
+int sl_store_state_name_ok(const char *name)
 {
     return sl_name_valid(name);
 }
@@ -52,7 +52,7 @@ static int job_path(const char *root, const char *job_id, const char *leaf, char
     if (outlen > 0) {
         out[0] = '\0';
     }
-    if (root == NULL || root[0] == '\0' || !sl_state_name_ok(job_id)) {
+    if (root == NULL || root[0] == '\0' || !sl_store_state_name_ok(job_id)) {
         return SL_EINVAL;
     }
     if (leaf == NULL) {
@@ -64,12 +64,12 @@ static int job_path(const char *root, const char *job_id, const char *leaf, char
     return join(out, outlen, tmp, leaf);
 }
 
-int sl_job_chk_root(const char *root, const char *job_id, char *out, size_t outlen)
+int sl_store_job_root(const char *root, const char *job_id, char *out, size_t outlen)
 {
     return job_path(root, job_id, NULL, out, outlen);
 }
 
-int sl_chk_path(const char *root, const char *job_id, uint64_t id, char *out,
+int sl_store_checkpoint_path(const char *root, const char *job_id, uint64_t id, char *out,
                 size_t outlen)
 {
     char leaf[32];
@@ -78,9 +78,9 @@ int sl_chk_path(const char *root, const char *job_id, uint64_t id, char *out,
     return job_path(root, job_id, leaf, out, outlen);
 }
 
-int sl_chk_shared_path(const char *root, const char *job_id, char *out, size_t outlen)
+int sl_store_shared_path(const char *root, const char *job_id, char *out, size_t outlen)
 {
-    return job_path(root, job_id, SL_SHARED_DIR_NAME, out, outlen);
+    return job_path(root, job_id, SL_STORE_SHARED_DIR_NAME, out, outlen);
 }
 
 /* ---- metadata ----------------------------------------------------------- */
@@ -90,14 +90,14 @@ static int md_encode(const Sluice__CheckpointMetadata *md, uint8_t **out, size_t
     size_t n = sluice__checkpoint_metadata__get_packed_size(md);
     uint8_t *buf;
 
-    if (n > SL_METADATA_MAX - MD_FRAME_LEN) {
+    if (n > SL_STORE_METADATA_MAX - MD_FRAME_LEN) {
         return SL_ENOSPC;
     }
     if ((buf = malloc(n + MD_FRAME_LEN)) == NULL) {
         return SL_ENOMEM;
     }
     memcpy(buf, md_magic, 4);
-    sl_put_le32(buf + 4, SL_METADATA_VERSION);
+    sl_put_le32(buf + 4, SL_STORE_METADATA_VERSION);
     sl_put_le32(buf + 8, (uint32_t)n);
     if (sluice__checkpoint_metadata__pack(md, buf + MD_HEAD_LEN) != n) {
         free(buf);
@@ -120,7 +120,7 @@ static int write_synced(const char *path, const uint8_t *buf, size_t len, char *
         sl_errf(err, errlen, "%s: open: %s", path, strerror(errno));
         return SL_EIO;
     }
-    if (sl_write_all(fd, buf, len) == SL_OK) {
+    if (sl_fs_write_all(fd, buf, len) == SL_OK) {
         what = "fsync";
         if (fsync(fd) == 0) {
             what = "close";
@@ -139,7 +139,7 @@ static int write_synced(const char *path, const uint8_t *buf, size_t len, char *
     return SL_EIO;
 }
 
-int sl_metadata_write(const char *chk_dir, const Sluice__CheckpointMetadata *md,
+int sl_store_metadata_write(const char *chk_dir, const Sluice__CheckpointMetadata *md,
                       char *err, size_t errlen)
 {
     char tmp[PATH_MAX], fin[PATH_MAX];
@@ -147,8 +147,8 @@ int sl_metadata_write(const char *chk_dir, const Sluice__CheckpointMetadata *md,
     size_t len;
     int rv;
 
-    if (join(tmp, sizeof(tmp), chk_dir, SL_METADATA_TMP_NAME) != SL_OK ||
-        join(fin, sizeof(fin), chk_dir, SL_METADATA_NAME) != SL_OK) {
+    if (join(tmp, sizeof(tmp), chk_dir, SL_STORE_METADATA_TMP_NAME) != SL_OK ||
+        join(fin, sizeof(fin), chk_dir, SL_STORE_METADATA_NAME) != SL_OK) {
         sl_errf(err, errlen, "%s: path too long", chk_dir);
         return SL_ENOSPC;
     }
@@ -156,7 +156,7 @@ int sl_metadata_write(const char *chk_dir, const Sluice__CheckpointMetadata *md,
         sl_errf(err, errlen, "%s: cannot encode metadata: %s", fin, sl_strerror(rv));
         return rv;
     }
-    if (sl_mkdir_p(chk_dir) != SL_OK) {
+    if (sl_fs_mkdir_p(chk_dir) != SL_OK) {
         sl_errf(err, errlen, "%s: mkdir: %s", chk_dir, strerror(errno));
         rv = SL_EIO;
         goto done;
@@ -165,12 +165,12 @@ int sl_metadata_write(const char *chk_dir, const Sluice__CheckpointMetadata *md,
         goto done;
     }
     if (rename(tmp, fin) != 0) {
-        sl_errf(err, errlen, "%s: rename to %s: %s", tmp, SL_METADATA_NAME, strerror(errno));
+        sl_errf(err, errlen, "%s: rename to %s: %s", tmp, SL_STORE_METADATA_NAME, strerror(errno));
         unlink(tmp);
         rv = SL_EIO;
         goto done;
     }
-    if (sl_fsync_dir(chk_dir) != SL_OK || sl_fsync_parent(chk_dir) != SL_OK) {
+    if (sl_fs_sync_dir(chk_dir) != SL_OK || sl_fs_sync_parent(chk_dir) != SL_OK) {
         sl_errf(err, errlen, "%s: fsync of folder: %s", chk_dir, strerror(errno));
         rv = SL_EIO;
     }
@@ -191,7 +191,7 @@ static int md_decode(const char *path, const uint8_t *buf, size_t len,
     n = sl_get_le32(buf + 8);
     if (memcmp(buf, md_magic, 4) != 0) {
         sl_errf(err, errlen, "%s: bad magic (not a metadata file)", path);
-    } else if (sl_get_le32(buf + 4) != SL_METADATA_VERSION) {
+    } else if (sl_get_le32(buf + 4) != SL_STORE_METADATA_VERSION) {
         sl_errf(err, errlen, "%s: unsupported version %u", path, sl_get_le32(buf + 4));
     } else if (n != len - MD_FRAME_LEN) {
         sl_errf(err, errlen, "%s: %slength %u, file holds %zu", path,
@@ -209,7 +209,7 @@ static int md_decode(const char *path, const uint8_t *buf, size_t len,
     return SL_EINVAL;
 }
 
-int sl_metadata_read(const char *chk_dir, Sluice__CheckpointMetadata **md, char *err,
+int sl_store_metadata_read(const char *chk_dir, Sluice__CheckpointMetadata **md, char *err,
                      size_t errlen)
 {
     char path[PATH_MAX];
@@ -218,17 +218,17 @@ int sl_metadata_read(const char *chk_dir, Sluice__CheckpointMetadata **md, char 
     int rv;
 
     *md = NULL;
-    if (join(path, sizeof(path), chk_dir, SL_METADATA_NAME) != SL_OK) {
+    if (join(path, sizeof(path), chk_dir, SL_STORE_METADATA_NAME) != SL_OK) {
         sl_errf(err, errlen, "%s: path too long", chk_dir);
         return SL_ENOSPC;
     }
-    rv = sl_read_file(path, SL_METADATA_MAX, &data, &len);
+    rv = sl_read_file(path, SL_STORE_METADATA_MAX, &data, &len);
     switch (rv) {
     case SL_OK:
         break;
     case SL_ENOTFOUND: sl_errf(err, errlen, "%s: no such file", path); return rv;
     case SL_ENOSPC:
-        sl_errf(err, errlen, "%s: larger than %u bytes", path, SL_METADATA_MAX);
+        sl_errf(err, errlen, "%s: larger than %u bytes", path, SL_STORE_METADATA_MAX);
         return SL_EINVAL;
     default: sl_errf(err, errlen, "%s: read: %s", path, strerror(errno)); return rv;
     }
@@ -237,7 +237,7 @@ int sl_metadata_read(const char *chk_dir, Sluice__CheckpointMetadata **md, char 
     return rv;
 }
 
-int sl_checkpoint_verify(const char *chk_dir, const Sluice__CheckpointMetadata *md,
+int sl_store_verify(const char *chk_dir, const Sluice__CheckpointMetadata *md,
                          char *err, size_t errlen)
 {
     char path[PATH_MAX];
@@ -245,7 +245,7 @@ int sl_checkpoint_verify(const char *chk_dir, const Sluice__CheckpointMetadata *
 
     for (size_t i = 0; i < md->n_states; i++) {
         const Sluice__StateHandle *h = md->states[i];
-        if (!sl_state_name_ok(h->path)) {
+        if (!sl_store_state_name_ok(h->path)) {
             sl_errf(err, errlen, "%s: state %zu (stage %s, subtask %u): bad path \"%s\"",
                    chk_dir, i, h->stage, h->subtask, h->path != NULL ? h->path : "");
             return SL_EINVAL;
@@ -290,7 +290,7 @@ static int parse_chk_name(const char *name, uint64_t *id)
 
 static int is_checkpoint_dir(int dfd, const char *name, int complete_only)
 {
-    char rel[NAME_MAX_LEN + sizeof(SL_METADATA_NAME) + 2];
+    char rel[NAME_MAX_LEN + sizeof(SL_STORE_METADATA_NAME) + 2];
     struct stat st;
 
     if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISDIR(st.st_mode)) {
@@ -299,7 +299,7 @@ static int is_checkpoint_dir(int dfd, const char *name, int complete_only)
     if (!complete_only) {
         return 1;
     }
-    if (join(rel, sizeof(rel), name, SL_METADATA_NAME) != SL_OK) {
+    if (join(rel, sizeof(rel), name, SL_STORE_METADATA_NAME) != SL_OK) {
         return 0;
     }
     return fstatat(dfd, rel, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode);
@@ -339,7 +339,7 @@ static int list_ids(const char *root, const char *job_id, int complete_only,
 
     *ids = NULL;
     *n = 0;
-    if ((rv = sl_job_chk_root(root, job_id, dir, sizeof(dir))) != SL_OK) {
+    if ((rv = sl_store_job_root(root, job_id, dir, sizeof(dir))) != SL_OK) {
         return rv;
     }
     if ((d = opendir(dir)) == NULL) {
@@ -364,12 +364,12 @@ static int list_ids(const char *root, const char *job_id, int complete_only,
     return SL_OK;
 }
 
-int sl_checkpoint_list(const char *root, const char *job_id, uint64_t **ids, size_t *n)
+int sl_store_list(const char *root, const char *job_id, uint64_t **ids, size_t *n)
 {
     return list_ids(root, job_id, 1, ids, n);
 }
 
-int sl_checkpoint_list_all(const char *root, const char *job_id, uint64_t **ids,
+int sl_store_list_all(const char *root, const char *job_id, uint64_t **ids,
                            size_t *n)
 {
     return list_ids(root, job_id, 0, ids, n);

@@ -24,27 +24,27 @@
 #include "common/state_file.h"
 #include "proto/sluice.pb-c.h"
 
-#define SL_METADATA_NAME "_metadata"
-#define SL_METADATA_TMP_NAME "_metadata.tmp"
-#define SL_SHARED_DIR_NAME "shared"
-#define SL_METADATA_VERSION 1
-#define SL_METADATA_MAX (64u << 20) /* bytes of a whole _metadata file */
+#define SL_STORE_METADATA_NAME "_metadata"
+#define SL_STORE_METADATA_TMP_NAME "_metadata.tmp"
+#define SL_STORE_SHARED_DIR_NAME "shared"
+#define SL_STORE_METADATA_VERSION 1
+#define SL_STORE_METADATA_MAX (64u << 20) /* bytes of a whole _metadata file */
 
 /* ---- paths (SL_ENOSPC if out is too small, SL_EINVAL for an empty root or
  * a job_id that is not a plain name; out is always NUL-terminated) ------- */
 
 /* "<root>/<job_id>" */
-int sl_job_chk_root(const char *root, const char *job_id, char *out, size_t outlen);
+int sl_store_job_root(const char *root, const char *job_id, char *out, size_t outlen);
 /* "<root>/<job_id>/chk-<id>" */
-int sl_chk_path(const char *root, const char *job_id, uint64_t id, char *out,
+int sl_store_checkpoint_path(const char *root, const char *job_id, uint64_t id, char *out,
                 size_t outlen);
 /* "<root>/<job_id>/shared" */
-int sl_chk_shared_path(const char *root, const char *job_id, char *out, size_t outlen);
+int sl_store_shared_path(const char *root, const char *job_id, char *out, size_t outlen);
 
 /* 1 if name may be a StateHandle.path (or a job id): sl_name_valid
  * (common/names.h), the rule the job file applies to stage names, so the
  * state files of every stage a job file accepts pass. */
-int sl_state_name_ok(const char *name);
+int sl_store_state_name_ok(const char *name);
 
 /* ---- metadata ----------------------------------------------------------- */
 
@@ -52,7 +52,7 @@ int sl_state_name_ok(const char *name);
  * fsyncs it, renames it to "_metadata" and fsyncs chk_dir and its parent.
  * SL_EIO (file system), SL_ENOSPC (packs to more than the limit), SL_ENOMEM.
  * On failure the temporary file is removed. */
-int sl_metadata_write(const char *chk_dir, const Sluice__CheckpointMetadata *md,
+int sl_store_metadata_write(const char *chk_dir, const Sluice__CheckpointMetadata *md,
                       char *err, size_t errlen);
 
 /* Reads and checks "<chk_dir>/_metadata" (size limit, magic, version,
@@ -60,7 +60,7 @@ int sl_metadata_write(const char *chk_dir, const Sluice__CheckpointMetadata *md,
  * sluice__checkpoint_metadata__free_unpacked). SL_ENOTFOUND if there is no
  * _metadata, SL_EINVAL if it is corrupt, SL_EIO, SL_ENOMEM. *md = NULL on
  * failure. */
-int sl_metadata_read(const char *chk_dir, Sluice__CheckpointMetadata **md, char *err,
+int sl_store_metadata_read(const char *chk_dir, Sluice__CheckpointMetadata **md, char *err,
                      size_t errlen);
 
 /* Checks every state file md names: a plain name (else SL_EINVAL), present
@@ -68,7 +68,7 @@ int sl_metadata_read(const char *chk_dir, Sluice__CheckpointMetadata **md, char 
  * recorded size, and with valid header, trailer and the recorded crc32c
  * (SL_EINVAL). Streams each file in 1 MiB chunks. Stops at the first bad
  * file. */
-int sl_checkpoint_verify(const char *chk_dir, const Sluice__CheckpointMetadata *md,
+int sl_store_verify(const char *chk_dir, const Sluice__CheckpointMetadata *md,
                          char *err, size_t errlen);
 
 /* ---- listing and cleanup ------------------------------------------------ */
@@ -78,13 +78,10 @@ int sl_checkpoint_verify(const char *chk_dir, const Sluice__CheckpointMetadata *
  * as chk-007, files, symlinks) are ignored; a missing job folder gives
  * none. *ids is malloc'd (caller frees; NULL when *n == 0). SL_EIO,
  * SL_ENOMEM, or the path errors above. */
-int sl_checkpoint_list(const char *root, const char *job_id, uint64_t **ids, size_t *n);
+int sl_store_list(const char *root, const char *job_id, uint64_t **ids, size_t *n);
 
 /* The same, but every chk-<n> folder, complete or not (for cleanup). */
-int sl_checkpoint_list_all(const char *root, const char *job_id, uint64_t **ids,
+int sl_store_list_all(const char *root, const char *job_id, uint64_t **ids,
                            size_t *n);
-
-/* compat: removed by the lead after the merge */
-#define sl_remove_tree sl_fs_remove_tree
 
 #endif

@@ -75,7 +75,7 @@ static int wfail(sl_state_writer *w, const char *what)
 
 static int emit(sl_state_writer *w, const uint8_t *p, size_t n)
 {
-    if (sl_write_all(w->fd, p, n) != SL_OK) {
+    if (sl_fs_write_all(w->fd, p, n) != SL_OK) {
         return wfail(w, "write");
     }
     w->crc = sl_crc32c(w->crc, p, n);
@@ -185,7 +185,7 @@ int sl_state_writer_close(sl_state_writer *w, uint64_t *size, uint32_t *crc)
     if (close(fd) != 0) {
         return wfail(w, "close");
     }
-    if (sl_fsync_parent(w->path) != SL_OK) {
+    if (sl_fs_sync_parent(w->path) != SL_OK) {
         return wfail(w, "fsync of folder");
     }
     if (size != NULL) {
@@ -417,31 +417,31 @@ done:
 
 /* ---- cursor ------------------------------------------------------------- */
 
-void sl_cursor_init(sl_state_cursor *c, const void *p, size_t len)
+void sl_state_cursor_init(sl_state_cursor *c, const void *p, size_t len)
 {
     c->p = p;
     c->len = len;
     c->off = 0;
 }
 
-size_t sl_cursor_remaining(const sl_state_cursor *c)
+size_t sl_state_cursor_remaining(const sl_state_cursor *c)
 {
     return c->off <= c->len ? c->len - c->off : 0;
 }
 
-int sl_cursor_u8(sl_state_cursor *c, uint8_t *v)
+int sl_state_cursor_u8(sl_state_cursor *c, uint8_t *v)
 {
-    if (sl_cursor_remaining(c) < 1) {
+    if (sl_state_cursor_remaining(c) < 1) {
         return SL_EINVAL;
     }
     *v = c->p[c->off++];
     return SL_OK;
 }
 
-int sl_cursor_varint(sl_state_cursor *c, uint64_t *v)
+int sl_state_cursor_varint(sl_state_cursor *c, uint64_t *v)
 {
     size_t used;
-    size_t rem = sl_cursor_remaining(c);
+    size_t rem = sl_state_cursor_remaining(c);
 
     if (rem == 0 || sl_varint_get(c->p + c->off, rem, v, &used) != SL_OK) {
         return SL_EINVAL;
@@ -450,9 +450,9 @@ int sl_cursor_varint(sl_state_cursor *c, uint64_t *v)
     return SL_OK;
 }
 
-int sl_cursor_bytes(sl_state_cursor *c, const uint8_t **ptr, size_t *n)
+int sl_state_cursor_bytes(sl_state_cursor *c, const uint8_t **ptr, size_t *n)
 {
-    size_t used, rem = sl_cursor_remaining(c);
+    size_t used, rem = sl_state_cursor_remaining(c);
     uint64_t v;
 
     if (rem == 0 || sl_varint_get(c->p + c->off, rem, &v, &used) != SL_OK ||

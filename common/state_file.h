@@ -82,18 +82,11 @@ typedef struct {
     size_t len, off;
 } sl_state_cursor;
 
-void sl_cursor_init(sl_state_cursor *c, const void *p, size_t len);
-size_t sl_cursor_remaining(const sl_state_cursor *c);
-int sl_cursor_u8(sl_state_cursor *c, uint8_t *v);
-int sl_cursor_varint(sl_state_cursor *c, uint64_t *v);
+void sl_state_cursor_init(sl_state_cursor *c, const void *p, size_t len);
+size_t sl_state_cursor_remaining(const sl_state_cursor *c);
+int sl_state_cursor_u8(sl_state_cursor *c, uint8_t *v);
+int sl_state_cursor_varint(sl_state_cursor *c, uint64_t *v);
 /* A varint length then that many bytes; *ptr points into the buffer. */
-int sl_cursor_bytes(sl_state_cursor *c, const uint8_t **ptr, size_t *n);
-
-
-/* compat: removed by the lead after the merge (names moved to common/fs.h) */
-#define sl_write_all sl_fs_write_all
-#define sl_mkdir_p sl_fs_mkdir_p
-#define sl_fsync_dir sl_fs_sync_dir
-#define sl_fsync_parent sl_fs_sync_parent
+int sl_state_cursor_bytes(sl_state_cursor *c, const uint8_t **ptr, size_t *n);
 
 #endif

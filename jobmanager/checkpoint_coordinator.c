@@ -143,7 +143,7 @@ static int copy_states(sl_ckrec_ack *t, const Sluice__AckCheckpoint *a)
         return SL_ENOMEM;
     for (size_t i = 0; i < a->n_states; i++) {
         const Sluice__StateHandle *h = a->states[i];
-        if (h == NULL || !sl_state_name_ok(h->path))
+        if (h == NULL || !sl_store_state_name_ok(h->path))
             return SL_EINVAL;
         sl_ckrec_state *s = &t->states[t->nstates++];
         s->stage = strdup(h->stage != NULL ? h->stage : "");
@@ -415,7 +415,7 @@ static int complete_one(sl_coord *cc, sl_coord_view *v, sl_ckrec *c)
     int rv = build_metadata(v, c, &md, &hs, &ptrs);
     if (rv == SL_OK) {
         sl_coord_view_unlock(v);
-        rv = sl_metadata_write(dir, &md, err, sizeof(err));
+        rv = sl_store_metadata_write(dir, &md, err, sizeof(err));
         sl_coord_view_relock(v);
     } else {
         snprintf(err, sizeof(err), "%s", sl_strerror(rv));

@@ -73,7 +73,7 @@ sl_ckrec *sl_ckrec_create(sl_coord *cc, const sl_coord_view *v, int final, int m
 {
     char dir[PATH_MAX];
     if (cc->root == NULL ||
-        sl_chk_path(cc->root, v->job_id, cc->last_id + 1, dir, sizeof(dir)) != SL_OK)
+        sl_store_checkpoint_path(cc->root, v->job_id, cc->last_id + 1, dir, sizeof(dir)) != SL_OK)
         return NULL;
     sl_ckrec *c = sl_ckrec_create_in(cc, v, dir);
     if (c != NULL) {

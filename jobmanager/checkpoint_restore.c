@@ -35,14 +35,14 @@ static int verify_one(const char *dir, const char *job_id, uint64_t id, char *er
                       size_t errlen)
 {
     Sluice__CheckpointMetadata *md = NULL;
-    int rv = sl_metadata_read(dir, &md, err, errlen);
+    int rv = sl_store_metadata_read(dir, &md, err, errlen);
     if (rv == SL_OK && (strcmp(md->job_id, job_id) != 0 || md->checkpoint_id != id)) {
         snprintf(err, errlen, "%s/%s describes checkpoint %" PRIu64 " of job %s", dir,
-                 SL_METADATA_NAME, md->checkpoint_id, md->job_id);
+                 SL_STORE_METADATA_NAME, md->checkpoint_id, md->job_id);
         rv = SL_EINVAL;
     }
     if (rv == SL_OK)
-        rv = sl_checkpoint_verify(dir, md, err, errlen);
+        rv = sl_store_verify(dir, md, err, errlen);
     if (md != NULL)
         sluice__checkpoint_metadata__free_unpacked(md, NULL);
     return rv;
@@ -74,9 +74,9 @@ static void pick_initial(sl_coord *cc, sl_coord_view *v, char *why, size_t whyle
     Sluice__CheckpointMetadata *md = NULL;
     snprintf(dir, sizeof(dir), "%s", cc->initial_dir);
     sl_coord_view_unlock(v);
-    int rv = sl_metadata_read(dir, &md, err, sizeof(err));
+    int rv = sl_store_metadata_read(dir, &md, err, sizeof(err));
     if (rv == SL_OK)
-        rv = sl_checkpoint_verify(dir, md, err, sizeof(err));
+        rv = sl_store_verify(dir, md, err, sizeof(err));
     if (md != NULL)
         sluice__checkpoint_metadata__free_unpacked(md, NULL);
     sl_coord_view_relock(v);
@@ -103,7 +103,7 @@ static int pick_retained(sl_coord *cc, sl_coord_view *v, char *why, size_t whyle
         return SL_ENOMEM;
     memcpy(ids, cc->retained, n * sizeof(*ids));
     for (size_t k = n; k-- > 0 && !sl_coord_view_stopping(v) && cc->root != NULL;) {
-        if (sl_chk_path(cc->root, v->job_id, ids[k], dir, sizeof(dir)) != SL_OK) {
+        if (sl_store_checkpoint_path(cc->root, v->job_id, ids[k], dir, sizeof(dir)) != SL_OK) {
             add_reason(why, whylen, "checkpoint %" PRIu64 ": its path is too long", ids[k]);
             continue;
         }

@@ -63,7 +63,7 @@ void sl_retention_apply(sl_coord *cc, sl_coord_view *v)
         uint64_t id = cc->retained[0];
         memmove(cc->retained, cc->retained + 1, (cc->nretained - 1) * sizeof(*cc->retained));
         cc->nretained--;
-        if (sl_chk_path(cc->root, v->job_id, id, dir, sizeof(dir)) != SL_OK)
+        if (sl_store_checkpoint_path(cc->root, v->job_id, id, dir, sizeof(dir)) != SL_OK)
             continue;
         sl_info("job %s: removing checkpoint %" PRIu64 " (%" PRId64 " retained)", v->job_id, id,
                 cc->num_retained);
@@ -94,7 +94,7 @@ static void sweep_for(sl_coord *cc, sl_coord_view *v, const char *why)
     if (cc->root == NULL)
         return; /* savepoints only: nothing of ours to sweep */
     sl_coord_view_unlock(v);
-    int rv = sl_checkpoint_list_all(cc->root, v->job_id, &ids, &n);
+    int rv = sl_store_list_all(cc->root, v->job_id, &ids, &n);
     sl_coord_view_relock(v);
     if (rv != SL_OK) {
         sl_warn("job %s: cannot list its checkpoint folders: %s", v->job_id, sl_strerror(rv));
@@ -104,7 +104,7 @@ static void sweep_for(sl_coord *cc, sl_coord_view *v, const char *why)
         const sl_ckrec *c = sl_ckrec_find(cc, ids[i]);
         if (sl_retention_has(cc, ids[i]) || (c != NULL && c->status == SL_CKREC_PENDING))
             continue;
-        if (sl_chk_path(cc->root, v->job_id, ids[i], dir, sizeof(dir)) != SL_OK)
+        if (sl_store_checkpoint_path(cc->root, v->job_id, ids[i], dir, sizeof(dir)) != SL_OK)
             continue;
         sl_info("job %s: removing %s (%s)", v->job_id, dir, why);
         remove_unlocked(v, dir);
@@ -127,9 +127,9 @@ static void discard_all(sl_coord *cc, sl_coord_view *v, const char *why)
     sweep_for(cc, v, why);
     if (cc->root == NULL || sl_coord_view_stopping(v))
         return;
-    if (sl_chk_shared_path(cc->root, v->job_id, dir, sizeof(dir)) == SL_OK)
+    if (sl_store_shared_path(cc->root, v->job_id, dir, sizeof(dir)) == SL_OK)
         remove_unlocked(v, dir);
-    if (sl_job_chk_root(cc->root, v->job_id, dir, sizeof(dir)) != SL_OK)
+    if (sl_store_job_root(cc->root, v->job_id, dir, sizeof(dir)) != SL_OK)
         return;
     sl_coord_view_unlock(v);
     int rv = rmdir(dir);
@@ -166,7 +166,7 @@ uint64_t sl_retention_latest(const sl_coord *cc, const char *job_id, char *dir, 
     if (cc->root == NULL || cc->nretained == 0)
         return 0;
     uint64_t id = cc->retained[cc->nretained - 1];
-    if (sl_chk_path(cc->root, job_id, id, dir, dirlen) != SL_OK)
+    if (sl_store_checkpoint_path(cc->root, job_id, id, dir, dirlen) != SL_OK)
         return 0;
     return id;
 }

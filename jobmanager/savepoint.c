@@ -164,8 +164,8 @@ static int folder_of(const char *path, char *out, size_t outlen, char *err, size
     size_t n = strlen(out);
     while (n > 1 && out[n - 1] == '/')
         out[--n] = '\0';
-    size_t m = strlen(SL_METADATA_NAME);
-    if (n > m + 1 && strcmp(out + n - m, SL_METADATA_NAME) == 0 && out[n - m - 1] == '/')
+    size_t m = strlen(SL_STORE_METADATA_NAME);
+    if (n > m + 1 && strcmp(out + n - m, SL_STORE_METADATA_NAME) == 0 && out[n - m - 1] == '/')
         out[n - m - 1] = '\0';
     return SL_OK;
 }
@@ -174,10 +174,10 @@ static int read_metadata(const char *dir, Sluice__CheckpointMetadata **md, char 
                          size_t errlen)
 {
     char why[PATH_MAX + 512];
-    int rv = sl_metadata_read(dir, md, why, sizeof(why));
+    int rv = sl_store_metadata_read(dir, md, why, sizeof(why));
     if (rv == SL_ENOTFOUND)
         snprintf(err, errlen, "%s: no savepoint or checkpoint there (no %s)", dir,
-                 SL_METADATA_NAME);
+                 SL_STORE_METADATA_NAME);
     else if (rv != SL_OK)
         snprintf(err, errlen, "%s: %s", dir, why);
     return rv;
@@ -190,7 +190,7 @@ static int remove_files(const char *dir, const Sluice__CheckpointMetadata *md, c
 {
     char p[PATH_MAX + 300]; /* dir + "/" + a state file name (<= 255) */
     for (size_t i = 0; i < md->n_states; i++) {
-        if (!sl_state_name_ok(md->states[i]->path)) {
+        if (!sl_store_state_name_ok(md->states[i]->path)) {
             snprintf(err, errlen, "%s: its metadata names a bad state file '%.300s'", dir,
                      md->states[i]->path);
             return SL_EINVAL;
@@ -203,7 +203,7 @@ static int remove_files(const char *dir, const Sluice__CheckpointMetadata *md, c
             return SL_EIO;
         }
     }
-    snprintf(p, sizeof(p), "%s/%s", dir, SL_METADATA_NAME);
+    snprintf(p, sizeof(p), "%s/%s", dir, SL_STORE_METADATA_NAME);
     if (unlink(p) != 0 && errno != ENOENT) {
         snprintf(err, errlen, "cannot remove %s: %s", p, strerror(errno));
         return SL_EIO;
@@ -296,7 +296,7 @@ static int check_restore(const sl_job_spec *spec, const char *job_id, const char
         return SL_EINVAL;
     }
     int rv = check_mapping(spec, job_id, file_name, dir, md, allow_non_restored, err, errlen);
-    if (rv == SL_OK && sl_checkpoint_verify(dir, md, why, sizeof(why)) != SL_OK) {
+    if (rv == SL_OK && sl_store_verify(dir, md, why, sizeof(why)) != SL_OK) {
         snprintf(err, errlen, "%s is damaged: %s", dir, why);
         rv = SL_EINVAL;
     }

@@ -72,7 +72,7 @@ static int setup_inputs(sl_job_run *r, sl_task *t, const Sluice__DeployTasks *d,
             for (int src = 0; src < ed->prod_par; src++)
                 n += sl_edge_has_channel(ed, src, t->subtask);
     }
-    int rv = sl_input_gate_init(&t->gate, n);
+    int rv = sl_in_gate_init(&t->gate, n);
     for (int e = 0, k = 0; e < r->graph.nedges && rv == SL_OK; e++) {
         const sl_edge *ed = &r->graph.edges[e];
         if (ed->cons_chain != t->chain_idx)
@@ -152,7 +152,7 @@ static void op_context(sl_task *t, sl_op_ctx *c)
         .failure = t->failure, .failure_cap = sizeof(t->failure),
         .late_records = &t->late_records, .cancel = &t->cancel, .run_cancel = &r->cancel,
     };
-    sl_key_group_range(c->max_parallelism, c->parallelism, c->subtask, &c->kg_start,
+    sl_keygroup_range(c->max_parallelism, c->parallelism, c->subtask, &c->kg_start,
                        &c->kg_end);
     sl_config_get_string(r->cfg, "state.backend.type", &c->keyed.backend);
     sl_config_get_string(r->cfg, "taskmanager.state.local.root-dirs", &c->keyed.local_roots);
@@ -267,14 +267,14 @@ static int setup_checkpointing(sl_job_run *r, const Sluice__DeployTasks *d, char
     sl_config_get_string(r->cfg, "execution.checkpointing.mode", &mode);
     r->exactly_once = strcmp(mode, "AT_LEAST_ONCE") != 0;
     if (sl_config_get_string(r->cfg, "state.checkpoints.dir", &dir) == SL_OK &&
-        sl_job_chk_root(dir, r->job_id, r->chk_root, sizeof(r->chk_root)) != SL_OK) {
+        sl_store_job_root(dir, r->job_id, r->chk_root, sizeof(r->chk_root)) != SL_OK) {
         snprintf(err, errlen, "state.checkpoints.dir is too long");
         return SL_EINVAL;
     }
     if (d->restore_dir[0] == '\0')
         return SL_OK;
     snprintf(r->restore_dir, sizeof(r->restore_dir), "%s", d->restore_dir);
-    int rv = sl_metadata_read(r->restore_dir, &r->restore_md, err, errlen);
+    int rv = sl_store_metadata_read(r->restore_dir, &r->restore_md, err, errlen);
     if (rv == SL_OK && r->restore_md->checkpoint_id != d->restore_checkpoint_id) {
         snprintf(err, errlen, "%s holds checkpoint %llu, expected %llu", r->restore_dir,
                  (unsigned long long)r->restore_md->checkpoint_id,
@@ -387,7 +387,7 @@ static void free_task(sl_task *t)
         pthread_join(t->thread, NULL);
     for (int i = 0; i < t->nops; i++)
         sl_op_destroy(t->ops[i]);
-    sl_input_gate_destroy(&t->gate);
+    sl_in_gate_destroy(&t->gate);
     for (int e = 0; e < t->nout; e++) {
         for (int i = 0; i < t->out[e].nch; i++) {
             if (t->out[e].ch[i] != NULL)

@@ -26,7 +26,11 @@
 #include "common/jobfile.h"
 #include "common/limits.h"
 #include "proto/sluice.pb-c.h"
-#include "taskmanager/network/channel.h"
+#include "taskmanager/network/barrier.h"
+#include "taskmanager/network/frame.h"
+#include "taskmanager/network/input_gate.h"
+#include "taskmanager/network/output.h"
+#include "taskmanager/network/peer.h"
 #include "taskmanager/udf_libs.h"
 
 struct sl_task;

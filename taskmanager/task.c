@@ -112,9 +112,9 @@ static sl_out_channel *pick_channel(sl_task *t, sl_out_edge *oe, const sl_row *r
         return oe->ch[t->subtask];
     case SL_PART_HASH: {
         int maxp = sl_task_max_parallelism(t);
-        int32_t h = sl_key_hash(row, oe->cons->key_idx, oe->cons->nkeys);
-        int kg = sl_key_group_for_hash(h, maxp);
-        return oe->ch[sl_operator_index_for_key_group(kg, maxp, oe->nch)];
+        int32_t h = sl_keygroup_key_hash(row, oe->cons->key_idx, oe->cons->nkeys);
+        int kg = sl_keygroup_for_hash(h, maxp);
+        return oe->ch[sl_keygroup_operator_index(kg, maxp, oe->nch)];
     }
     case SL_PART_REBALANCE:
         oe->rr = (oe->rr + 1) % oe->nch;
@@ -129,7 +129,7 @@ int sl_task_emit(sl_task *t, const sl_row *row)
         sl_out_channel *ch = pick_channel(t, &t->out[e], row);
         if (ch == NULL)
             return sl_task_fail(t, "no channel for a record on edge %d", e);
-        int rv = append_event(t, ch, SL_EV_ROW, row, NULL, 0);
+        int rv = append_event(t, ch, SL_FRAME_EV_ROW, row, NULL, 0);
         if (rv != SL_OK)
             return rv;
     }
@@ -166,7 +166,7 @@ static int emit_barrier(sl_task *t, const sl_barrier *b)
     if (sl_barrier_encode(b, enc, sizeof(enc), &len) != SL_OK)
         return sl_task_fail(t, "cannot encode barrier %llu (bad savepoint folder)",
                             (unsigned long long)b->id);
-    int rv = broadcast_event(t, SL_EV_BARRIER, enc, len);
+    int rv = broadcast_event(t, SL_FRAME_EV_BARRIER, enc, len);
     t->last_flush_ms = sl_now_ms();
     return rv;
 }
@@ -175,12 +175,12 @@ static int emit_barrier(sl_task *t, const sl_barrier *b)
  * on the buffer timeout, like rows. */
 static int append_watermark(sl_task *t, int64_t wm)
 {
-    uint8_t b[SL_WATERMARK_LEN];
+    uint8_t b[SL_FRAME_WATERMARK_LEN];
     sl_put_le64(b, (uint64_t)wm);
     for (int e = 0; e < t->nout; e++) {
         for (int i = 0; i < t->out[e].nch; i++) {
             sl_out_channel *ch = t->out[e].ch[i];
-            int rv = ch != NULL ? append_event(t, ch, SL_EV_WATERMARK, NULL, b, sizeof(b)) : SL_OK;
+            int rv = ch != NULL ? append_event(t, ch, SL_FRAME_EV_WATERMARK, NULL, b, sizeof(b)) : SL_OK;
             if (rv != SL_OK)
                 return rv;
         }
@@ -196,7 +196,7 @@ static int advance_watermark(sl_task *t, int from, int64_t wm)
         return SL_OK;
     t->wm_out = wm;
     for (int i = from; i < t->nops; i++) {
-        sl_operator *op = t->ops[i];
+        sl_op *op = t->ops[i];
         int rv = op->ops->watermark != NULL ? op->ops->watermark(op, wm) : SL_OK;
         if (rv != SL_OK)
             return rv;
@@ -232,7 +232,7 @@ static int input_watermark(sl_task *t)
 
 static int send_end_of_input(sl_task *t)
 {
-    return broadcast_event(t, SL_EV_END, NULL, 0);
+    return broadcast_event(t, SL_FRAME_EV_END, NULL, 0);
 }
 
 /* ---- checkpoints: what the checkpointer asks for */
@@ -352,25 +352,25 @@ static int process_frame(sl_task *t, sl_in_channel *ch, nng_msg *msg)
     size_t len;
     if (sl_frame_parse(nng_msg_body(msg), nng_msg_len(msg), &h, &p, &len) != SL_OK)
         return sl_task_fail(t, "malformed data frame");
-    sl_operator *head = t->ops[0];
+    sl_op *head = t->ops[0];
     sl_row row;
     size_t off = 0;
     while (off < len) {
         uint8_t tag = p[off++];
-        if (tag == SL_EV_END)
+        if (tag == SL_FRAME_EV_END)
             return channel_ended(t, ch);
-        if (tag == SL_EV_BARRIER) {
+        if (tag == SL_FRAME_EV_BARRIER) {
             sl_barrier b;
             size_t used;
             if (sl_barrier_decode(p + off, len - off, &b, &used) != SL_OK)
                 return sl_task_fail(t, "malformed barrier from subtask %u", h.src);
             return on_barrier(t, ch, &b);
         }
-        if (tag == SL_EV_WATERMARK) {
-            if (len - off < SL_WATERMARK_LEN)
+        if (tag == SL_FRAME_EV_WATERMARK) {
+            if (len - off < SL_FRAME_WATERMARK_LEN)
                 return sl_task_fail(t, "truncated watermark from subtask %u", h.src);
             int64_t wm = (int64_t)sl_get_le64(p + off);
-            off += SL_WATERMARK_LEN;
+            off += SL_FRAME_WATERMARK_LEN;
             if (wm <= ch->watermark)
                 continue;
             ch->watermark = wm;
@@ -380,7 +380,7 @@ static int process_frame(sl_task *t, sl_in_channel *ch, nng_msg *msg)
             continue;
         }
         size_t used;
-        if (tag != SL_EV_ROW || sl_row_decode(p + off, len - off, &row, &used) != SL_OK)
+        if (tag != SL_FRAME_EV_ROW || sl_row_decode(p + off, len - off, &row, &used) != SL_OK)
             return sl_task_fail(t, "malformed event in a data frame from subtask %u", h.src);
         off += used;
         t->records_in++;
@@ -395,11 +395,11 @@ static int run_inputs(sl_task *t)
 {
     for (int i = 0; i < t->gate.n; i++)
         t->gate.ch[i]->watermark = INT64_MIN;
-    int rv = sl_input_gate_open(&t->gate, &t->cancel);
+    int rv = sl_in_gate_open(&t->gate, &t->cancel);
     while (rv == SL_OK) {
         sl_in_channel *ch;
         nng_msg *msg;
-        rv = sl_input_gate_next(&t->gate, TASK_POLL_MS, &ch, &msg);
+        rv = sl_in_gate_next(&t->gate, TASK_POLL_MS, &ch, &msg);
         if (rv == SL_ECLOSED)
             return SL_OK;
         if (rv == SL_ETIMEDOUT) {
@@ -411,7 +411,7 @@ static int run_inputs(sl_task *t)
         if (rv == SL_EPROTO)
             return sl_task_fail(t, "%s", t->gate.error);
         rv = process_frame(t, ch, msg);
-        int rv2 = sl_input_gate_release(&t->gate, ch, msg, &t->cancel);
+        int rv2 = sl_in_gate_release(&t->gate, ch, msg, &t->cancel);
         if (rv == SL_OK)
             rv = rv2;
         if (rv == SL_OK)
@@ -464,7 +464,7 @@ static int run_chain(sl_task *t, int *nopened)
         return rv;
     t->last_flush_ms = sl_now_ms();
     t->wm_in = t->wm_out = INT64_MIN;
-    sl_operator *head = t->ops[0];
+    sl_op *head = t->ops[0];
     if (head->ops->run != NULL) {
         rv = head->ops->run(head);
         /* stopped with a savepoint: no final watermark, no final checkpoint */

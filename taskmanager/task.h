@@ -28,7 +28,11 @@
 #include "proto/sluice.pb-c.h"
 #include "taskmanager/checkpoint/checkpointer.h"
 #include "taskmanager/job_run.h" /* operators still read t->run (see above) */
-#include "taskmanager/network/channel.h"
+#include "taskmanager/network/barrier.h"
+#include "taskmanager/network/frame.h"
+#include "taskmanager/network/input_gate.h"
+#include "taskmanager/network/output.h"
+#include "taskmanager/network/peer.h"
 #include "taskmanager/operators/operator.h"
 
 typedef struct sl_out_edge {
@@ -50,8 +54,8 @@ typedef struct sl_task {
     atomic_int cancel;
     char failure[1024];
     int nops;
-    sl_operator *ops[SL_MAX_STAGES];
-    sl_input_gate gate;
+    sl_op *ops[SL_MAX_STAGES];
+    sl_in_gate gate;
     int nout;
     sl_out_edge out[SL_MAX_STAGES];
     pthread_mutex_t out_mu;

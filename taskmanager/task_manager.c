@@ -220,10 +220,10 @@ static void handle_trigger(sl_tm *tm, const Sluice__TriggerCheckpoint *tc, Sluic
     b.id = tc->checkpoint_id;
     b.ts = tc->timestamp_ms;
     b.final = tc->final;
-    b.kind = tc->kind == SLUICE__CHECKPOINT_KIND__KIND_SAVEPOINT        ? SL_CHK_SAVEPOINT
-             : tc->kind == SLUICE__CHECKPOINT_KIND__KIND_SAVEPOINT_STOP ? SL_CHK_SAVEPOINT_STOP
-                                                                        : SL_CHK_CHECKPOINT;
-    if (b.kind != SL_CHK_CHECKPOINT) {
+    b.kind = tc->kind == SLUICE__CHECKPOINT_KIND__KIND_SAVEPOINT        ? SL_BARRIER_KIND_SAVEPOINT
+             : tc->kind == SLUICE__CHECKPOINT_KIND__KIND_SAVEPOINT_STOP ? SL_BARRIER_KIND_SAVEPOINT_STOP
+                                                                        : SL_BARRIER_KIND_CHECKPOINT;
+    if (b.kind != SL_BARRIER_KIND_CHECKPOINT) {
         const char *dir = tc->chk_dir != NULL ? tc->chk_dir : "";
         size_t n = strlen(dir);
         if (n == 0 || n > SL_BARRIER_DIR_MAX || dir[0] != '/') {
@@ -514,7 +514,7 @@ static int read_config(sl_tm *tm)
     sl_config_get_bytes(tm->cfg, "rpc.max-message-size", &v);
     tm->max_msg = (size_t)v;
     sl_config_get_bytes(tm->cfg, "taskmanager.memory.network.buffer-size", &v);
-    tm->max_frame = (size_t)v + SL_FRAME_HDR + 1024;
+    tm->max_frame = (size_t)v + SL_FRAME_HDR_LEN + 1024;
     sl_config_get_string(tm->cfg, "jobmanager.rpc.address", &s);
     sl_config_get_int(tm->cfg, "jobmanager.rpc.port", &v);
     return sl_addr_url(s, (int)v, tm->jm_url, sizeof(tm->jm_url));

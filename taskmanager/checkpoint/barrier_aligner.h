@@ -30,7 +30,11 @@
 
 #include <stdint.h>
 
-#include "taskmanager/network/channel.h"
+#include "taskmanager/network/barrier.h"
+#include "taskmanager/network/frame.h"
+#include "taskmanager/network/input_gate.h"
+#include "taskmanager/network/output.h"
+#include "taskmanager/network/peer.h"
 
 typedef struct sl_aligner {
     int n;                  /* input channels */

@@ -35,7 +35,7 @@ void sl_ckpt_destroy(sl_ckpt *ck)
 
 static void wake_task(sl_ckpt *ck)
 {
-    sl_input_gate *g = ck->env.gate;
+    sl_in_gate *g = ck->env.gate;
     atomic_store(&ck->mb_flag, 1);
     pthread_mutex_lock(&g->mu);
     pthread_cond_broadcast(&g->cv);
@@ -116,7 +116,7 @@ static int snapshot_ops(sl_ckpt *ck, uint64_t id, sl_uploader_snapshot *s)
 {
     const sl_ckpt_env *e = &ck->env;
     for (int i = 0; i < e->nops; i++) {
-        sl_operator *op = e->ops[i];
+        sl_op *op = e->ops[i];
         if (op->ops->snapshot == NULL)
             continue;
         sl_uploader_part *p = &s->parts[s->nparts++];
@@ -124,7 +124,7 @@ static int snapshot_ops(sl_ckpt *ck, uint64_t id, sl_uploader_snapshot *s)
         snprintf(p->kind, sizeof(p->kind), "%s:%.80s", kind_name(op->stage->kind),
                  op->stage->type);
         p->keyed = op->ops->keyed;
-        sl_key_group_range(e->max_parallelism, e->parallelism, e->subtask, &p->kg_start,
+        sl_keygroup_range(e->max_parallelism, e->parallelism, e->subtask, &p->kg_start,
                            &p->kg_end);
         int rv = op->ops->snapshot_async != NULL ? op->ops->snapshot_async(op, id, &p->keyed_snap)
                                                  : op->ops->snapshot(op, id, &p->data);
@@ -141,7 +141,7 @@ static int snapshot_ops(sl_ckpt *ck, uint64_t id, sl_uploader_snapshot *s)
  * own folder and need no state.checkpoints.dir. */
 static const char *cannot_take(const sl_ckpt *ck, const sl_barrier *b)
 {
-    if (b->kind == SL_CHK_CHECKPOINT)
+    if (b->kind == SL_BARRIER_KIND_CHECKPOINT)
         return ck->env.chk_root[0] == '\0' ? "state.checkpoints.dir is not set" : NULL;
     if (b->dir[0] != '/')
         return "the savepoint folder is not an absolute path";
@@ -152,7 +152,7 @@ int sl_ckpt_snapshot(sl_ckpt *ck, const sl_barrier *b, int64_t align_ms,
                      sl_uploader_snapshot **out)
 {
     int64_t start = sl_now_ms();
-    sl_uploader_snapshot *s = new_snapshot(ck, b->id, b->kind == SL_CHK_CHECKPOINT ? NULL : b->dir);
+    sl_uploader_snapshot *s = new_snapshot(ck, b->id, b->kind == SL_BARRIER_KIND_CHECKPOINT ? NULL : b->dir);
     if (s == NULL)
         return SL_ENOMEM;
     s->align_ms = align_ms;
@@ -173,10 +173,10 @@ void sl_ckpt_submit(sl_ckpt *ck, const sl_barrier *b, sl_uploader_snapshot *s, i
     const sl_ckpt_env *e = &ck->env;
     if (b->final && is_source(ck))
         ck->final_barrier = b->id;
-    if (b->kind == SL_CHK_SAVEPOINT_STOP && !is_source(ck))
+    if (b->kind == SL_BARRIER_KIND_SAVEPOINT_STOP && !is_source(ck))
         ck->stop_seen = b->id;
     submit(ck, s);
-    if (forwarded && b->kind == SL_CHK_SAVEPOINT_STOP && is_source(ck)) {
+    if (forwarded && b->kind == SL_BARRIER_KIND_SAVEPOINT_STOP && is_source(ck)) {
         ck->stop_barrier = b->id;
         sl_info("task %s %d/%d of job %s: stopping with savepoint %llu", e->name, e->subtask,
                 e->parallelism, e->job_id, (unsigned long long)b->id);
@@ -188,7 +188,7 @@ void sl_ckpt_submit(sl_ckpt *ck, const sl_barrier *b, sl_uploader_snapshot *s, i
 /* Unblocks every channel (release), then blocks channel ch (>= 0). */
 static void set_blocked(sl_ckpt *ck, int release, int ch)
 {
-    sl_input_gate *g = ck->env.gate;
+    sl_in_gate *g = ck->env.gate;
     if (!release && ch < 0)
         return;
     pthread_mutex_lock(&g->mu);
@@ -276,7 +276,7 @@ void sl_ckpt_mail_take(sl_ckpt *ck, sl_ckpt_todo *todo)
 static int notify_ops(sl_ckpt *ck, uint64_t id)
 {
     for (int i = 0; i < ck->env.nops; i++) {
-        sl_operator *op = ck->env.ops[i];
+        sl_op *op = ck->env.ops[i];
         if (op->ops->notify_complete == NULL)
             continue;
         int rv = op->ops->notify_complete(op, id);

@@ -47,20 +47,24 @@
 #include "proto/sluice.pb-c.h"
 #include "taskmanager/checkpoint/barrier_aligner.h"
 #include "taskmanager/checkpoint/snapshot_uploader.h"
-#include "taskmanager/network/channel.h"
+#include "taskmanager/network/barrier.h"
+#include "taskmanager/network/frame.h"
+#include "taskmanager/network/input_gate.h"
+#include "taskmanager/network/output.h"
+#include "taskmanager/network/peer.h"
 #include "taskmanager/operators/operator.h"
 
 /* The task and run a checkpointer works for (pointers borrowed from the
  * task and its job run, which outlive it). */
 typedef struct sl_ckpt_env {
-    sl_operator *const *ops;    /* the chain, head first */
+    sl_op *const *ops;    /* the chain, head first */
     int nops;
     int index, subtask, parallelism, max_parallelism;
     const char *name;           /* the chain's name, for the log */
     const char *failure;        /* the task's failure text (operators set it when they
                                    fail): quoted in declines and restore errors */
     const atomic_int *cancel;   /* the task's cancel flag */
-    sl_input_gate *gate;        /* the task's inputs (blocked channels, wake-ups) */
+    sl_in_gate *gate;        /* the task's inputs (blocked channels, wake-ups) */
     const char *job_id;
     uint32_t attempt;
     int exactly_once;           /* execution.checkpointing.mode */

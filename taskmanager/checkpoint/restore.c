@@ -17,11 +17,11 @@ static const char *why(const sl_restore_chain *c, int rv)
     return c->failure[0] ? c->failure : sl_strerror(rv);
 }
 
-static int restore_handle(const sl_restore_chain *c, sl_operator *op,
+static int restore_handle(const sl_restore_chain *c, sl_op *op,
                           const Sluice__StateHandle *h, char *err, size_t errlen)
 {
     char path[PATH_LEN], lerr[512];
-    if (!sl_state_name_ok(h->path)) {
+    if (!sl_store_state_name_ok(h->path)) {
         snprintf(err, errlen, "checkpoint names a bad state file '%s'", h->path);
         return SL_EIO;
     }
@@ -42,7 +42,7 @@ static int restore_handle(const sl_restore_chain *c, sl_operator *op,
     return SL_OK;
 }
 
-static int handle_matches(const sl_restore_chain *c, const sl_operator *op,
+static int handle_matches(const sl_restore_chain *c, const sl_op *op,
                           const Sluice__StateHandle *h)
 {
     if (strcmp(h->stage, op->stage->name) != 0)
@@ -52,12 +52,12 @@ static int handle_matches(const sl_restore_chain *c, const sl_operator *op,
     if (!op->ops->keyed)
         return h->subtask == (uint32_t)c->subtask && h->parallelism == (uint32_t)c->parallelism;
     int lo, hi;
-    sl_key_group_range(c->max_parallelism, c->parallelism, c->subtask, &lo, &hi);
+    sl_keygroup_range(c->max_parallelism, c->parallelism, c->subtask, &lo, &hi);
     return h->kg_start <= hi && h->kg_end >= lo;
 }
 
 /* Non-keyed state that cannot be redistributed needs the old parallelism. */
-static int check_rescalable(const sl_restore_chain *c, const sl_operator *op, char *err,
+static int check_rescalable(const sl_restore_chain *c, const sl_op *op, char *err,
                             size_t errlen)
 {
     if (op->ops->keyed || op->ops->redistribute)
@@ -74,7 +74,7 @@ static int check_rescalable(const sl_restore_chain *c, const sl_operator *op, ch
     return SL_OK;
 }
 
-static int restore_op(const sl_restore_chain *c, sl_operator *op, uint64_t *bytes, int *files,
+static int restore_op(const sl_restore_chain *c, sl_op *op, uint64_t *bytes, int *files,
                       char *err, size_t errlen)
 {
     const Sluice__CheckpointMetadata *md = c->md;
@@ -103,7 +103,7 @@ int sl_restore_run(const sl_restore_chain *c, uint64_t *bytes, int *files, char 
     *bytes = 0;
     *files = 0;
     for (int i = 0; i < c->nops; i++) {
-        sl_operator *op = c->ops[i];
+        sl_op *op = c->ops[i];
         if (op->ops->restore == NULL)
             continue;
         int rv = restore_op(c, op, bytes, files, err, errlen);

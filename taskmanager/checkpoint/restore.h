@@ -21,7 +21,7 @@
 
 /* What a restore reads (all borrowed). */
 typedef struct sl_restore_chain {
-    sl_operator *const *ops;    /* the chain, head first */
+    sl_op *const *ops;    /* the chain, head first */
     int nops;
     int subtask, parallelism, max_parallelism;
     const Sluice__CheckpointMetadata *md; /* the checkpoint */

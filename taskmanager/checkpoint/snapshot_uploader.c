@@ -32,12 +32,12 @@ void sl_uploader_snapshot_free(sl_uploader_snapshot *s)
         return;
     for (int i = 0; i < s->nparts; i++) {
         sl_buf_free(&s->parts[i].data);
-        sl_keyed_snapshot_free(s->parts[i].keyed_snap);
+        sl_ks_snapshot_free(s->parts[i].keyed_snap);
     }
     free(s);
 }
 
-/* sl_keyed_snapshot_sink: serialized keyed state into the state file. */
+/* sl_ks_snapshot_sink: serialized keyed state into the state file. */
 static int put_chunk(void *arg, const void *p, size_t n)
 {
     return sl_state_writer_put(arg, p, n);
@@ -60,7 +60,7 @@ static int write_part(sl_uploader_snapshot *s, sl_uploader_part *p, Sluice__Stat
     }
     uint64_t size = 0;
     uint32_t crc = 0;
-    int rv = p->keyed_snap != NULL ? sl_keyed_snapshot_write(p->keyed_snap, put_chunk, w)
+    int rv = p->keyed_snap != NULL ? sl_ks_snapshot_write(p->keyed_snap, put_chunk, w)
                                    : sl_state_writer_put(w, p->data.p, p->data.len);
     if (rv == SL_OK)
         rv = sl_state_writer_close(w, &size, &crc);

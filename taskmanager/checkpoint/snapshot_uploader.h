@@ -9,7 +9,7 @@
  *
  * The task thread fills a snapshot in its synchronous part (operators
  * append their state to in-memory buffers, or begin a keyed snapshot that
- * is serialized later: sl_keyed_state_snapshot_begin) and hands it to the
+ * is serialized later: sl_ks_snapshot_begin) and hands it to the
  * uploader, which writes one checksummed state file per stateful operator
  * into the checkpoint folder, then sends AckCheckpoint (handles, size,
  * sync, async and alignment durations) to the jobmanager, or a decline.
@@ -37,7 +37,7 @@ typedef struct sl_uploader_part {
     int keyed;
     int32_t kg_start, kg_end;
     sl_buf data;                  /* the state, unless keyed_snap is set */
-    struct sl_keyed_snapshot *keyed_snap; /* begun by snapshot_async; owned */
+    struct sl_ks_snapshot *keyed_snap; /* begun by snapshot_async; owned */
 } sl_uploader_part;
 
 /* The state of one task for one checkpoint, or its decline. */

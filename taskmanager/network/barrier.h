@@ -56,12 +56,4 @@ int sl_barrier_encode(const sl_barrier *b, uint8_t *out, size_t cap, size_t *len
  * truncated or malformed (unknown flags, bad path length). */
 int sl_barrier_decode(const uint8_t *p, size_t len, sl_barrier *b, size_t *used);
 
-/* compat: removed by the lead after the merge */
-#define SL_BARRIER_FINAL SL_BARRIER_FLAG_FINAL
-#define SL_BARRIER_SAVEPOINT SL_BARRIER_FLAG_SAVEPOINT
-#define SL_BARRIER_STOP SL_BARRIER_FLAG_STOP
-#define SL_CHK_CHECKPOINT SL_BARRIER_KIND_CHECKPOINT
-#define SL_CHK_SAVEPOINT SL_BARRIER_KIND_SAVEPOINT
-#define SL_CHK_SAVEPOINT_STOP SL_BARRIER_KIND_SAVEPOINT_STOP
-
 #endif

@@ -33,7 +33,4 @@ int sl_data_plane_port(const sl_data_plane *dp);
 const char *sl_data_plane_url(const sl_data_plane *dp);
 const char *sl_data_plane_inproc_url(const sl_data_plane *dp);
 
-/* compat: removed by the lead after the merge */
-#define sl_dp_dispatch_fn sl_data_plane_dispatch_fn
-
 #endif

@@ -62,13 +62,4 @@ int sl_frame_parse(const uint8_t *buf, size_t len, sl_frame_hdr *h, const uint8_
 /* Builds a frame in a new nng message (*out owned by caller). */
 int sl_frame_build(const sl_frame_hdr *h, const uint8_t *payload, size_t plen, nng_msg **out);
 
-/* compat: removed by the lead after the merge */
-#define SL_FRAME_HDR SL_FRAME_HDR_LEN
-#define SL_MAX_CREDITS SL_FRAME_MAX_CREDITS
-#define SL_EV_ROW SL_FRAME_EV_ROW
-#define SL_EV_END SL_FRAME_EV_END
-#define SL_EV_BARRIER SL_FRAME_EV_BARRIER
-#define SL_EV_WATERMARK SL_FRAME_EV_WATERMARK
-#define SL_WATERMARK_LEN SL_FRAME_WATERMARK_LEN
-
 #endif

@@ -77,12 +77,4 @@ int sl_in_gate_next(sl_in_gate *g, int timeout_ms, sl_in_channel **ch, nng_msg *
 int sl_in_gate_release(sl_in_gate *g, sl_in_channel *ch, nng_msg *msg,
                        const atomic_int *cancel);
 
-/* compat: removed by the lead after the merge */
-#define sl_input_gate sl_in_gate
-#define sl_input_gate_init sl_in_gate_init
-#define sl_input_gate_destroy sl_in_gate_destroy
-#define sl_input_gate_open sl_in_gate_open
-#define sl_input_gate_next sl_in_gate_next
-#define sl_input_gate_release sl_in_gate_release
-
 #endif

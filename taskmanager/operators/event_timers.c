@@ -135,12 +135,12 @@ void sl_event_timers_clear(sl_event_timers *h)
     h->n = 0;
 }
 
-int sl_event_timers_rebuild(sl_event_timers *h, sl_keyed_state *st, int kg_start, int kg_end,
-                            sl_keyed_state_visit_fn visit)
+int sl_event_timers_rebuild(sl_event_timers *h, sl_ks_state *st, int kg_start, int kg_end,
+                            sl_ks_visit_fn visit)
 {
     sl_event_timers_clear(h);
     for (int kg = kg_start; kg <= kg_end; kg++) {
-        int rv = sl_keyed_state_visit_group(st, kg, visit, h);
+        int rv = sl_ks_visit_group(st, kg, visit, h);
         if (rv != 0)
             return rv;
     }

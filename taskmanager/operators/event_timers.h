@@ -73,8 +73,8 @@ void sl_event_timers_clear(sl_event_timers *h);
  * kg_end] of st with visit(h, ...): visit adds the timers an entry stands
  * for with sl_event_timers_add (its arg is h) and returns 0, or non-zero
  * to stop; that value is returned. */
-int sl_event_timers_rebuild(sl_event_timers *h, sl_keyed_state *st, int kg_start, int kg_end,
-                            sl_keyed_state_visit_fn visit);
+int sl_event_timers_rebuild(sl_event_timers *h, sl_ks_state *st, int kg_start, int kg_end,
+                            sl_ks_visit_fn visit);
 
 /* Frees every entry and the array; h is empty and reusable after. */
 void sl_event_timers_free(sl_event_timers *h);

@@ -43,7 +43,7 @@ static int fsync_dir(sl_fsc_crash *c, const char *dir)
 {
     if (step(c, SL_FSC_STEP_FSYNC_DIR, dir) != SL_OK)
         return SL_EIO;
-    return sl_fsync_dir(dir);
+    return sl_fs_sync_dir(dir);
 }
 
 /* ---- names */
@@ -101,7 +101,7 @@ int sl_fsc_make_folder(const char *dir, sl_fsc_crash *crash, char *err, size_t e
         if (!made && errno != EEXIST)
             rv = SL_EIO;
         else if (made && (step(crash, SL_FSC_STEP_FSYNC_DIR, buf) != SL_OK ||
-                          sl_fsync_parent(buf) != SL_OK))
+                          sl_fs_sync_parent(buf) != SL_OK))
             rv = SL_EIO;
         *p = c;
         if (c == '\0')
@@ -227,13 +227,13 @@ static int read_lineage(sl_fsc_pool *p, sl_state_cursor *c, int owner)
     char hex[SL_FSC_UID_LEN + 1];
     size_t n;
     uint64_t subtask, covered;
-    if (sl_cursor_bytes(c, &uid, &n) != SL_OK || n != SL_FSC_UID_LEN)
+    if (sl_state_cursor_bytes(c, &uid, &n) != SL_OK || n != SL_FSC_UID_LEN)
         return SL_EINVAL;
     memcpy(hex, uid, SL_FSC_UID_LEN);
     hex[SL_FSC_UID_LEN] = '\0';
     if (!sl_is_hex(hex, SL_FSC_UID_LEN) ||
-        sl_cursor_varint(c, &subtask) != SL_OK || subtask > INT32_MAX ||
-        sl_cursor_varint(c, &covered) != SL_OK || covered > INT64_MAX)
+        sl_state_cursor_varint(c, &subtask) != SL_OK || subtask > INT32_MAX ||
+        sl_state_cursor_varint(c, &covered) != SL_OK || covered > INT64_MAX)
         return SL_EINVAL;
     int rv = grow(&p->all, p->all.n + 1);
     if (rv != SL_OK)
@@ -258,9 +258,9 @@ static int seen_before(const sl_fsc_pool *p, int subtask)
 static int read_head(sl_fsc_pool *p, sl_state_cursor *c, uint64_t *subtask, uint64_t *count)
 {
     uint64_t version, par;
-    if (sl_cursor_varint(c, &version) != SL_OK || version != STATE_VERSION ||
-        sl_cursor_varint(c, subtask) != SL_OK || sl_cursor_varint(c, &par) != SL_OK ||
-        sl_cursor_varint(c, count) != SL_OK || par < 1 || par > SL_FSC_MAX_LINEAGES ||
+    if (sl_state_cursor_varint(c, &version) != SL_OK || version != STATE_VERSION ||
+        sl_state_cursor_varint(c, subtask) != SL_OK || sl_state_cursor_varint(c, &par) != SL_OK ||
+        sl_state_cursor_varint(c, count) != SL_OK || par < 1 || par > SL_FSC_MAX_LINEAGES ||
         *subtask >= par || *count > SL_FSC_MAX_LINEAGES ||
         (p->old_par != 0 && (uint64_t)p->old_par != par) || seen_before(p, (int)*subtask))
         return SL_EINVAL;
@@ -275,11 +275,11 @@ int sl_fsc_pool_add(sl_fsc_pool *p, const uint8_t *data, size_t len, char *err, 
 {
     sl_state_cursor c;
     uint64_t subtask, count;
-    sl_cursor_init(&c, data, len);
+    sl_state_cursor_init(&c, data, len);
     int rv = read_head(p, &c, &subtask, &count);
     for (uint64_t i = 0; i < count && rv == SL_OK; i++)
         rv = read_lineage(p, &c, (int)subtask);
-    if (rv == SL_OK && sl_cursor_remaining(&c) != 0)
+    if (rv == SL_OK && sl_state_cursor_remaining(&c) != 0)
         rv = SL_EINVAL;
     if (rv != SL_OK) {
         snprintf(err, errlen, "file sink: malformed state (%s)", sl_strerror(rv));

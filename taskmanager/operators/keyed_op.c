@@ -13,7 +13,7 @@ int sl_keyed_op_open(sl_op *op, sl_keyed_op *k)
 
     k->kg_start = c->kg_start;
     k->kg_end = c->kg_end;
-    rv = sl_keyed_state_local_dir(c->keyed.local_roots, c->job_id, c->attempt, op->stage->name,
+    rv = sl_ks_local_dir(c->keyed.local_roots, c->job_id, c->attempt, op->stage->name,
                                   c->subtask, dir, sizeof(dir));
     if (rv == SL_OK)
         rv = sl_ks_open(c->keyed.backend, k->kg_start, k->kg_end, dir, c->keyed.cache_budget,
@@ -35,7 +35,7 @@ int sl_keyed_op_key(sl_op *op, sl_keyed_op *k, const sl_row *row, size_t *klen, 
                               st->key_by[i]);
         key.v[i] = row->v[st->key_idx[i]];
     }
-    *kg = sl_key_group_for_hash(sl_key_hash(row, st->key_idx, st->nkeys),
+    *kg = sl_keygroup_for_hash(sl_keygroup_key_hash(row, st->key_idx, st->nkeys),
                                 op->ctx.max_parallelism);
     if (*kg < k->kg_start || *kg > k->kg_end)
         return sl_op_fail(op, "%s: key group %d is not in [%d, %d]", st->type, *kg,
@@ -51,21 +51,21 @@ int sl_keyed_op_snapshot(sl_op *op, uint64_t chk_id, sl_buf *out)
     sl_keyed_op *k = op->impl;
 
     (void)chk_id;
-    return sl_keyed_state_snapshot(k->state, k->kg_start, k->kg_end, out);
+    return sl_ks_snapshot_to_buf(k->state, k->kg_start, k->kg_end, out);
 }
 
-int sl_keyed_op_snapshot_begin(sl_op *op, uint64_t chk_id, sl_keyed_snapshot **out)
+int sl_keyed_op_snapshot_begin(sl_op *op, uint64_t chk_id, sl_ks_snapshot **out)
 {
     sl_keyed_op *k = op->impl;
 
     (void)chk_id;
-    return sl_keyed_state_snapshot_begin(k->state, k->kg_start, k->kg_end, out);
+    return sl_ks_snapshot_begin(k->state, k->kg_start, k->kg_end, out);
 }
 
 int sl_keyed_op_restore(sl_op *op, const uint8_t *data, size_t len)
 {
     sl_keyed_op *k = op->impl;
-    int rv = sl_keyed_state_restore(k->state, data, len, k->kg_start, k->kg_end);
+    int rv = sl_ks_restore(k->state, data, len, k->kg_start, k->kg_end);
 
     if (rv == SL_EINVAL)
         return sl_op_fail(op, "%s: malformed keyed state", op->stage->type);
@@ -74,7 +74,7 @@ int sl_keyed_op_restore(sl_op *op, const uint8_t *data, size_t len)
 }
 
 int sl_keyed_op_timers_ready(sl_op *op, sl_keyed_op *k, sl_event_timers *timers,
-                             sl_keyed_state_visit_fn visit)
+                             sl_ks_visit_fn visit)
 {
     int rv;
 
@@ -91,6 +91,6 @@ int sl_keyed_op_timers_ready(sl_op *op, sl_keyed_op *k, sl_event_timers *timers,
 void sl_keyed_op_close(sl_keyed_op *k)
 {
     if (k->state != NULL)
-        sl_keyed_state_close(k->state);
+        sl_ks_close(k->state);
     k->state = NULL;
 }

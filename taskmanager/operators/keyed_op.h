@@ -25,7 +25,7 @@
 #define SL_KEYED_OP_KEY_MAX 4096
 
 typedef struct sl_keyed_op {
-    sl_keyed_state *state;   /* owned: sl_keyed_op_close closes it */
+    sl_ks_state *state;   /* owned: sl_keyed_op_close closes it */
     int kg_start, kg_end;    /* the subtask's key groups */
     int restored;            /* set by sl_keyed_op_restore, cleared by
                               * sl_keyed_op_timers_ready */
@@ -43,13 +43,13 @@ int sl_keyed_op_key(sl_op *op, sl_keyed_op *k, const sl_row *row, size_t *klen, 
 /* operator ops: the keyed state of op->impl (an sl_keyed_op first). */
 int sl_keyed_op_snapshot(sl_op *op, uint64_t chk_id, sl_buf *out);
 /* The snapshot_async op: begins a snapshot the uploader writes. */
-int sl_keyed_op_snapshot_begin(sl_op *op, uint64_t chk_id, sl_keyed_snapshot **out);
+int sl_keyed_op_snapshot_begin(sl_op *op, uint64_t chk_id, sl_ks_snapshot **out);
 int sl_keyed_op_restore(sl_op *op, const uint8_t *data, size_t len);
 
 /* After a restore (k->restored), rebuilds timers from the state with
  * visit (see sl_event_timers_rebuild); nothing to do otherwise. */
 int sl_keyed_op_timers_ready(sl_op *op, sl_keyed_op *k, sl_event_timers *timers,
-                             sl_keyed_state_visit_fn visit);
+                             sl_ks_visit_fn visit);
 
 /* Closes the state, if open. k itself is the caller's. */
 void sl_keyed_op_close(sl_keyed_op *k);

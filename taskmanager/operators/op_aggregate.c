@@ -161,7 +161,7 @@ static int agg_process(sl_op *op, const sl_row *row)
     }
     if ((rv = agg_key(op, a, row, &out, &klen, &kg)) != SL_OK)
         return rv;
-    have = sl_keyed_state_get(a->k.state, kg, a->k.key, klen, &old, &vlen) == SL_OK;
+    have = sl_ks_get(a->k.state, kg, a->k.key, klen, &old, &vlen) == SL_OK;
     if (have && vlen != size)
         return sl_op_fail(op, "%s: stored value of %zu bytes, expected %zu", st->type,
                           vlen, size);
@@ -169,7 +169,7 @@ static int agg_process(sl_op *op, const sl_row *row)
         memcpy(&v, old, size);
     out.nfields = st->nkeys + 1;
     agg_fold(a, &v, have, x, &out.v[st->nkeys]);
-    rv = sl_keyed_state_put(a->k.state, kg, a->k.key, klen, &v, size);
+    rv = sl_ks_put(a->k.state, kg, a->k.key, klen, &v, size);
     if (rv != SL_OK)
         return sl_op_fail(op, "%s: state update failed: %s", st->type, sl_strerror(rv));
     return sl_op_emit(op, &out);

@@ -66,7 +66,7 @@ static int load(sl_op *op, argmax_op *a, int kg, const uint8_t *key, size_t klen
     size_t vlen;
 
     a->cur.len = 0;
-    if (sl_keyed_state_get(a->k.state, kg, key, klen, &val, &vlen) != SL_OK)
+    if (sl_ks_get(a->k.state, kg, key, klen, &val, &vlen) != SL_OK)
         return SL_OK;
     if (sl_buf_put(&a->cur, val, vlen) != SL_OK)
         return sl_op_fail(op, "argmax: out of memory");
@@ -76,8 +76,8 @@ static int load(sl_op *op, argmax_op *a, int kg, const uint8_t *key, size_t klen
 static int store(sl_op *op, argmax_op *a, int kg, const uint8_t *key, size_t klen,
                  const sl_buf *b)
 {
-    int rv = b->len == 0 ? sl_keyed_state_delete(a->k.state, kg, key, klen)
-                         : sl_keyed_state_put(a->k.state, kg, key, klen, b->p, b->len);
+    int rv = b->len == 0 ? sl_ks_delete(a->k.state, kg, key, klen)
+                         : sl_ks_put(a->k.state, kg, key, klen, b->p, b->len);
 
     if (rv != SL_OK && rv != SL_ENOTFOUND)
         return sl_op_fail(op, "argmax: state update failed: %s", sl_strerror(rv));
@@ -161,7 +161,7 @@ static int fold(argmax_op *a, int n, const sl_value *x, size_t rlen, int kg, siz
     return rv;
 }
 
-/* sl_keyed_state_visit_fn for sl_keyed_op_timers_ready after a restore:
+/* sl_ks_visit_fn for sl_keyed_op_timers_ready after a restore:
  * one timer per stored window. */
 static int rebuild_visit(void *arg, int kg, const void *key, size_t klen, const void *val,
                          size_t vlen)

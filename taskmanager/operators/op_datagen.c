@@ -141,10 +141,10 @@ static int dg_restore(sl_op *op, const uint8_t *data, size_t len)
     sl_state_cursor c;
     uint64_t version;
 
-    sl_cursor_init(&c, data, len);
-    if (sl_cursor_varint(&c, &version) != SL_OK || version != STATE_VERSION ||
-        sl_lanes_restore_add(&g->lanes, data + (len - sl_cursor_remaining(&c)),
-                             sl_cursor_remaining(&c)) != SL_OK)
+    sl_state_cursor_init(&c, data, len);
+    if (sl_state_cursor_varint(&c, &version) != SL_OK || version != STATE_VERSION ||
+        sl_lanes_restore_add(&g->lanes, data + (len - sl_state_cursor_remaining(&c)),
+                             sl_state_cursor_remaining(&c)) != SL_OK)
         return sl_op_fail(op, "datagen: bad checkpointed position");
     return SL_OK;
 }

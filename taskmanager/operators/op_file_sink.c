@@ -46,12 +46,12 @@ typedef struct file_sink {
 } file_sink;
 
 /* A failure of the commit protocol (rv, message err) as the operator's. */
-static int failed(sl_operator *op, int rv, const char *err)
+static int failed(sl_op *op, int rv, const char *err)
 {
     return rv == SL_OK ? SL_OK : sl_op_fail(op, "%s", err);
 }
 
-static int sink_open(sl_operator *op)
+static int sink_open(sl_op *op)
 {
     const sl_op_ctx *t = &op->ctx;
     char err[SL_FSC_ERR_MAX];
@@ -78,7 +78,7 @@ static int sink_open(sl_operator *op)
 
 /* ---- reconcile after a restart */
 
-static int reconcile(sl_operator *op, file_sink *s)
+static int reconcile(sl_op *op, file_sink *s)
 {
     char err[SL_FSC_ERR_MAX];
     if (s->reconciled)
@@ -89,7 +89,7 @@ static int reconcile(sl_operator *op, file_sink *s)
 
 /* ---- writing */
 
-static int open_part(sl_operator *op, file_sink *s)
+static int open_part(sl_op *op, file_sink *s)
 {
     char err[SL_FSC_ERR_MAX];
     return failed(op, sl_fsc_open(&s->w, s->n, &s->f, err, sizeof(err)), err);
@@ -119,7 +119,7 @@ static long format_line(file_sink *s, const sl_row *row)
     return (long)n;
 }
 
-static int sink_process(sl_operator *op, const sl_row *row)
+static int sink_process(sl_op *op, const sl_row *row)
 {
     file_sink *s = op->impl;
     char err[SL_FSC_ERR_MAX];
@@ -137,7 +137,7 @@ static int sink_process(sl_operator *op, const sl_row *row)
 
 /* ---- checkpoints */
 
-static int sink_snapshot(sl_operator *op, uint64_t chk_id, sl_buf *out)
+static int sink_snapshot(sl_op *op, uint64_t chk_id, sl_buf *out)
 {
     file_sink *s = op->impl;
     char err[SL_FSC_ERR_MAX];
@@ -151,7 +151,7 @@ static int sink_snapshot(sl_operator *op, uint64_t chk_id, sl_buf *out)
     return rv == SL_OK ? sl_fsc_record(&s->w, op->ctx.parallelism, &s->lin, s->n, out) : rv;
 }
 
-static int sink_notify(sl_operator *op, uint64_t chk_id)
+static int sink_notify(sl_op *op, uint64_t chk_id)
 {
     file_sink *s = op->impl;
     char err[SL_FSC_ERR_MAX];
@@ -160,7 +160,7 @@ static int sink_notify(sl_operator *op, uint64_t chk_id)
 }
 
 /* One old subtask's state (every one of the stage comes here). */
-static int sink_restore(sl_operator *op, const uint8_t *data, size_t len)
+static int sink_restore(sl_op *op, const uint8_t *data, size_t len)
 {
     file_sink *s = op->impl;
     char err[SL_FSC_ERR_MAX];
@@ -168,7 +168,7 @@ static int sink_restore(sl_operator *op, const uint8_t *data, size_t len)
 }
 
 /* Every old subtask's lineages are in the pool: keeps this subtask's. */
-static int sink_restore_end(sl_operator *op)
+static int sink_restore_end(sl_op *op)
 {
     file_sink *s = op->impl;
     const sl_op_ctx *t = &op->ctx;
@@ -180,7 +180,7 @@ static int sink_restore_end(sl_operator *op)
     return SL_OK;
 }
 
-static int sink_finish(sl_operator *op)
+static int sink_finish(sl_op *op)
 {
     file_sink *s = op->impl;
     char err[SL_FSC_ERR_MAX];
@@ -190,7 +190,7 @@ static int sink_finish(sl_operator *op)
     return rv == SL_OK ? sink_notify(op, UINT64_MAX) : rv;
 }
 
-static void sink_close(sl_operator *op, int committed)
+static void sink_close(sl_op *op, int committed)
 {
     file_sink *s = op->impl;
     if (s == NULL)
@@ -203,7 +203,7 @@ static void sink_close(sl_operator *op, int committed)
     op->impl = NULL;
 }
 
-const sl_operator_ops sl_op_file_sink = {
+const sl_op_ops sl_op_file_sink = {
     .open = sink_open, .process = sink_process, .finish = sink_finish, .close = sink_close,
     .snapshot = sink_snapshot, .restore = sink_restore, .notify_complete = sink_notify,
     .redistribute = 1, .restore_end = sink_restore_end,

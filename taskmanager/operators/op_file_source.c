@@ -477,8 +477,8 @@ static int fs_snapshot(sl_op *op, uint64_t chk_id, sl_buf *out)
 static int read_range_state(file_source *fs, sl_state_cursor *c, int owner)
 {
     uint64_t start, exact, end;
-    if (sl_cursor_varint(c, &start) != SL_OK || sl_cursor_varint(c, &exact) != SL_OK ||
-        sl_cursor_varint(c, &end) != SL_OK || exact > 1 || start >= end ||
+    if (sl_state_cursor_varint(c, &start) != SL_OK || sl_state_cursor_varint(c, &exact) != SL_OK ||
+        sl_state_cursor_varint(c, &end) != SL_OK || exact > 1 || start >= end ||
         end > (uint64_t)fs->total || fs->npool == MAX_RANGES)
         return SL_EINVAL;
     fs->pool[fs->npool++] = (src_range){.start = (int64_t)start, .end = (int64_t)end,
@@ -503,10 +503,10 @@ static int fs_restore(sl_op *op, const uint8_t *data, size_t len)
     if (fs->pool == NULL && ((fs->pool = calloc(MAX_RANGES, sizeof(*fs->pool))) == NULL ||
                              (fs->seen = calloc(MAX_RANGES, sizeof(*fs->seen))) == NULL))
         return SL_ENOMEM;
-    sl_cursor_init(&c, data, len);
-    if (sl_cursor_varint(&c, &version) != SL_OK || version != STATE_VERSION ||
-        sl_cursor_varint(&c, &subtask) != SL_OK || sl_cursor_varint(&c, &par) != SL_OK ||
-        sl_cursor_varint(&c, &n) != SL_OK || par < 1 || par > MAX_RANGES || subtask >= par ||
+    sl_state_cursor_init(&c, data, len);
+    if (sl_state_cursor_varint(&c, &version) != SL_OK || version != STATE_VERSION ||
+        sl_state_cursor_varint(&c, &subtask) != SL_OK || sl_state_cursor_varint(&c, &par) != SL_OK ||
+        sl_state_cursor_varint(&c, &n) != SL_OK || par < 1 || par > MAX_RANGES || subtask >= par ||
         n > MAX_RANGES || (fs->old_par != 0 && (uint64_t)fs->old_par != par) ||
         seen_before(fs, (int)subtask) || fs->nseen == MAX_RANGES)
         return sl_op_fail(op, "file source: bad checkpointed position");
@@ -516,7 +516,7 @@ static int fs_restore(sl_op *op, const uint8_t *data, size_t len)
         if (read_range_state(fs, &c, (int)subtask) != SL_OK)
             return sl_op_fail(op, "file source: bad checkpointed range (did the input "
                               "change since the checkpoint?)");
-    return sl_cursor_remaining(&c) == 0 ? SL_OK
+    return sl_state_cursor_remaining(&c) == 0 ? SL_OK
                                         : sl_op_fail(op, "file source: bad checkpointed position");
 }
 

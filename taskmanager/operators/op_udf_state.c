@@ -52,7 +52,7 @@ static int get_entry(sl_udf_op *u, char tag, const char *name, const void *uk, s
 
     if (rv != SLUICE_OK || val == NULL || len == NULL)
         return rv != SLUICE_OK ? rv : SLUICE_EINVAL;
-    return from_sl(sl_keyed_state_get(u->k.state, u->kg, u->skey, sl, val, len));
+    return from_sl(sl_ks_get(u->k.state, u->kg, u->skey, sl, val, len));
 }
 
 static int put_entry(sl_udf_op *u, char tag, const char *name, const void *uk, size_t ukl,
@@ -63,7 +63,7 @@ static int put_entry(sl_udf_op *u, char tag, const char *name, const void *uk, s
 
     if (rv != SLUICE_OK || len > max || (val == NULL && len > 0))
         return rv != SLUICE_OK ? rv : SLUICE_EINVAL;
-    return from_sl(sl_keyed_state_put(u->k.state, u->kg, u->skey, sl, len ? val : "", len));
+    return from_sl(sl_ks_put(u->k.state, u->kg, u->skey, sl, len ? val : "", len));
 }
 
 static int del_entry(sl_udf_op *u, char tag, const char *name, const void *uk, size_t ukl)
@@ -73,7 +73,7 @@ static int del_entry(sl_udf_op *u, char tag, const char *name, const void *uk, s
 
     if (rv != SLUICE_OK)
         return rv;
-    rv = sl_keyed_state_delete(u->k.state, u->kg, u->skey, sl);
+    rv = sl_ks_delete(u->k.state, u->kg, u->skey, sl);
     return rv == SL_ENOTFOUND ? SLUICE_OK : from_sl(rv);
 }
 
@@ -206,7 +206,7 @@ int sl_udf_api_map_iterate(sluice_ctx *c, const char *s, sluice_visit_fn fn, voi
     if (rv != SLUICE_OK || fn == NULL)
         return rv != SLUICE_OK ? rv : SLUICE_EINVAL;
     memcpy(prefix, u->skey, m.plen);
-    return sl_keyed_state_visit_group(u->k.state, u->kg, map_visit_one, &m);
+    return sl_ks_visit_group(u->k.state, u->kg, map_visit_one, &m);
 }
 
 int sl_udf_api_register_timer(sluice_ctx *c, int64_t ts)

@@ -57,11 +57,11 @@ static int in_state(void *arg, const sl_event_timer *t)
     const void *v;
     int rv = timer_key(t->key, t->klen, t->ts, skey, &len);
 
-    return rv == SL_OK ? sl_keyed_state_get(arg, t->kg, skey, len, &v, &vlen) : rv;
+    return rv == SL_OK ? sl_ks_get(arg, t->kg, skey, len, &v, &vlen) : rv;
 }
 
 /* Keeps the entries whose timer is in the state, once each. */
-static int compact(sl_udf_timers *tm, sl_keyed_state *st)
+static int compact(sl_udf_timers *tm, sl_ks_state *st)
 {
     int rv = sl_event_timers_compact(&tm->heap, in_state, st);
 
@@ -70,7 +70,7 @@ static int compact(sl_udf_timers *tm, sl_keyed_state *st)
     return rv;
 }
 
-int sl_udf_timers_add(sl_udf_timers *tm, sl_keyed_state *st, int kg, const uint8_t *key,
+int sl_udf_timers_add(sl_udf_timers *tm, sl_ks_state *st, int kg, const uint8_t *key,
                       size_t klen, int64_t ts)
 {
     uint8_t skey[SKEY_MAX];
@@ -79,18 +79,18 @@ int sl_udf_timers_add(sl_udf_timers *tm, sl_keyed_state *st, int kg, const uint8
     int rv = timer_key(key, klen, ts, skey, &len);
 
     if (rv == SL_OK)
-        rv = sl_keyed_state_get(st, kg, skey, len, &v, &vlen);
+        rv = sl_ks_get(st, kg, skey, len, &v, &vlen);
     if (rv != SL_ENOTFOUND)
         return rv; /* SL_OK: there already */
     /* heap first: an entry without its state entry is skipped later */
     if ((rv = sl_event_timers_add(&tm->heap, ts, kg, key, klen)) != SL_OK ||
-        (rv = sl_keyed_state_put(st, kg, skey, len, "", 0)) != SL_OK)
+        (rv = sl_ks_put(st, kg, skey, len, "", 0)) != SL_OK)
         return rv;
     tm->live++;
     return SL_OK;
 }
 
-int sl_udf_timers_delete(sl_udf_timers *tm, sl_keyed_state *st, int kg, const uint8_t *key,
+int sl_udf_timers_delete(sl_udf_timers *tm, sl_ks_state *st, int kg, const uint8_t *key,
                          size_t klen, int64_t ts)
 {
     uint8_t skey[SKEY_MAX];
@@ -98,7 +98,7 @@ int sl_udf_timers_delete(sl_udf_timers *tm, sl_keyed_state *st, int kg, const ui
     int rv = timer_key(key, klen, ts, skey, &len);
 
     if (rv == SL_OK)
-        rv = sl_keyed_state_delete(st, kg, skey, len);
+        rv = sl_ks_delete(st, kg, skey, len);
     if (rv == SL_ENOTFOUND)
         return SL_OK;
     if (rv != SL_OK)
@@ -109,7 +109,7 @@ int sl_udf_timers_delete(sl_udf_timers *tm, sl_keyed_state *st, int kg, const ui
     return SL_OK;
 }
 
-int sl_udf_timers_next(sl_udf_timers *tm, sl_keyed_state *st, int64_t wm, sl_udf_timer *out)
+int sl_udf_timers_next(sl_udf_timers *tm, sl_ks_state *st, int64_t wm, sl_udf_timer *out)
 {
     uint8_t skey[SKEY_MAX];
     size_t len;
@@ -118,7 +118,7 @@ int sl_udf_timers_next(sl_udf_timers *tm, sl_keyed_state *st, int64_t wm, sl_udf
     while (sl_event_timers_pop_due(&tm->heap, wm, &t) == SL_OK) {
         int rv = timer_key(t.key, t.klen, t.ts, skey, &len);
         if (rv == SL_OK)
-            rv = sl_keyed_state_delete(st, t.kg, skey, len);
+            rv = sl_ks_delete(st, t.kg, skey, len);
         if (rv == SL_OK) {
             tm->live--;
             *out = t;
@@ -147,7 +147,7 @@ static int rebuild_visit(void *arg, int kg, const void *key, size_t klen, const 
     return 0;
 }
 
-int sl_udf_timers_rebuild(sl_udf_timers *tm, sl_keyed_state *st)
+int sl_udf_timers_rebuild(sl_udf_timers *tm, sl_ks_state *st)
 {
     int rv = sl_event_timers_rebuild(&tm->heap, st, tm->kg_start, tm->kg_end, rebuild_visit);
 

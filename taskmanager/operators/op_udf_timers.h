@@ -38,17 +38,17 @@ void sl_udf_timers_init(sl_udf_timers *tm, int kg_start, int kg_end);
 
 /* Adds timer ts of key (1..SL_UDF_KEY_MAX bytes) in key group kg; a timer
  * that exists already is left as it is. */
-int sl_udf_timers_add(sl_udf_timers *tm, sl_keyed_state *st, int kg, const uint8_t *key,
+int sl_udf_timers_add(sl_udf_timers *tm, sl_ks_state *st, int kg, const uint8_t *key,
                       size_t klen, int64_t ts);
 /* Deletes timer ts of key, if there is one. */
-int sl_udf_timers_delete(sl_udf_timers *tm, sl_keyed_state *st, int kg, const uint8_t *key,
+int sl_udf_timers_delete(sl_udf_timers *tm, sl_ks_state *st, int kg, const uint8_t *key,
                          size_t klen, int64_t ts);
 /* The earliest timer with ts <= wm, removed from the heap and the state,
  * into *out (out->key then belongs to the caller: free it).
  * SL_ENOTFOUND when no timer is due. */
-int sl_udf_timers_next(sl_udf_timers *tm, sl_keyed_state *st, int64_t wm, sl_udf_timer *out);
+int sl_udf_timers_next(sl_udf_timers *tm, sl_ks_state *st, int64_t wm, sl_udf_timer *out);
 /* Rebuilds the heap (and the live count) from the timers in the state. */
-int sl_udf_timers_rebuild(sl_udf_timers *tm, sl_keyed_state *st);
+int sl_udf_timers_rebuild(sl_udf_timers *tm, sl_ks_state *st);
 void sl_udf_timers_free(sl_udf_timers *tm);
 
 #endif

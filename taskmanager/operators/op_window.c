@@ -73,7 +73,7 @@ static int ents_load(sl_op *op, win_op *w, int kg, const uint8_t *key, size_t kl
     size_t vlen;
 
     w->nents = 0;
-    if (sl_keyed_state_get(w->k.state, kg, key, klen, &val, &vlen) != SL_OK)
+    if (sl_ks_get(w->k.state, kg, key, klen, &val, &vlen) != SL_OK)
         return SL_OK;
     if (vlen % sizeof(win_entry) != 0)
         return sl_op_fail(op, "window: stored value of %zu bytes", vlen);
@@ -89,9 +89,9 @@ static int ents_store(sl_op *op, win_op *w, int kg, const uint8_t *key, size_t k
     int rv;
 
     if (w->nents == 0)
-        rv = sl_keyed_state_delete(w->k.state, kg, key, klen);
+        rv = sl_ks_delete(w->k.state, kg, key, klen);
     else
-        rv = sl_keyed_state_put(w->k.state, kg, key, klen, w->ents, w->nents * sizeof(win_entry));
+        rv = sl_ks_put(w->k.state, kg, key, klen, w->ents, w->nents * sizeof(win_entry));
     if (rv != SL_OK && rv != SL_ENOTFOUND)
         return sl_op_fail(op, "window: state update failed: %s", sl_strerror(rv));
     return SL_OK;
@@ -221,7 +221,7 @@ static int add_session(win_op *w, int64_t ts, const sl_value *x, int kg, size_t 
     return rv;
 }
 
-/* sl_keyed_state_visit_fn for sl_keyed_op_timers_ready after a restore:
+/* sl_ks_visit_fn for sl_keyed_op_timers_ready after a restore:
  * one timer per stored window. */
 static int rebuild_visit(void *arg, int kg, const void *key, size_t klen, const void *val,
                          size_t vlen)

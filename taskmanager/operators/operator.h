@@ -25,9 +25,9 @@
  * operator's state to `out` (written to the shared store asynchronously
  * afterwards). An operator without state leaves `snapshot` NULL. Keyed state
  * is written grouped by key group so a restore can take any range. An
- * operator whose state is one sl_keyed_state may also set `snapshot_async`,
+ * operator whose state is one sl_ks_state may also set `snapshot_async`,
  * which the task calls instead: it only begins the snapshot
- * (sl_keyed_state_snapshot_begin), and the uploader thread serializes it
+ * (sl_ks_snapshot_begin), and the uploader thread serializes it
  * while the task goes on (copy-on-write for hashmap).
  * `restore` runs after `open` with the bytes of one state file of this
  * stage (several for keyed state after rescaling). `notify_complete` tells
@@ -50,7 +50,7 @@
 #include "common/row.h"
 #include "taskmanager/operators/op_context.h"
 
-struct sl_keyed_snapshot;
+struct sl_ks_snapshot;
 typedef struct sl_op sl_op;
 
 typedef struct sl_op_ops {
@@ -60,7 +60,7 @@ typedef struct sl_op_ops {
     int (*finish)(sl_op *op);                    /* all input ended: flush, commit */
     void (*close)(sl_op *op, int committed);     /* committed = 0: discard pending output */
     int (*snapshot)(sl_op *op, uint64_t chk_id, sl_buf *out);
-    int (*snapshot_async)(sl_op *op, uint64_t chk_id, struct sl_keyed_snapshot **out);
+    int (*snapshot_async)(sl_op *op, uint64_t chk_id, struct sl_ks_snapshot **out);
     int (*restore)(sl_op *op, const uint8_t *data, size_t len);
     int (*notify_complete)(sl_op *op, uint64_t chk_id);
     /* event time reached wm (may emit); NULL = nothing to do. The task
@@ -70,12 +70,6 @@ typedef struct sl_op_ops {
     int redistribute;                            /* 1: non-keyed state, rescalable (above) */
     int (*restore_end)(sl_op *op);               /* redistribute: all restores done */
 } sl_op_ops;
-
-/* Transitional old names: taskmanager/task.h, task.c, checkpoint/ and
- * op_file_sink.c (all being changed by others at the same time) still use
- * them; the merge renames those uses and drops these two lines. */
-typedef struct sl_op sl_operator;
-typedef sl_op_ops sl_operator_ops;
 
 /* Most inputs a stage has (sl_stage.inputs). */
 #define SL_OP_MAX_INPUTS 2

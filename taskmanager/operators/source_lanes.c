@@ -101,13 +101,13 @@ int sl_lanes_snapshot(const sl_lanes *l, int subtask, int parallelism, sl_buf *o
 static int read_head(sl_state_cursor *c, uint64_t *subtask, uint64_t *par, uint64_t *n)
 {
     uint64_t version, end;
-    if (sl_cursor_varint(c, &version) != SL_OK || version != LANES_VERSION ||
-        sl_cursor_varint(c, subtask) != SL_OK || sl_cursor_varint(c, par) != SL_OK ||
-        sl_cursor_varint(c, &end) != SL_OK || sl_cursor_varint(c, n) != SL_OK)
+    if (sl_state_cursor_varint(c, &version) != SL_OK || version != LANES_VERSION ||
+        sl_state_cursor_varint(c, subtask) != SL_OK || sl_state_cursor_varint(c, par) != SL_OK ||
+        sl_state_cursor_varint(c, &end) != SL_OK || sl_state_cursor_varint(c, n) != SL_OK)
         return SL_EINVAL;
     /* every lane takes at least two bytes */
     if (*par < 1 || *par > LANES_MAX || *subtask >= *par || *n < 1 || *n > LANES_MAX ||
-        *n > sl_cursor_remaining(c) / 2)
+        *n > sl_state_cursor_remaining(c) / 2)
         return SL_EINVAL;
     return SL_OK;
 }
@@ -124,7 +124,7 @@ int sl_lanes_restore_add(sl_lanes *l, const uint8_t *data, size_t len)
 {
     sl_state_cursor c;
     uint64_t subtask, par, n;
-    sl_cursor_init(&c, data, len);
+    sl_state_cursor_init(&c, data, len);
     if (read_head(&c, &subtask, &par, &n) != SL_OK)
         return SL_EINVAL;
     if (l->old_parallelism == 0)
@@ -134,14 +134,14 @@ int sl_lanes_restore_add(sl_lanes *l, const uint8_t *data, size_t len)
     l->old_parallelism = (int)par;
     for (uint64_t k = 0; k < n; k++) {
         uint64_t next, stride;
-        if (sl_cursor_varint(&c, &next) != SL_OK || sl_cursor_varint(&c, &stride) != SL_OK ||
+        if (sl_state_cursor_varint(&c, &next) != SL_OK || sl_state_cursor_varint(&c, &stride) != SL_OK ||
             stride == 0)
             return SL_EINVAL;
         int rv = push(l, next, stride, (int)subtask);
         if (rv != SL_OK)
             return rv;
     }
-    return sl_cursor_remaining(&c) == 0 ? SL_OK : SL_EINVAL;
+    return sl_state_cursor_remaining(&c) == 0 ? SL_OK : SL_EINVAL;
 }
 
 /* Keeps lanes [0, n) whose owner is `owner` (in order). */

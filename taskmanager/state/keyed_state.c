@@ -18,7 +18,7 @@
 #define KS_MAX_LEN SL_KS_MAX_LEN
 
 /* sl_ks_state; the tag is renamed by the lead (RENAMES.txt) */
-struct sl_keyed_state {
+struct sl_ks_state {
     const sl_ks_ops *ops;
     void *impl;
     int kg_start;

@@ -33,7 +33,7 @@ struct sl_kcache_budget; /* keyed_state_cache.h */
 
 /* The struct keeps its old tag until the lead's rename (RENAMES.txt), so
  * that forward declarations elsewhere still name the same type. */
-typedef struct sl_keyed_state sl_ks_state;
+typedef struct sl_ks_state sl_ks_state;
 
 /* Opens a backend ("hashmap" or "leveldb") for key groups [kg_start,
  * kg_end]. dir is the state's local working folder, unique to it (see
@@ -111,7 +111,7 @@ int sl_ks_restore(sl_ks_state *st, const uint8_t *data, size_t len, int kg_lo, i
  * sl_ks_snapshot_free releases it (any thread), written or not.
  *
  * The struct keeps its old tag until the lead's rename (see above). */
-typedef struct sl_keyed_snapshot sl_ks_snapshot;
+typedef struct sl_ks_snapshot sl_ks_snapshot;
 typedef int (*sl_ks_snapshot_sink)(void *arg, const void *p, size_t n);
 
 int sl_ks_snapshot_begin(sl_ks_state *st, int kg_start, int kg_end, sl_ks_snapshot **out);
@@ -119,28 +119,5 @@ int sl_ks_snapshot_write(sl_ks_snapshot *s, sl_ks_snapshot_sink fn, void *arg);
 /* 1 if the write still has the entries to serialize (an open view). */
 int sl_ks_snapshot_deferred(const sl_ks_snapshot *s);
 void sl_ks_snapshot_free(sl_ks_snapshot *s);
-
-/* compat: removed by the lead after the merge */
-typedef sl_ks_state sl_keyed_state;
-typedef sl_ks_snapshot sl_keyed_snapshot;
-/* not a rename: the new sl_ks_open takes the cache budget too */
-#define sl_keyed_state_open(backend, kg_start, kg_end, dir, out) \
-    sl_ks_open((backend), (kg_start), (kg_end), (dir), NULL, (out))
-#define sl_keyed_state_close sl_ks_close
-#define sl_keyed_state_get sl_ks_get
-#define sl_keyed_state_put sl_ks_put
-#define sl_keyed_state_delete sl_ks_delete
-#define sl_keyed_state_count sl_ks_count
-#define sl_keyed_state_presize sl_ks_presize
-#define sl_keyed_state_visit_fn sl_ks_visit_fn
-#define sl_keyed_state_visit_group sl_ks_visit_group
-#define sl_keyed_state_local_dir sl_ks_local_dir
-#define sl_keyed_state_snapshot sl_ks_snapshot_to_buf
-#define sl_keyed_state_restore sl_ks_restore
-#define sl_keyed_state_snapshot_begin sl_ks_snapshot_begin
-#define sl_keyed_snapshot_sink sl_ks_snapshot_sink
-#define sl_keyed_snapshot_write sl_ks_snapshot_write
-#define sl_keyed_snapshot_deferred sl_ks_snapshot_deferred
-#define sl_keyed_snapshot_free sl_ks_snapshot_free
 
 #endif

@@ -14,7 +14,7 @@
 #define KS_CHUNK (256u * 1024u)
 
 /* sl_ks_snapshot; the tag is renamed by the lead (RENAMES.txt) */
-struct sl_keyed_snapshot {
+struct sl_ks_snapshot {
     sl_ks_view *view; /* open async view, or NULL: the bytes are in buf */
     sl_buf buf;
     int kg_start, kg_end;
@@ -189,7 +189,7 @@ int sl_ks_snapshot_to_buf(sl_ks_state *st, int kg_start, int kg_end, sl_buf *out
 
 /* The next length-prefixed byte string of c, at most SL_KS_MAX_LEN long:
  * one-byte lengths (the usual case) inline, others through
- * sl_cursor_bytes. */
+ * sl_state_cursor_bytes. */
 static inline int next_bytes(sl_state_cursor *c, const void **ptr, size_t *n)
 {
     const uint8_t *p;
@@ -203,7 +203,7 @@ static inline int next_bytes(sl_state_cursor *c, const void **ptr, size_t *n)
         c->off += 1 + len;
         return SL_OK;
     }
-    if (sl_cursor_bytes(c, &p, n) != SL_OK || *n > SL_KS_MAX_LEN)
+    if (sl_state_cursor_bytes(c, &p, n) != SL_OK || *n > SL_KS_MAX_LEN)
         return SL_EINVAL;
     *ptr = p;
     return SL_OK;
@@ -227,7 +227,7 @@ static int restore_group(sl_ks_state *st, sl_state_cursor *c, int kg, int load)
     int rv;
 
     /* every entry takes at least two bytes (two lengths) */
-    if (sl_cursor_varint(c, &n) != SL_OK || n > sl_cursor_remaining(c) / 2)
+    if (sl_state_cursor_varint(c, &n) != SL_OK || n > sl_state_cursor_remaining(c) / 2)
         return SL_EINVAL;
     if (load && (rv = sl_ks_presize(st, kg, n)) != SL_OK)
         return rv;
@@ -245,10 +245,10 @@ static int restore_group(sl_ks_state *st, sl_state_cursor *c, int kg, int load)
 int sl_ks_restore(sl_ks_state *st, const uint8_t *data, size_t len, int kg_lo, int kg_hi)
 {
     sl_state_cursor c;
-    sl_cursor_init(&c, data, len);
-    while (sl_cursor_remaining(&c) > 0) {
+    sl_state_cursor_init(&c, data, len);
+    while (sl_state_cursor_remaining(&c) > 0) {
         uint64_t kg;
-        if (sl_cursor_varint(&c, &kg) != SL_OK || kg >= SL_MAX_PARALLELISM)
+        if (sl_state_cursor_varint(&c, &kg) != SL_OK || kg >= SL_MAX_PARALLELISM)
             return SL_EINVAL;
         int load = (int)kg >= kg_lo && (int)kg <= kg_hi;
         int rv = restore_group(st, &c, (int)kg, load);

@@ -39,12 +39,4 @@ int sl_keygroup_operator_index(int kg, int max_parallelism, int parallelism);
  * KeyGroupRangeAssignment.computeKeyGroupRangeForOperatorIndex. */
 void sl_keygroup_range(int max_parallelism, int parallelism, int subtask, int *start, int *end);
 
-/* compat: removed by the lead after the merge */
-#define sl_java_hash_value sl_keygroup_java_hash
-#define sl_key_hash sl_keygroup_key_hash
-#define sl_murmur_hash sl_keygroup_murmur
-#define sl_key_group_for_hash sl_keygroup_for_hash
-#define sl_operator_index_for_key_group sl_keygroup_operator_index
-#define sl_key_group_range sl_keygroup_range
-
 #endif

@@ -21,7 +21,7 @@ static sl_barrier bar(uint64_t id)
     memset(&b, 0, sizeof(b));
     b.id = id;
     b.ts = (int64_t)id * 1000;
-    b.kind = SL_CHK_CHECKPOINT;
+    b.kind = SL_BARRIER_KIND_CHECKPOINT;
     return b;
 }
 
@@ -206,13 +206,13 @@ START_TEST(test_savepoint_options_kept)
     sl_aligner a;
     sl_align_out o;
     sl_barrier b = bar(9);
-    b.kind = SL_CHK_SAVEPOINT_STOP;
+    b.kind = SL_BARRIER_KIND_SAVEPOINT_STOP;
     snprintf(b.dir, sizeof(b.dir), "/tmp/savepoint-9");
     ck_assert_int_eq(sl_align_init(&a, 2, 1), SL_OK);
     sl_align_on_barrier(&a, 0, &b, 0, &o);
     on_bar(&a, 1, 9, 1, &o); /* same id, options of the first barrier win */
     ck_assert(o.snapshot);
-    ck_assert_int_eq(a.barrier.kind, SL_CHK_SAVEPOINT_STOP);
+    ck_assert_int_eq(a.barrier.kind, SL_BARRIER_KIND_SAVEPOINT_STOP);
     ck_assert_str_eq(a.barrier.dir, "/tmp/savepoint-9");
     sl_align_free(&a);
 }

@@ -97,11 +97,11 @@ static void completed(uint64_t id)
     char dir[PATH_MAX];
     Sluice__CheckpointMetadata md = SLUICE__CHECKPOINT_METADATA__INIT;
     char err[512];
-    ck_assert_int_eq(sl_chk_path(root, JOB_ID, id, dir, sizeof(dir)), SL_OK);
+    ck_assert_int_eq(sl_store_checkpoint_path(root, JOB_ID, id, dir, sizeof(dir)), SL_OK);
     md.job_id = (char *)JOB_ID;
     md.checkpoint_id = id;
     md.max_parallelism = 128;
-    ck_assert_msg(sl_metadata_write(dir, &md, err, sizeof(err)) == SL_OK, "%s", err);
+    ck_assert_msg(sl_store_metadata_write(dir, &md, err, sizeof(err)) == SL_OK, "%s", err);
     ck_assert_int_eq(sl_retention_add(&job.coord, id), SL_OK);
     job.coord.last_id = id;
 }

@@ -68,13 +68,13 @@ static void checkpoint(uint64_t id, int damaged)
 {
     char dir[PATH_MAX], path[PATH_MAX + 16], err[512];
     Sluice__CheckpointMetadata md = SLUICE__CHECKPOINT_METADATA__INIT;
-    ck_assert_int_eq(sl_chk_path(root, JOB_ID, id, dir, sizeof(dir)), SL_OK);
+    ck_assert_int_eq(sl_store_checkpoint_path(root, JOB_ID, id, dir, sizeof(dir)), SL_OK);
     md.job_id = (char *)JOB_ID;
     md.checkpoint_id = id;
     md.max_parallelism = 128;
-    ck_assert_msg(sl_metadata_write(dir, &md, err, sizeof(err)) == SL_OK, "%s", err);
+    ck_assert_msg(sl_store_metadata_write(dir, &md, err, sizeof(err)) == SL_OK, "%s", err);
     if (damaged) {
-        snprintf(path, sizeof(path), "%s/%s", dir, SL_METADATA_NAME);
+        snprintf(path, sizeof(path), "%s/%s", dir, SL_STORE_METADATA_NAME);
         FILE *f = fopen(path, "r+");
         ck_assert_ptr_nonnull(f);
         fputs("garbage!", f);

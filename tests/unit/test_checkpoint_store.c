@@ -34,7 +34,7 @@ static void setup(void)
 
 static void teardown(void)
 {
-    ck_assert_int_eq(sl_remove_tree(tmpdir), SL_OK);
+    ck_assert_int_eq(sl_fs_remove_tree(tmpdir), SL_OK);
 }
 
 /* A path under tmpdir; eight rotating buffers so several can be live. */
@@ -200,14 +200,14 @@ START_TEST(test_paths_are_built_from_root_job_and_id)
 {
     char out[128];
 
-    ck_assert_int_eq(sl_job_chk_root("/data/chk", "ab12", out, sizeof(out)), SL_OK);
+    ck_assert_int_eq(sl_store_job_root("/data/chk", "ab12", out, sizeof(out)), SL_OK);
     ck_assert_str_eq(out, "/data/chk/ab12");
-    ck_assert_int_eq(sl_chk_path("/data/chk", "ab12", 42, out, sizeof(out)), SL_OK);
+    ck_assert_int_eq(sl_store_checkpoint_path("/data/chk", "ab12", 42, out, sizeof(out)), SL_OK);
     ck_assert_str_eq(out, "/data/chk/ab12/chk-42");
-    ck_assert_int_eq(sl_chk_path("/data/chk/", "ab12", UINT64_MAX, out, sizeof(out)),
+    ck_assert_int_eq(sl_store_checkpoint_path("/data/chk/", "ab12", UINT64_MAX, out, sizeof(out)),
                      SL_OK);
     ck_assert_str_eq(out, "/data/chk/ab12/chk-18446744073709551615");
-    ck_assert_int_eq(sl_chk_shared_path("/data/chk", "ab12", out, sizeof(out)), SL_OK);
+    ck_assert_int_eq(sl_store_shared_path("/data/chk", "ab12", out, sizeof(out)), SL_OK);
     ck_assert_str_eq(out, "/data/chk/ab12/shared");
 }
 END_TEST
@@ -216,14 +216,14 @@ START_TEST(test_paths_reject_small_buffers_and_bad_job_ids)
 {
     char out[16];
 
-    ck_assert_int_eq(sl_chk_path("/data/chk", "ab12", 1, out, sizeof(out)), SL_ENOSPC);
-    ck_assert_int_eq(sl_chk_path("/d", "ab12", 1, out, 13), SL_ENOSPC);
-    ck_assert_int_eq(sl_chk_path("/d", "ab12", 1, out, 14), SL_OK);
+    ck_assert_int_eq(sl_store_checkpoint_path("/data/chk", "ab12", 1, out, sizeof(out)), SL_ENOSPC);
+    ck_assert_int_eq(sl_store_checkpoint_path("/d", "ab12", 1, out, 13), SL_ENOSPC);
+    ck_assert_int_eq(sl_store_checkpoint_path("/d", "ab12", 1, out, 14), SL_OK);
     ck_assert_str_eq(out, "/d/ab12/chk-1");
-    ck_assert_int_eq(sl_job_chk_root("/d", "../x", out, sizeof(out)), SL_EINVAL);
-    ck_assert_int_eq(sl_job_chk_root("/d", "a/b", out, sizeof(out)), SL_EINVAL);
-    ck_assert_int_eq(sl_job_chk_root("/d", "", out, sizeof(out)), SL_EINVAL);
-    ck_assert_int_eq(sl_job_chk_root("", "ab", out, sizeof(out)), SL_EINVAL);
+    ck_assert_int_eq(sl_store_job_root("/d", "../x", out, sizeof(out)), SL_EINVAL);
+    ck_assert_int_eq(sl_store_job_root("/d", "a/b", out, sizeof(out)), SL_EINVAL);
+    ck_assert_int_eq(sl_store_job_root("/d", "", out, sizeof(out)), SL_EINVAL);
+    ck_assert_int_eq(sl_store_job_root("", "ab", out, sizeof(out)), SL_EINVAL);
 }
 END_TEST
 
@@ -267,23 +267,23 @@ START_TEST(test_state_file_round_trip_with_varints_and_bytes)
                                         err, sizeof(err)),
                      SL_OK);
     ck_assert_uint_eq(len, size - 16);
-    sl_cursor_init(&c, payload, len);
+    sl_state_cursor_init(&c, payload, len);
     for (size_t i = 0; i < sizeof(vals) / sizeof(vals[0]); i++) {
-        ck_assert_int_eq(sl_cursor_varint(&c, &v), SL_OK);
+        ck_assert_int_eq(sl_state_cursor_varint(&c, &v), SL_OK);
         ck_assert_uint_eq(v, vals[i]);
     }
-    ck_assert_int_eq(sl_cursor_bytes(&c, &ptr, &n), SL_OK);
+    ck_assert_int_eq(sl_state_cursor_bytes(&c, &ptr, &n), SL_OK);
     ck_assert_uint_eq(n, 5);
     ck_assert_mem_eq(ptr, "hello", 5);
-    ck_assert_int_eq(sl_cursor_bytes(&c, &ptr, &n), SL_OK);
+    ck_assert_int_eq(sl_state_cursor_bytes(&c, &ptr, &n), SL_OK);
     ck_assert_uint_eq(n, 0);
-    ck_assert_int_eq(sl_cursor_bytes(&c, &ptr, &n), SL_OK);
+    ck_assert_int_eq(sl_state_cursor_bytes(&c, &ptr, &n), SL_OK);
     ck_assert_uint_eq(n, big_n);
     ck_assert_mem_eq(ptr, big, big_n);
-    ck_assert_int_eq(sl_cursor_u8(&c, &u8), SL_OK);
+    ck_assert_int_eq(sl_state_cursor_u8(&c, &u8), SL_OK);
     ck_assert_uint_eq(u8, 7);
-    ck_assert_uint_eq(sl_cursor_remaining(&c), 0);
-    ck_assert_int_eq(sl_cursor_u8(&c, &u8), SL_EINVAL);
+    ck_assert_uint_eq(sl_state_cursor_remaining(&c), 0);
+    ck_assert_int_eq(sl_state_cursor_u8(&c, &u8), SL_EINVAL);
     ck_assert_int_eq(sl_state_file_verify(tp("s/op-0.state"), size, crc, err, sizeof(err)),
                      SL_OK);
     free(payload);
@@ -531,10 +531,10 @@ START_TEST(test_cursor_rejects_truncation_at_every_prefix)
         int failed = 0;
 
         memcpy(copy, enc, len);
-        sl_cursor_init(&c, copy, len);
-        failed |= sl_cursor_varint(&c, &v) != SL_OK;
-        failed |= failed || sl_cursor_bytes(&c, &ptr, &n) != SL_OK;
-        failed |= failed || sl_cursor_u8(&c, &u8) != SL_OK;
+        sl_state_cursor_init(&c, copy, len);
+        failed |= sl_state_cursor_varint(&c, &v) != SL_OK;
+        failed |= failed || sl_state_cursor_bytes(&c, &ptr, &n) != SL_OK;
+        failed |= failed || sl_state_cursor_u8(&c, &u8) != SL_OK;
         ck_assert_msg(failed, "prefix of %zu bytes decoded", len);
         ck_assert_uint_le(c.off, len);
         free(copy);
@@ -552,15 +552,15 @@ START_TEST(test_cursor_bytes_length_beyond_remaining_is_einval)
     uint64_t v;
     size_t n;
 
-    sl_cursor_init(&c, enc, sizeof(enc));
-    ck_assert_int_eq(sl_cursor_bytes(&c, &ptr, &n), SL_EINVAL);
+    sl_state_cursor_init(&c, enc, sizeof(enc));
+    ck_assert_int_eq(sl_state_cursor_bytes(&c, &ptr, &n), SL_EINVAL);
     ck_assert_uint_eq(c.off, 0);
-    sl_cursor_init(&c, huge, sizeof(huge));
-    ck_assert_int_eq(sl_cursor_bytes(&c, &ptr, &n), SL_EINVAL);
-    ck_assert_int_eq(sl_cursor_varint(&c, &v), SL_OK);
+    sl_state_cursor_init(&c, huge, sizeof(huge));
+    ck_assert_int_eq(sl_state_cursor_bytes(&c, &ptr, &n), SL_EINVAL);
+    ck_assert_int_eq(sl_state_cursor_varint(&c, &v), SL_OK);
     ck_assert_uint_eq(v, UINT64_MAX);
-    sl_cursor_init(&c, overlong, sizeof(overlong));
-    ck_assert_int_eq(sl_cursor_varint(&c, &v), SL_EINVAL);
+    sl_state_cursor_init(&c, overlong, sizeof(overlong));
+    ck_assert_int_eq(sl_state_cursor_varint(&c, &v), SL_EINVAL);
     ck_assert_uint_eq(c.off, 0);
 }
 END_TEST
@@ -581,7 +581,7 @@ START_TEST(test_cursor_never_reads_past_end_on_random_buffers)
                 buf[i] &= 0x07; /* more short lengths */
             }
         }
-        sl_cursor_init(&c, buf, len);
+        sl_state_cursor_init(&c, buf, len);
         while (fails < 4) {
             size_t before = c.off;
             const uint8_t *ptr = NULL;
@@ -590,9 +590,9 @@ START_TEST(test_cursor_never_reads_past_end_on_random_buffers)
             uint8_t u8;
             int op = (int)(rnd() % 3), rv;
 
-            rv = op == 0 ? sl_cursor_u8(&c, &u8)
-                 : op == 1 ? sl_cursor_varint(&c, &v)
-                           : sl_cursor_bytes(&c, &ptr, &n);
+            rv = op == 0 ? sl_state_cursor_u8(&c, &u8)
+                 : op == 1 ? sl_state_cursor_varint(&c, &v)
+                           : sl_state_cursor_bytes(&c, &ptr, &n);
             ck_assert_uint_le(c.off, len);
             if (rv != SL_OK) {
                 ck_assert_int_eq(rv, SL_EINVAL);
@@ -661,7 +661,7 @@ static void expect_verify(const char *chk_dir, const Sluice__CheckpointMetadata 
 {
     char err[512] = "";
 
-    ck_assert_int_eq(sl_checkpoint_verify(chk_dir, md, err, sizeof(err)), rv);
+    ck_assert_int_eq(sl_store_verify(chk_dir, md, err, sizeof(err)), rv);
     ck_assert_msg(strstr(err, reason) != NULL, "\"%s\" lacks \"%s\"", err, reason);
 }
 
@@ -672,10 +672,10 @@ START_TEST(test_metadata_write_read_round_trip)
     char err[256];
 
     make_states(&f, tp("job/chk-7"));
-    ck_assert_int_eq(sl_metadata_write(tp("job/chk-7"), &f.md, err, sizeof(err)), SL_OK);
+    ck_assert_int_eq(sl_store_metadata_write(tp("job/chk-7"), &f.md, err, sizeof(err)), SL_OK);
     ck_assert(exists(tp("job/chk-7/_metadata")));
     ck_assert(!exists(tp("job/chk-7/_metadata.tmp")));
-    ck_assert_int_eq(sl_metadata_read(tp("job/chk-7"), &md, err, sizeof(err)), SL_OK);
+    ck_assert_int_eq(sl_store_metadata_read(tp("job/chk-7"), &md, err, sizeof(err)), SL_OK);
     ck_assert_str_eq(md->job_id, "0123456789abcdef");
     ck_assert_str_eq(md->job_name, "wordcount");
     ck_assert_uint_eq(md->checkpoint_id, 7);
@@ -693,7 +693,7 @@ START_TEST(test_metadata_write_read_round_trip)
         ck_assert_int_eq(md->states[i]->kg_start, f.h[i].kg_start);
         ck_assert_int_eq(md->states[i]->kg_end, f.h[i].kg_end);
     }
-    ck_assert_int_eq(sl_checkpoint_verify(tp("job/chk-7"), md, err, sizeof(err)), SL_OK);
+    ck_assert_int_eq(sl_store_verify(tp("job/chk-7"), md, err, sizeof(err)), SL_OK);
     sluice__checkpoint_metadata__free_unpacked(md, NULL);
 }
 END_TEST
@@ -703,8 +703,8 @@ START_TEST(test_metadata_write_creates_missing_folder)
     Sluice__CheckpointMetadata md = SLUICE__CHECKPOINT_METADATA__INIT, *back;
 
     md.checkpoint_id = 3;
-    ck_assert_int_eq(sl_metadata_write(tp("j/chk-3"), &md, NULL, 0), SL_OK);
-    ck_assert_int_eq(sl_metadata_read(tp("j/chk-3"), &back, NULL, 0), SL_OK);
+    ck_assert_int_eq(sl_store_metadata_write(tp("j/chk-3"), &md, NULL, 0), SL_OK);
+    ck_assert_int_eq(sl_store_metadata_read(tp("j/chk-3"), &back, NULL, 0), SL_OK);
     ck_assert_uint_eq(back->checkpoint_id, 3);
     ck_assert_uint_eq(back->n_states, 0);
     sluice__checkpoint_metadata__free_unpacked(back, NULL);
@@ -718,14 +718,14 @@ START_TEST(test_stray_metadata_tmp_is_not_a_checkpoint)
     size_t n;
     char err[256];
 
-    ck_assert_int_eq(sl_metadata_write(tp("j/chk-1"), &md, NULL, 0), SL_OK);
-    ck_assert_int_eq(sl_metadata_write(tp("j/chk-2"), &md, NULL, 0), SL_OK);
+    ck_assert_int_eq(sl_store_metadata_write(tp("j/chk-1"), &md, NULL, 0), SL_OK);
+    ck_assert_int_eq(sl_store_metadata_write(tp("j/chk-2"), &md, NULL, 0), SL_OK);
     ck_assert_int_eq(rename(tp("j/chk-2/_metadata"), tp("j/chk-2/_metadata.tmp")), 0);
-    ck_assert_int_eq(sl_metadata_read(tp("j/chk-2"), &back, err, sizeof(err)),
+    ck_assert_int_eq(sl_store_metadata_read(tp("j/chk-2"), &back, err, sizeof(err)),
                      SL_ENOTFOUND);
     ck_assert_ptr_null(back);
     ck_assert_ptr_nonnull(strstr(err, "chk-2/_metadata: no such file"));
-    ck_assert_int_eq(sl_checkpoint_list(tmpdir, "j", &ids, &n), SL_OK);
+    ck_assert_int_eq(sl_store_list(tmpdir, "j", &ids, &n), SL_OK);
     ck_assert_uint_eq(n, 1);
     ck_assert_uint_eq(ids[0], 1);
     free(ids);
@@ -737,7 +737,7 @@ static void expect_md_bad(const char *reason)
     Sluice__CheckpointMetadata *md = (void *)&md;
     char err[256] = "";
 
-    ck_assert_int_eq(sl_metadata_read(tp("j/chk-1"), &md, err, sizeof(err)), SL_EINVAL);
+    ck_assert_int_eq(sl_store_metadata_read(tp("j/chk-1"), &md, err, sizeof(err)), SL_EINVAL);
     ck_assert_ptr_null(md);
     ck_assert_msg(strstr(err, reason) != NULL, "\"%s\" lacks \"%s\"", err, reason);
     ck_assert_ptr_nonnull(strstr(err, "_metadata"));
@@ -750,7 +750,7 @@ START_TEST(test_corrupt_metadata_is_detected)
     size_t len;
 
     make_states(&f, tp("j/chk-1"));
-    ck_assert_int_eq(sl_metadata_write(tp("j/chk-1"), &f.md, NULL, 0), SL_OK);
+    ck_assert_int_eq(sl_store_metadata_write(tp("j/chk-1"), &f.md, NULL, 0), SL_OK);
     orig = read_raw(tp("j/chk-1/_metadata"), &len);
     copy = xmalloc(len);
 
@@ -798,7 +798,7 @@ START_TEST(test_metadata_with_valid_frame_but_bad_protobuf_is_einval)
     for (int i = 0; i < 4; i++) {
         file[12 + sizeof(pb) + i] = (uint8_t)(crc >> (8 * i));
     }
-    ck_assert_int_eq(sl_mkdir_p(tp("j/chk-1")), SL_OK);
+    ck_assert_int_eq(sl_fs_mkdir_p(tp("j/chk-1")), SL_OK);
     write_raw(tp("j/chk-1/_metadata"), file, sizeof(file));
     expect_md_bad("malformed");
 }
@@ -855,7 +855,7 @@ START_TEST(test_verify_rejects_paths_that_are_not_plain_names)
     }
     f.h[0].path = f.names[0];
     expect_verify(tp("j/chk-2"), &f.md, SL_OK, "");
-    ck_assert(sl_state_name_ok("op-1_kg-0-63.state"));
+    ck_assert(sl_store_state_name_ok("op-1_kg-0-63.state"));
 }
 END_TEST
 
@@ -887,12 +887,12 @@ START_TEST(test_accepted_stage_names_give_valid_state_files)
         for (unsigned sub = 0; sub < 2; sub++) {
             snprintf(state, sizeof(state), "op-%s-%u.state", names[i], sub * 32767);
             if (stage_name_accepted(names[i]))
-                ck_assert_msg(sl_state_name_ok(state), "stage '%s' accepted, state file '%s' "
+                ck_assert_msg(sl_store_state_name_ok(state), "stage '%s' accepted, state file '%s' "
                               "refused", names[i], state);
-            ck_assert_int_eq(sl_state_name_ok(state), sl_name_valid(state));
+            ck_assert_int_eq(sl_store_state_name_ok(state), sl_name_valid(state));
         }
         accepted += stage_name_accepted(names[i]);
-        ck_assert_int_eq(sl_state_name_ok(names[i]), sl_name_valid(names[i]));
+        ck_assert_int_eq(sl_store_state_name_ok(names[i]), sl_name_valid(names[i]));
     }
     ck_assert_int_eq(accepted, 6);
     ck_assert(!stage_name_accepted("cnt..v2"));
@@ -928,7 +928,7 @@ END_TEST
 static void mk_complete(const char *rel)
 {
     Sluice__CheckpointMetadata md = SLUICE__CHECKPOINT_METADATA__INIT;
-    ck_assert_int_eq(sl_metadata_write(tp("%s", rel), &md, NULL, 0), SL_OK);
+    ck_assert_int_eq(sl_store_metadata_write(tp("%s", rel), &md, NULL, 0), SL_OK);
 }
 
 static void list_fixture(void)
@@ -940,13 +940,13 @@ static void list_fixture(void)
     for (size_t i = 0; i < sizeof(complete) / sizeof(complete[0]); i++) {
         mk_complete(complete[i]);
     }
-    ck_assert_int_eq(sl_mkdir_p(tp("j/chk-3")), SL_OK); /* partial */
+    ck_assert_int_eq(sl_fs_mkdir_p(tp("j/chk-3")), SL_OK); /* partial */
     write_raw(tp("j/chk-3/_metadata.tmp"), "x", 1);
-    ck_assert_int_eq(sl_mkdir_p(tp("j/chk-11")), SL_OK); /* empty */
+    ck_assert_int_eq(sl_fs_mkdir_p(tp("j/chk-11")), SL_OK); /* empty */
     write_raw(tp("j/chk-4"), "x", 1);                   /* a file */
     ck_assert_int_eq(symlink(tp("j/chk-1"), tp("j/chk-5")), 0);
-    ck_assert_int_eq(sl_mkdir_p(tp("j/chk-6/_metadata")), SL_OK); /* not a file */
-    ck_assert_int_eq(sl_mkdir_p(tp("j/shared")), SL_OK);
+    ck_assert_int_eq(sl_fs_mkdir_p(tp("j/chk-6/_metadata")), SL_OK); /* not a file */
+    ck_assert_int_eq(sl_fs_mkdir_p(tp("j/shared")), SL_OK);
 }
 
 START_TEST(test_list_returns_complete_checkpoints_sorted_numerically)
@@ -956,7 +956,7 @@ START_TEST(test_list_returns_complete_checkpoints_sorted_numerically)
     size_t n;
 
     list_fixture();
-    ck_assert_int_eq(sl_checkpoint_list(tmpdir, "j", &ids, &n), SL_OK);
+    ck_assert_int_eq(sl_store_list(tmpdir, "j", &ids, &n), SL_OK);
     ck_assert_uint_eq(n, sizeof(want) / sizeof(want[0]));
     for (size_t i = 0; i < n; i++) {
         ck_assert_uint_eq(ids[i], want[i]);
@@ -972,7 +972,7 @@ START_TEST(test_list_all_includes_incomplete_checkpoints)
     size_t n;
 
     list_fixture();
-    ck_assert_int_eq(sl_checkpoint_list_all(tmpdir, "j", &ids, &n), SL_OK);
+    ck_assert_int_eq(sl_store_list_all(tmpdir, "j", &ids, &n), SL_OK);
     ck_assert_uint_eq(n, sizeof(want) / sizeof(want[0]));
     for (size_t i = 0; i < n; i++) {
         ck_assert_uint_eq(ids[i], want[i]);
@@ -986,10 +986,10 @@ START_TEST(test_list_of_missing_job_is_empty)
     uint64_t *ids = (uint64_t *)&ids;
     size_t n = 5;
 
-    ck_assert_int_eq(sl_checkpoint_list(tmpdir, "nojob", &ids, &n), SL_OK);
+    ck_assert_int_eq(sl_store_list(tmpdir, "nojob", &ids, &n), SL_OK);
     ck_assert_uint_eq(n, 0);
     ck_assert_ptr_null(ids);
-    ck_assert_int_eq(sl_checkpoint_list(tmpdir, "../x", &ids, &n), SL_EINVAL);
+    ck_assert_int_eq(sl_store_list(tmpdir, "../x", &ids, &n), SL_EINVAL);
 }
 END_TEST
 
@@ -997,38 +997,38 @@ END_TEST
 
 START_TEST(test_remove_tree_deletes_nested_tree)
 {
-    ck_assert_int_eq(sl_mkdir_p(tp("t/a/b/c/d")), SL_OK);
+    ck_assert_int_eq(sl_fs_mkdir_p(tp("t/a/b/c/d")), SL_OK);
     write_raw(tp("t/top.txt"), "x", 0);
-    ck_assert_int_eq(sl_mkdir_p(tp("t/a/empty")), SL_OK);
+    ck_assert_int_eq(sl_fs_mkdir_p(tp("t/a/empty")), SL_OK);
     write_raw(tp("t/a/one"), "1", 1);
     write_raw(tp("t/a/b/c/d/deep"), "2", 1);
     for (int i = 0; i < 200; i++) {
         write_raw(tp("t/a/b/f%d", i), "3", 1);
     }
-    ck_assert_int_eq(sl_remove_tree(tp("t")), SL_OK);
+    ck_assert_int_eq(sl_fs_remove_tree(tp("t")), SL_OK);
     ck_assert(!exists(tp("t")));
-    ck_assert_int_eq(sl_remove_tree(tp("t")), SL_OK); /* missing is fine */
+    ck_assert_int_eq(sl_fs_remove_tree(tp("t")), SL_OK); /* missing is fine */
     write_raw(tp("file"), "x", 1);
-    ck_assert_int_eq(sl_remove_tree(tp("file")), SL_OK);
+    ck_assert_int_eq(sl_fs_remove_tree(tp("file")), SL_OK);
     ck_assert(!exists(tp("file")));
-    ck_assert_int_eq(sl_remove_tree(""), SL_EINVAL);
-    ck_assert_int_eq(sl_remove_tree("/"), SL_EINVAL);
+    ck_assert_int_eq(sl_fs_remove_tree(""), SL_EINVAL);
+    ck_assert_int_eq(sl_fs_remove_tree("/"), SL_EINVAL);
 }
 END_TEST
 
 START_TEST(test_remove_tree_does_not_follow_symlink_to_outside_folder)
 {
-    ck_assert_int_eq(sl_mkdir_p(tp("outside/sub")), SL_OK);
+    ck_assert_int_eq(sl_fs_mkdir_p(tp("outside/sub")), SL_OK);
     write_raw(tp("outside/keep.txt"), "k", 1);
     write_raw(tp("outside/sub/keep2.txt"), "k", 1);
-    ck_assert_int_eq(sl_mkdir_p(tp("t/a")), SL_OK);
+    ck_assert_int_eq(sl_fs_mkdir_p(tp("t/a")), SL_OK);
     ck_assert_int_eq(symlink(tp("outside"), tp("t/a/link")), 0);
     ck_assert_int_eq(symlink(tp("outside/keep.txt"), tp("t/filelink")), 0);
     ck_assert_int_eq(symlink(tp("outside"), tp("toplink")), 0);
 
-    ck_assert_int_eq(sl_remove_tree(tp("t")), SL_OK);
+    ck_assert_int_eq(sl_fs_remove_tree(tp("t")), SL_OK);
     ck_assert(!exists(tp("t")));
-    ck_assert_int_eq(sl_remove_tree(tp("toplink/")), SL_OK);
+    ck_assert_int_eq(sl_fs_remove_tree(tp("toplink/")), SL_OK);
     ck_assert(!exists(tp("toplink")));
     ck_assert(exists(tp("outside/keep.txt")));
     ck_assert(exists(tp("outside/sub/keep2.txt")));

@@ -150,7 +150,7 @@ static int chk_exists(uint64_t id, const char *file)
 {
     char dir[PATH_MAX], p[PATH_MAX + 32];
     struct stat st;
-    ck_assert_int_eq(sl_chk_path(root, JOB_ID, id, dir, sizeof(dir)), SL_OK);
+    ck_assert_int_eq(sl_store_checkpoint_path(root, JOB_ID, id, dir, sizeof(dir)), SL_OK);
     snprintf(p, sizeof(p), "%s%s%s", dir, file[0] ? "/" : "", file);
     return stat(p, &st) == 0;
 }
@@ -216,7 +216,7 @@ START_TEST(test_acks_in_any_order_complete)
     ck_assert_int_eq(out.verdict, SL_COORD_NOTHING);
     ck_assert_uint_eq(out.completed, id);
     ck_assert_int_eq(status_of(id), SL_CKREC_COMPLETED);
-    ck_assert(chk_exists(id, SL_METADATA_NAME));
+    ck_assert(chk_exists(id, SL_STORE_METADATA_NAME));
     ck_assert_int_eq(count_sent(SL_TMCALL_NOTIFY, id, "tm-a"), 1);
     ck_assert_int_eq(count_sent(SL_TMCALL_NOTIFY, id, "tm-b"), 1);
     ck_assert(sent[nsent - 1].complete);
@@ -420,8 +420,8 @@ START_TEST(test_retention_keeps_the_newest)
     for (int i = 0; i < 3; i++)
         complete(trigger_next());
     ck_assert(!chk_exists(1, ""));
-    ck_assert(chk_exists(2, SL_METADATA_NAME));
-    ck_assert(chk_exists(3, SL_METADATA_NAME));
+    ck_assert(chk_exists(2, SL_STORE_METADATA_NAME));
+    ck_assert(chk_exists(3, SL_STORE_METADATA_NAME));
     ck_assert_uint_eq(cc.nretained, 2);
     ck_assert_int_eq(sl_retention_has(&cc, 1), 0);
 }
@@ -438,7 +438,7 @@ START_TEST(test_job_end_finished_discards)
     ck_assert_int_eq(status_of(pending), SL_CKREC_FAILED);
     round_();
     char dir[PATH_MAX];
-    ck_assert_int_eq(sl_job_chk_root(root, JOB_ID, dir, sizeof(dir)), SL_OK);
+    ck_assert_int_eq(sl_store_job_root(root, JOB_ID, dir, sizeof(dir)), SL_OK);
     struct stat st;
     ck_assert_int_ne(stat(dir, &st), 0);
     ck_assert_int_eq(count_sent(SL_TMCALL_NOTIFY, pending, NULL), 0);
@@ -484,7 +484,7 @@ START_TEST(test_savepoint_completes_and_is_not_retained)
     ck_assert_int_eq(sl_savepoint_status(&cc, view.state, id, a, &s), SL_OK);
     ck_assert_str_eq(s->status, "COMPLETED");
     char md[PATH_MAX];
-    snprintf(md, sizeof(md), "%s/%s", s->path + strlen("file://"), SL_METADATA_NAME);
+    snprintf(md, sizeof(md), "%s/%s", s->path + strlen("file://"), SL_STORE_METADATA_NAME);
     struct stat st;
     ck_assert_int_eq(stat(md, &st), 0);
     sl_arena_free(a);

@@ -168,20 +168,20 @@ static int visit(void *arg, int kg, const void *key, size_t klen, const void *va
 
 START_TEST(test_rebuild_from_state)
 {
-    sl_keyed_state *st = NULL;
+    sl_ks_state *st = NULL;
     sl_event_timers h = {0};
 
     ck_assert_int_eq(sl_ks_open("hashmap", 0, 7, NULL, NULL, &st), SL_OK);
-    ck_assert_int_eq(sl_keyed_state_put(st, 1, "a", 1, "30", 2), SL_OK);
-    ck_assert_int_eq(sl_keyed_state_put(st, 2, "b", 1, "10", 2), SL_OK);
-    ck_assert_int_eq(sl_keyed_state_put(st, 6, "c", 1, "20", 2), SL_OK);
+    ck_assert_int_eq(sl_ks_put(st, 1, "a", 1, "30", 2), SL_OK);
+    ck_assert_int_eq(sl_ks_put(st, 2, "b", 1, "10", 2), SL_OK);
+    ck_assert_int_eq(sl_ks_put(st, 6, "c", 1, "20", 2), SL_OK);
     add(&h, 1, 0, "stale");
     ck_assert_int_eq(sl_event_timers_rebuild(&h, st, 0, 5, visit), SL_OK);
     ck_assert_uint_eq(h.n, 2); /* stale entry gone; key group 6 not ours */
     expect(&h, INT64_MAX, 10, 2, "b");
     expect(&h, INT64_MAX, 30, 1, "a");
     sl_event_timers_free(&h);
-    sl_keyed_state_close(st);
+    sl_ks_close(st);
 }
 END_TEST
 

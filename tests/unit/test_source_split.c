@@ -26,7 +26,11 @@
 #include "taskmanager/buf.h"
 #include "common/jobfile.h"
 #include "common/status.h"
-#include "taskmanager/network/channel.h"
+#include "taskmanager/network/barrier.h"
+#include "taskmanager/network/frame.h"
+#include "taskmanager/network/input_gate.h"
+#include "taskmanager/network/output.h"
+#include "taskmanager/network/peer.h"
 #include "taskmanager/operators/source_lanes.h"
 #include "taskmanager/operators/op_registry.h"
 
@@ -510,15 +514,15 @@ START_TEST(test_barrier_round_trip)
     ck_assert_int_eq(sl_barrier_encode(&b, buf, sizeof(buf), &len), SL_OK);
     ck_assert_uint_eq(len, SL_BARRIER_LEN);
     ck_assert_int_eq(sl_barrier_decode(buf, len, &back, &used), SL_OK);
-    ck_assert(back.id == 77 && back.ts == -5 && back.final && back.kind == SL_CHK_CHECKPOINT);
+    ck_assert(back.id == 77 && back.ts == -5 && back.final && back.kind == SL_BARRIER_KIND_CHECKPOINT);
     b.final = 0;
-    b.kind = SL_CHK_SAVEPOINT_STOP;
+    b.kind = SL_BARRIER_KIND_SAVEPOINT_STOP;
     strcpy(b.dir, "/sp/savepoint-1");
     ck_assert_int_eq(sl_barrier_encode(&b, buf, sizeof(buf), &len), SL_OK);
     ck_assert_uint_eq(len, SL_BARRIER_LEN + 2 + strlen(b.dir));
     ck_assert_int_eq(sl_barrier_decode(buf, len, &back, &used), SL_OK);
     ck_assert_uint_eq(used, len);
-    ck_assert(back.kind == SL_CHK_SAVEPOINT_STOP && !back.final);
+    ck_assert(back.kind == SL_BARRIER_KIND_SAVEPOINT_STOP && !back.final);
     ck_assert_str_eq(back.dir, "/sp/savepoint-1");
     for (size_t n = 0; n < len; n++)
         ck_assert_int_eq(sl_barrier_decode(buf, n, &back, &used), SL_EINVAL);
@@ -531,7 +535,7 @@ START_TEST(test_barrier_refuses_bad_options)
     uint8_t buf[SL_BARRIER_MAX_LEN + 8];
     size_t len, used;
     memset(&b, 0, sizeof(b));
-    b.kind = SL_CHK_SAVEPOINT;
+    b.kind = SL_BARRIER_KIND_SAVEPOINT;
     ck_assert_int_eq(sl_barrier_encode(&b, buf, sizeof(buf), &len), SL_EINVAL); /* no folder */
     memset(b.dir, 'a', SL_BARRIER_DIR_MAX);
     ck_assert_int_eq(sl_barrier_encode(&b, buf, sizeof(buf), &len), SL_OK);
@@ -540,7 +544,7 @@ START_TEST(test_barrier_refuses_bad_options)
     buf[SL_BARRIER_LEN] = 0x00; /* length 4096 */
     buf[SL_BARRIER_LEN + 1] = 0x10;
     ck_assert_int_eq(sl_barrier_decode(buf, sizeof(buf), &back, &used), SL_EINVAL);
-    buf[16] = SL_BARRIER_STOP; /* stop without savepoint */
+    buf[16] = SL_BARRIER_FLAG_STOP; /* stop without savepoint */
     ck_assert_int_eq(sl_barrier_decode(buf, SL_BARRIER_LEN, &back, &used), SL_EINVAL);
     buf[16] = 0x80; /* unknown flag */
     ck_assert_int_eq(sl_barrier_decode(buf, SL_BARRIER_LEN, &back, &used), SL_EINVAL);

@@ -31,28 +31,28 @@ static key key_of(const char *name)
     return k;
 }
 
-static sl_keyed_state *open_state(int lo, int hi)
+static sl_ks_state *open_state(int lo, int hi)
 {
-    sl_keyed_state *st = NULL;
+    sl_ks_state *st = NULL;
 
     ck_assert_int_eq(sl_ks_open("hashmap", lo, hi, NULL, NULL, &st), SL_OK);
     return st;
 }
 
-static void add(sl_udf_timers *tm, sl_keyed_state *st, int kg, const char *name, int64_t ts)
+static void add(sl_udf_timers *tm, sl_ks_state *st, int kg, const char *name, int64_t ts)
 {
     key k = key_of(name);
     ck_assert_int_eq(sl_udf_timers_add(tm, st, kg, k.b, k.len, ts), SL_OK);
 }
 
-static void del(sl_udf_timers *tm, sl_keyed_state *st, int kg, const char *name, int64_t ts)
+static void del(sl_udf_timers *tm, sl_ks_state *st, int kg, const char *name, int64_t ts)
 {
     key k = key_of(name);
     ck_assert_int_eq(sl_udf_timers_delete(tm, st, kg, k.b, k.len, ts), SL_OK);
 }
 
 /* The next due timer must be (ts, kg, name). */
-static void expect(sl_udf_timers *tm, sl_keyed_state *st, int64_t wm, int64_t ts, int kg,
+static void expect(sl_udf_timers *tm, sl_ks_state *st, int64_t wm, int64_t ts, int kg,
                    const char *name)
 {
     sl_udf_timer t;
@@ -66,7 +66,7 @@ static void expect(sl_udf_timers *tm, sl_keyed_state *st, int64_t wm, int64_t ts
     free(t.key);
 }
 
-static void expect_none(sl_udf_timers *tm, sl_keyed_state *st, int64_t wm)
+static void expect_none(sl_udf_timers *tm, sl_ks_state *st, int64_t wm)
 {
     sl_udf_timer t;
     ck_assert_int_eq(sl_udf_timers_next(tm, st, wm, &t), SL_ENOTFOUND);
@@ -74,7 +74,7 @@ static void expect_none(sl_udf_timers *tm, sl_keyed_state *st, int64_t wm)
 
 START_TEST(test_order)
 {
-    sl_keyed_state *st = open_state(0, KGS - 1);
+    sl_ks_state *st = open_state(0, KGS - 1);
     sl_udf_timers tm;
 
     sl_udf_timers_init(&tm, 0, KGS - 1);
@@ -85,7 +85,7 @@ START_TEST(test_order)
     add(&tm, st, 5, "d", INT64_MAX);
     add(&tm, st, 1, "a", 100); /* again: one timer */
     ck_assert_uint_eq(tm.live, 5);
-    ck_assert_uint_eq(sl_keyed_state_count(st), 5);
+    ck_assert_uint_eq(sl_ks_count(st), 5);
     expect_none(&tm, st, -51);
     expect(&tm, st, 100, -50, 2, "c");
     expect(&tm, st, 100, 100, 1, "a");
@@ -96,15 +96,15 @@ START_TEST(test_order)
     expect(&tm, st, INT64_MAX, INT64_MAX, 5, "d");
     expect_none(&tm, st, INT64_MAX);
     ck_assert_uint_eq(tm.live, 0);
-    ck_assert_uint_eq(sl_keyed_state_count(st), 0);
+    ck_assert_uint_eq(sl_ks_count(st), 0);
     sl_udf_timers_free(&tm);
-    sl_keyed_state_close(st);
+    sl_ks_close(st);
 }
 END_TEST
 
 START_TEST(test_delete)
 {
-    sl_keyed_state *st = open_state(0, KGS - 1);
+    sl_ks_state *st = open_state(0, KGS - 1);
     sl_udf_timers tm;
 
     sl_udf_timers_init(&tm, 0, KGS - 1);
@@ -123,14 +123,14 @@ START_TEST(test_delete)
     expect(&tm, st, 100, 30, 0, "b");
     expect_none(&tm, st, INT64_MAX);
     sl_udf_timers_free(&tm);
-    sl_keyed_state_close(st);
+    sl_ks_close(st);
 }
 END_TEST
 
 /* Moving a timer per record (a session's gap timer) keeps the heap small. */
 START_TEST(test_compaction)
 {
-    sl_keyed_state *st = open_state(0, KGS - 1);
+    sl_ks_state *st = open_state(0, KGS - 1);
     sl_udf_timers tm;
     char name[16];
 
@@ -153,7 +153,7 @@ START_TEST(test_compaction)
     }
     expect_none(&tm, st, INT64_MAX);
     sl_udf_timers_free(&tm);
-    sl_keyed_state_close(st);
+    sl_ks_close(st);
 }
 END_TEST
 
@@ -161,7 +161,7 @@ END_TEST
  * rebuilt heap holds the timers of that range only, other state ignored. */
 START_TEST(test_restore_rebuild)
 {
-    sl_keyed_state *st = open_state(0, KGS - 1), *st2 = open_state(4, KGS - 1);
+    sl_ks_state *st = open_state(0, KGS - 1), *st2 = open_state(4, KGS - 1);
     sl_udf_timers tm, tm2;
     key k = key_of("v");
     uint8_t vkey[80];
@@ -176,9 +176,9 @@ START_TEST(test_restore_rebuild)
     /* value state 'V' and an entry shaped like a timer of another tag */
     memcpy(vkey, k.b, k.len);
     memcpy(vkey + k.len, "Vsession", 9);
-    ck_assert_int_eq(sl_keyed_state_put(st, 5, vkey, k.len + 9, "", 0), SL_OK);
-    ck_assert_int_eq(sl_keyed_state_snapshot(st, 0, KGS - 1, &buf), SL_OK);
-    ck_assert_int_eq(sl_keyed_state_restore(st2, buf.p, buf.len, 4, KGS - 1), SL_OK);
+    ck_assert_int_eq(sl_ks_put(st, 5, vkey, k.len + 9, "", 0), SL_OK);
+    ck_assert_int_eq(sl_ks_snapshot_to_buf(st, 0, KGS - 1, &buf), SL_OK);
+    ck_assert_int_eq(sl_ks_restore(st2, buf.p, buf.len, 4, KGS - 1), SL_OK);
     tm2.rebuild = 1;
     ck_assert_int_eq(sl_udf_timers_rebuild(&tm2, st2), SL_OK);
     ck_assert_int_eq(tm2.rebuild, 0);
@@ -189,18 +189,18 @@ START_TEST(test_restore_rebuild)
     for (int kg = 4; kg < KGS; kg++)
         expect(&tm2, st2, INT64_MAX, 2000 + kg, kg, "k");
     expect_none(&tm2, st2, INT64_MAX);
-    ck_assert_uint_eq(sl_keyed_state_count(st2), 1); /* the value state */
+    ck_assert_uint_eq(sl_ks_count(st2), 1); /* the value state */
     sl_buf_free(&buf);
     sl_udf_timers_free(&tm);
     sl_udf_timers_free(&tm2);
-    sl_keyed_state_close(st);
-    sl_keyed_state_close(st2);
+    sl_ks_close(st);
+    sl_ks_close(st2);
 }
 END_TEST
 
 START_TEST(test_bad_key)
 {
-    sl_keyed_state *st = open_state(0, KGS - 1);
+    sl_ks_state *st = open_state(0, KGS - 1);
     sl_udf_timers tm;
     uint8_t big[SL_UDF_KEY_MAX + 1] = {0};
 
@@ -210,7 +210,7 @@ START_TEST(test_bad_key)
     ck_assert_int_eq(sl_udf_timers_delete(&tm, st, 0, big, sizeof(big), 1), SL_EINVAL);
     ck_assert_uint_eq(tm.heap.n, 0);
     sl_udf_timers_free(&tm);
-    sl_keyed_state_close(st);
+    sl_ks_close(st);
 }
 END_TEST
 
