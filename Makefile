@@ -41,7 +41,7 @@ BENCH_BINS  := $(BUILD)/bench/nexmark-loop
 # Test tools (tests/tools/*.c) for the integration tests: crafted RPC frames.
 TOOL_BINS   := $(patsubst tests/tools/%.c,$(BUILD)/tools/%,$(wildcard tests/tools/*.c))
 
-.PHONY: all deps test unit integration asan asan-test demo bench clean binaries layers
+.PHONY: all deps test unit integration asan asan-test demo bench clean binaries layers calls
 .SECONDARY: $(GEN_C) $(GEN_H)
 # `make` only builds; `make deps` (and `make test`) install what is missing.
 all: binaries
@@ -52,6 +52,11 @@ binaries: layers $(BINS) $(UDF_LIBS) $(BENCH_BINS) $(TOOL_BINS)
 # common and itself (and the generated protocol).
 layers:
 	@scripts/check-layers.sh
+
+# No file of a daemon is in a loop of calls with another of the same daemon
+# (read from the objects' symbols); run by `make test`.
+calls: $(BINS)
+	@scripts/check-calls.py $(BUILD) jobmanager taskmanager
 
 # A UDF needs only the public header: no symbol of Sluice is linked in.
 $(BUILD)/examples/lib%.so: examples/udf/%.c include/sluice/udf.h
@@ -114,7 +119,7 @@ integration: binaries
 
 # The quick benchmark run proves the harness works; it asserts no speed.
 test: deps
-	@$(MAKE) --no-print-directory binaries
+	@$(MAKE) --no-print-directory binaries calls
 	@$(MAKE) --no-print-directory unit
 	@$(MAKE) --no-print-directory integration
 	@$(MAKE) --no-print-directory bench QUICK=1
