@@ -123,18 +123,6 @@ static void task_name(const sl_coord_view *v, uint32_t t, char *buf, size_t len)
     snprintf(buf, len, "task %s %d/%d", e->chain, e->subtask + 1, e->parallelism);
 }
 
-static void ack_states_free(sl_ckrec_ack *t)
-{
-    for (size_t i = 0; i < t->nstates; i++) {
-        free(t->states[i].stage);
-        free(t->states[i].path);
-        free(t->states[i].kind);
-    }
-    free(t->states);
-    t->states = NULL;
-    t->nstates = 0;
-}
-
 static int copy_states(sl_ckrec_ack *t, const Sluice__AckCheckpoint *a)
 {
     if (a->n_states == 0)
@@ -179,7 +167,7 @@ static void record_ack(const sl_coord_view *v, sl_ckrec *c, const Sluice__AckChe
     sl_ckrec_ack *t = &c->tasks[a->task];
     int rv = copy_states(t, a);
     if (rv != SL_OK) {
-        ack_states_free(t);
+        sl_ckrec_ack_clear(t);
         record_decline(v, c, a,
                        rv == SL_EINVAL ? "acked an invalid state handle"
                                        : "acked, but its state handles could not be recorded");

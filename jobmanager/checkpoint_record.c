@@ -12,7 +12,7 @@
 #include "common/util.h"
 #include "jobmanager/checkpoint_coordinator.h"
 
-static void task_states_free(sl_ckrec_ack *t)
+void sl_ckrec_ack_clear(sl_ckrec_ack *t)
 {
     for (size_t i = 0; i < t->nstates; i++) {
         free(t->states[i].stage);
@@ -27,7 +27,7 @@ static void task_states_free(sl_ckrec_ack *t)
 void sl_ckrec_free_acks(sl_ckrec *c)
 {
     for (int t = 0; c->tasks != NULL && t < c->ntasks; t++)
-        task_states_free(&c->tasks[t]);
+        sl_ckrec_ack_clear(&c->tasks[t]);
 }
 
 void sl_ckrec_free(sl_ckrec *c)

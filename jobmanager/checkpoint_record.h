@@ -71,6 +71,8 @@ sl_ckrec *sl_ckrec_create_in(struct sl_coord *cc, const sl_coord_view *v, const 
 void sl_ckrec_fail(struct sl_coord *cc, const char *job_id, sl_ckrec *c, const char *reason,
                   int counted, int notify);
 /* Frees the state copies of every task of c. */
+/* Frees the state handles one task acked and empties the list. */
+void sl_ckrec_ack_clear(sl_ckrec_ack *t);
 void sl_ckrec_free_acks(sl_ckrec *c);
 /* Frees c and everything it owns. */
 void sl_ckrec_free(sl_ckrec *c);
