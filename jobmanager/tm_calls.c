@@ -140,8 +140,40 @@ void sl_tmcall_stop(sl_tmcall_table *t, const char *tm_id)
     *t->kicked = 1;
 }
 
+static int count_open(const sl_tmcall_table *t)
+{
+    int n = 0;
+    for (const sl_tmcall *c = t->head; c != NULL; c = c->next)
+        n += !c->ended;
+    return n;
+}
+
+/* Waits (*mu not held) until no call is in flight or SL_TMCALL_DRAIN_MS
+ * passed. nng 1.5.2's tcp transport loses a pipe's receive when the pipe
+ * closes while a message is arriving on it (tcptran_pipe_recv_cb posts the
+ * body read on the already closed rxaio, which then never completes; fixed
+ * upstream in nng 1.6.0, commit a1bc737b): the pipe's reap, and with it
+ * nng_close of the socket and of every other socket, waits forever. A reply
+ * to a call in flight is such a message on the client, its request on the
+ * taskmanager's server; once the call ended with its reply, the connection
+ * is idle and closes cleanly. It polls rather than wait on t->cv, whose
+ * clock is the owner's choice. */
+static void drain(sl_tmcall_table *t)
+{
+    int64_t until = sl_now_ms() + SL_TMCALL_DRAIN_MS;
+    pthread_mutex_lock(t->mu);
+    while (count_open(t) > 0 && sl_now_ms() < until) {
+        pthread_mutex_unlock(t->mu);
+        sl_sleep_ms(1);
+        pthread_mutex_lock(t->mu);
+    }
+    pthread_mutex_unlock(t->mu);
+}
+
 void sl_tmcall_free(sl_tmcall_table *t)
 {
+    if (t->head != NULL)
+        drain(t);
     sl_tmcall *c = t->head;
     while (c != NULL) {
         sl_tmcall *next = c->next;

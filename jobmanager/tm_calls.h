@@ -25,6 +25,7 @@
 
 #define SL_TMCALL_PER_TM 32  /* records per taskmanager */
 #define SL_TMCALL_MAX 4096   /* records in all */
+#define SL_TMCALL_DRAIN_MS 500 /* sl_tmcall_free: the longest wait for calls in flight */
 
 enum sl_tmcall_kind {
     SL_TMCALL_DEPLOY = 0,
@@ -90,7 +91,9 @@ void sl_tmcall_outcome_clear(sl_tmcall_outcome *o);
  * their nng contexts, so its client may close. Drops *mu while it waits for
  * nng (completions take *mu); the outcomes are taken as usual. */
 void sl_tmcall_stop(sl_tmcall_table *t, const char *tm_id);
-/* Shutdown, *mu NOT held: stops and frees every call, outcomes unread. */
+/* Shutdown, *mu NOT held: waits up to SL_TMCALL_DRAIN_MS for the calls in
+ * flight to end (their replies in, see tm_calls.c), then stops and frees
+ * every call, outcomes unread. */
 void sl_tmcall_free(sl_tmcall_table *t);
 
 #endif
