@@ -7,6 +7,7 @@
  * which has the library's bytes. */
 #include "common/stage_catalog.h"
 
+#include <limits.h>
 #include <dlfcn.h>
 #include <errno.h>
 #include <stdio.h>
@@ -91,7 +92,7 @@ static int write_all(int fd, const uint8_t *p, size_t len)
 int sl_udf_load(const uint8_t *bytes, size_t len, void **handle, char *err, size_t errlen)
 {
     const char *dir = getenv("TMPDIR");
-    char path[4096];
+    char path[PATH_MAX];
     int fd, n;
 
     if (dir == NULL || dir[0] != '/')

@@ -2,6 +2,7 @@
  * that writes the state files of each task's snapshot (one per stateful
  * operator, checksummed) into the checkpoint or savepoint folder and
  * acknowledges or declines it to the jobmanager. */
+#include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -46,7 +47,7 @@ static int put_chunk(void *arg, const void *p, size_t n)
 static int write_part(sl_uploader_snapshot *s, sl_uploader_part *p, Sluice__StateHandle *h,
                       char *name, size_t namelen)
 {
-    char path[4096];
+    char path[PATH_MAX];
     snprintf(name, namelen, "op-%s-%u.state", p->stage, s->subtask);
     int n = snprintf(path, sizeof(path), "%s/%s", s->chk_dir, name);
     if (n < 0 || (size_t)n >= sizeof(path)) {

@@ -1,6 +1,8 @@
 /* The keyed-state part that keyed operators share; see keyed_op.h. */
 #include "taskmanager/operators/keyed_op.h"
 
+#include <limits.h>
+
 #include "taskmanager/state/keygroup.h"
 #include "common/status.h"
 #include "taskmanager/operators/operator.h"
@@ -8,7 +10,7 @@
 int sl_keyed_op_open(sl_op *op, sl_keyed_op *k)
 {
     const sl_op_ctx *c = &op->ctx;
-    char dir[4096];
+    char dir[PATH_MAX];
     int rv;
 
     k->kg_start = c->kg_start;

@@ -30,8 +30,11 @@
 
 #define LINE_MAX_BYTES (4u << 20)
 
+/* The sink folder: shorter than PATH_MAX, so a part file name fits below it. */
+#define SINK_DIR_MAX 3072
+
 typedef struct file_sink {
-    char dir[3072];
+    char dir[SINK_DIR_MAX];
     char uid[SL_FSC_UID_LEN + 1];
     sl_fsc_writer w;  /* dir, uid, job, subtask and name, set at open */
     int64_t n;        /* index of the open or next file */

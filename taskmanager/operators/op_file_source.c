@@ -36,6 +36,7 @@
  * A share boundary inside a range starts a non-exact range, so the records
  * of a range are read by exactly one subtask, csv records spanning lines
  * included. */
+#include <limits.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -140,7 +141,7 @@ static int list_dir(sl_op *op, file_source *fs, const char *dir)
     closedir(d);
     qsort(names, (size_t)n, sizeof(char *), cmp_names);
     for (int i = 0; i < n; i++) {
-        char path[4096];
+        char path[PATH_MAX];
         snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
         struct stat st;
         if (rv == SL_OK && stat(path, &st) == 0 && S_ISREG(st.st_mode))
