@@ -69,6 +69,8 @@ struct sl_job_run {
     char tm_id[17];
     atomic_int cancel;
     int reap;                   /* ended and reported: free it */
+    atomic_int orphaned;        /* cancelled when the jobmanager forgot this taskmanager:
+                                   nobody to report to, freed once ended */
     sl_job_run *next;
 };
 

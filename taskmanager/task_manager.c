@@ -20,7 +20,9 @@
 #include "taskmanager/checkpoint/snapshot_uploader.h"
 
 #define RPC_TIMEOUT_MS 5000
+#define RPC_MIN_TIMEOUT_MS 100   /* a call near the heartbeat deadline still gets this */
 #define LOOP_MS 50
+#define REJOIN_WARN_MS 10000     /* how often waiting to register again is logged */
 #define TM_ID_BYTES 8 /* random bytes of a taskmanager id (hex: 16 characters) */
 _Static_assert(2 * TM_ID_BYTES <= SL_TM_ID_MAX, "the jobmanager accepts the id");
 
@@ -47,8 +49,10 @@ struct sl_tm {
     pthread_cond_t cv;
     pthread_t thread;
     atomic_int stopping;
-    int registered;
+    int registered;             /* jobmanager client thread only */
+    atomic_uint epoch;          /* +1 each time the jobmanager forgets us */
     int64_t last_hb_ok;
+    int64_t rejoin_warned;      /* last "waiting to register again" */
 };
 
 static void wake(sl_tm *tm)
@@ -144,6 +148,7 @@ static void handle_deploy(sl_tm *tm, const Sluice__DeployTasks *d, Sluice__Reply
                           sl_arena *arena)
 {
     struct deploying me = {.job_id = d->job_id, .attempt = d->attempt};
+    unsigned epoch = atomic_load(&tm->epoch);
     pthread_mutex_lock(&tm->deploy_mu);
     if (wait_deployed(tm, d)) {
         pthread_mutex_unlock(&tm->deploy_mu);
@@ -174,6 +179,12 @@ static void handle_deploy(sl_tm *tm, const Sluice__DeployTasks *d, Sluice__Reply
     pthread_rwlock_wrlock(&tm->runs_lock);
     r->next = tm->runs;
     tm->runs = r;
+    if (atomic_load(&tm->epoch) != epoch) { /* the jobmanager forgot us meanwhile */
+        atomic_store(&r->orphaned, 1);
+        sl_job_run_cancel(r);
+        sl_warn("cancelling job %s attempt %u: deployed by a registration the jobmanager "
+                "has forgotten", r->job_id, r->attempt);
+    }
     pthread_rwlock_unlock(&tm->runs_lock);
     unreserve(tm, &me); /* after the insert: a waiter then finds the run */
 }
@@ -266,10 +277,23 @@ static void handle(void *arg, const Sluice__Request *req, Sluice__Reply *reply, 
 
 /* ---- jobmanager client thread */
 
+/* A call's timeout: RPC_TIMEOUT_MS, but no later than the heartbeat
+ * deadline while registered, so that a jobmanager that went silent is
+ * noticed within heartbeat.timeout however many calls are waiting. */
+static int call_timeout_ms(const sl_tm *tm)
+{
+    if (!tm->registered)
+        return RPC_TIMEOUT_MS;
+    int64_t left = tm->last_hb_ok + tm->hb_timeout - sl_now_ms();
+    if (left > RPC_TIMEOUT_MS)
+        return RPC_TIMEOUT_MS;
+    return left < RPC_MIN_TIMEOUT_MS ? RPC_MIN_TIMEOUT_MS : (int)left;
+}
+
 static int call_jm(sl_tm *tm, const Sluice__Request *req, Sluice__Reply **out)
 {
     Sluice__Reply *reply = NULL;
-    int rv = sl_rpc_call(tm->jm, req, RPC_TIMEOUT_MS, &reply);
+    int rv = sl_rpc_call(tm->jm, req, call_timeout_ms(tm), &reply);
     if (rv != SL_OK)
         return rv;
     if (reply->status != SLUICE__STATUS__STATUS_OK) {
@@ -304,14 +328,29 @@ static int register_tm(sl_tm *tm)
     return rv;
 }
 
-static void cancel_all(sl_tm *tm, const char *why)
+/* Cancels every run; orphaned ones are reported to nobody. */
+static void cancel_all(sl_tm *tm, const char *why, int orphaned)
 {
     pthread_rwlock_rdlock(&tm->runs_lock);
     for (sl_job_run *r = tm->runs; r != NULL; r = r->next) {
         sl_warn("cancelling job %s attempt %u: %s", r->job_id, r->attempt, why);
+        if (orphaned)
+            atomic_store(&r->orphaned, 1);
         sl_job_run_cancel(r);
     }
     pthread_rwlock_unlock(&tm->runs_lock);
+}
+
+/* The jobmanager forgot us (or went silent for heartbeat.timeout): every
+ * run is cancelled and reported to nobody; we register again once they
+ * have all ended, with every slot free (Flink: the taskmanager disconnects,
+ * frees its slots and registers anew). */
+static void forget_jm(sl_tm *tm, const char *why)
+{
+    atomic_fetch_add(&tm->epoch, 1);
+    cancel_all(tm, why, 1);
+    tm->registered = 0;
+    tm->rejoin_warned = sl_now_ms();
 }
 
 /* The counters of task t of run r into m (strings borrowed from r). */
@@ -363,19 +402,25 @@ static void heartbeat(sl_tm *tm)
     int rv = call_jm(tm, &req, &reply);
     free(hb.tasks);
     free(ms);
-    if (rv != SL_OK) {
-        if (sl_now_ms() - tm->last_hb_ok > tm->hb_timeout) {
-            cancel_all(tm, "the jobmanager does not answer");
-            tm->registered = 0;
-        }
-        return;
-    }
+    if (rv != SL_OK)
+        return; /* jm_silent() judges */
     tm->last_hb_ok = sl_now_ms();
-    if (!reply->known) {
-        cancel_all(tm, "the jobmanager no longer knows this taskmanager");
-        tm->registered = 0;
-    }
+    if (!reply->known)
+        forget_jm(tm, "the jobmanager no longer knows this taskmanager");
     sluice__reply__free_unpacked(reply, NULL);
+}
+
+/* No heartbeat answered for heartbeat.timeout: the jobmanager has declared
+ * us lost by now (it uses the same timeout). */
+static void jm_silent(sl_tm *tm)
+{
+    int64_t since = sl_now_ms() - tm->last_hb_ok;
+    if (tm->registered && since > tm->hb_timeout) {
+        char why[96];
+        snprintf(why, sizeof(why), "the jobmanager has not answered a heartbeat for %lld ms",
+                 (long long)since);
+        forget_jm(tm, why);
+    }
 }
 
 static int report_task(sl_tm *tm, sl_job_run *r, sl_task *t, int state)
@@ -444,11 +489,29 @@ static void report_all(sl_tm *tm)
     pthread_rwlock_rdlock(&tm->runs_lock);
     for (sl_job_run *r = tm->runs; r != NULL; r = r->next) {
         int done = sl_job_run_done(r);
-        if (report_run(tm, r) && done)
+        int orphaned = atomic_load(&r->orphaned);
+        int reported = !orphaned && report_run(tm, r);
+        if (done && (reported || orphaned))
             r->reap = 1;
     }
     pthread_rwlock_unlock(&tm->runs_lock);
     reap_runs(tm);
+}
+
+/* 1 once no run is left: the cancelled ones of a forgotten registration
+ * have ended, so every slot is free again. */
+static int may_register(sl_tm *tm)
+{
+    int n = 0;
+    pthread_rwlock_rdlock(&tm->runs_lock);
+    for (const sl_job_run *r = tm->runs; r != NULL; r = r->next)
+        n++;
+    pthread_rwlock_unlock(&tm->runs_lock);
+    if (n > 0 && sl_now_ms() - tm->rejoin_warned >= REJOIN_WARN_MS) {
+        sl_warn("waiting for %d cancelled job run(s) to end before registering again", n);
+        tm->rejoin_warned = sl_now_ms();
+    }
+    return n == 0;
 }
 
 static void *jm_client_main(void *arg)
@@ -456,13 +519,14 @@ static void *jm_client_main(void *arg)
     sl_tm *tm = arg;
     int64_t next_hb = 0;
     while (!atomic_load(&tm->stopping)) {
-        if (!tm->registered)
+        if (!tm->registered && may_register(tm))
             register_tm(tm);
         if (tm->registered && sl_now_ms() >= next_hb) {
             heartbeat(tm);
             next_hb = sl_now_ms() + tm->hb_interval;
         }
         report_all(tm);
+        jm_silent(tm);
         pthread_mutex_lock(&tm->mu);
         struct timespec until;
         clock_gettime(CLOCK_REALTIME, &until);
@@ -576,7 +640,7 @@ int sl_tm_start(const sl_config *cfg, sl_tm **out)
 
 void sl_tm_stop(sl_tm *tm)
 {
-    cancel_all(tm, "the taskmanager is stopping");
+    cancel_all(tm, "the taskmanager is stopping", 0);
     int64_t deadline = sl_now_ms() + 5000;
     for (;;) {
         pthread_rwlock_rdlock(&tm->runs_lock);

@@ -9,10 +9,14 @@
 #   hl_script sl-client start-cluster.sh   # SL_RC, SL_OUT, SL_ERR (like sl_run)
 #   sl_submit_detached job.yaml    # every sl_cli now runs in the client host
 #   hl_exec NAME CMD...            # a command in a host; hl_ssh NAME CMD: over ssh from the client
+#   hl_remote_script NAME SCRIPT ARGS...  # scripts/SCRIPT on a host over ssh (SL_RC, SL_OUT, SL_ERR)
 #   hl_host_file NAME PATH         # a file as the host sees it (its private log/pid folders)
 #   hl_sluice_pids NAME            # live sluice processes in a host
 #   hl_host_of_pid PID             # the host a process runs in
 #   hl_link NAME up|down           # the host's link to the bridge
+#   hl_cut NAME on|off             # partition: its port on the bridge down/up
+#   hl_pick_victim JOBID [STAGE]   # SL_VICTIM_TM/_PID/_HOST of a subtask's taskmanager
+#   hl_kill_host_silently NAME     # link down, then SIGKILL of its sluice processes
 #   HL_ADDR[NAME], HL_ADDR6[NAME]  # its IPv4 and IPv6 (ULA) address
 #
 # Each host is a network namespace with one address on a private bridge
@@ -50,7 +54,7 @@ HL_DIR="$SL_TMP/hosts"
 HL_NETNS=()              # namespaces made, in order
 HL_HOSTS=()              # host names, in order
 HL_CLIENT=""
-declare -A HL_ADDR=() HL_ADDR6=() HL_NS=() HL_PID=()
+declare -A HL_ADDR=() HL_ADDR6=() HL_NS=() HL_PID=() HL_PORT=()
 
 # ---------------------------------------------------------------- failing
 
@@ -97,6 +101,7 @@ hl__add_host() {
     HL_ADDR[$name]="$addr"
     HL_ADDR6[$name]="$addr6"
     HL_NS[$name]="$ns"
+    HL_PORT[$name]="p$i"
 }
 
 # ---------------------------------------------------------------- sshd
@@ -234,6 +239,17 @@ hl_link() {
     hl__run "link $2 of $1" ip -n "${HL_NS[$1]}" link set eth0 "$2"
 }
 
+# hl_cut NAME on|off: a partition at the switch: the host's port on the
+# bridge goes down (on) or up (off). Unlike hl_link, the host's own link
+# stays up and its routes stay: what it sends is lost without an error, as
+# when a switch or a cable between machines fails.
+hl_cut() {
+    local state=down
+    [ "$2" = on ] || state=up
+    hl__run "switch port $state for $1" ip -n "$HL_SWITCH" link set "${HL_PORT[$1]}" "$state"
+    echo "$(date +%T.%N | cut -c1-12) host $1 $([ "$2" = on ] && echo "cut off" || echo "reconnected")"
+}
+
 # hl_exec NAME CMD...: runs CMD in host NAME (its network, UTS and mount
 # namespaces), with this shell's environment.
 hl_exec() {
@@ -250,6 +266,19 @@ hl_ssh() {
     shift
     read -r -a opts <<<"$SLUICE_SSH_OPTS"
     hl_exec "$HL_CLIENT" ssh -n "${opts[@]}" "$name" "$@"
+}
+
+# hl_remote_script NAME SCRIPT ARGS...: scripts/SCRIPT for the current
+# cluster on host NAME, started over ssh from the client as
+# start-cluster.sh does; sets SL_RC, SL_OUT, SL_ERR.
+hl_remote_script() {
+    local name="$1" script="$2" cmd a
+    shift 2
+    cmd="cd $(printf '%q' "$SL_REPO") && SLUICE_CONF_DIR=$(printf '%q' "$SL_CONF")"
+    cmd+=" SLUICE_LOG_DIR=$(printf '%q' "$SL_LOG") SLUICE_PID_DIR=$(printf '%q' "$SL_PIDDIR")"
+    cmd+=" SLUICE_BIN_DIR=$(printf '%q' "$SL_BIN") scripts/$script"
+    for a in "$@"; do cmd+=" $(printf '%q' "$a")"; done
+    sl_run hl_ssh "$name" "$cmd"
 }
 
 # hl_conf_hosts MASTER WORKER...: conf/masters and conf/workers of the
@@ -305,6 +334,60 @@ hl_sluice_pids() {
     for pid in $(ip netns pids "${HL_NS[$1]}" 2>/dev/null); do
         if sl_pid_is_sluice "$pid"; then echo "$pid"; fi
     done
+}
+
+# hl_running_tms_are N: for wait_for: exactly N taskmanagers are RUNNING.
+hl_running_tms_are() {
+    local n
+    n="$(sl_running_tms)" || return 1
+    echo "$n taskmanagers RUNNING"
+    [ "$n" = "$1" ]
+}
+
+# hl_ms_of DURATION: "3 s", "500 ms", "2 min" in milliseconds.
+hl_ms_of() {
+    local v="${1%% *}" u="${1#* }"
+    [ "$u" != "$1" ] || u=ms
+    case "$u" in
+        ms) echo "$v" ;;
+        s) echo $((v * 1000)) ;;
+        min) echo $((v * 60000)) ;;
+        *) fail "hl_ms_of: unknown unit in '$1'" ;;
+    esac
+}
+
+# hl_pick_victim JOBID [STAGE]: the taskmanager of a RUNNING subtask of
+# STAGE [counts] of the RUNNING job, and its host. Sets SL_VICTIM_TM,
+# SL_VICTIM_PID, SL_VICTIM_HOST, SL_VICTIM_TASK and SL_PREV_ATTEMPT.
+hl_pick_victim() {
+    local jobid="$1" stage="${2:-counts}"
+    wait_for sl_job_deployed "$jobid"
+    sl_job_running_now "$jobid"
+    SL_PREV_ATTEMPT="$(sl_field "$SL_OUT" attempt)"
+    SL_VICTIM_TM="$(sl_task_tm "$SL_OUT" "$stage")"
+    [ -n "$SL_VICTIM_TM" ] || fail "no RUNNING '$stage' subtask in the task lines of info:"$'\n'"$SL_OUT"
+    SL_VICTIM_TASK="$(sl_task_of_tm "$SL_OUT" "$SL_VICTIM_TM" "$stage")"
+    sl_run sl_cli taskmanagers
+    SL_VICTIM_PID="$(awk -v tm="$SL_VICTIM_TM" '$1 == tm { print $3; exit }' <<<"$SL_OUT")"
+    [ -n "$SL_VICTIM_PID" ] || fail "taskmanager $SL_VICTIM_TM is not listed:"$'\n'"$SL_OUT"
+    SL_VICTIM_HOST="$(hl_host_of_pid "$SL_VICTIM_PID")"
+    [ -n "$SL_VICTIM_HOST" ] || fail "taskmanager $SL_VICTIM_TM (pid $SL_VICTIM_PID) runs in none of the hosts"
+    echo "taskmanager $SL_VICTIM_TM (pid $SL_VICTIM_PID, host $SL_VICTIM_HOST) runs $SL_VICTIM_TASK (attempt $SL_PREV_ATTEMPT)"
+}
+
+# hl_kill_host_silently NAME: the host dies without a word: its link goes
+# down, then every sluice process in it gets SIGKILL (their sockets close
+# behind a dead link: no FIN or RST leaves the host). Sets SL_KILL_MS (the
+# time the link went down) and waits until they are gone.
+hl_kill_host_silently() {
+    local name="$1" pid pids
+    pids="$(hl_sluice_pids "$name")"
+    [ -n "$pids" ] || fail "no sluice process in host $name"
+    SL_KILL_MS="$(sl__now_ms)"
+    hl_link "$name" down
+    for pid in $pids; do kill -KILL "$pid" 2>/dev/null || true; done
+    echo "host $name died silently at $(date +%T.%N | cut -c1-12) (link down, SIGKILL to $(echo $pids))"
+    for pid in $pids; do wait_for -t 30 sl_pid_gone "$pid"; done
 }
 
 # ---------------------------------------------------------------- cleanup
