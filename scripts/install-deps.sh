@@ -2,9 +2,10 @@
 # Installs the Debian packages Sluice needs, only those missing. Idempotent.
 set -euo pipefail
 # openssh-server and iproute2: the several-hosts tests (network namespaces, an
-# sshd per namespace: tests/integration/hosts_lib.sh).
+# sshd per namespace: tests/integration/hosts_lib.sh); ethtool: their impaired
+# links where the kernel has no sch_netem (offloads off for link_emu.py).
 pkgs=(libprotobuf-c-dev protobuf-c-compiler libnng-dev libleveldb-dev libyaml-dev
-      check libsubunit-dev pkg-config openssh-server iproute2)
+      check libsubunit-dev pkg-config openssh-server iproute2 ethtool)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -17,6 +17,7 @@
 #   hl_cut NAME on|off             # partition: its port on the bridge down/up
 #   hl_pick_victim JOBID [STAGE]   # SL_VICTIM_TM/_PID/_HOST of a subtask's taskmanager
 #   hl_kill_host_silently NAME     # link down, then SIGKILL of its sluice processes
+#   hl_impair NAME LOSS_PCT DELAY_MS|off  # loss and delay on it (netem, or link_emu.py)
 #   HL_ADDR[NAME], HL_ADDR6[NAME]  # its IPv4 and IPv6 (ULA) address
 #
 # Each host is a network namespace with one address on a private bridge
@@ -473,3 +474,191 @@ hl__on_exit() {
     sl__on_exit
 }
 trap hl__on_exit EXIT
+
+# ------------------------------------------------------------- impairment
+#
+# hl_impair NAME LOSS_PCT DELAY_MS: from now on the host's link drops
+# LOSS_PCT % of the frames and delays every frame by DELAY_MS, each
+# independently per direction (to and from the bridge), in order; so a
+# round trip between two impaired hosts takes 4 x DELAY_MS more.
+# hl_impair NAME off: the link as before. Two mechanisms, probed once
+# (HL_IMPAIR_MECH=netem|emu forces one):
+#  - netem: where the kernel has sch_netem, a netem qdisc on both ends of
+#    the host's veth (eth0 in the host, its port HL_PORT[NAME] in the switch).
+#  - emu: otherwise, link_emu.py (python3, standard library) in the switch
+#    namespace: p<i> leaves the bridge, a veth pair e<i>/f<i> is made (e<i>
+#    on the bridge), and the emulator forwards the frames between p<i> and
+#    f<i> with raw sockets, delayed and thinned. Offloads (TSO, GSO, GRO,
+#    tx checksums) are turned off with ethtool on every host's eth0 and on
+#    the switch's veths first, so no frame is above the MTU or has a
+#    partial checksum. Its counters: $HL_DIR/emu-NAME.stats. It runs in the
+#    switch namespace, so the cleanup kills it with the rest.
+
+HL_IMPAIR_MECH="${HL_IMPAIR_MECH:-}"   # netem or emu; empty: probed at the first hl_impair
+HL_EMU="$(dirname "${BASH_SOURCE[0]}")/link_emu.py"
+HL_EMU_STOP_S=10                       # bound on the emulator's exit at hl_impair off
+HL_EMU_READY_S=20                      # bound on its start
+HL_OFFLOADS_OFF=0
+declare -A HL_IMPAIRED=() HL_EMU_PID=()
+
+# hl__port NAME: the host's switch port (p<i>; the emulator's veths are e<i>, f<i>).
+hl__port() {
+    [ -n "${HL_PORT[$1]:-}" ] || fail "no host '$1'"
+    echo "${HL_PORT[$1]}"
+}
+
+# hl__impair_probe: sets HL_IMPAIR_MECH: netem if a netem qdisc can be added
+# to a throwaway veth pair in the switch namespace, else emu.
+hl__impair_probe() {
+    local out
+    [ -z "$HL_IMPAIR_MECH" ] || return 0
+    hl__run "probe veth" ip -n "$HL_SWITCH" link add hl-probe0 type veth peer name hl-probe1
+    if out="$(tc -n "$HL_SWITCH" qdisc add dev hl-probe0 root netem delay 1ms 2>&1)"; then
+        HL_IMPAIR_MECH=netem
+    else
+        HL_IMPAIR_MECH=emu
+        echo "no sch_netem in this kernel (tc: $out): links impaired by tests/integration/link_emu.py"
+    fi
+    ip -n "$HL_SWITCH" link del hl-probe0 2>/dev/null || true
+}
+
+# hl__offloads_off DEV [NS]: no TSO/GSO/GRO, no tx checksum offload.
+hl__offloads_off() {
+    local -a in=()
+    [ -z "${2:-}" ] || in=(ip netns exec "$2")
+    hl__run "offloads of $1${2:+ in $2}" "${in[@]}" ethtool -K "$1" tso off gso off gro off tx off
+}
+
+# hl__emu_require: what the emulator needs; every host's eth0 and the
+# switch's ports without offloads (once).
+hl__emu_require() {
+    local name
+    command -v ethtool >/dev/null 2>&1 || hl__fail_setup "ethtool not found (make deps), needed by hl_impair without sch_netem"
+    command -v python3 >/dev/null 2>&1 || hl__fail_setup "python3 not found, needed by hl_impair without sch_netem"
+    [ "$HL_OFFLOADS_OFF" = 0 ] || return 0
+    for name in "${HL_HOSTS[@]}"; do
+        hl__offloads_off eth0 "${HL_NS[$name]}"
+        hl__offloads_off "$(hl__port "$name")" "$HL_SWITCH"
+    done
+    HL_OFFLOADS_OFF=1
+}
+
+# hl__emu_ready NAME: for wait_for: the emulator of NAME bound its sockets.
+hl__emu_ready() {
+    local pid="${HL_EMU_PID[$1]}"
+    if ! sl_pid_alive "$pid"; then
+        hl__fail_setup "link_emu.py for $1 (pid $pid) exited" "$(cat "$HL_DIR/emu-$1.log")"
+    fi
+    grep -qx "ready $pid" "$HL_DIR/emu-$1.stats" 2>/dev/null
+}
+
+hl__emu_on() {
+    local name="$1" loss="$2" delay="$3" p i sw="$HL_SWITCH"
+    p="$(hl__port "$name")"
+    i="${p#p}"
+    hl__emu_require
+    hl__run "emulator veth for $name" ip -n "$sw" link add "e$i" type veth peer name "f$i"
+    hl__offloads_off "e$i" "$sw"
+    hl__offloads_off "f$i" "$sw"
+    ip netns exec "$sw" sysctl -qw "net.ipv6.conf.f$i.disable_ipv6=1" >/dev/null 2>&1 || true
+    hl__run "e$i on the bridge" ip -n "$sw" link set "e$i" master br0 up
+    hl__run "f$i up" ip -n "$sw" link set "f$i" promisc on up
+    hl__run "$p off the bridge" ip -n "$sw" link set "$p" nomaster
+    hl__run "$p up" ip -n "$sw" link set "$p" promisc on up
+    rm -f "$HL_DIR/emu-$name.stats"
+    ip netns exec "$sw" python3 "$HL_EMU" --loss "$loss" --delay "$delay" \
+        --stats "$HL_DIR/emu-$name.stats" "$p" "f$i" >"$HL_DIR/emu-$name.log" 2>&1 </dev/null \
+        {SL_FD_OUT}>&- {SL_FD_ERR}>&- &
+    HL_EMU_PID[$name]=$!
+    sl_record_pid "$!"
+    disown "$!" # killed at hl_impair off or at cleanup (it is in the switch namespace)
+    wait_for -t "$HL_EMU_READY_S" hl__emu_ready "$name"
+}
+
+hl__emu_off() {
+    local name="$1" p i pid="${HL_EMU_PID[$1]}" sw="$HL_SWITCH"
+    p="$(hl__port "$name")"
+    i="${p#p}"
+    kill -TERM "$pid" 2>/dev/null || true
+    wait_for -t "$HL_EMU_STOP_S" eval "! sl_pid_alive $pid"
+    hl__run "e$i removed" ip -n "$sw" link del "e$i"
+    hl__run "$p on the bridge" ip -n "$sw" link set "$p" promisc off master br0 up
+    unset "HL_EMU_PID[$name]"
+}
+
+# hl__netem NAME add|del [LOSS DELAY]: the qdisc on both ends of the host's veth.
+hl__netem() {
+    local name="$1" op="$2" p
+    p="$(hl__port "$name")"
+    if [ "$op" = add ]; then
+        hl__run "netem on $name" tc -n "${HL_NS[$name]}" qdisc replace dev eth0 root netem loss "$3%" delay "${4}ms"
+        hl__run "netem on $p" tc -n "$HL_SWITCH" qdisc replace dev "$p" root netem loss "$3%" delay "${4}ms"
+    else
+        hl__run "netem off $name" tc -n "${HL_NS[$name]}" qdisc del dev eth0 root
+        hl__run "netem off $p" tc -n "$HL_SWITCH" qdisc del dev "$p" root
+    fi
+}
+
+hl_impair() {
+    local name="$1" loss="${2:-}" delay="${3:-}"
+    [ -n "${HL_NS[$name]:-}" ] || fail "hl_impair: no host '$name'"
+    if [ "$loss" = off ]; then
+        [ -n "${HL_IMPAIRED[$name]:-}" ] || return 0
+        if [ "$HL_IMPAIR_MECH" = netem ]; then hl__netem "$name" del; else hl__emu_off "$name"; fi
+        unset "HL_IMPAIRED[$name]"
+        echo "link of $name no longer impaired"
+        return 0
+    fi
+    if ! [[ "$loss" =~ ^[0-9]+(\.[0-9]+)?$ && "$delay" =~ ^[0-9]+$ ]]; then
+        fail "hl_impair $name: want LOSS_PCT (a number) and DELAY_MS (whole), got '$loss' '$delay'"
+    fi
+    hl_impair "$name" off >/dev/null
+    hl__impair_probe
+    if [ "$HL_IMPAIR_MECH" = netem ]; then hl__netem "$name" add "$loss" "$delay"; else hl__emu_on "$name" "$loss" "$delay"; fi
+    HL_IMPAIRED[$name]="$loss% $delay ms"
+    echo "link of $name impaired: $loss % loss, $delay ms delay per direction (by $HL_IMPAIR_MECH)"
+}
+
+# hl_impair_drops NAME: frames the impairment of NAME's link dropped so far
+# (both directions; 0 if none).
+hl_impair_drops() {
+    local name="$1" p
+    if [ "$HL_IMPAIR_MECH" = netem ]; then
+        p="$(hl__port "$name")"
+        { tc -n "${HL_NS[$name]}" -s qdisc show dev eth0; tc -n "$HL_SWITCH" -s qdisc show dev "$p"; } 2>/dev/null |
+            awk '$1 == "Sent" { for (k = 1; k < NF; k++) if ($k == "(dropped") { sub(/,/, "", $(k + 1)); t += $(k + 1) } }
+                 END { print t + 0 }'
+    else
+        awk '$1 == "up" || $1 == "down" { t += $5 } END { print t + 0 }' "$HL_DIR/emu-$name.stats" 2>/dev/null || echo 0
+    fi
+}
+
+# hl_impair_stats NAME: the impairment's counters, for the test's output.
+hl_impair_stats() {
+    local p
+    p="$(hl__port "$1")"
+    if [ "$HL_IMPAIR_MECH" = netem ]; then
+        tc -n "${HL_NS[$1]}" -s qdisc show dev eth0 2>&1
+        tc -n "$HL_SWITCH" -s qdisc show dev "$p" 2>&1
+    else
+        cat "$HL_DIR/emu-$1.stats" 2>&1
+    fi
+}
+
+# hl_rtt_ms NAME ADDR [PORT] [TRIES]: the shortest of TRIES [5] TCP connects
+# from host NAME to ADDR:PORT [22] in ms (a connect is one round trip).
+hl_rtt_ms() {
+    hl_exec "$1" python3 - "$2" "${3:-22}" "${4:-5}" <<'PY'
+import socket, sys, time
+best = None
+for _ in range(int(sys.argv[3])):
+    t = time.monotonic()
+    try:
+        socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=10).close()
+    except OSError:
+        continue
+    ms = (time.monotonic() - t) * 1000.0
+    best = ms if best is None or ms < best else best
+print(-1 if best is None else int(best))
+PY
+}
