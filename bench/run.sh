@@ -36,6 +36,9 @@ section "checkpoint cost (every 1 s against none; duration and size per backend)
 section "recovery with keyed state (SIGKILL at 10^5, 10^6, 10^7 keys)" "$here/recovery_state.sh"
 section "end-to-end latency (half the maximum rate, buffer timeout 1 ms and 100 ms)" \
   "$here/latency.sh"
+# Several hosts (network namespaces, root): silent death and partition
+# (about 8 minutes; skipped under QUICK=1).
+section "failover across hosts (silent death, partition)" "$here/hosts_failover.sh"
 # BIGSTATE=1: also keyed state larger than the taskmanager's memory (about
 # 10 minutes, 20 M keys on leveldb; one run; see bigstate.sh). Off by default.
 if [ "${BIGSTATE:-}" = 1 ]; then

@@ -387,7 +387,7 @@ hl_kill_host_silently() {
     SL_KILL_MS="$(sl__now_ms)"
     hl_link "$name" down
     for pid in $pids; do kill -KILL "$pid" 2>/dev/null || true; done
-    echo "host $name died silently at $(date +%T.%N | cut -c1-12) (link down, SIGKILL to $(echo $pids))"
+    echo "host $name died silently at $(date +%T.%N | cut -c1-12) (link down, SIGKILL to $(tr "\n" " " <<<"$pids"))"
     for pid in $pids; do wait_for -t 30 sl_pid_gone "$pid"; done
 }
 
