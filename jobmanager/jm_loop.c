@@ -86,6 +86,11 @@ static int init_sync(sl_jm *jm)
         sl_wake_destroy(&jm->wake);
         return SL_ENOMEM;
     }
+    if (sl_tmcloser_init(&jm->closer) != SL_OK) {
+        pthread_mutex_destroy(&jm->mu);
+        sl_wake_destroy(&jm->wake);
+        return SL_ENOMEM;
+    }
     return SL_OK;
 }
 
@@ -134,6 +139,7 @@ int sl_jm_start(const sl_config *cfg, sl_jm **out)
 fail_server:
     sl_rpc_server_stop(jm->server);
 fail_sync:
+    sl_tmcloser_destroy(&jm->closer);
     pthread_mutex_destroy(&jm->mu);
     sl_wake_destroy(&jm->wake);
 fail_free:
@@ -156,6 +162,12 @@ void sl_jm_stop(sl_jm *jm)
     sl_tmcall_free(&jm->calls); /* before the clients close */
     sl_tmreg_free_all(jm);
     sl_jm_job_free_all(jm);
+    int hung = sl_tmcloser_drain(&jm->closer, SL_TMCLOSER_DRAIN_MS);
+    if (hung > 0) { /* their pipe callbacks may still take jm->mu: keep it */
+        sl_warn("%d connection(s) of lost taskmanagers still closing at shutdown", hung);
+        return;
+    }
+    sl_tmcloser_destroy(&jm->closer);
     pthread_mutex_destroy(&jm->mu);
     sl_wake_destroy(&jm->wake);
     free(jm);

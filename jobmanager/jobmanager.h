@@ -86,6 +86,7 @@
 #include "jobmanager/checkpoint_coordinator.h"
 #include "jobmanager/restart_strategy.h"
 #include "jobmanager/tm_calls.h"
+#include "jobmanager/tm_closer.h"
 #include "jobmanager/udf_check.h"
 #include "jobmanager/wake.h"
 
@@ -121,6 +122,7 @@ typedef struct sl_tmreg_entry {
     uint32_t rpc_port, data_port;
     int32_t pid;
     int slots;
+    uint32_t incarnation;  /* of its latest registration (RegisterTm) */
     enum sl_tmreg_state state;
     uint64_t order;        /* registration order: ties in scheduling */
     int64_t last_hb_ms;    /* monotonic */
@@ -154,6 +156,7 @@ typedef struct sl_attempt_tm {
     char tm_id[SL_TM_ID_MAX + 1];
     char rpc_addr[SL_JM_ADDR_MAX];  /* host:rpc_port */
     char data_addr[SL_JM_ADDR_MAX]; /* tcp://host:data_port */
+    uint32_t incarnation; /* the taskmanager's when placed: another one has none of its tasks */
     int deployed;         /* deploy_tasks sent and not refused: it may run tasks */
     enum sl_attempt_call deploy, start; /* the attempt's deploy_tasks, start_tasks */
     int cancel_sent;
@@ -251,6 +254,7 @@ typedef struct sl_jm {
     int req_next;
 
     sl_tmcall_table calls;       /* calls to taskmanagers in flight */
+    sl_tmcloser closer;          /* closes lost taskmanagers' clients */
     sl_rpc_server *server;
     pthread_t loop;
     int loop_started;

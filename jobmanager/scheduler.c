@@ -107,6 +107,7 @@ static int job_tm_index(sl_job *job, const sl_tmreg_entry *tm)
     sl_attempt_tm *jt = &job->tms[job->ntms];
     memset(jt, 0, sizeof(*jt));
     snprintf(jt->tm_id, sizeof(jt->tm_id), "%s", tm->id);
+    jt->incarnation = tm->incarnation;
     snprintf(jt->rpc_addr, sizeof(jt->rpc_addr), "%s:%u", tm->host, tm->rpc_port);
     sl_addr_url(tm->host, (int)tm->data_port, jt->data_addr, sizeof(jt->data_addr));
     return job->ntms++;
@@ -195,12 +196,21 @@ static void call_key(sl_tmcall_key *k, enum sl_tmcall_kind kind, const sl_job *j
 }
 
 /* The client of a job's taskmanager, or NULL (the reason why in reason). */
-static sl_rpc_client *job_tm_client(sl_jm *jm, const sl_attempt_tm *jt, char *reason,
-                                    size_t len)
+/* 1 if tm is the incarnation of the taskmanager that jt was placed on. */
+static int same_incarnation(const sl_tmreg_entry *tm, const sl_attempt_tm *jt)
+{
+    return tm != NULL && tm->incarnation == jt->incarnation;
+}
+
+static sl_rpc_client *job_tm_client(sl_jm *jm, const sl_attempt_tm *jt, uint32_t *incarnation,
+                                    char *reason, size_t len)
 {
     sl_tmreg_entry *tm = sl_tmreg_find(jm, jt->tm_id);
-    if (tm != NULL && sl_tmreg_usable(tm))
+    if (tm != NULL && sl_tmreg_usable(tm) && same_incarnation(tm, jt)) {
+        if (incarnation != NULL)
+            *incarnation = tm->incarnation;
         return tm->client;
+    }
     snprintf(reason, len, "taskmanager %s (%s) is gone", jt->tm_id, jt->rpc_addr);
     return NULL;
 }
@@ -233,7 +243,8 @@ static enum sl_sched_result deploy_one(sl_jm *jm, sl_job *job, int i, char **add
                                        char *reason, size_t len)
 {
     sl_attempt_tm *jt = &job->tms[i];
-    sl_rpc_client *c = job_tm_client(jm, jt, reason, len);
+    uint32_t incarnation = 0;
+    sl_rpc_client *c = job_tm_client(jm, jt, &incarnation, reason, len);
     size_t nlocal;
     if (c == NULL)
         return SL_SCHED_FAIL;
@@ -258,6 +269,7 @@ static enum sl_sched_result deploy_one(sl_jm *jm, sl_job *job, int i, char **add
     d.checkpointing = job->coord.periodic;
     d.libraries = job->udf.libs;
     d.n_libraries = job->udf.n;
+    d.tm_incarnation = incarnation;
     Sluice__Request req = SLUICE__REQUEST__INIT;
     req.body_case = SLUICE__REQUEST__BODY_DEPLOY_TASKS;
     req.deploy_tasks = &d;
@@ -275,7 +287,7 @@ static enum sl_sched_result deploy_one(sl_jm *jm, sl_job *job, int i, char **add
 static enum sl_sched_result start_one(sl_jm *jm, sl_job *job, sl_attempt_tm *jt, char *reason,
                                       size_t len)
 {
-    sl_rpc_client *c = job_tm_client(jm, jt, reason, len);
+    sl_rpc_client *c = job_tm_client(jm, jt, NULL, reason, len);
     if (c == NULL)
         return SL_SCHED_FAIL;
     Sluice__JobAttempt ja = SLUICE__JOB_ATTEMPT__INIT;
@@ -448,7 +460,7 @@ void sl_sched_cancel(sl_jm *jm, sl_job *job)
         if (jt->deploy == SL_ATTEMPT_SENT || jt->start == SL_ATTEMPT_SENT)
             continue;
         sl_tmreg_entry *tm = sl_tmreg_find(jm, jt->tm_id);
-        if (tm == NULL || !sl_tmreg_usable(tm))
+        if (tm == NULL || !sl_tmreg_usable(tm) || !same_incarnation(tm, jt))
             continue;
         cancel_one(jm, job, jt, tm->client);
     }
@@ -461,7 +473,7 @@ static int tm_settled(sl_jm *jm, const sl_attempt_tm *jt, int64_t now)
     if (jt->cancel_sent && now >= jt->cancel_deadline_ms)
         return 1;
     const sl_tmreg_entry *tm = sl_tmreg_find(jm, jt->tm_id);
-    return tm == NULL || tm->state == SL_TMREG_LOST;
+    return tm == NULL || tm->state == SL_TMREG_LOST || !same_incarnation(tm, jt);
 }
 
 int sl_sched_settled(sl_jm *jm, sl_job *job)

@@ -75,6 +75,7 @@ static void tm_update(sl_tmreg_entry *tm, const Sluice__RegisterTm *r)
     tm->data_port = r->data_port;
     tm->pid = r->pid;
     tm->slots = (int)r->slots;
+    tm->incarnation = r->incarnation;
 }
 
 static int tm_add(sl_jm *jm, const Sluice__RegisterTm *r, sl_tmreg_entry **out)
@@ -112,9 +113,19 @@ static int tm_register_new(sl_jm *jm, const Sluice__RegisterTm *r, char *err, si
     return SL_OK;
 }
 
-static void tm_register_again(sl_tmreg_entry *tm, const Sluice__RegisterTm *r)
+/* A registration of a known id: the same taskmanager again (a resent
+ * request), one that comes back after it was lost, or a new incarnation of
+ * one still RUNNING here (it gave up on us, e.g. after a one-way partition:
+ * its tasks are gone, so it is lost first, then RUNNING again). */
+static void tm_register_again(sl_jm *jm, sl_tmreg_entry *tm, const Sluice__RegisterTm *r)
 {
     int moved = strcmp(tm->host, r->host) != 0 || tm->rpc_port != r->rpc_port;
+    if (tm->state == SL_TMREG_RUNNING && r->incarnation != tm->incarnation) {
+        char why[96];
+        snprintf(why, sizeof(why), "registered again as incarnation %u (was %u): its tasks are gone",
+                 r->incarnation, tm->incarnation);
+        sl_tmreg_lose(jm, tm, why);
+    }
     tm_update(tm, r);
     tm->last_hb_ms = sl_now_ms();
     if (tm->state == SL_TMREG_LOST) {
@@ -138,7 +149,7 @@ int sl_tmreg_register(sl_jm *jm, const Sluice__RegisterTm *r, char *err, size_t 
     if (tm == NULL)
         rv = tm_register_new(jm, r, err, errlen);
     else
-        tm_register_again(tm, r);
+        tm_register_again(jm, tm, r);
     if (rv == SL_OK)
         sl_wake_kick(&jm->wake);
     return rv;
@@ -223,8 +234,9 @@ static void tm_pipe_cb(void *arg, int up)
     pthread_mutex_unlock(&conn->jm->mu);
 }
 
-/* Stops tm's calls, then closes its client, with jm->mu released (nng waits
- * for pipe and call completions, which take jm->mu). */
+/* Stops tm's calls, then hands its client to the closer (nng waits there
+ * for pipe and call completions, which take jm->mu, and may hang: see
+ * tm_closer.h); the loop goes on at once. */
 static void tm_close_client(sl_jm *jm, sl_tmreg_entry *tm)
 {
     sl_rpc_client *c = tm->client;
@@ -235,10 +247,7 @@ static void tm_close_client(sl_jm *jm, sl_tmreg_entry *tm)
     tm->client = NULL;
     tm->conn = NULL;
     tm->connected = 0;
-    pthread_mutex_unlock(&jm->mu);
-    sl_rpc_client_close(c);
-    free(conn);
-    pthread_mutex_lock(&jm->mu);
+    sl_tmcloser_close(&jm->closer, c, conn);
 }
 
 /* The connection came up: log it once. */

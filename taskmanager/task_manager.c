@@ -49,9 +49,9 @@ struct sl_tm {
     pthread_cond_t cv;
     pthread_t thread;
     atomic_int stopping;
-    int registered;             /* jobmanager client thread only */
+    atomic_int registered;      /* written by the jobmanager client thread only */
     atomic_uint epoch;          /* +1 each time the jobmanager forgets us */
-    int64_t last_hb_ok;
+    _Atomic int64_t last_hb_ok; /* read by the uploader's calls too */
     int64_t rejoin_warned;      /* last "waiting to register again" */
 };
 
@@ -149,6 +149,13 @@ static void handle_deploy(sl_tm *tm, const Sluice__DeployTasks *d, Sluice__Reply
 {
     struct deploying me = {.job_id = d->job_id, .attempt = d->attempt};
     unsigned epoch = atomic_load(&tm->epoch);
+    if (d->tm_incarnation != epoch) { /* sent to a registration the jobmanager forgot */
+        sl_warn("refusing a deploy of job %.32s attempt %u for incarnation %u of this "
+                "taskmanager (now %u)", d->job_id, d->attempt, d->tm_incarnation, epoch);
+        reply->status = SLUICE__STATUS__STATUS_FAILED;
+        reply->error = "deploy for an earlier registration of this taskmanager";
+        return;
+    }
     pthread_mutex_lock(&tm->deploy_mu);
     if (wait_deployed(tm, d)) {
         pthread_mutex_unlock(&tm->deploy_mu);
@@ -316,6 +323,7 @@ static int register_tm(sl_tm *tm)
     r.data_port = (uint32_t)sl_data_plane_port(tm->dp);
     r.pid = (int32_t)getpid();
     r.slots = (uint32_t)tm->slots;
+    r.incarnation = atomic_load(&tm->epoch);
     Sluice__Request req = SLUICE__REQUEST__INIT;
     req.body_case = SLUICE__REQUEST__BODY_REGISTER_TM;
     req.register_tm = &r;

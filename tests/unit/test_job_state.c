@@ -96,6 +96,7 @@ static void start(void)
     ck_assert_int_eq(sl_wake_init(&jm.wake), SL_OK);
     pthread_mutex_init(&jm.mu, NULL);
     sl_tmcall_init(&jm.calls, &jm.mu, &jm.wake.cv, &jm.wake.kicked);
+    ck_assert_int_eq(sl_tmcloser_init(&jm.closer), SL_OK);
     Sluice__RegisterTm r = SLUICE__REGISTER_TM__INIT;
     r.tm_id = (char *)TM_ID;
     r.host = (char *)"127.0.0.1";
@@ -112,6 +113,8 @@ static void teardown(void)
     sl_tmcall_free(&jm.calls);
     sl_tmreg_free_all(&jm);
     sl_jm_job_free_all(&jm);
+    ck_assert_int_eq(sl_tmcloser_drain(&jm.closer, SL_TMCLOSER_DRAIN_MS), 0);
+    sl_tmcloser_destroy(&jm.closer);
     pthread_mutex_destroy(&jm.mu);
     sl_wake_destroy(&jm.wake);
     sl_rpc_server_stop(tm_server);
@@ -337,6 +340,40 @@ START_TEST(test_lost_taskmanager_fails_the_job)
 }
 END_TEST
 
+/* The taskmanager registers again as a new incarnation while the
+ * jobmanager still has it RUNNING (it gave up on us first, e.g. after a
+ * one-way partition): its tasks are gone, so it is lost (the job fails)
+ * and RUNNING again. A resent registration of the same incarnation
+ * changes nothing. */
+START_TEST(test_new_incarnation_is_a_loss)
+{
+    char err[256];
+    set("restart-strategy.type", "none");
+    start();
+    running();
+    Sluice__RegisterTm r = SLUICE__REGISTER_TM__INIT;
+    r.tm_id = (char *)TM_ID;
+    r.host = (char *)"127.0.0.1";
+    r.rpc_port = (uint32_t)tm_port;
+    r.data_port = 1;
+    r.slots = 4;
+    pthread_mutex_lock(&jm.mu);
+    ck_assert_int_eq(sl_tmreg_register(&jm, &r, err, sizeof(err)), SL_OK);
+    loop_round();
+    ck_assert_int_eq(job()->state, SLUICE__JOB_STATE__JOB_RUNNING);
+    r.incarnation = 1;
+    ck_assert_int_eq(sl_tmreg_register(&jm, &r, err, sizeof(err)), SL_OK);
+    ck_assert_int_eq(sl_tmreg_find(&jm, TM_ID)->state, SL_TMREG_RUNNING);
+    ck_assert_int_eq(sl_tmreg_find(&jm, TM_ID)->incarnation, 1);
+    pthread_mutex_unlock(&jm.mu);
+    run_until(SLUICE__JOB_STATE__JOB_FAILED);
+    pthread_mutex_lock(&jm.mu);
+    ck_assert_msg(strstr(job()->failure, "registered again as incarnation 1") != NULL, "%s",
+                  job()->failure);
+    pthread_mutex_unlock(&jm.mu);
+}
+END_TEST
+
 START_TEST(test_illegal_transitions_refused)
 {
     const Sluice__JobState C = SLUICE__JOB_STATE__JOB_CREATED, R = SLUICE__JOB_STATE__JOB_RUNNING,
@@ -384,6 +421,7 @@ static Suite *suite(void)
     tcase_add_test(t, test_cancel);
     tcase_add_test(t, test_finish);
     tcase_add_test(t, test_lost_taskmanager_fails_the_job);
+    tcase_add_test(t, test_new_incarnation_is_a_loss);
     tcase_add_test(t, test_illegal_transitions_refused);
     suite_add_tcase(s, t);
     return s;

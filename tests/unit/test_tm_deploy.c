@@ -31,6 +31,9 @@ typedef struct fake_jm {
     pthread_mutex_t mu;
     int tm_rpc_port, tm_data_port;
     int heartbeats;
+    int registrations;
+    int incarnation;            /* of the latest registration */
+    int forget;                 /* heartbeats answer "unknown" until it registers again */
     int reports[PAIRS];         /* task-state reports by job index */
     int stray_reports;          /* of a job or task we did not deploy */
 } fake_jm;
@@ -63,10 +66,13 @@ static void jm_handle(void *arg, const Sluice__Request *req, Sluice__Reply *repl
     case SLUICE__REQUEST__BODY_REGISTER_TM:
         jm.tm_rpc_port = (int)req->register_tm->rpc_port;
         jm.tm_data_port = (int)req->register_tm->data_port;
+        jm.registrations++;
+        jm.incarnation = (int)req->register_tm->incarnation;
+        jm.forget = 0;
         break;
     case SLUICE__REQUEST__BODY_HEARTBEAT:
         jm.heartbeats++;
-        reply->known = 1;
+        reply->known = !jm.forget;
         break;
     case SLUICE__REQUEST__BODY_TASK_STATE: {
         int k = job_index(req->task_state->job_id);
@@ -302,6 +308,86 @@ START_TEST(test_failed_deploy_is_not_remembered)
 }
 END_TEST
 
+/* One deploy of job k (1 task) for the taskmanager's incarnation inc:
+ * the reply's status. */
+static int deploy_for(sl_rpc_client *c, int k, uint32_t inc)
+{
+    char job_id[33];
+    job_id_of(k, job_id);
+    char *addrs[1] = {"tcp://127.0.0.1:1"};
+    uint32_t local[1] = {0};
+    Sluice__DeployTasks d = SLUICE__DEPLOY_TASKS__INIT;
+    d.job_id = job_id;
+    d.attempt = 1;
+    d.file_name = "once.yaml";
+    d.yaml = (char *)JOB_YAML;
+    d.config = "";
+    d.n_task_addrs = 1;
+    d.task_addrs = addrs;
+    d.n_local_tasks = 1;
+    d.local_tasks = local;
+    d.restore_dir = "";
+    d.tm_incarnation = inc;
+    Sluice__Request req = SLUICE__REQUEST__INIT;
+    req.body_case = SLUICE__REQUEST__BODY_DEPLOY_TASKS;
+    req.deploy_tasks = &d;
+    Sluice__Reply *reply = NULL;
+    ck_assert_int_eq(sl_rpc_call(c, &req, 10000, &reply), SL_OK);
+    int status = reply->status;
+    sluice__reply__free_unpacked(reply, NULL);
+    return status;
+}
+
+/* A jobmanager that forgets the taskmanager (its heartbeat says unknown)
+ * makes it drop its runs and register again as the next incarnation; a
+ * deploy meant for the earlier one (e.g. delivered late after a partition)
+ * is refused, one for the new incarnation runs. */
+START_TEST(test_forgotten_taskmanager_registers_anew)
+{
+    sl_rpc_server *srv = NULL;
+    sl_config *cfg = NULL;
+    sl_tm *tm = NULL;
+    sl_rpc_client *c = NULL;
+    int jm_port = 0;
+    char url[64], port[16], err[256];
+
+    memset(&jm, 0, sizeof(jm));
+    pthread_mutex_init(&jm.mu, NULL);
+    ck_assert_int_eq(
+        sl_rpc_server_start("tcp://127.0.0.1:0", 2, MAX_MSG, jm_handle, NULL, &srv, &jm_port),
+        SL_OK);
+    ck_assert_int_eq(sl_config_new(&cfg), SL_OK);
+    snprintf(port, sizeof(port), "%d", jm_port);
+    set(cfg, "jobmanager.rpc.port", port);
+    set(cfg, "heartbeat.interval", "50 ms");
+    ck_assert_int_eq(sl_tm_start(cfg, &tm), SL_OK);
+    ck_assert_msg(wait_at_least(&jm.registrations, 1), "the taskmanager did not register");
+    ck_assert_int_eq(jm_get(&jm.incarnation), 0);
+    snprintf(url, sizeof(url), "tcp://127.0.0.1:%d", jm_get(&jm.tm_rpc_port));
+    ck_assert_int_eq(sl_rpc_client_open(url, 1, MAX_MSG, NULL, NULL, &c, err, sizeof(err)), SL_OK);
+    ck_assert_int_eq(deploy_for(c, 1, 0), SLUICE__STATUS__STATUS_OK);
+    ck_assert(wait_at_least(&jm.reports[1], 1));
+
+    pthread_mutex_lock(&jm.mu);
+    jm.forget = 1;
+    pthread_mutex_unlock(&jm.mu);
+    ck_assert_msg(wait_at_least(&jm.registrations, 2), "the taskmanager did not register again");
+    ck_assert_int_eq(jm_get(&jm.incarnation), 1);
+    /* its run of job 1 was cancelled and reported to nobody */
+    ck_assert_int_eq(jm_get(&jm.reports[1]), 1);
+
+    ck_assert_int_eq(deploy_for(c, 2, 0), SLUICE__STATUS__STATUS_FAILED);
+    ck_assert_int_eq(deploy_for(c, 3, 1), SLUICE__STATUS__STATUS_OK);
+    ck_assert(wait_at_least(&jm.reports[3], 1));
+    ck_assert_int_eq(jm_get(&jm.reports[2]), 0);
+
+    sl_rpc_client_close(c);
+    sl_tm_stop(tm);
+    sl_rpc_server_stop(srv);
+    sl_config_free(cfg);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("tm_deploy");
@@ -309,6 +395,7 @@ int main(void)
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, test_concurrent_identical_deploys_run_once);
     tcase_add_test(tc, test_failed_deploy_is_not_remembered);
+    tcase_add_test(tc, test_forgotten_taskmanager_registers_anew);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
