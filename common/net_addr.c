@@ -170,6 +170,16 @@ int sl_addr_url(const char *host, int port, char *out, size_t outlen)
     return n < 0 || (size_t)n >= outlen ? SL_ENOSPC : SL_OK;
 }
 
+int sl_addr_hostport(const char *host, int port, char *out, size_t outlen)
+{
+    char url[SL_ADDR_URL_MAX];
+    int rv = sl_addr_url(host, port, url, sizeof(url));
+    if (rv != SL_OK)
+        return rv;
+    int n = snprintf(out, outlen, "%s", url + strlen("tcp://"));
+    return n < 0 || (size_t)n >= outlen ? SL_ENOSPC : SL_OK;
+}
+
 /* 1 if host (a name or an address) resolves to IPv6 first. */
 static int resolves_to_v6(const char *host)
 {

@@ -53,6 +53,9 @@ int sl_addr_is_wildcard(const char *host);
  * fit (outlen SL_ADDR_URL_MAX always does for a host this module gave). */
 int sl_addr_url(const char *host, int port, char *out, size_t outlen);
 
+/* "host:port" as sl_addr_url writes it, without "tcp://" (for messages). */
+int sl_addr_hostport(const char *host, int port, char *out, size_t outlen);
+
 /* A taskmanager's endpoint from taskmanager.host, taskmanager.bind-host and
  * jobmanager.rpc.address/port (rules above). SL_EINVAL: a wildcard or too
  * long taskmanager.host; SL_ENOTFOUND / SL_EUNREACH: no reachable address

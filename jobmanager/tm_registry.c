@@ -68,6 +68,14 @@ static int check_registration(const Sluice__RegisterTm *r, char *err, size_t err
     return SL_EINVAL;
 }
 
+/* "host:rpc_port" of tm for messages (IPv6 in brackets). */
+static const char *tm_addr(const sl_tmreg_entry *tm, char *buf, size_t len)
+{
+    if (sl_addr_hostport(tm->host, (int)tm->rpc_port, buf, len) != SL_OK)
+        snprintf(buf, len, "%s", tm->host);
+    return buf;
+}
+
 static void tm_update(sl_tmreg_entry *tm, const Sluice__RegisterTm *r)
 {
     snprintf(tm->host, sizeof(tm->host), "%s", r->host);
@@ -108,8 +116,9 @@ static int tm_register_new(sl_jm *jm, const Sluice__RegisterTm *r, char *err, si
     tm->state = SL_TMREG_RUNNING;
     tm->want_connect = 1;
     tm->last_hb_ms = sl_now_ms();
-    sl_info("taskmanager %s registered: %s:%u, data port %u, pid %d, %d slots", tm->id, tm->host,
-            tm->rpc_port, tm->data_port, (int)tm->pid, tm->slots);
+    char addr[SL_ADDR_URL_MAX];
+    sl_info("taskmanager %s registered: %s, data port %u, pid %d, %d slots", tm->id,
+            tm_addr(tm, addr, sizeof(addr)), tm->data_port, (int)tm->pid, tm->slots);
     return SL_OK;
 }
 
@@ -119,6 +128,7 @@ static int tm_register_new(sl_jm *jm, const Sluice__RegisterTm *r, char *err, si
  * its tasks are gone, so it is lost first, then RUNNING again). */
 static void tm_register_again(sl_jm *jm, sl_tmreg_entry *tm, const Sluice__RegisterTm *r)
 {
+    char addr[SL_ADDR_URL_MAX];
     int moved = strcmp(tm->host, r->host) != 0 || tm->rpc_port != r->rpc_port;
     if (tm->state == SL_TMREG_RUNNING && r->incarnation != tm->incarnation) {
         char why[96];
@@ -131,12 +141,12 @@ static void tm_register_again(sl_jm *jm, sl_tmreg_entry *tm, const Sluice__Regis
     if (tm->state == SL_TMREG_LOST) {
         tm->state = SL_TMREG_RUNNING;
         tm->want_connect = 1;
-        sl_info("taskmanager %s registered again after it was lost: %s:%u, %d slots", tm->id,
-                tm->host, tm->rpc_port, tm->slots);
+        sl_info("taskmanager %s registered again after it was lost: %s, %d slots", tm->id,
+                tm_addr(tm, addr, sizeof(addr)), tm->slots);
     } else if (moved) {
         tm->want_connect = 1;
-        sl_info("taskmanager %s registered again at a new address %s:%u", tm->id, tm->host,
-                tm->rpc_port);
+        sl_info("taskmanager %s registered again at a new address %s", tm->id,
+                tm_addr(tm, addr, sizeof(addr)));
     }
 }
 
@@ -177,8 +187,9 @@ void sl_tmreg_lose(sl_jm *jm, sl_tmreg_entry *tm, const char *why)
     tm->lost_ms = sl_now_ms();
     tm->want_connect = 0;
     char reason[1024];
-    snprintf(reason, sizeof(reason), "taskmanager %s (%s:%u) lost: %s", tm->id, tm->host,
-             tm->rpc_port, why);
+    char addr[SL_ADDR_URL_MAX];
+    snprintf(reason, sizeof(reason), "taskmanager %s (%s) lost: %s", tm->id,
+             tm_addr(tm, addr, sizeof(addr)), why);
     sl_warn("%s", reason);
     free(tm->loss);
     tm->loss = strdup(reason);

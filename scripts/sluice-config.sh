@@ -168,6 +168,55 @@ sl_start_daemon() {
     exec {lockfd}>&-
     if [ -n "${SLUICE_STARTED_FILE:-}" ]; then echo "$role $pid $log" >>"$SLUICE_STARTED_FILE"; fi
     echo "Starting $role daemon on host $(hostname) (pid $pid), logging to $log."
+    sl_check_started "$role" "$pid" "$log"
+}
+
+# 0 if PID is gone or a zombie (it exited; not yet reaped). A child that
+# has not exec'd the daemon yet counts as alive.
+sl_pid_ended() {
+    local state
+    kill -0 "$1" 2>/dev/null || return 0
+    state="$(sed -e 's/^.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f1)"
+    case "$state" in Z | X | x | "") return 0 ;; esac
+    return 1
+}
+
+# What a daemon logs once its configuration and addresses are good and it
+# listens (jobmanager/jm_loop.c, taskmanager/task_manager.c): fixed text.
+sl_ready_text() {
+    case "$1" in
+        jobmanager) echo ': jobmanager listening on ' ;;
+        *) echo ': advertised ' ;;
+    esac
+}
+
+# sl_check_started ROLE PID LOG: waits (up to SLUICE_START_CHECK [10]
+# seconds) until the daemon logged that it listens, or exited; an exit (a
+# bad key, an address it cannot use: exit 2) is reported at once with the
+# last lines of its log, and the script exits with the daemon's code, also
+# when it runs on another host over ssh. Still starting after the bound is
+# left to the caller (start-cluster.sh waits for registration).
+sl_check_started() {
+    local role="$1" pid="$2" log="$3" text bound rc=0
+    text="$(sl_ready_text "$role")"
+    bound=$(($(sl_now_ms) + ${SLUICE_START_CHECK:-10} * 1000))
+    while [ "$(sl_now_ms)" -lt "$bound" ]; do
+        # only lines after this start's marker count
+        if TEXT="$text" awk '/^=== / { ok = 0 } index($0, ENVIRON["TEXT"]) { ok = 1 } END { exit !ok }' "$log" 2>/dev/null; then
+            return 0
+        fi
+        if sl_pid_ended "$pid"; then
+            wait "$pid" 2>/dev/null || rc=$?
+            [ "$rc" -ne 0 ] || rc=1
+            {
+                echo "the $role (pid $pid) on host $(hostname) exited at start (exit code $rc); $log ends with:"
+                tail -n 10 "$log" 2>/dev/null | sed 's/^/    /'
+            } >&2
+            exit "$rc"
+        fi
+        sleep 0.05
+    done
+    return 0
 }
 
 # Runs a daemon of the role in the foreground (replaces this shell), after

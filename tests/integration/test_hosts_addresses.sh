@@ -7,6 +7,9 @@
 #  - A taskmanager on a host with no route to the jobmanager, one with a
 #    wildcard taskmanager.host, and a jobmanager whose
 #    jobmanager.rpc.address does not resolve exit 2 with the reason.
+#  - start-cluster.sh, when a taskmanager it starts over ssh exits at start
+#    (a wildcard taskmanager.host), fails at once (not after its start
+#    timeout) with the remote daemon's reason and exit code.
 #  - IPv6: with jobmanager.rpc.address an IPv6 address, the jobmanager
 #    listens on [::], the taskmanagers (started over ssh by
 #    start-cluster.sh) register with their hosts' IPv6 addresses, and word
@@ -91,6 +94,25 @@ assert_contains "$SL_ERR" "jobmanager.rpc.address: cannot resolve 'no-such-host.
 
 hl_script sl-client stop-cluster.sh
 assert_eq 0 "$SL_RC" "stop-cluster.sh (IPv4) exit code (stdout: $SL_OUT; stderr: $SL_ERR)"
+for h in sl-jm sl-tm1 sl-tm2; do
+    [ -z "$(hl_sluice_pids "$h")" ] || fail "sluice processes left on $h after stop-cluster.sh: $(hl_sluice_pids "$h")"
+done
+
+# ------------------- a remote taskmanager that exits at start: reported at once
+cp "$SL_CONF/sluice.yaml" "$SL_TMP/sluice.yaml.saved"
+sl_conf_set taskmanager.host 0.0.0.0
+t0="$(sl__now_ms)"
+hl_script sl-client start-cluster.sh
+took=$(($(sl__now_ms) - t0))
+[ "$SL_RC" -ne 0 ] || fail "start-cluster.sh succeeded with taskmanager.host 0.0.0.0: $SL_OUT"
+assert_contains "$SL_ERR" "the taskmanager (pid " "start-cluster.sh stderr"
+assert_contains "$SL_ERR" "on host sl-tm1 exited at start (exit code 2)" "start-cluster.sh stderr"
+assert_contains "$SL_ERR" "taskmanager.host: 0.0.0.0 is a wildcard" "start-cluster.sh stderr"
+[ "$took" -lt 30000 ] || fail "start-cluster.sh took $took ms to report a taskmanager that exited at start"
+echo "start-cluster.sh reported the remote taskmanager's exit after $took ms"
+cp "$SL_TMP/sluice.yaml.saved" "$SL_CONF/sluice.yaml"
+hl_script sl-client stop-cluster.sh
+assert_eq 0 "$SL_RC" "stop-cluster.sh after the failed start (stdout: $SL_OUT; stderr: $SL_ERR)"
 for h in sl-jm sl-tm1 sl-tm2; do
     [ -z "$(hl_sluice_pids "$h")" ] || fail "sluice processes left on $h after stop-cluster.sh: $(hl_sluice_pids "$h")"
 done

@@ -168,6 +168,11 @@ START_TEST(test_classification_and_urls)
     ck_assert_int_eq(sl_addr_url("[fe80::1]", 0, url, sizeof(url)), SL_OK);
     ck_assert_str_eq(url, "tcp://[fe80::1]:0");
     ck_assert_int_eq(sl_addr_url("jm.example", 1, url, 8), SL_ENOSPC);
+    ck_assert_int_eq(sl_addr_hostport("fd00:5a:7::11", 6124, url, sizeof(url)), SL_OK);
+    ck_assert_str_eq(url, "[fd00:5a:7::11]:6124");
+    ck_assert_int_eq(sl_addr_hostport("sl-tm1", 6124, url, sizeof(url)), SL_OK);
+    ck_assert_str_eq(url, "sl-tm1:6124");
+    ck_assert_int_eq(sl_addr_hostport("sl-tm1", 6124, url, 6), SL_ENOSPC);
 }
 END_TEST
 
