@@ -114,6 +114,21 @@ int sl_fsc_make_folder(const char *dir, sl_fsc_crash *crash, char *err, size_t e
 
 /* ---- staging */
 
+/* The path of the file open as f (from /proc/self/fd), else the folder's
+ * name with "a part file in": for messages only. Returns out. */
+static const char *open_name(const sl_fsc_writer *w, FILE *f, char *out, size_t len)
+{
+    char link[64];
+    snprintf(link, sizeof(link), "/proc/self/fd/%d", fileno(f));
+    ssize_t n = len > 1 ? readlink(link, out, len - 1) : -1;
+    if (n > 0) {
+        out[n] = '\0';
+        return out;
+    }
+    snprintf(out, len, "a part file in %s", w->dir);
+    return out;
+}
+
 int sl_fsc_open(const sl_fsc_writer *w, int64_t n, FILE **f, char *err, size_t errlen)
 {
     char path[PATH_MAX];
@@ -130,9 +145,12 @@ int sl_fsc_open(const sl_fsc_writer *w, int64_t n, FILE **f, char *err, size_t e
 int sl_fsc_write(const sl_fsc_writer *w, FILE *f, const void *buf, size_t len, char *err,
                  size_t errlen)
 {
+    char path[PATH_MAX];
     if (step(w->crash, SL_FSC_STEP_WRITE, w->dir) == SL_OK && fwrite(buf, 1, len, f) == len)
         return SL_OK;
-    snprintf(err, errlen, "cannot write in %s: %s", w->dir, strerror(errno));
+    int e = errno;
+    snprintf(err, errlen, "cannot write %s: %s", open_name(w, f, path, sizeof(path)),
+             strerror(e));
     return SL_EIO;
 }
 
@@ -140,14 +158,29 @@ int sl_fsc_write(const sl_fsc_writer *w, FILE *f, const void *buf, size_t len, c
  * folder: the hidden file's name, before the ack. */
 static int seal(const sl_fsc_writer *w, FILE **f, char *err, size_t errlen)
 {
+    char path[PATH_MAX];
     FILE *fp = *f;
     *f = NULL;
-    int bad = step(w->crash, SL_FSC_STEP_FSYNC_FILE, w->dir) != SL_OK;
-    bad = bad || fflush(fp) != 0 || fsync(fileno(fp)) != 0;
-    bad |= fclose(fp) != 0;
-    bad = bad || fsync_dir(w->crash, w->dir) != SL_OK;
+    open_name(w, fp, path, sizeof(path));
+    const char *what = "write";
+    int bad = step(w->crash, SL_FSC_STEP_FSYNC_FILE, w->dir) != SL_OK || fflush(fp) != 0;
+    if (!bad) {
+        what = "fsync";
+        bad = fsync(fileno(fp)) != 0;
+    }
+    int e = errno;
+    if (fclose(fp) != 0 && !bad) {
+        what = "close";
+        bad = 1;
+        e = errno;
+    }
     if (bad) {
-        snprintf(err, errlen, "cannot write part file in %s: %s", w->dir, strerror(errno));
+        snprintf(err, errlen, "cannot %s %s: %s", what, path, strerror(e));
+        return SL_EIO;
+    }
+    if (fsync_dir(w->crash, w->dir) != SL_OK) {
+        snprintf(err, errlen, "cannot fsync folder %s (after sealing %s): %s", w->dir, path,
+                 strerror(errno));
         return SL_EIO;
     }
     return SL_OK;
