@@ -65,10 +65,22 @@ typedef struct ldb_view {
     leveldb_readoptions_t *ropts;
 } ldb_view;
 
-/* Logs a leveldb error (what failed, on which database) and frees it. */
+/* The last leveldb error of this thread (a state is used by one task
+ * thread), for the task's failure message: sl_leveldb_last_error. */
+static _Thread_local char last_error[SL_LEVELDB_ERROR_MAX];
+
+const char *sl_leveldb_last_error(void)
+{
+    return last_error;
+}
+
+/* Logs a leveldb error (what failed, on which database), keeps it as this
+ * thread's last error and frees it. */
 static int ldb_fail(const char *what, const char *path, char *err)
 {
-    sl_error("leveldb state %s: %s: %s", path, what, err != NULL ? err : "unknown error");
+    const char *why = err != NULL ? err : "unknown error";
+    sl_error("leveldb state %s: %s: %s", path, what, why);
+    snprintf(last_error, sizeof(last_error), "leveldb %s: %s", what, why);
     leveldb_free(err);
     return SL_EIO;
 }

@@ -18,4 +18,12 @@ extern const sl_ks_ops sl_leveldb_ops;
  * SL_OK if there was nothing. Used to clear a killed process's copies. */
 int sl_leveldb_remove(const char *path);
 
+#define SL_LEVELDB_ERROR_MAX 512
+
+/* The last error of a leveldb call made by this thread ("leveldb <what>:
+ * <leveldb's message>", which names the file, e.g. "leveldb write batch:
+ * IO error: <dir>/000003.log: No space left on device"), or "" if none:
+ * for the message of a task whose state call returned SL_EIO. */
+const char *sl_leveldb_last_error(void);
+
 #endif
