@@ -300,6 +300,13 @@ static void check_pending(sl_coord *cc, const sl_coord_view *v)
             snprintf(reason, sizeof(reason), "expired before completing (timeout %" PRId64 " ms)",
                      cc->timeout_ms);
             sl_ckrec_fail(cc, v->job_id, c, reason, !c->savepoint, 1);
+            /* Its writers are likely stuck on the store: removing the files
+             * they write would block this loop (unlink waits for a write
+             * in progress) as long as the store does. A chk-* folder goes
+             * with the sweep of its late acks or of the next completed
+             * checkpoint, or at the end; a savepoint's now. */
+            if (!c->savepoint)
+                c->cleanup = 0;
         }
     }
 }

@@ -4,8 +4,11 @@ set -euo pipefail
 # openssh-server and iproute2: the several-hosts tests (network namespaces, an
 # sshd per namespace: tests/integration/hosts_lib.sh); ethtool: their impaired
 # links where the kernel has no sch_netem (offloads off for link_emu.py).
+# python3-fuse (pulls fuse, fusermount): the stalling checkpoint store of
+# tests/integration/test_checkpoint_timeout.sh (stall_fs.py).
 pkgs=(libprotobuf-c-dev protobuf-c-compiler libnng-dev libleveldb-dev libyaml-dev
-      check libsubunit-dev pkg-config openssh-server iproute2 ethtool)
+      check libsubunit-dev pkg-config openssh-server iproute2 ethtool
+      python3-fuse)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

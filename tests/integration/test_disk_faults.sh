@@ -34,6 +34,7 @@ DT_MOUNTS=()
 # cleanup kills the daemons and removes the temp folder; keep the exit status.
 dt_on_exit() {
     local rc=$? m
+    set +e # the trap runs under set -e: (exit "$rc") would end it here
     for m in "${DT_MOUNTS[@]}"; do umount -l "$m" 2>/dev/null || true; done
     (exit "$rc")
     sl__on_exit

@@ -276,9 +276,13 @@ START_TEST(test_timeout_expires)
     ck_assert_int_eq(status_of(id), SL_CKREC_FAILED);
     ck_assert_ptr_nonnull(strstr(sl_ckrec_find(&cc, id)->failure, "expired"));
     ck_assert_int_eq(out.verdict, SL_COORD_NOTHING);
+    /* its folder stays (its writers may be stuck) until a sweep */
+    ck_assert(chk_exists(id, ""));
     /* the late ack of the other task makes the loop sweep */
     ck_assert_int_eq(ack(1, id, 0), 1);
     ck_assert_int_eq(cc.sweep, 1);
+    round_();
+    ck_assert(!chk_exists(id, ""));
 }
 END_TEST
 
