@@ -21,6 +21,7 @@
 #define MD_HEAD_LEN 12 /* magic, version, length */
 #define MD_FRAME_LEN (MD_HEAD_LEN + 4)
 #define NAME_MAX_LEN 255
+#define SYNCED_FOLDER_LEVELS 3 /* chk-<n>, the job folder, the store's root */
 
 static const uint8_t md_magic[4] = {'S', 'L', 'M', 'D'};
 
@@ -139,6 +140,32 @@ static int write_synced(const char *path, const uint8_t *buf, size_t len, char *
     return SL_EIO;
 }
 
+/* fsyncs chk_dir (its state files' and _metadata's names), its parent
+ * (the job folder: chk_dir's name) and the parent's parent (the store's
+ * root: the job folder's name, new with a job's first checkpoint). */
+static int sync_folders(const char *chk_dir, char *err, size_t errlen)
+{
+    char dir[PATH_MAX];
+    int n = snprintf(dir, sizeof(dir), "%s", chk_dir);
+
+    for (int level = 0; level < SYNCED_FOLDER_LEVELS && n > 0; level++) {
+        while (n > 1 && dir[n - 1] == '/') {
+            dir[--n] = '\0';
+        }
+        if (sl_fs_sync_dir(dir) != SL_OK) {
+            sl_errf(err, errlen, "%s: fsync of folder: %s", dir, strerror(errno));
+            return SL_EIO;
+        }
+        char *slash = strrchr(dir, '/');
+        if (slash == NULL || slash == dir) {
+            break;
+        }
+        *slash = '\0';
+        n = (int)(slash - dir);
+    }
+    return SL_OK;
+}
+
 int sl_store_metadata_write(const char *chk_dir, const Sluice__CheckpointMetadata *md,
                       char *err, size_t errlen)
 {
@@ -170,9 +197,8 @@ int sl_store_metadata_write(const char *chk_dir, const Sluice__CheckpointMetadat
         rv = SL_EIO;
         goto done;
     }
-    if (sl_fs_sync_dir(chk_dir) != SL_OK || sl_fs_sync_parent(chk_dir) != SL_OK) {
-        sl_errf(err, errlen, "%s: fsync of folder: %s", chk_dir, strerror(errno));
-        rv = SL_EIO;
+    if ((rv = sync_folders(chk_dir, err, errlen)) != SL_OK) {
+        unlink(fin); /* not durable: never taken for a checkpoint */
     }
 done:
     free(buf);

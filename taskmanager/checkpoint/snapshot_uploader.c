@@ -2,6 +2,7 @@
  * that writes the state files of each task's snapshot (one per stateful
  * operator, checksummed) into the checkpoint or savepoint folder and
  * acknowledges or declines it to the jobmanager. */
+#include <errno.h>
 #include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -55,9 +56,12 @@ static int write_part(sl_uploader_snapshot *s, sl_uploader_part *p, Sluice__Stat
         return SL_ENOSPC;
     }
     sl_state_writer *w = NULL;
-    if (sl_state_writer_open(path, &w) != SL_OK) {
-        snprintf(s->reason, sizeof(s->reason), "cannot create %.400s", path);
-        return SL_EIO;
+    int orv = sl_state_writer_open(path, &w);
+    if (orv != SL_OK) {
+        int e = errno;
+        snprintf(s->reason, sizeof(s->reason), "cannot create %.400s: %s", path,
+                 orv == SL_EIO ? strerror(e) : sl_strerror(orv));
+        return orv;
     }
     uint64_t size = 0;
     uint32_t crc = 0;
