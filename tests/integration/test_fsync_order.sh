@@ -37,7 +37,8 @@ j="$SL_JOBID"
 sl_wait_job_end "$j" FINISHED 120
 sl_check_exactly_once "$SL_OUTDIR" "$SL_REF"
 
-# One time-ordered stream "<pid> <time> <call>", a call split by another
+# One time-ordered stream "<pid> <time> <call>" (single spaces: sort
+# counts leading blanks in a field), a call split by another
 # thread's ("<unfinished ...>" ... "<... NAME resumed>") joined at the time
 # it returned.
 for f in "$trace".[0-9]*; do
@@ -45,8 +46,8 @@ for f in "$trace".[0-9]*; do
          /<\.\.\. [a-z0-9_]+ resumed>/ { r = $0; sub(/^.*resumed>/, "", r)
              l = held[$1]; delete held[$1]; split(l, a, " "); t = $2
              sub(/^[0-9]+ +[0-9:.]+ /, "", l); print $1 " " t " " l r; next }
-         { print }' "$f"
-done | LC_ALL=C sort -s -k2,2 >"$trace.all"
+         { l = $0; sub(/^[0-9]+ +[0-9:.]+ /, "", l); print $1 " " $2 " " l }' "$f"
+done | LC_ALL=C sort -s -b -k2,2 >"$trace.all"
 awk -v outdir="$SL_OUTDIR" '
 function dir_of(p) { sub(/\/[^\/]*$/, "", p); return p }
 function fd_path(s) { return match(s, /<[^>]*>/) ? substr(s, RSTART + 1, RLENGTH - 2) : "" }
