@@ -454,6 +454,15 @@ typedef struct kept_after {
     char first[LOGGED_NAME_BYTES]; /* the first of them, for the log */
 } kept_after;
 
+/* After a failed rename: 1 if the hidden file is gone because its writer
+ * committed it meanwhile (a stale run of a lost taskmanager, told that a
+ * checkpoint the restored one includes completed, renames the same file). */
+static int committed_meanwhile(const char *final)
+{
+    struct stat st;
+    return errno == ENOENT && stat(final, &st) == 0;
+}
+
 static int reconcile_one(const sl_fsc_writer *w, sl_fsc_lineages *held, const char *name,
                          kept_after *kept)
 {
@@ -474,7 +483,7 @@ static int reconcile_one(const sl_fsc_writer *w, sl_fsc_lineages *held, const ch
                 final);
         if (step(w->crash, SL_FSC_STEP_RENAME, final) != SL_OK)
             return SL_EIO;
-        return rename(path, final) == 0 ? SL_OK : SL_EIO;
+        return rename(path, final) == 0 || committed_meanwhile(final) ? SL_OK : SL_EIO;
     case ACT_DELETE:
         sl_info("file sink %s: removing %s (not covered by the restored checkpoint)", w->name,
                 path);
