@@ -101,9 +101,6 @@ int sl_state_writer_open(const char *path, sl_state_writer **wp)
     if (path == NULL || path[0] == '\0') {
         return SL_EINVAL;
     }
-    if ((rv = sl_fs_mkdir_parent(path)) != SL_OK) {
-        return rv;
-    }
     w = calloc(1, sizeof(*w));
     if (w == NULL || (w->path = strdup(path)) == NULL ||
         (w->buf = malloc(WRITER_BUF)) == NULL) {

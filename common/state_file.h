@@ -30,9 +30,13 @@ typedef struct sl_state_writer sl_state_writer;
 
 /* Creates (or truncates) path, creating its parent folders as needed, and
  * writes the header. Output is buffered (256 KiB). On success *w is a new
- * writer that must be finished by sl_state_writer_close or _abort. On
- * failure *w = NULL, nothing is left behind but created folders, and the
- * result is SL_EINVAL (bad path), SL_ENOMEM or SL_EIO with errno set. */
+ * writer that must be finished by sl_state_writer_close or _abort. The
+ * folder must exist: the jobmanager makes a checkpoint's or savepoint's
+ * folder at the trigger, so a late writer (of an aborted checkpoint whose
+ * folder was removed, e.g. a cut-off taskmanager) fails with ENOENT rather
+ * than bringing the folder back. On failure *w = NULL, nothing is left
+ * behind, and the result is SL_EINVAL (bad path), SL_ENOMEM or SL_EIO with
+ * errno set. */
 int sl_state_writer_open(const char *path, sl_state_writer **w);
 
 /* Append raw bytes / a varint / a varint length followed by the bytes.
