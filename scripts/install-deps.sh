@@ -6,9 +6,11 @@ set -euo pipefail
 # links where the kernel has no sch_netem (offloads off for link_emu.py).
 # python3-fuse (pulls fuse, fusermount): the stalling checkpoint store of
 # tests/integration/test_checkpoint_timeout.sh (stall_fs.py).
+# zookeeper (the server, pulls a JRE) and libzookeeper-mt-dev (its C client,
+# common/zk.c): high availability; scripts/zookeeper.sh runs a local server.
 pkgs=(libprotobuf-c-dev protobuf-c-compiler libnng-dev libleveldb-dev libyaml-dev
       check libsubunit-dev pkg-config openssh-server iproute2 ethtool
-      python3-fuse)
+      python3-fuse zookeeper libzookeeper-mt-dev)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
