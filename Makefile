@@ -143,3 +143,10 @@ clean:
 	rm -rf $(BUILD) $(if $(filter build,$(BUILD)),build-asan)
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
+
+# ZooKeeper (high availability, issue 13): common/zk.c calls the C client
+# (libzookeeper_mt, package libzookeeper-mt-dev). A program links it only if
+# it calls sl_zk_* (static archives pull only the objects used): so far the
+# unit test test_zk; the daemons add $(ZK_LIBS) when they use it.
+ZK_LIBS := -lzookeeper_mt
+$(BUILD)/tests/test_zk: TM_LIBS += $(ZK_LIBS)

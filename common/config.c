@@ -65,6 +65,8 @@ int sl_cfg_apply(sl_config *cfg, const char *key, const char *value,
     value_clear(&cfg->v[idx]);
     cfg->v[idx] = nv;
     cfg->v[idx].present = cfg->v[idx].set = 1;
+    cfg->v[idx].line = at->value_line;
+    cfg->v[idx].col = at->value_col;
     return SL_OK;
 }
 

@@ -19,7 +19,7 @@
  * default depends on the process's environment, and every daemon of a job
  * must use the jobmanager's value (state.checkpoints.dir). */
 #define CFG_SHIP_DEFAULT 2u
-#define SL_CFG_NKEYS 42     /* rows of sl_cfg_table: config_keys.c checks it */
+#define SL_CFG_NKEYS 49     /* rows of sl_cfg_table: config_keys.c checks it */
 
 /* One row of the key table. */
 struct sl_cfg_key {
@@ -39,6 +39,7 @@ struct sl_cfg_value {
     int64_t i;   /* INT, DURATION, SIZE, BOOL, ENUM (index into choices) */
     double d;    /* DOUBLE */
     char *s;     /* STRING, PATH: owned */
+    int line, col; /* where a file set it (0: a default or -D), for checks across keys */
 };
 
 struct sl_config {

@@ -27,6 +27,7 @@ static const char *const restart_aliases[] = {
     "exponentialdelay", "exponential-delay", "disable", "none", "off", "none", NULL};
 static const char *const level_choices[] = {"DEBUG", "INFO", "WARN", "ERROR", NULL};
 static const char *const level_aliases[] = {"WARNING", "WARN", NULL};
+static const char *const ha_choices[] = {"none", "zookeeper", NULL};
 
 const struct sl_cfg_key sl_cfg_table[] = {
     K_STR("jobmanager.rpc.address", "127.0.0.1"),
@@ -75,6 +76,17 @@ const struct sl_cfg_key sl_cfg_table[] = {
     K_DUR("restart-strategy.exponential-delay.reset-backoff-threshold", "1 h", 1, CFG_NOLIMIT),
     K_DBL("restart-strategy.exponential-delay.jitter-factor", "0.1", 0.0, 1.0),
     K_ENUM("log.level", "INFO", level_choices, level_aliases),
+    /* High availability (interface.md section 8). With zookeeper, the quorum
+     * and storageDir are required; these keys are checked together after
+     * loading (config_yaml.c, check_ha). */
+    K_ENUM("high-availability.type", "none", ha_choices, NULL),
+    K_STR("high-availability.zookeeper.quorum", NULL),
+    K_STR("high-availability.zookeeper.path.root", "/sluice"),
+    K_STR("high-availability.cluster-id", "default"),
+    K_PATH("high-availability.storageDir", NULL, 0),
+    /* The server bounds the session timeout by 2 and 20 ticks of its tickTime. */
+    K_DUR("high-availability.zookeeper.client.session-timeout", "60 s", 1, INT32_MAX),
+    K_DUR("high-availability.zookeeper.client.connection-timeout", "15 s", 1, INT32_MAX),
 };
 
 _Static_assert(sizeof(sl_cfg_table) / sizeof(sl_cfg_table[0]) == SL_CFG_NKEYS,
