@@ -269,6 +269,10 @@ int sl_jm_start(const sl_config *cfg, sl_jm **out);
 void sl_jm_stop(sl_jm *jm);
 
 /* ---- rpc_handlers.c */
+/* 1 if req carries a body this daemon serves and its message is there: the
+ * check every request passes before its handler acts (the fuzz target
+ * fuzz/fuzz_rpc.c calls it too). */
+int sl_jm_rpc_body_present(const Sluice__Request *req);
 void sl_jm_rpc_handle(void *arg, const Sluice__Request *req, Sluice__Reply *reply,
                       sl_arena *arena);
 

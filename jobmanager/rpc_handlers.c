@@ -402,7 +402,7 @@ static void on_dispose_savepoint(const Sluice__DisposeSavepoint *d, Sluice__Repl
 }
 
 /* A oneof member that is a message may still be NULL in a hand-built frame. */
-static int body_present(const Sluice__Request *req)
+int sl_jm_rpc_body_present(const Sluice__Request *req)
 {
     switch (req->body_case) {
     case SLUICE__REQUEST__BODY_REGISTER_TM: return req->register_tm != NULL;
@@ -427,7 +427,7 @@ void sl_jm_rpc_handle(void *arg, const Sluice__Request *req, Sluice__Reply *repl
                       sl_arena *arena)
 {
     sl_jm *jm = arg;
-    if (!body_present(req)) {
+    if (!sl_jm_rpc_body_present(req)) {
         reply_error(reply, arena, SLUICE__STATUS__STATUS_INVALID, "not a jobmanager request");
         return;
     }

@@ -228,28 +228,34 @@ static void handle_checkpoint(sl_tm *tm, const char *job_id, uint32_t attempt, u
     pthread_rwlock_unlock(&tm->runs_lock);
 }
 
-/* TriggerCheckpoint: the barrier's options; a savepoint carries its folder
- * (created by the jobmanager). A savepoint without a usable folder is
- * refused. */
+int sl_tm_trigger_barrier(const Sluice__TriggerCheckpoint *tc, sl_barrier *b)
+{
+    memset(b, 0, sizeof(*b));
+    b->id = tc->checkpoint_id;
+    b->ts = tc->timestamp_ms;
+    b->final = tc->final;
+    b->kind = tc->kind == SLUICE__CHECKPOINT_KIND__KIND_SAVEPOINT        ? SL_BARRIER_KIND_SAVEPOINT
+              : tc->kind == SLUICE__CHECKPOINT_KIND__KIND_SAVEPOINT_STOP ? SL_BARRIER_KIND_SAVEPOINT_STOP
+                                                                         : SL_BARRIER_KIND_CHECKPOINT;
+    if (b->kind == SL_BARRIER_KIND_CHECKPOINT)
+        return SL_OK;
+    const char *dir = tc->chk_dir != NULL ? tc->chk_dir : "";
+    size_t n = strlen(dir);
+    if (n == 0 || n > SL_BARRIER_DIR_MAX || dir[0] != '/')
+        return SL_EINVAL;
+    memcpy(b->dir, dir, n + 1);
+    return SL_OK;
+}
+
+/* TriggerCheckpoint: the barrier's options (sl_tm_trigger_barrier); a
+ * savepoint without a usable folder is refused. */
 static void handle_trigger(sl_tm *tm, const Sluice__TriggerCheckpoint *tc, Sluice__Reply *reply)
 {
     static _Thread_local sl_barrier b; /* 4 KiB: not on the RPC worker's stack */
-    memset(&b, 0, sizeof(b));
-    b.id = tc->checkpoint_id;
-    b.ts = tc->timestamp_ms;
-    b.final = tc->final;
-    b.kind = tc->kind == SLUICE__CHECKPOINT_KIND__KIND_SAVEPOINT        ? SL_BARRIER_KIND_SAVEPOINT
-             : tc->kind == SLUICE__CHECKPOINT_KIND__KIND_SAVEPOINT_STOP ? SL_BARRIER_KIND_SAVEPOINT_STOP
-                                                                        : SL_BARRIER_KIND_CHECKPOINT;
-    if (b.kind != SL_BARRIER_KIND_CHECKPOINT) {
-        const char *dir = tc->chk_dir != NULL ? tc->chk_dir : "";
-        size_t n = strlen(dir);
-        if (n == 0 || n > SL_BARRIER_DIR_MAX || dir[0] != '/') {
-            reply->status = SLUICE__STATUS__STATUS_INVALID;
-            reply->error = "savepoint trigger without a valid absolute folder";
-            return;
-        }
-        memcpy(b.dir, dir, n + 1);
+    if (sl_tm_trigger_barrier(tc, &b) != SL_OK) {
+        reply->status = SLUICE__STATUS__STATUS_INVALID;
+        reply->error = "savepoint trigger without a valid absolute folder";
+        return;
     }
     handle_checkpoint(tm, tc->job_id, tc->attempt, b.id, &b, 0);
 }
