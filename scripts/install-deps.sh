@@ -5,12 +5,13 @@ set -euo pipefail
 # sshd per namespace: tests/integration/hosts_lib.sh); ethtool: their impaired
 # links where the kernel has no sch_netem (offloads off for link_emu.py).
 # python3-fuse (pulls fuse, fusermount): the stalling checkpoint store of
-# tests/integration/test_checkpoint_timeout.sh (stall_fs.py).
+# tests/integration/test_checkpoint_timeout.sh (stall_fs.py). clang and
+# libclang-rt-14-dev (libFuzzer's runtime for Debian 12's clang-14): make fuzz.
 # zookeeper (the server, pulls a JRE) and libzookeeper-mt-dev (its C client,
 # common/zk.c): high availability; scripts/zookeeper.sh runs a local server.
 pkgs=(libprotobuf-c-dev protobuf-c-compiler libnng-dev libleveldb-dev libyaml-dev
       check libsubunit-dev pkg-config openssh-server iproute2 ethtool
-      python3-fuse zookeeper libzookeeper-mt-dev)
+      python3-fuse clang libclang-rt-14-dev zookeeper libzookeeper-mt-dev)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
