@@ -336,7 +336,7 @@ int sl_fsc_pool_deal(sl_fsc_pool *p, int subtask, int parallelism, sl_fsc_lineag
                  p->nseen, p->old_par);
         return SL_EIO;
     }
-    if (p->old_par != parallelism)
+    if (p->old_par != parallelism && p->all.n > 1) /* none: all.v is NULL */
         qsort(p->all.v, (size_t)p->all.n, sizeof(*p->all.v), cmp_lineage);
     int rv = SL_OK;
     for (int k = 0; k < p->all.n && rv == SL_OK; k++) {

@@ -560,6 +560,30 @@ START_TEST(test_missing_covered_visible_file_fails)
 }
 END_TEST
 
+/* fuzz/corpus/state/crash-sink-no-lineages-rescaled: a sink that had
+ * written no file records no lineage; restored at another parallelism its
+ * empty pool is dealt (qsort was given NULL, undefined behaviour). */
+START_TEST(test_empty_state_rescaled)
+{
+    char err[SL_FSC_ERR_MAX];
+    sl_buf b = {0};
+    sl_fsc_lineages none = {0};
+    sl_fsc_writer w = {.dir = out, .job_id = JOB, .uid = "cccccccc0000000a", .subtask = 0,
+                       .name = "sink"};
+    ck_assert_int_eq(sl_fsc_record(&w, 1, &none, 0, &b), SL_OK);
+    for (int s = 0; s < 2; s++) {
+        sl_fsc_pool pool = {0};
+        sl_fsc_lineages held = {0};
+        ck_assert_msg(sl_fsc_pool_add(&pool, b.p, b.len, err, sizeof(err)) == SL_OK, "%s", err);
+        ck_assert_msg(sl_fsc_pool_deal(&pool, s, 2, &held, err, sizeof(err)) == SL_OK, "%s", err);
+        ck_assert_int_eq(held.n, 0);
+        sl_fsc_lineages_free(&held);
+        sl_fsc_pool_free(&pool);
+    }
+    sl_buf_free(&b);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("file_sink_commit");
@@ -574,6 +598,7 @@ static Suite *suite(void)
     tcase_add_test(rec, test_reconcile_never_touches_visible_files);
     tcase_add_test(rec, test_missing_covered_hidden_file_fails);
     tcase_add_test(rec, test_missing_covered_visible_file_fails);
+    tcase_add_test(rec, test_empty_state_rescaled);
     suite_add_tcase(s, rec);
     return s;
 }
