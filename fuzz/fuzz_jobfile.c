@@ -3,6 +3,11 @@
  * Byte 0 picks (modulo 2):
  *   0 a job file: the rest is given to sl_job_parse (common/jobfile*.c,
  *     stage catalog, expressions), with a -p override from byte 1 (0: none);
+ *     a job that parses is built into its graph (common/job_graph.c: every
+ *     task maps back to a chain and subtask) and its `config:` block is
+ *     applied as the jobmanager applies it at submit (sl_config_set_at,
+ *     serialize and load back, the coordinator's and restart strategy's
+ *     reading of it: jobmanager/job_submit.c job_config);
  *   1 sluice.yaml with -D overrides: the rest is split at the first NUL;
  *     the part before it is YAML for sl_config_load_string (common/config*.c),
  *     the part after it holds -D "key=value" overrides, one a line, for
@@ -11,10 +16,56 @@
 #include "fuzz/fuzz.h"
 
 #include "common/config.h"
+#include "common/job_graph.h"
 #include "common/jobfile.h"
 #include "common/status.h"
+#include "jobmanager/checkpoint_coordinator.h"
+#include "jobmanager/restart_strategy.h"
 
 #define FUZZ_MAX_D 16 /* -D overrides at most */
+
+static void round_trip(const sl_config *cfg);
+
+static void graph(const sl_job_spec *spec)
+{
+    static sl_job_graph g;
+    if (sl_job_graph_build(spec, &g) != SL_OK)
+        return;
+    int sum = 0;
+    for (int c = 0; c < g.nchains; c++)
+        sum += g.chains[c].parallelism;
+    FUZZ_CHECK(sum == g.ntasks);
+    for (int t = 0; t < g.ntasks; t++) {
+        int chain, sub;
+        FUZZ_CHECK(sl_job_graph_task(&g, t, &chain, &sub) == SL_OK);
+        FUZZ_CHECK(chain >= 0 && chain < g.nchains && sub >= 0 &&
+                   sub < g.chains[chain].parallelism);
+    }
+    int chain, sub;
+    FUZZ_CHECK(sl_job_graph_task(&g, g.ntasks, &chain, &sub) != SL_OK);
+}
+
+static void job_config(const sl_job_spec *spec)
+{
+    char err[1024];
+    sl_config *cfg = NULL;
+    if (sl_config_new(&cfg) != SL_OK)
+        abort();
+    int rv = SL_OK;
+    for (int i = 0; i < spec->nconfig && rv == SL_OK; i++)
+        rv = sl_config_set_at(cfg, spec->config[i].key, spec->config[i].value, "job.yaml",
+                              spec->config[i].line, spec->config[i].col, err, sizeof(err));
+    if (rv == SL_OK) {
+        round_trip(cfg);
+        static sl_coord cc;
+        sl_restart_strategy rs;
+        memset(&cc, 0, sizeof(cc));
+        (void)sl_coord_init(&cc, cfg, err, sizeof(err));
+        sl_coord_free(&cc);
+        (void)sl_restart_strategy_init(&rs, cfg);
+    }
+    sl_config_free(cfg);
+}
 
 static void job(const uint8_t *p, size_t n)
 {
@@ -25,6 +76,8 @@ static void job(const uint8_t *p, size_t n)
     if (sl_job_parse("job.yaml", (const char *)p + 1, n - 1, p[0] % 5, &spec, err,
                      sizeof(err)) == SL_OK) {
         FUZZ_CHECK(spec != NULL && spec->nstages > 0);
+        graph(spec);
+        job_config(spec);
         sl_job_free(spec);
     }
 }

@@ -7,8 +7,10 @@
  *
  * Input: byte 0 picks the server's role (0 all, 1 jobmanager, 2
  * taskmanager), the rest is the request frame. Oracles: a frame that
- * passes the check has exactly the body case the check found; a valid
- * trigger's barrier encodes and decodes to itself. */
+ * passes the check has exactly the body case the check found, and
+ * unpacks into memory linear in its size (at most FUZZ_UNPACK_PER_BYTE
+ * bytes a byte, counted by an allocator); a valid trigger's barrier
+ * encodes and decodes to itself. */
 #include "fuzz/fuzz.h"
 
 #include "common/rpc_bounds.h"
@@ -20,6 +22,34 @@
 
 #define FUZZ_MAX_MSG ((size_t)4 << 20) /* rpc.max-message-size for submits and deploys */
 #define FUZZ_ROLES 3
+/* "A frame that passes unpacks into memory linear in its size"
+ * (rpc_bounds.h): unpack may take at most this many bytes per frame byte,
+ * plus FUZZ_UNPACK_BASE (the Request struct and its body). */
+#define FUZZ_UNPACK_PER_BYTE 64
+#define FUZZ_UNPACK_BASE 4096
+
+/* protobuf-c's allocations, counted (a size header before each block). */
+static size_t unpacked_bytes;
+
+static void *count_alloc(void *data, size_t size)
+{
+    (void)data;
+    size_t *p = malloc(size + sizeof(size_t));
+    if (p == NULL)
+        return NULL;
+    *p = size;
+    unpacked_bytes += size;
+    return p + 1;
+}
+
+static void count_free(void *data, void *ptr)
+{
+    (void)data;
+    if (ptr != NULL)
+        free((size_t *)ptr - 1);
+}
+
+static ProtobufCAllocator counting = {.alloc = count_alloc, .free = count_free};
 
 static void check_trigger(const Sluice__TriggerCheckpoint *tc)
 {
@@ -49,7 +79,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (sl_rpc_check_request(role, FUZZ_MAX_MSG, buf, len, &kind, why, sizeof(why)) != SL_OK)
         return 0;
     FUZZ_CHECK(len <= sl_rpc_kind_max_bytes(kind, FUZZ_MAX_MSG));
-    Sluice__Request *req = sluice__request__unpack(NULL, len, buf);
+    unpacked_bytes = 0;
+    Sluice__Request *req = sluice__request__unpack(&counting, len, buf);
+    if (unpacked_bytes > FUZZ_UNPACK_BASE + FUZZ_UNPACK_PER_BYTE * len)
+        fprintf(stderr, "unpack of %zu bytes took %zu bytes\n", len, unpacked_bytes);
+    FUZZ_CHECK(unpacked_bytes <= FUZZ_UNPACK_BASE + FUZZ_UNPACK_PER_BYTE * len);
     if (req == NULL)
         return 0;
     FUZZ_CHECK((int)req->body_case == kind);
@@ -58,6 +92,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (role != SL_RPC_SERVE_JOBMANAGER &&
         req->body_case == SLUICE__REQUEST__BODY_TRIGGER_CHECKPOINT)
         check_trigger(req->trigger_checkpoint);
-    sluice__request__free_unpacked(req, NULL);
+    sluice__request__free_unpacked(req, &counting);
     return 0;
 }

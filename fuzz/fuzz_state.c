@@ -12,11 +12,13 @@
  *     128 key groups, and a state file op-gen-0.state present;
  *   1 a whole state file (common/state_file.c: sl_state_file_load and
  *     sl_state_file_verify, the expected CRC taken from its trailer);
- *   2 a state file's payload for one decoder, byte 1 modulo 4: keyed state
+ *   2 a state file's payload for one decoder, byte 1 modulo 5: keyed state
  *     (sl_ks_restore into a hashmap of 128 key groups,
  *     taskmanager/state/keyed_state_snapshot.c), the datagen source
  *     (op_datagen.c, version 2, its lanes in source_lanes.c), the file
- *     source (op_file_source.c, version 2), the nexmark source; byte 2
+ *     source (op_file_source.c, version 2), the nexmark source, the file
+ *     sink's lineages (file_sink_commit.c, version 2: pool, deal, record
+ *     back); byte 2
  *     gives the parallelism and subtask of the restoring task, then the
  *     old subtasks' payloads follow, each but the last after a u16 length;
  *   3 keyed state restored into a key-group range from bytes 1 and 2; the
@@ -32,6 +34,7 @@
 #include "common/status.h"
 #include "taskmanager/buf.h"
 #include "taskmanager/checkpoint/restore.h"
+#include "taskmanager/operators/file_sink_commit.h"
 #include "taskmanager/operators/op_registry.h"
 #include "taskmanager/state/keyed_state.h"
 
@@ -164,6 +167,47 @@ static void sources(const sl_op_ops *ops, const char *stage, const uint8_t *p, s
     op.ops->close(&op, 0);
 }
 
+/* ---- the file sink's lineages (file_sink_commit.c): every old subtask's
+ * state into a pool, dealt to the restoring subtask; what it holds must
+ * record and read back to as many lineages. */
+
+static void sink_lineages(const uint8_t *p, size_t n)
+{
+    if (n < 1)
+        return;
+    int par = 1 + p[0] % FUZZ_PAR_MAX, s = (p[0] / FUZZ_PAR_MAX) % par;
+    p++, n--;
+    char err[SL_FSC_ERR_MAX];
+    sl_fsc_pool pool = {0};
+    sl_fsc_lineages held = {0};
+    int rv = SL_OK, added = 0;
+    for (int k = 0; k < FUZZ_MAX_OLD && rv == SL_OK && n > 0; k++, added++) {
+        size_t piece = n;
+        if (k < FUZZ_MAX_OLD - 1 && n >= 2) {
+            piece = sl_get_le16(p);
+            p += 2, n -= 2;
+            if (piece > n)
+                piece = n;
+        }
+        rv = sl_fsc_pool_add(&pool, p, piece, err, sizeof(err));
+        p += piece, n -= piece;
+    }
+    /* as the sink: restore_end (the deal) after a restore only */
+    if (rv == SL_OK && added > 0 && sl_fsc_pool_deal(&pool, s, par, &held, err, sizeof(err)) == SL_OK) {
+        sl_fsc_writer w = {.dir = "", .job_id = "", .uid = "0123456789abcdef", .subtask = s,
+                           .name = "out"};
+        sl_buf rec = {0};
+        sl_fsc_pool back = {0};
+        FUZZ_CHECK(sl_fsc_record(&w, par, &held, 0, &rec) == SL_OK);
+        FUZZ_CHECK(sl_fsc_pool_add(&back, rec.p, rec.len, err, sizeof(err)) == SL_OK);
+        FUZZ_CHECK(back.all.n == held.n);
+        sl_fsc_pool_free(&back);
+        sl_buf_free(&rec);
+    }
+    sl_fsc_lineages_free(&held);
+    sl_fsc_pool_free(&pool);
+}
+
 /* ---- _metadata and the restore path */
 
 static int fake_keyed_restore(sl_op *op, const uint8_t *p, size_t n)
@@ -265,11 +309,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     case 2:
         if (n < 1)
             break;
-        switch (p[0] % 4) {
+        switch (p[0] % 5) {
         case 0: keyed(p + 1, n - 1, 0, FUZZ_KG - 1); break;
+        case 4: sink_lineages(p + 1, n - 1); break;
         case 1: sources(&sl_op_datagen_source, "gen", p + 1, n - 1); break;
         case 2: sources(&sl_op_file_source, "src", p + 1, n - 1); break;
-        default: sources(&sl_op_nexmark_source, "nx", p + 1, n - 1); break;
+        case 3: sources(&sl_op_nexmark_source, "nx", p + 1, n - 1); break;
         }
         break;
     default:

@@ -19,6 +19,7 @@
 #include "taskmanager/buf.h"
 #include "taskmanager/network/barrier.h"
 #include "taskmanager/network/frame.h"
+#include "taskmanager/operators/file_sink_commit.h"
 #include "taskmanager/operators/source_lanes.h"
 #include "taskmanager/state/keyed_state.h"
 
@@ -310,6 +311,20 @@ static void gen_state(void)
     put_state("nexmark-2-to-2", 2, 3, 1 + 4 * 1, g, 2);
     put_state("file-source-2-to-2", 2, 2, 1, f, 2);
     put_state("file-source-2-to-4", 2, 2, 3 + 4 * 3, f, 2);
+    sl_buf l[2];
+    for (int s = 0; s < 2; s++) {
+        sl_fsc_lineage held[1] = {{.uid = "fedcba9876543210", .subtask = s, .covered = 3}};
+        sl_fsc_lineages h = {.v = held, .n = 1, .cap = 1};
+        sl_fsc_writer w = {.dir = "", .job_id = JOB, .uid = s ? "0123456789abcdef" : "00112233445566ff",
+                           .subtask = s, .name = "out"};
+        memset(&l[s], 0, sizeof(l[s]));
+        if (sl_fsc_record(&w, 2, &h, 5 + s, &l[s]) != SL_OK)
+            exit(1);
+    }
+    put_state("file-sink-2-to-2", 2, 4, 1 + 4 * 1, l, 2);
+    put_state("file-sink-2-to-3", 2, 4, 2 + 4 * 2, l, 2);
+    sl_buf_free(&l[0]);
+    sl_buf_free(&l[1]);
 
     /* a whole state file: header, payload, CRC-32C, trailer */
     uint8_t file[4096];
