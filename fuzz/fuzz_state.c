@@ -9,7 +9,10 @@
  *     reads is checked by sl_store_verify and given to sl_restore_run
  *     (taskmanager/checkpoint/restore.c) with a chain of the operators below
  *     (stages "src" file source, "gen" datagen, "out" keyed), subtask 0 of 2,
- *     128 key groups, and a state file op-gen-0.state present;
+ *     128 key groups, and a state file op-gen-0.state present; then the
+ *     jobmanager's check of `run -s` on that folder
+ *     (sl_savepoint_restore_check, jobmanager/savepoint.c; -n when the
+ *     last byte is odd);
  *   1 a whole state file (common/state_file.c: sl_state_file_load and
  *     sl_state_file_verify, the expected CRC taken from its trailer);
  *   2 a state file's payload for one decoder, byte 1 modulo 5: keyed state
@@ -32,6 +35,8 @@
 #include "common/crc32c.h"
 #include "common/jobfile.h"
 #include "common/status.h"
+#include "jobmanager/checkpoint_coordinator.h"
+#include "jobmanager/savepoint.h"
 #include "taskmanager/buf.h"
 #include "taskmanager/checkpoint/restore.h"
 #include "taskmanager/operators/file_sink_commit.h"
@@ -272,6 +277,17 @@ static void metadata(const uint8_t *p, size_t n)
     src.ops->close(&src, 0);
     gen.ops->close(&gen, 0);
     sluice__checkpoint_metadata__free_unpacked(md, NULL);
+    /* the jobmanager's check of `run -s` on the same folder */
+    static sl_config *cfg;
+    static sl_coord cc;
+    if (cfg == NULL && sl_config_new(&cfg) != SL_OK)
+        abort();
+    memset(&cc, 0, sizeof(cc));
+    if (sl_coord_init(&cc, cfg, err, sizeof(err)) == SL_OK)
+        (void)sl_savepoint_restore_check(&cc, spec_gen, "0123456789abcdef0123456789abcdef",
+                                         "job.yaml", chk_dir, n > 0 && (p[n - 1] & 1), err,
+                                         sizeof(err));
+    sl_coord_free(&cc);
 }
 
 /* ---- a whole state file */
