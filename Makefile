@@ -155,8 +155,8 @@ $(BUILD)/tests/test_zk: TM_LIBS += $(ZK_LIBS)
 # clang into $(FUZZ_BUILD) (objects apart from the gcc build), seeds in
 # fuzz/corpus/<name>/ (fuzz/README). `make fuzz` runs each target for
 # FUZZ_SECONDS; `make fuzz-smoke` replays the corpora and runs each for
-# FUZZ_SMOKE_SECONDS. New inputs go to $(FUZZ_BUILD)/corpus/<name>/, crashes
-# to $(FUZZ_BUILD)/artifacts/. `make fuzz-corpus` writes the seeds again.
+# FUZZ_SMOKE_SECONDS [5]. New inputs go to $(FUZZ_BUILD)/corpus/<name>/,
+# crashes to $(FUZZ_BUILD)/artifacts/. `make fuzz-corpus` writes the seeds again.
 .PHONY: fuzz fuzz-smoke fuzz-build fuzz-bins fuzz-corpus
 FUZZ_BUILD         ?= build-fuzz
 FUZZ_CC            ?= clang
@@ -176,28 +176,32 @@ $(BUILD)/fuzz/fuzz_%: fuzz/fuzz_%.c fuzz/fuzz.h $(ALL_A) $(GEN_H)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -fsanitize=fuzzer -o $@ $< $(JM_A) $(TM_A) $(COMMON_A) $(TM_LIBS)
 
-# run_fuzz NAME SECONDS: the in-tree corpus is read, never written.
+# run_fuzz NAME SECONDS CORPUS: the in-tree corpus is read, never written;
+# new inputs go to CORPUS/NAME.
 define run_fuzz
-	@mkdir -p $(FUZZ_BUILD)/corpus/$(1) $(FUZZ_BUILD)/artifacts
+	@mkdir -p $(3)/$(1) $(FUZZ_BUILD)/artifacts
 	@echo "fuzz $(1): $(2) s"
 	@UBSAN_OPTIONS=print_stacktrace=1 $(FUZZ_BUILD)/fuzz/fuzz_$(1) $(FUZZ_FLAGS) \
 	    -max_total_time=$(2) -artifact_prefix=$(FUZZ_BUILD)/artifacts/$(1)- \
-	    $(FUZZ_BUILD)/corpus/$(1) fuzz/corpus/$(1) 2>$(FUZZ_BUILD)/fuzz-$(1).log || \
+	    $(3)/$(1) fuzz/corpus/$(1) 2>$(FUZZ_BUILD)/fuzz-$(1).log || \
 	    { tail -n 60 $(FUZZ_BUILD)/fuzz-$(1).log; exit 1; }
 	@grep -E '^stat::number_of_executed_units' $(FUZZ_BUILD)/fuzz-$(1).log | sed 's/^/  $(1) /'
 
 endef
 
+# Runs go on from the inputs earlier runs found ($(FUZZ_BUILD)/corpus).
 fuzz: fuzz-build
-	$(foreach n,$(FUZZ_NAMES),$(call run_fuzz,$(n),$(FUZZ_SECONDS)))
+	$(foreach n,$(FUZZ_NAMES),$(call run_fuzz,$(n),$(FUZZ_SECONDS),$(FUZZ_BUILD)/corpus))
 
-# Every corpus file once (a crash fails), then a short run of each target.
+# Every corpus file once (a crash fails), then a short run of each target
+# from the in-tree corpus only (the same work on every machine).
 fuzz-smoke: fuzz-build
 	@for n in $(FUZZ_NAMES); do \
 	    ASAN_OPTIONS=detect_leaks=1 $(FUZZ_BUILD)/fuzz/fuzz_$$n -runs=0 fuzz/corpus/$$n \
 	        2>$(FUZZ_BUILD)/replay-$$n.log || { tail -n 60 $(FUZZ_BUILD)/replay-$$n.log; exit 1; }; \
 	    echo "fuzz $$n: corpus replayed ($$(ls fuzz/corpus/$$n | wc -l) files)"; done
-	$(foreach n,$(FUZZ_NAMES),$(call run_fuzz,$(n),$(FUZZ_SMOKE_SECONDS)))
+	@rm -rf $(FUZZ_BUILD)/smoke-corpus
+	$(foreach n,$(FUZZ_NAMES),$(call run_fuzz,$(n),$(FUZZ_SMOKE_SECONDS),$(FUZZ_BUILD)/smoke-corpus))
 
 # The seeds, made by the project's own encoders (fuzz/gen_corpus.c, gcc build).
 $(BUILD)/fuzz/gen_corpus: fuzz/gen_corpus.c $(ALL_A) $(GEN_H)
