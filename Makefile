@@ -121,6 +121,7 @@ integration: binaries
 test: deps
 	@$(MAKE) --no-print-directory binaries calls
 	@$(MAKE) --no-print-directory unit
+	@$(MAKE) --no-print-directory fuzz-smoke
 	@$(MAKE) --no-print-directory integration
 	@$(MAKE) --no-print-directory bench QUICK=1
 
@@ -140,7 +141,7 @@ bench: deps
 
 # `make clean` removes $(BUILD); with the default BUILD also build-asan.
 clean:
-	rm -rf $(BUILD) $(if $(filter build,$(BUILD)),build-asan)
+	rm -rf $(BUILD) $(if $(filter build,$(BUILD)),build-asan build-fuzz)
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
 
