@@ -83,11 +83,24 @@ static void setup(void)
                      SL_OK);
 }
 
+/* The fake taskmanager (re)registers as incarnation inc; jm.mu held. */
+static void register_tm(uint32_t inc)
+{
+    char err[256];
+    Sluice__RegisterTm r = SLUICE__REGISTER_TM__INIT;
+    r.tm_id = (char *)TM_ID;
+    r.host = (char *)"127.0.0.1";
+    r.rpc_port = (uint32_t)tm_port;
+    r.data_port = 1;
+    r.slots = 4;
+    r.incarnation = inc;
+    ck_assert_msg(sl_tmreg_register(&jm, &r, err, sizeof(err)) == SL_OK, "%s", err);
+}
+
 /* The jobmanager's state, as sl_jm_start sets it up (without its threads),
  * and the fake taskmanager registered. */
 static void start(void)
 {
-    char err[256];
     jm.cfg = cfg;
     jm.hb_timeout_ms = 60000;
     jm.slot_wait_ms = 5000;
@@ -97,14 +110,8 @@ static void start(void)
     pthread_mutex_init(&jm.mu, NULL);
     sl_tmcall_init(&jm.calls, &jm.mu, &jm.wake.cv, &jm.wake.kicked);
     ck_assert_int_eq(sl_tmcloser_init(&jm.closer), SL_OK);
-    Sluice__RegisterTm r = SLUICE__REGISTER_TM__INIT;
-    r.tm_id = (char *)TM_ID;
-    r.host = (char *)"127.0.0.1";
-    r.rpc_port = (uint32_t)tm_port;
-    r.data_port = 1;
-    r.slots = 4;
     pthread_mutex_lock(&jm.mu);
-    ck_assert_int_eq(sl_tmreg_register(&jm, &r, err, sizeof(err)), SL_OK);
+    register_tm(0);
     pthread_mutex_unlock(&jm.mu);
 }
 
@@ -347,22 +354,14 @@ END_TEST
  * changes nothing. */
 START_TEST(test_new_incarnation_is_a_loss)
 {
-    char err[256];
     set("restart-strategy.type", "none");
     start();
     running();
-    Sluice__RegisterTm r = SLUICE__REGISTER_TM__INIT;
-    r.tm_id = (char *)TM_ID;
-    r.host = (char *)"127.0.0.1";
-    r.rpc_port = (uint32_t)tm_port;
-    r.data_port = 1;
-    r.slots = 4;
     pthread_mutex_lock(&jm.mu);
-    ck_assert_int_eq(sl_tmreg_register(&jm, &r, err, sizeof(err)), SL_OK);
+    register_tm(0);
     loop_round();
     ck_assert_int_eq(job()->state, SLUICE__JOB_STATE__JOB_RUNNING);
-    r.incarnation = 1;
-    ck_assert_int_eq(sl_tmreg_register(&jm, &r, err, sizeof(err)), SL_OK);
+    register_tm(1);
     ck_assert_int_eq(sl_tmreg_find(&jm, TM_ID)->state, SL_TMREG_RUNNING);
     ck_assert_int_eq(sl_tmreg_find(&jm, TM_ID)->incarnation, 1);
     pthread_mutex_unlock(&jm.mu);

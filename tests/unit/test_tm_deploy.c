@@ -244,6 +244,24 @@ END_TEST
 /* A deploy that fails leaves nothing behind: the same deploy, resent,
  * fails again with the same reason (it is not taken for a run in progress
  * or one that exists). */
+/* A deploy of attempt 1 of JOB_YAML (its task 0 here) with naddrs task
+ * addresses (the job has 1 task). */
+static void one_task_deploy(Sluice__DeployTasks *d, char *job_id, char **addrs, size_t naddrs,
+                            uint32_t *local)
+{
+    sluice__deploy_tasks__init(d);
+    d->job_id = job_id;
+    d->attempt = 1;
+    d->file_name = "once.yaml";
+    d->yaml = (char *)JOB_YAML;
+    d->config = "";
+    d->n_task_addrs = naddrs;
+    d->task_addrs = addrs;
+    d->n_local_tasks = 1;
+    d->local_tasks = local;
+    d->restore_dir = "";
+}
+
 START_TEST(test_failed_deploy_is_not_remembered)
 {
     sl_rpc_server *srv = NULL;
@@ -271,17 +289,8 @@ START_TEST(test_failed_deploy_is_not_remembered)
     job_id_of(1, job_id);
     char *addrs[2] = {"tcp://127.0.0.1:1", "tcp://127.0.0.1:1"}; /* the job has 1 task */
     uint32_t local[1] = {0};
-    Sluice__DeployTasks d = SLUICE__DEPLOY_TASKS__INIT;
-    d.job_id = job_id;
-    d.attempt = 1;
-    d.file_name = "once.yaml";
-    d.yaml = (char *)JOB_YAML;
-    d.config = "";
-    d.n_task_addrs = 2;
-    d.task_addrs = addrs;
-    d.n_local_tasks = 1;
-    d.local_tasks = local;
-    d.restore_dir = "";
+    Sluice__DeployTasks d;
+    one_task_deploy(&d, job_id, addrs, 2, local);
     Sluice__Request req = SLUICE__REQUEST__INIT;
     req.body_case = SLUICE__REQUEST__BODY_DEPLOY_TASKS;
     req.deploy_tasks = &d;
@@ -316,17 +325,8 @@ static int deploy_for(sl_rpc_client *c, int k, uint32_t inc)
     job_id_of(k, job_id);
     char *addrs[1] = {"tcp://127.0.0.1:1"};
     uint32_t local[1] = {0};
-    Sluice__DeployTasks d = SLUICE__DEPLOY_TASKS__INIT;
-    d.job_id = job_id;
-    d.attempt = 1;
-    d.file_name = "once.yaml";
-    d.yaml = (char *)JOB_YAML;
-    d.config = "";
-    d.n_task_addrs = 1;
-    d.task_addrs = addrs;
-    d.n_local_tasks = 1;
-    d.local_tasks = local;
-    d.restore_dir = "";
+    Sluice__DeployTasks d;
+    one_task_deploy(&d, job_id, addrs, 1, local);
     d.tm_incarnation = inc;
     Sluice__Request req = SLUICE__REQUEST__INIT;
     req.body_case = SLUICE__REQUEST__BODY_DEPLOY_TASKS;
