@@ -211,3 +211,13 @@ $(BUILD)/fuzz/gen_corpus: fuzz/gen_corpus.c $(ALL_A) $(GEN_H)
 
 fuzz-corpus: $(BUILD)/fuzz/gen_corpus
 	$(BUILD)/fuzz/gen_corpus fuzz/corpus
+# Chaos (tests/chaos/chaos.sh): word count and a keyed window job with
+# exactly-once sinks and a checkpoint every 300 ms while CHAOS_ACTIONS
+# random faults strike (SIGKILL and replacement, SIGSTOP 1-5 s, timed for a
+# checkpoint being written); CHAOS_SEED replays a run. `make test` runs 10
+# actions (tests/integration/test_chaos_short.sh).
+.PHONY: chaos
+CHAOS_ACTIONS ?= 100
+CHAOS_SEED ?=
+chaos: binaries
+	@CHAOS_ACTIONS=$(CHAOS_ACTIONS) CHAOS_SEED=$(CHAOS_SEED) SLUICE_BUILD=$(BUILD) tests/chaos/chaos.sh
