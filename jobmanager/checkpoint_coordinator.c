@@ -198,9 +198,11 @@ int sl_coord_on_ack(sl_coord *cc, const sl_coord_view *v, const Sluice__AckCheck
         }
         if ((c == NULL || c->status != SL_CKREC_COMPLETED) &&
             !sl_retention_has(cc, a->checkpoint_id)) {
-            sl_info("job %s: late ack of checkpoint %" PRIu64 " (attempt %u, task %u): "
-                    "its files will be removed", v->job_id, a->checkpoint_id, a->attempt,
-                    a->task);
+            /* rate-limited: any peer can send acks */
+            sl_log_every(SL_LOG_INFO,
+                         "job %s: late ack of checkpoint %" PRIu64 " (attempt %u, task %u): "
+                         "its files will be removed", v->job_id, a->checkpoint_id, a->attempt,
+                         a->task);
             cc->sweep = 1;
             return 1;
         }

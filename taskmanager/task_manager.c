@@ -142,6 +142,25 @@ static void unreserve(sl_tm *tm, struct deploying *me)
     pthread_mutex_unlock(&tm->deploy_mu);
 }
 
+#define DEPLOY_LOG_REASON_MAX 512 /* bytes of a failed deploy's reason in the log */
+
+/* A failed deploy, for the log: at most SL_LOG_LIMIT_LINES per window (any
+ * peer can send deploys), the job id only if it is one, control bytes of
+ * the reason (it may quote the request's file name) shown as '?'. */
+static void log_deploy_failure(const Sluice__DeployTasks *d, const char *err)
+{
+    char why[DEPLOY_LOG_REASON_MAX];
+    size_t n = 0;
+    for (; err[n] != '\0' && n + 1 < sizeof(why); n++) {
+        unsigned char c = (unsigned char)err[n];
+        why[n] = c < 0x20 || c == 0x7f ? '?' : (char)c;
+    }
+    why[n] = '\0';
+    int id_ok = sl_is_hex(d->job_id, SL_JOB_ID_LEN);
+    sl_log_every(SL_LOG_ERROR, "deploy of job %s attempt %u failed: %s",
+                 id_ok ? d->job_id : "(not a job id)", d->attempt, why);
+}
+
 /* Idempotent: a deploy of an attempt that runs, or is being deployed, here
  * answers OK once that deploy succeeded (and is built again if it failed). */
 static void handle_deploy(sl_tm *tm, const Sluice__DeployTasks *d, Sluice__Reply *reply,
@@ -176,7 +195,7 @@ static void handle_deploy(sl_tm *tm, const Sluice__DeployTasks *d, Sluice__Reply
     char err[1024] = "";
     sl_job_run *r;
     if (sl_job_run_create(d, &env, &r, err, sizeof(err)) != SL_OK) {
-        sl_error("deploy of job %s attempt %u failed: %s", d->job_id, d->attempt, err);
+        log_deploy_failure(d, err);
         reply->status = SLUICE__STATUS__STATUS_FAILED;
         reply->error = sl_arena_strdup(arena, err);
         unreserve(tm, &me);
