@@ -493,7 +493,27 @@ static int report_run(sl_tm *tm, sl_job_run *r)
     return all;
 }
 
-/* Removes and frees runs that ended and were reported. */
+/* Frees a list of ended runs. Their peers' nng_close can hang for good
+ * (nng 1.5.2's tcp transport, see tm_calls.c): seen after live garbage
+ * and task-failure restarts, with this (the jobmanager client) thread in
+ * sl_peer_close, so no heartbeat went out, the jobmanager lost the
+ * taskmanager and, the thread being stuck, it never registered again. So
+ * runs are freed on a thread of their own: a hang there leaks that run,
+ * never the heartbeats. */
+static void *free_runs_main(void *arg)
+{
+    sl_job_run *done = arg;
+    while (done != NULL) {
+        sl_job_run *next = done->next;
+        sl_info("job %s attempt %u ended on this taskmanager", done->job_id, done->attempt);
+        sl_job_run_free(done);
+        done = next;
+    }
+    return NULL;
+}
+
+/* Removes runs that ended and were reported; frees them on a detached
+ * thread (free_runs_main; here if it cannot start). */
 static void reap_runs(sl_tm *tm)
 {
     sl_job_run *done = NULL;
@@ -509,12 +529,16 @@ static void reap_runs(sl_tm *tm)
         }
     }
     pthread_rwlock_unlock(&tm->runs_lock);
-    while (done != NULL) {
-        sl_job_run *next = done->next;
-        sl_info("job %s attempt %u ended on this taskmanager", done->job_id, done->attempt);
-        sl_job_run_free(done);
-        done = next;
-    }
+    if (done == NULL)
+        return;
+    pthread_t th;
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    int started = pthread_create(&th, &attr, free_runs_main, done) == 0;
+    pthread_attr_destroy(&attr);
+    if (!started)
+        free_runs_main(done);
 }
 
 static void report_all(sl_tm *tm)
