@@ -317,7 +317,7 @@ echo "faults done after $t_faults s"
 ch_summary() {
     local j s r line
     echo "===== chaos summary (seed $CH_SEED)"
-    echo "actions: $CH_ACTIONS in $t_faults s: kill ${CH_COUNT[kill]:-0}, stop ${CH_COUNT[stop]:-0}" \
+    echo "actions: $CH_ACTIONS in $t_faults s: kill ${CH_COUNT[kill]:-0}, stop ${CH_COUNT[stop]:-0}," \
         "ckpt-kill ${CH_COUNT[ckpt-kill]:-0}," \
         "ckpt-stop ${CH_COUNT[ckpt-stop]:-0} ($CH_STRUCK struck while a chk-N was being written), skipped $CH_SKIPPED; stops of 3 s or more (the heartbeat timeout): $CH_LOST_BY_STOP"
     for j in "${JOBS[@]}"; do
