@@ -8,15 +8,18 @@
 #include "common/status.h"
 #include "common/util.h"
 
-typedef struct close_job {
+typedef struct sl_tmclose_job {
     sl_tmcloser *c;
     sl_rpc_client *client;
     void *ctx;
+    struct sl_tmclose_job *next;
 } close_job;
 
 int sl_tmcloser_init(sl_tmcloser *c)
 {
     c->busy = 0;
+    c->threads = 0;
+    c->head = c->tail = NULL;
     if (pthread_mutex_init(&c->mu, NULL) != 0)
         return SL_ENOMEM;
     if (pthread_cond_init(&c->cv, NULL) != 0) {
@@ -32,21 +35,32 @@ static void close_now(sl_rpc_client *client, void *ctx)
     free(ctx);
 }
 
+/* Closes its job, then the queued ones, until the queue is empty. */
 static void *closer_main(void *arg)
 {
     close_job *j = arg;
     sl_tmcloser *c = j->c;
-    close_now(j->client, j->ctx);
-    free(j);
-    pthread_mutex_lock(&c->mu);
-    c->busy--;
-    pthread_cond_broadcast(&c->cv);
-    pthread_mutex_unlock(&c->mu);
+    while (j != NULL) {
+        close_now(j->client, j->ctx);
+        free(j);
+        pthread_mutex_lock(&c->mu);
+        c->busy--;
+        j = c->head;
+        if (j != NULL) {
+            c->head = j->next;
+            if (c->head == NULL)
+                c->tail = NULL;
+        } else {
+            c->threads--;
+        }
+        pthread_cond_broadcast(&c->cv);
+        pthread_mutex_unlock(&c->mu);
+    }
     return NULL;
 }
 
 /* 1 if a detached thread took the job. */
-static int start_closer(sl_tmcloser *c, close_job *j)
+static int start_closer(close_job *j)
 {
     pthread_attr_t attr;
     pthread_t th;
@@ -55,11 +69,6 @@ static int start_closer(sl_tmcloser *c, close_job *j)
     pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
     int ok = pthread_create(&th, &attr, closer_main, j) == 0;
     pthread_attr_destroy(&attr);
-    if (!ok) {
-        pthread_mutex_lock(&c->mu);
-        c->busy--;
-        pthread_mutex_unlock(&c->mu);
-    }
     return ok;
 }
 
@@ -67,22 +76,33 @@ void sl_tmcloser_close(sl_tmcloser *c, sl_rpc_client *client, void *ctx)
 {
     if (client == NULL && ctx == NULL)
         return;
+    const char *why = "out of memory";
     close_job *j = malloc(sizeof(*j));
-    int room = 0;
     if (j != NULL) {
-        pthread_mutex_lock(&c->mu);
-        room = c->busy < SL_TMCLOSER_MAX;
-        c->busy += room;
-        pthread_mutex_unlock(&c->mu);
-    }
-    if (room) {
         *j = (close_job){.c = c, .client = client, .ctx = ctx};
-        if (start_closer(c, j))
+        pthread_mutex_lock(&c->mu);
+        c->busy++;
+        if (c->threads >= SL_TMCLOSER_MAX) { /* a running closer takes it */
+            if (c->tail != NULL)
+                c->tail->next = j;
+            else
+                c->head = j;
+            c->tail = j;
+            pthread_mutex_unlock(&c->mu);
             return;
+        }
+        c->threads++;
+        pthread_mutex_unlock(&c->mu);
+        if (start_closer(j))
+            return;
+        pthread_mutex_lock(&c->mu);
+        c->threads--;
+        c->busy--;
+        pthread_mutex_unlock(&c->mu);
+        free(j);
+        why = "no thread could start";
     }
-    free(j);
-    sl_warn("closing a lost taskmanager's connection on the loop thread (%s)",
-            room ? "no thread could start" : "too many closes in flight");
+    sl_warn("closing a lost taskmanager's connection on the loop thread (%s)", why);
     close_now(client, ctx);
 }
 

@@ -16,21 +16,29 @@
 
 #include "common/rpc.h"
 
-#define SL_TMCLOSER_MAX 32       /* closes in flight; beyond that they run inline */
+#define SL_TMCLOSER_MAX 32       /* closer threads; further closes wait in a queue */
 #define SL_TMCLOSER_DRAIN_MS 2000 /* the longest wait for them at shutdown */
+
+struct sl_tmclose_job;
 
 typedef struct sl_tmcloser {
     pthread_mutex_t mu;
     pthread_cond_t cv;
-    int busy; /* closer threads still running */
+    int busy;    /* closes not done yet: running or queued */
+    int threads; /* closer threads running, at most SL_TMCLOSER_MAX */
+    struct sl_tmclose_job *head, *tail; /* queued: the next free thread takes them */
 } sl_tmcloser;
 
 int sl_tmcloser_init(sl_tmcloser *c);
 
 /* Takes client and ctx (freed with free() once the client is closed: it
  * is what the client's pipe callback gets, so it lives until then). Starts
- * a detached thread for the close and returns at once; closes inline when
- * SL_TMCLOSER_MAX are busy or no thread can start. Either may be NULL. */
+ * a detached thread for the close, or queues it for one when
+ * SL_TMCLOSER_MAX are running, and returns at once; closes inline only
+ * when no memory or no thread is left. Either may be NULL. (Closing inline
+ * when 32 were busy hung the loop, with every RPC waiting for it, under
+ * live garbage: more than 32 lost registrations of hosts that do not
+ * resolve, whose closes wait for DNS timeouts.) */
 void sl_tmcloser_close(sl_tmcloser *c, sl_rpc_client *client, void *ctx);
 
 /* Waits up to ms for the closes in flight; returns how many still run
