@@ -211,6 +211,7 @@ $(BUILD)/fuzz/gen_corpus: fuzz/gen_corpus.c $(ALL_A) $(GEN_H)
 
 fuzz-corpus: $(BUILD)/fuzz/gen_corpus
 	$(BUILD)/fuzz/gen_corpus fuzz/corpus
+
 # Chaos (tests/chaos/chaos.sh): word count and a keyed window job with
 # exactly-once sinks and a checkpoint every 300 ms while CHAOS_ACTIONS
 # random faults strike (SIGKILL and replacement, SIGSTOP 1-5 s, timed for a
