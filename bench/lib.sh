@@ -21,12 +21,29 @@ bench_cleanup() {
   rm -rf "$root"
 }
 
+# bench_free_port: sets port to a random TCP port in 20000-31999 (below
+# the kernel's ephemeral range) that nothing uses now: a taken one made a
+# jobmanager exit with "Address in use" (seen in CI, test_nexmark).
+bench_free_port() {
+  local i
+  for i in $(seq 1 200); do
+    port=$((20000 + RANDOM % 12000))
+    if command -v ss >/dev/null 2>&1; then
+      [ -n "$(ss -Htan "sport = :$port" 2>/dev/null)" ] || return 0
+    elif ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+      return 0
+    fi
+  done
+  echo "no free TCP port found in 20000-31999" >&2
+  return 1
+}
+
 bench_root() {
   root="$(mktemp -d "${2:-/tmp}/sluice-bench-$1.XXXXXX")"
   export SLUICE_CONF_DIR="$root/conf" SLUICE_LOG_DIR="$root/log" SLUICE_PID_DIR="$root/pid"
   mkdir -p "$SLUICE_CONF_DIR" "$SLUICE_LOG_DIR" "$SLUICE_PID_DIR"
   trap bench_cleanup EXIT
-  port=$((20000 + RANDOM % 12000))
+  bench_free_port
   echo localhost >"$SLUICE_CONF_DIR/masters"
   echo localhost >"$SLUICE_CONF_DIR/workers"
 }
