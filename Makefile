@@ -6,7 +6,8 @@ SAN     ?=
 CFLAGS  := -std=gnu11 $(OPT) -g -Wall -Wextra -Werror -pthread -I. -I$(BUILD)/gen $(SAN)
 LDFLAGS := -pthread $(SAN)
 # Each binary links only what it uses: the CLI has no leveldb.
-COMMON_LIBS := -lnng -lprotobuf-c -lyaml -lm
+# libzookeeper_mt: high availability (common/zk.c, common/ha.c), in every binary
+COMMON_LIBS := -lnng -lprotobuf-c -lyaml -lzookeeper_mt -lm
 JM_LIBS     := $(COMMON_LIBS) -ldl
 TM_LIBS     := $(COMMON_LIBS) -lleveldb -ldl
 CLI_LIBS    := $(COMMON_LIBS)
@@ -145,12 +146,6 @@ clean:
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
 
-# ZooKeeper (high availability, issue 13): common/zk.c calls the C client
-# (libzookeeper_mt, package libzookeeper-mt-dev). A program links it only if
-# it calls sl_zk_* (static archives pull only the objects used): so far the
-# unit test test_zk; the daemons add $(ZK_LIBS) when they use it.
-ZK_LIBS := -lzookeeper_mt
-$(BUILD)/tests/test_zk: TM_LIBS += $(ZK_LIBS)
 
 # ---- fuzzing (issue 12): libFuzzer targets fuzz/fuzz_<name>.c, built with
 # clang into $(FUZZ_BUILD) (objects apart from the gcc build), seeds in
