@@ -224,6 +224,11 @@ int64_t sl_zk_session_id(const sl_zk *zk)
     return zk ? atomic_load(&((sl_zk *)zk)->session_id) : 0;
 }
 
+int64_t sl_zk_session_timeout_ms(const sl_zk *zk)
+{
+    return zk && zk->zh ? (int64_t)zoo_recv_timeout(zk->zh) : 0;
+}
+
 /* ------------------------------------------------------------ nodes */
 
 static int zoo_mode(int mode, int *out)

@@ -90,6 +90,10 @@ void sl_zk_close(sl_zk *zk);
 int sl_zk_state(const sl_zk *zk);
 /* The session id (0 before the first connection); never blocks. */
 int64_t sl_zk_session_id(const sl_zk *zk);
+/* The session timeout the server granted (it bounds the one asked for by
+ * its tickTime); before the first connection, the one asked for. Never
+ * blocks. */
+int64_t sl_zk_session_timeout_ms(const sl_zk *zk);
 
 /* Creates path with data (len bytes, at most SL_ZK_DATA_MAX) and mode,
  * creating missing parents as empty persistent nodes first. The name the

@@ -27,6 +27,7 @@
 #include "common/util.h"
 #include "jobmanager/checkpoint_coordinator.h"
 #include "jobmanager/checkpoint_retention.h"
+#include "jobmanager/ha.h"
 #include "jobmanager/checkpoint_trigger.h"
 
 /* ---- setup */
@@ -426,8 +427,48 @@ static int complete_one(sl_coord *cc, sl_coord_view *v, sl_ckrec *c)
         sl_ckrec_fail(cc, v->job_id, c, reason, !c->savepoint, 1);
         return 0;
     }
+    if (v->ha != NULL && !c->savepoint) {
+        /* complete once its pointer is stored: only then may sinks commit */
+        if (sl_ha_pointer_put(v->ha, v->job_id, c->id, c->dir) != SL_OK) {
+            sl_ckrec_fail(cc, v->job_id, c, "the job has no high-availability record", 1, 1);
+            return 0;
+        }
+        c->ha_wait = 1;
+        return 0;
+    }
     mark_completed(cc, v, c);
     return 1;
+}
+
+static sl_ckrec *oldest_waiting(const sl_coord *cc)
+{
+    sl_ckrec *best = NULL;
+    for (sl_ckrec *c = cc->history; c != NULL; c = c->next)
+        if (c->status == SL_CKREC_PENDING && c->ha_wait && (best == NULL || c->id < best->id))
+            best = c;
+    return best;
+}
+
+/* Checkpoints whose pointer high availability was storing complete once it
+ * is stored, in id order; the newest completed (0 = none). */
+static uint64_t settle_pointers(sl_coord *cc, sl_coord_view *v)
+{
+    sl_ckrec *c;
+    uint64_t done = 0;
+    while (!sl_coord_view_stopping(v) && (c = oldest_waiting(cc)) != NULL) {
+        int rv = sl_ha_pointer_state(v->ha, v->job_id, c->id);
+        if (rv == SL_EBUSY)
+            break;
+        c->ha_wait = 0;
+        if (rv != SL_OK) { /* nothing was written */
+            sl_ckrec_fail(cc, v->job_id, c, "cannot store its pointer for high availability", 1,
+                          1);
+            continue;
+        }
+        mark_completed(cc, v, c);
+        done = c->id;
+    }
+    return done;
 }
 
 static sl_ckrec *oldest_ready(const sl_coord *cc, uint32_t attempt)
@@ -446,7 +487,7 @@ static uint64_t complete_ready(sl_coord *cc, sl_coord_view *v)
     sl_ckrec *c;
     uint64_t done = 0;
     while (sl_coord_view_running(v) && !sl_coord_view_stopping(v) &&
-           (c = oldest_ready(cc, v->attempt)) != NULL) {
+           (c = oldest_ready(cc, v->attempt)) != NULL && !c->ha_wait) {
         uint64_t id = c->id;
         if (complete_one(cc, v, c))
             done = id;
@@ -491,10 +532,16 @@ void sl_coord_judge(sl_coord *cc, sl_coord_view *v, sl_coord_outcome *out)
     out->verdict = SL_COORD_NOTHING;
     out->completed = 0;
     out->reason[0] = '\0';
-    if (coord_idle(cc) || !sl_coord_view_running(v))
+    if (coord_idle(cc))
+        return;
+    if (v->ha != NULL)
+        out->completed = settle_pointers(cc, v);
+    if (!sl_coord_view_running(v))
         return;
     check_pending(cc, v);
-    out->completed = complete_ready(cc, v);
+    uint64_t done = complete_ready(cc, v);
+    if (done != 0)
+        out->completed = done;
     check_tolerable(cc, v, out);
 }
 

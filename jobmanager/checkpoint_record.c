@@ -110,7 +110,7 @@ sl_ckrec *sl_ckrec_create_in(sl_coord *cc, const sl_coord_view *v, const char *d
 void sl_ckrec_fail(sl_coord *cc, const char *job_id, sl_ckrec *c, const char *reason, int counted,
                   int notify)
 {
-    if (c->status != SL_CKREC_PENDING)
+    if (c->status != SL_CKREC_PENDING || c->ha_wait)
         return;
     c->status = SL_CKREC_FAILED;
     c->failure = strdup(reason);

@@ -50,6 +50,9 @@ typedef struct sl_ckrec {
     int sent;                  /* the loop took it up for sending */
     int cleanup;               /* FAILED: the loop must remove its folder */
     int notify_abort;          /* FAILED: the loop must tell the taskmanagers */
+    int ha_wait;               /* PENDING, _metadata written: high availability is
+                                  storing its pointer; nothing fails it meanwhile
+                                  (the pointer may be written already) */
     int64_t trigger_wall_ms, trigger_mono_ms, end_mono_ms;
     char *dir;                 /* <root>/<job>/chk-<id>, or the savepoint folder */
     char *failure;             /* FAILED: why */
@@ -66,7 +69,7 @@ typedef struct sl_ckrec {
 sl_ckrec *sl_ckrec_create(struct sl_coord *cc, const sl_coord_view *v, int final, int manual);
 /* The same with the folder given (savepoints); final/manual unset. */
 sl_ckrec *sl_ckrec_create_in(struct sl_coord *cc, const sl_coord_view *v, const char *dir);
-/* PENDING -> FAILED (no-op otherwise). counted: towards the tolerable
+/* PENDING -> FAILED (no-op otherwise, and while ha_wait). counted: towards the tolerable
  * failures; notify: the loop tells the taskmanagers. Frees nothing. */
 void sl_ckrec_fail(struct sl_coord *cc, const char *job_id, sl_ckrec *c, const char *reason,
                   int counted, int notify);

@@ -84,7 +84,8 @@ void sl_retention_cleanup_failed(sl_coord *cc, sl_coord_view *v)
 }
 
 /* Removes every chk-* folder of the job that is neither retained nor
- * pending, logging why. */
+ * pending, logging why; never one with a higher id than we handed out (a
+ * deposed leader must not touch the checkpoints of the one after it). */
 static void sweep_for(sl_coord *cc, sl_coord_view *v, const char *why)
 {
     uint64_t *ids = NULL;
@@ -104,6 +105,8 @@ static void sweep_for(sl_coord *cc, sl_coord_view *v, const char *why)
         const sl_ckrec *c = sl_ckrec_find(cc, ids[i]);
         if (sl_retention_has(cc, ids[i]) || (c != NULL && c->status == SL_CKREC_PENDING))
             continue;
+        if (ids[i] > cc->last_id)
+            continue; /* not handed out by us: another leader's (high availability) */
         if (sl_store_checkpoint_path(cc->root, v->job_id, ids[i], dir, sizeof(dir)) != SL_OK)
             continue;
         sl_info("job %s: removing %s (%s)", v->job_id, dir, why);

@@ -68,6 +68,9 @@ typedef struct sl_coord_view {
     const int *stopping;     /* the jobmanager is stopping (read live) */
     const sl_coord_hooks *hooks;
     void *arg;               /* for the hooks */
+    struct sl_ha *ha;        /* high availability (jobmanager/ha.h): where
+                                completed checkpoints are pointed to before
+                                the sinks commit; NULL without */
 } sl_coord_view;
 
 static inline int sl_coord_view_running(const sl_coord_view *v)

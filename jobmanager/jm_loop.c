@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/ha.h"
 #include "common/log.h"
 #include "common/net_addr.h"
 #include "common/status.h"
@@ -29,9 +30,77 @@ static void take_outcomes(sl_jm *jm)
     }
 }
 
+/* ---- high availability: the loop's view of leadership */
+
+/* Stops every call in flight and drops what they answered: nothing of the
+ * old leadership may be judged in a new one. */
+static void drop_calls(sl_jm *jm)
+{
+    for (sl_tmreg_entry *tm = jm->tms; tm != NULL; tm = tm->next)
+        sl_tmcall_stop(&jm->calls, tm->id); /* drops jm->mu while nng stops them */
+    sl_tmcall_outcome o;
+    while (sl_tmcall_take(&jm->calls, &o))
+        sl_tmcall_outcome_clear(&o);
+}
+
+/* Leadership ended: the jobs are forgotten without acting on them (no
+ * cancel, no cleanup: the new leader decides), the taskmanagers too (they
+ * register with the new leader). */
+static void lose_leadership(sl_jm *jm)
+{
+    int n = 0;
+    for (sl_job *job = jm->jobs; job != NULL; job = job->next)
+        n++;
+    sl_warn("jobmanager: no longer the leader: forgetting %d job(s) and every taskmanager "
+            "without acting on them", n);
+    jm->leading = 0;
+    jm->calls.leader_id = 0;
+    sl_jm_job_free_all(jm);
+    for (sl_tmreg_entry *tm = jm->tms; tm != NULL; tm = tm->next)
+        sl_tmreg_lose(jm, tm, "this jobmanager is no longer the leader");
+    drop_calls(jm);
+}
+
+static void take_leadership(sl_jm *jm, const sl_ha_status *st)
+{
+    sl_ha_recovered *list = NULL;
+    size_t n = 0;
+    sl_ha_take_recovered(jm->ha, st->gen, &list, &n);
+    jm->leading = 1;
+    jm->lead_gen = st->gen;
+    jm->calls.leader_id = st->leader_id;
+    sl_info("jobmanager: granted leadership (leader id %llu): recovering %zu job(s)",
+            (unsigned long long)st->leader_id, n);
+    for (size_t i = 0; i < n && !jm->stopping; i++)
+        sl_jm_submit_recover(jm, &list[i]); /* drops jm->mu while it parses */
+    sl_ha_recovered_free(list, n);
+}
+
+/* Whether this round may act (always without HA). */
+static void ha_round(sl_jm *jm)
+{
+    sl_ha_status st;
+    if (jm->ha == NULL) {
+        jm->acting = 1;
+        return;
+    }
+    sl_ha_status_get(jm->ha, &st);
+    if (jm->leading && (!st.leader || st.gen != jm->lead_gen))
+        lose_leadership(jm);
+    if (!jm->leading && st.leader)
+        take_leadership(jm, &st);
+    if (jm->acting && jm->leading && !st.acting)
+        sl_warn("jobmanager: the leadership lease ran out (ZooKeeper did not answer in time): "
+                "acting on nothing until it is renewed");
+    jm->acting = jm->leading && st.acting;
+}
+
 static void loop_round(sl_jm *jm)
 {
+    ha_round(jm);
     sl_tmreg_tick(jm);
+    if (!jm->acting)
+        return; /* no decisions without a valid leadership */
     sl_jm_job_tms_lost(jm);
     take_outcomes(jm);
     for (sl_job *job = jm->jobs; job != NULL && !jm->stopping; job = job->next)
@@ -114,6 +183,7 @@ static int start_server(sl_jm *jm)
     if (rv != SL_OK)
         return rv;
     sl_info("jobmanager listening on %s, advertised as %s", url, ep.advertised);
+    sl_addr_hostport(ep.advertised, (int)port, jm->address, sizeof(jm->address));
     return SL_OK;
 }
 
@@ -129,6 +199,8 @@ int sl_jm_start(const sl_config *cfg, sl_jm **out)
         goto fail_free;
     if ((rv = start_server(jm)) != SL_OK)
         goto fail_sync;
+    if (sl_ha_enabled(cfg) && (rv = sl_ha_start(cfg, jm->address, jm->max_msg, &jm->ha)) != SL_OK)
+        goto fail_server;
     if (pthread_create(&jm->loop, NULL, loop_main, jm) != 0) {
         rv = SL_ENOMEM;
         goto fail_server;
@@ -137,6 +209,7 @@ int sl_jm_start(const sl_config *cfg, sl_jm **out)
     *out = jm;
     return SL_OK;
 fail_server:
+    sl_ha_stop(jm->ha);
     sl_rpc_server_stop(jm->server);
 fail_sync:
     sl_tmcloser_destroy(&jm->closer);
@@ -159,6 +232,8 @@ void sl_jm_stop(sl_jm *jm)
     pthread_mutex_unlock(&jm->mu);
     if (jm->loop_started)
         pthread_join(jm->loop, NULL);
+    sl_ha_stop(jm->ha); /* ends the session: a standby takes over at once */
+    jm->ha = NULL;
     sl_tmcall_free(&jm->calls); /* before the clients close */
     sl_tmreg_free_all(jm);
     sl_jm_job_free_all(jm);

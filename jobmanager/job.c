@@ -104,6 +104,8 @@ int sl_jm_job_set_state(sl_jm *jm, sl_job *job, Sluice__JobState to)
         settle_tasks(job);
         sl_sched_release(jm, job);
         sl_coord_on_job_end(&job->coord, job->id, to);
+        if (jm->ha != NULL) /* a new leader recovers nothing of it */
+            sl_ha_job_ended(jm->ha, job->id);
     }
     return SL_OK;
 }
@@ -407,6 +409,10 @@ static void checkpoint_round(sl_jm *jm, sl_job *job)
         sl_jm_job_fail(jm, job, out.reason);
     sl_jobview_fill(jm, job, &v);
     sl_coord_act(&job->coord, &v);
+    if (jm->ha != NULL && job->coord.last_id > job->ha_counter) {
+        job->ha_counter = job->coord.last_id;
+        sl_ha_counter(jm->ha, job->id, job->ha_counter);
+    }
 }
 
 void sl_jm_job_step(sl_jm *jm, sl_job *job)

@@ -7,6 +7,7 @@
  * rpc_handlers.c; calls the coordinator's setup, restart_strategy.c,
  * udf_check.c, savepoint.c. Parsing runs with no lock held; the table is
  * changed with jm->mu held. */
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +16,8 @@
 #include "common/log.h"
 #include "common/status.h"
 #include "common/util.h"
+#include "common/checkpoint_store.h"
+#include "jobmanager/checkpoint_retention.h"
 #include "jobmanager/jobmanager.h"
 #include "jobmanager/savepoint.h"
 
@@ -37,6 +40,7 @@ void sl_jm_submit_free(sl_job *job)
     free(job->file_name);
     free(job->yaml);
     free(job->failure);
+    free(job->recovered_from_dir);
     free(job->slot_tm);
     free(job->tms);
     free(job->tasks);
@@ -123,8 +127,9 @@ static int job_tables(sl_job *job)
     return SL_OK;
 }
 
-static int job_new(sl_jm *jm, const Sluice__SubmitJob *s, sl_job **out, char *err,
-                   size_t errlen)
+/* id: the JobID (a recovered job's), NULL for a new random one. */
+static int job_new(sl_jm *jm, const Sluice__SubmitJob *s, const char *id, sl_job **out,
+                   char *err, size_t errlen)
 {
     sl_job *job = calloc(1, sizeof(*job));
     if (job == NULL)
@@ -143,7 +148,11 @@ static int job_new(sl_jm *jm, const Sluice__SubmitJob *s, sl_job **out, char *er
         goto fail;
     if ((rv = job_config(jm, job, err, errlen)) != SL_OK)
         goto fail;
-    if ((rv = job_tables(job)) != SL_OK || (rv = sl_random_hex(job->id, 16)) != SL_OK)
+    if ((rv = job_tables(job)) != SL_OK)
+        goto fail;
+    if (id != NULL)
+        snprintf(job->id, sizeof(job->id), "%s", id);
+    else if ((rv = sl_random_hex(job->id, 16)) != SL_OK)
         goto fail;
     if (s->restore_path[0] != '\0' &&
         (rv = sl_savepoint_restore_check(&job->coord, job->spec, job->id, job->file_name,
@@ -222,6 +231,119 @@ static int job_register(sl_jm *jm, const Sluice__SubmitJob *s, sl_job *job, char
     return SL_OK;
 }
 
+/* ---- high availability */
+
+/* Stores the submission (ha.h) before the job is accepted; no lock held. */
+static int persist(sl_jm *jm, const Sluice__SubmitJob *s, const char *id, uint64_t *gen,
+                   char *err, size_t errlen)
+{
+    size_t len = sluice__submit_job__get_packed_size(s);
+    uint8_t *buf = malloc(len > 0 ? len : 1);
+    if (buf == NULL)
+        return SL_ENOMEM;
+    sluice__submit_job__pack(s, buf);
+    char why[1024];
+    int rv = sl_ha_persist_job(jm->ha, id, buf, len, gen, why, sizeof(why));
+    free(buf);
+    if (rv != SL_OK)
+        snprintf(err, errlen, "cannot store the job for high availability: %s", why);
+    return rv;
+}
+
+/* The highest checkpoint id any leader may have handed out for the job:
+ * the counter, the pointer and every chk-<n> folder (a trigger makes the
+ * folder before it sends). No lock held. */
+static uint64_t highest_id(const sl_job *job, const sl_hastore_job *rec)
+{
+    uint64_t hi = rec->counter > rec->checkpoint_id ? rec->counter : rec->checkpoint_id;
+    uint64_t *ids = NULL;
+    size_t n = 0;
+    if (job->coord.root != NULL && sl_store_list_all(job->coord.root, job->id, &ids, &n) == SL_OK)
+        for (size_t i = 0; i < n; i++)
+            hi = ids[i] > hi ? ids[i] : hi;
+    free(ids);
+    return hi > job->coord.last_id ? hi : job->coord.last_id;
+}
+
+/* What a recovered job keeps of its past: ids go on upward, the checkpoint
+ * it restores is retained (removed by retention once subsumed), and its
+ * first attempt here is 2 (the file sink reconciles the old one's files). */
+static int recovered_setup(sl_job *job, const sl_hastore_job *rec, uint64_t hi)
+{
+    job->coord.last_id = hi;
+    job->attempt = 1;
+    job->recovered_ms = sl_wall_ms();
+    job->recovered_from_id = rec->checkpoint_id;
+    if (rec->checkpoint_id == 0)
+        return SL_OK;
+    job->recovered_from_dir = strdup(rec->checkpoint_dir);
+    if (job->recovered_from_dir == NULL)
+        return SL_ENOMEM;
+    return sl_retention_add(&job->coord, rec->checkpoint_id);
+}
+
+/* Builds the job with jm->mu released; SL_OK with *out set. */
+static int recover_build(sl_jm *jm, const sl_ha_recovered *r, sl_job **out, char *err,
+                         size_t errlen)
+{
+    Sluice__SubmitJob *s = sluice__submit_job__unpack(NULL, r->len, r->submission);
+    if (s == NULL) {
+        snprintf(err, errlen, "its stored submission does not unpack");
+        return SL_EINVAL;
+    }
+    Sluice__SubmitJob copy = *s;
+    if (r->rec.checkpoint_id != 0)
+        copy.restore_path = (char *)r->rec.checkpoint_dir;
+    err[0] = '\0';
+    int rv = job_new(jm, &copy, r->rec.job_id, out, err, errlen);
+    if (rv == SL_OK && (rv = recovered_setup(*out, &r->rec, highest_id(*out, &r->rec))) != SL_OK) {
+        snprintf(err, errlen, "%s", sl_strerror(rv));
+        sl_jm_submit_free(*out);
+        *out = NULL;
+    }
+    sluice__submit_job__free_unpacked(s, NULL);
+    return rv;
+}
+
+static int id_known(sl_jm *jm, const char *id)
+{
+    for (sl_job *job = jm->jobs; job != NULL; job = job->next)
+        if (strcmp(job->id, id) == 0)
+            return 1;
+    return 0;
+}
+
+void sl_jm_submit_recover(sl_jm *jm, const sl_ha_recovered *r)
+{
+    char err[2048];
+    sl_job *job = NULL;
+    pthread_mutex_unlock(&jm->mu);
+    int rv = recover_build(jm, r, &job, err, sizeof(err));
+    pthread_mutex_lock(&jm->mu);
+    if (rv == SL_OK && (id_known(jm, job->id) || active_jobs(jm) >= SL_JM_MAX_ACTIVE_JOBS)) {
+        snprintf(err, sizeof(err), "%s",
+                 id_known(jm, job->id) ? "a job with its id is known already" : "too many jobs");
+        rv = SL_EEXIST;
+    }
+    if (rv != SL_OK) {
+        sl_error("high availability: cannot recover job %s: %s (its records stay)",
+                 r->rec.job_id, err);
+        sl_jm_submit_free(job);
+        return;
+    }
+    job_append(jm, job);
+    if (r->rec.checkpoint_id != 0)
+        sl_info("job %s (%s) recovered from checkpoint %" PRIu64 " (%s); checkpoint ids go on "
+                "after %" PRIu64, job->id, job_name(job), r->rec.checkpoint_id,
+                r->rec.checkpoint_dir, job->coord.last_id);
+    else
+        sl_info("job %s (%s) recovered %s; checkpoint ids go on after %" PRIu64, job->id,
+                job_name(job), job->coord.restore_id != 0 ? "from its initial savepoint"
+                                                          : "without state (no checkpoint completed)",
+                job->coord.last_id);
+    sl_wake_kick(&jm->wake);
+}
+
 int sl_jm_submit_job(sl_jm *jm, const Sluice__SubmitJob *s, char *job_id, char *err,
                       size_t errlen)
 {
@@ -240,10 +362,20 @@ int sl_jm_submit_job(sl_jm *jm, const Sluice__SubmitJob *s, char *job_id, char *
     pthread_mutex_unlock(&jm->mu);
     if (known != NULL)
         return SL_OK;
-    if ((rv = job_new(jm, s, &job, err, errlen)) != SL_OK)
+    if ((rv = job_new(jm, s, NULL, &job, err, errlen)) != SL_OK)
+        goto cleanup;
+    uint64_t gen = 0;
+    if (jm->ha != NULL && (rv = persist(jm, s, job->id, &gen, err, errlen)) != SL_OK)
         goto cleanup;
     pthread_mutex_lock(&jm->mu);
-    rv = job_register(jm, s, job, job_id, err, errlen);
+    if (jm->ha != NULL && (!jm->leading || jm->lead_gen != gen)) {
+        snprintf(err, errlen, "this jobmanager is no longer the leader");
+        rv = SL_ECLOSED;
+    } else {
+        rv = job_register(jm, s, job, job_id, err, errlen);
+        if (rv != SL_OK && jm->ha != NULL) /* stored for nothing */
+            sl_ha_job_ended(jm->ha, job->id);
+    }
     pthread_mutex_unlock(&jm->mu);
     if (rv == SL_OK || rv == SL_EEXIST) {
         if (rv == SL_OK)

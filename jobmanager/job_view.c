@@ -97,6 +97,7 @@ void sl_jobview_fill(sl_jm *jm, sl_job *job, sl_coord_view *v)
     v->stopping = &jm->stopping;
     v->hooks = &hooks;
     v->arg = &job->view_arg;
+    v->ha = jm->ha;
     job->view_arg.jm = jm;
     job->view_arg.job = job;
     refill(jm, job, v);

@@ -84,6 +84,7 @@
 #include "common/jobfile.h"
 #include "common/rpc.h"
 #include "jobmanager/checkpoint_coordinator.h"
+#include "jobmanager/ha.h"
 #include "jobmanager/restart_strategy.h"
 #include "jobmanager/tm_calls.h"
 #include "jobmanager/tm_closer.h"
@@ -223,6 +224,11 @@ typedef struct sl_job {
     enum sl_jm_job_restart restart_phase;
     int64_t restart_delay_ms;   /* granted by the strategy */
     int64_t restart_at_ms;      /* monotonic: end of the delay */
+    /* high availability */
+    uint64_t ha_counter;        /* checkpoint id counter last handed to ha.c */
+    int64_t recovered_ms;       /* wall clock: a new leader recovered it (0 = no) */
+    uint64_t recovered_from_id; /* the checkpoint it recovered from (0 = none) */
+    char *recovered_from_dir;
     struct sl_job *next;
 } sl_job;
 
@@ -252,6 +258,13 @@ typedef struct sl_jm {
     uint64_t job_seq;
     sl_jm_job_req reqs[SL_JM_REQ_IDS];
     int req_next;
+
+    /* high availability (ha.h; NULL without): the loop's view of it */
+    struct sl_ha *ha;
+    char address[SL_JM_ADDR_MAX]; /* advertised host:port (the latch's data) */
+    int leading;             /* holds leadership of generation lead_gen (its jobs recovered) */
+    uint64_t lead_gen;
+    int acting;              /* this round may decide: leading and within the lease (always without HA) */
 
     sl_tmcall_table calls;       /* calls to taskmanagers in flight */
     sl_tmcloser closer;          /* closes lost taskmanagers' clients */
@@ -367,6 +380,12 @@ void sl_jobview_fill(sl_jm *jm, sl_job *job, sl_coord_view *v);
  * (message in err); other codes: the jobmanager cannot take it. */
 int sl_jm_submit_job(sl_jm *jm, const Sluice__SubmitJob *s, char *job_id, char *err,
                      size_t errlen);
+/* Loop, jm->mu held (dropped while parsing): registers a job the previous
+ * leader left (ha.h) under its JobID, to restore from its latest completed
+ * checkpoint, else its initial savepoint, else from scratch; checkpoint ids
+ * go on above every one handed out. A job that cannot be recovered is
+ * logged and left alone. */
+void sl_jm_submit_recover(sl_jm *jm, const sl_ha_recovered *r);
 /* Frees a job and everything it owns (not its files). NULL: no-op. */
 void sl_jm_submit_free(sl_job *job);
 

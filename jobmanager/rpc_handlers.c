@@ -17,6 +17,7 @@
 #include "common/log.h"
 #include "common/rpc_bounds.h"
 #include "common/status.h"
+#include "common/ha.h"
 #include "jobmanager/checkpoint_retention.h"
 #include "jobmanager/checkpoint_stats.h"
 #include "jobmanager/jobmanager.h"
@@ -34,12 +35,42 @@ static void reply_error(Sluice__Reply *reply, sl_arena *a, Sluice__Status st, co
     reply->error = adup(a, msg);
 }
 
+/* ---- high availability */
+
+/* 1 without HA; with it, once the loop took leadership (jobs recovered). */
+static int leading(sl_jm *jm)
+{
+    if (jm->ha == NULL)
+        return 1;
+    pthread_mutex_lock(&jm->mu);
+    int yes = jm->leading;
+    pthread_mutex_unlock(&jm->mu);
+    return yes;
+}
+
+/* A standby (or a deposed leader) serves nobody: it says where the leader is. */
+static void reply_not_leader(sl_jm *jm, Sluice__Reply *reply, sl_arena *a)
+{
+    char addr[SL_HA_ADDR_MAX];
+    sl_ha_leader_addr(jm->ha, addr, sizeof(addr));
+    if (strcmp(addr, jm->address) == 0)
+        addr[0] = '\0'; /* we won but have not taken over yet */
+    reply->status = SLUICE__STATUS__STATUS_NOT_LEADER;
+    reply->leader = adup(a, addr);
+    reply->error = addr[0] != '\0'
+                       ? sl_arena_printf(a, "not the leader; the leader is %s", addr)
+                       : (char *)"not the leader; no leader is elected yet";
+    if (reply->error == NULL)
+        reply->error = (char *)"not the leader";
+}
+
 static void on_register(sl_jm *jm, const Sluice__RegisterTm *r, Sluice__Reply *reply,
                         sl_arena *a)
 {
     char err[256];
     pthread_mutex_lock(&jm->mu);
     int rv = sl_tmreg_register(jm, r, err, sizeof(err));
+    reply->leader_id = jm->calls.leader_id;
     pthread_mutex_unlock(&jm->mu);
     if (rv != SL_OK)
         reply_error(reply, a,
@@ -63,6 +94,7 @@ static void on_heartbeat(sl_jm *jm, const Sluice__Heartbeat *h, Sluice__Reply *r
     size_t max = 0;
     pthread_mutex_lock(&jm->mu);
     reply->known = sl_tmreg_heartbeat(jm, h->tm_id);
+    reply->leader_id = jm->calls.leader_id;
     if (reply->known)
         max = tm_metrics_max(sl_tmreg_find(jm, h->tm_id));
     for (size_t i = 0; h->n_tasks <= max && i < h->n_tasks; i++)
@@ -177,8 +209,13 @@ static int fill_checkpoint_refs(const sl_job *job, Sluice__JobInfo *ji, sl_arena
     ji->restored_from_path = file_uri(a, cc->restored_from_id ? cc->restored_from_dir : NULL);
     ji->latest_checkpoint_id = sl_retention_latest(cc, job->id, dir, sizeof(dir));
     ji->latest_checkpoint_path = file_uri(a, dir);
-    return ji->restored_from_path != NULL && ji->latest_checkpoint_path != NULL ? SL_OK
-                                                                                : SL_ENOMEM;
+    ji->recovered_time_ms = job->recovered_ms;
+    ji->recovered_from_id = job->recovered_from_id;
+    ji->recovered_from_path = file_uri(a, job->recovered_from_dir);
+    return ji->restored_from_path != NULL && ji->latest_checkpoint_path != NULL &&
+                   ji->recovered_from_path != NULL
+               ? SL_OK
+               : SL_ENOMEM;
 }
 
 static int fill_job_info(const sl_job *job, Sluice__Reply *reply, sl_arena *a)
@@ -429,6 +466,10 @@ void sl_jm_rpc_handle(void *arg, const Sluice__Request *req, Sluice__Reply *repl
     sl_jm *jm = arg;
     if (!sl_jm_rpc_body_present(req)) {
         reply_error(reply, arena, SLUICE__STATUS__STATUS_INVALID, "not a jobmanager request");
+        return;
+    }
+    if (!leading(jm)) {
+        reply_not_leader(jm, reply, arena);
         return;
     }
     switch (req->body_case) {

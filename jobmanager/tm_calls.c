@@ -78,7 +78,9 @@ int sl_tmcall_start(sl_tmcall_table *t, sl_rpc_client *client, const sl_tmcall_k
     c->start_ms = sl_now_ms();
     /* call_done takes *mu, held by our caller: it cannot see c before the
      * record is complete and in the table */
-    int rv = sl_rpc_call_start(client, req, timeout_ms, call_done, c, &c->rpc);
+    Sluice__Request fenced = *req; /* shallow: only leader_id differs */
+    fenced.leader_id = t->leader_id;
+    int rv = sl_rpc_call_start(client, &fenced, timeout_ms, call_done, c, &c->rpc);
     if (rv != SL_OK) {
         free(c);
         return rv;

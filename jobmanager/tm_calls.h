@@ -70,6 +70,8 @@ typedef struct sl_tmcall_table {
     int *kicked;         /* borrowed: set to 1 when a call ends */
     sl_tmcall *head;    /* oldest first */
     int n;
+    uint64_t leader_id; /* put into every request (Request.leader_id): the
+                           fencing token of this leader; 0 without HA */
 } sl_tmcall_table;
 
 /* An empty table; mu, cv and kicked must outlive it. No lock needed. */
