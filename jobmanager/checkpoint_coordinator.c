@@ -429,7 +429,7 @@ static int complete_one(sl_coord *cc, sl_coord_view *v, sl_ckrec *c)
     }
     if (v->ha != NULL && !c->savepoint) {
         /* complete once its pointer is stored: only then may sinks commit */
-        if (sl_ha_pointer_put(v->ha, v->job_id, c->id, c->dir) != SL_OK) {
+        if (sl_jmha_pointer_put(v->ha, v->job_id, c->id, c->dir) != SL_OK) {
             sl_ckrec_fail(cc, v->job_id, c, "the job has no high-availability record", 1, 1);
             return 0;
         }
@@ -456,7 +456,7 @@ static uint64_t settle_pointers(sl_coord *cc, sl_coord_view *v)
     sl_ckrec *c;
     uint64_t done = 0;
     while (!sl_coord_view_stopping(v) && (c = oldest_waiting(cc)) != NULL) {
-        int rv = sl_ha_pointer_state(v->ha, v->job_id, c->id);
+        int rv = sl_jmha_pointer_state(v->ha, v->job_id, c->id);
         if (rv == SL_EBUSY)
             break;
         c->ha_wait = 0;

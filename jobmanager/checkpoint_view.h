@@ -68,7 +68,7 @@ typedef struct sl_coord_view {
     const int *stopping;     /* the jobmanager is stopping (read live) */
     const sl_coord_hooks *hooks;
     void *arg;               /* for the hooks */
-    struct sl_ha *ha;        /* high availability (jobmanager/ha.h): where
+    struct sl_jmha *ha;        /* high availability (jobmanager/ha.h): where
                                 completed checkpoints are pointed to before
                                 the sinks commit; NULL without */
 } sl_coord_view;

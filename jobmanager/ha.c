@@ -37,7 +37,7 @@ typedef struct ha_submit {
     struct ha_submit *next;
 } ha_submit;
 
-struct sl_ha {
+struct sl_jmha {
     const sl_config *cfg;
     char addr[SL_HA_ADDR_MAX];
     size_t max_submission;
@@ -45,14 +45,14 @@ struct sl_ha {
     pthread_cond_t cv;  /* wakes the thread; submitters wait on done_cv */
     pthread_cond_t done_cv;
     int kicked, stopping;
-    sl_ha_status st;
+    sl_jmha_status st;
     int64_t lease_until;  /* monotonic */
     char leader_addr[SL_HA_ADDR_MAX];
-    sl_ha_recovered *recovered;
+    sl_jmha_recovered *recovered;
     size_t nrecovered;
     uint64_t recovered_gen;
     ha_submit *submits;
-    ha_job jobs[SL_HA_MAX_JOBS];
+    ha_job jobs[SL_JMHA_MAX_JOBS];
     /* the thread's own */
     pthread_t thread;
     sl_zk *zk;
@@ -62,23 +62,23 @@ struct sl_ha {
 
 /* ---- small helpers (ha->mu held) */
 
-static void kick(sl_ha *ha)
+static void kick(sl_jmha *ha)
 {
     ha->kicked = 1;
     pthread_cond_signal(&ha->cv);
 }
 
-static ha_job *job_find(sl_ha *ha, const char *job_id)
+static ha_job *job_find(sl_jmha *ha, const char *job_id)
 {
-    for (int i = 0; i < SL_HA_MAX_JOBS; i++)
+    for (int i = 0; i < SL_JMHA_MAX_JOBS; i++)
         if (ha->jobs[i].used && strcmp(ha->jobs[i].rec.job_id, job_id) == 0)
             return &ha->jobs[i];
     return NULL;
 }
 
-static ha_job *job_add(sl_ha *ha, const sl_hastore_job *rec)
+static ha_job *job_add(sl_jmha *ha, const sl_hastore_job *rec)
 {
-    for (int i = 0; i < SL_HA_MAX_JOBS; i++)
+    for (int i = 0; i < SL_JMHA_MAX_JOBS; i++)
         if (!ha->jobs[i].used) {
             memset(&ha->jobs[i], 0, sizeof(ha->jobs[i]));
             ha->jobs[i].used = 1;
@@ -89,7 +89,7 @@ static ha_job *job_add(sl_ha *ha, const sl_hastore_job *rec)
 }
 
 /* Waits on cv until kicked, stopping or ms passed. */
-static void wait_ms(sl_ha *ha, int64_t ms)
+static void wait_ms(sl_jmha *ha, int64_t ms)
 {
     struct timespec until;
     clock_gettime(CLOCK_REALTIME, &until);
@@ -105,7 +105,7 @@ static void wait_ms(sl_ha *ha, int64_t ms)
     ha->kicked = 0;
 }
 
-void sl_ha_recovered_free(sl_ha_recovered *list, size_t n)
+void sl_jmha_recovered_free(sl_jmha_recovered *list, size_t n)
 {
     for (size_t i = 0; i < n; i++)
         free(list[i].submission);
@@ -114,7 +114,7 @@ void sl_ha_recovered_free(sl_ha_recovered *list, size_t n)
 
 /* ---- leadership (ha->mu held) */
 
-static void fail_submits(sl_ha *ha, const char *why)
+static void fail_submits(sl_jmha *ha, const char *why)
 {
     for (ha_submit *s = ha->submits; s != NULL; s = s->next) {
         s->done = 1;
@@ -125,7 +125,7 @@ static void fail_submits(sl_ha *ha, const char *why)
     pthread_cond_broadcast(&ha->done_cv);
 }
 
-static void lose(sl_ha *ha, const char *why)
+static void lose(sl_jmha *ha, const char *why)
 {
     if (ha->st.leader)
         sl_warn("high availability: lost leadership (leader id %" PRIu64 "): %s; acting on "
@@ -136,14 +136,14 @@ static void lose(sl_ha *ha, const char *why)
     ha->st.gen++;
     ha->lease_until = 0;
     memset(ha->jobs, 0, sizeof(ha->jobs));
-    sl_ha_recovered_free(ha->recovered, ha->nrecovered);
+    sl_jmha_recovered_free(ha->recovered, ha->nrecovered);
     ha->recovered = NULL;
     ha->nrecovered = 0;
     fail_submits(ha, "this jobmanager is no longer the leader");
 }
 
 /* Ends the session (our latch goes with it). */
-static void drop_session(sl_ha *ha, const char *why)
+static void drop_session(sl_jmha *ha, const char *why)
 {
     lose(ha, why);
     sl_zk *zk = ha->zk;
@@ -158,7 +158,7 @@ static void on_event(void *ctx, int event, const char *path)
 {
     (void)event;
     (void)path;
-    sl_ha *ha = ctx;
+    sl_jmha *ha = ctx;
     pthread_mutex_lock(&ha->mu);
     kick(ha);
     pthread_mutex_unlock(&ha->mu);
@@ -166,7 +166,7 @@ static void on_event(void *ctx, int event, const char *path)
 
 /* ---- session and latch (ha->mu held; dropped around ZooKeeper calls) */
 
-static int connect_session(sl_ha *ha)
+static int connect_session(sl_jmha *ha)
 {
     sl_zk *zk = NULL;
     pthread_mutex_unlock(&ha->mu);
@@ -182,7 +182,7 @@ static int connect_session(sl_ha *ha)
     return SL_OK;
 }
 
-static int create_latch(sl_ha *ha)
+static int create_latch(sl_jmha *ha)
 {
     char dir[SL_ZK_PATH_MAX], path[SL_ZK_PATH_MAX], made[SL_ZK_PATH_MAX];
     int rv = sl_ha_path(ha->cfg, SL_HA_LEADER_DIR, dir, sizeof(dir));
@@ -210,7 +210,7 @@ static const char *latch_name(const char *path)
 /* ---- election (ha->mu held; dropped around ZooKeeper calls) */
 
 /* *leads: our latch is the lowest. The leader's address is refreshed. */
-static int check_election(sl_ha *ha, int *leads)
+static int check_election(sl_jmha *ha, int *leads)
 {
     char addr[SL_HA_ADDR_MAX];
     uint64_t id = 0;
@@ -226,7 +226,7 @@ static int check_election(sl_ha *ha, int *leads)
 
 /* Reads one job the previous leader left; SL_OK with *ok 0 for a job that
  * cannot be recovered (logged), another code if ZooKeeper failed. */
-static int recover_one(sl_ha *ha, const char *id, sl_ha_recovered *r, int *ok)
+static int recover_one(sl_jmha *ha, const char *id, sl_jmha_recovered *r, int *ok)
 {
     char err[1024], path[PATH_MAX];
     *ok = 0;
@@ -246,17 +246,17 @@ static int recover_one(sl_ha *ha, const char *id, sl_ha_recovered *r, int *ok)
     return SL_OK;
 }
 
-static int recover(sl_ha *ha, sl_ha_recovered **out, size_t *nout)
+static int recover(sl_jmha *ha, sl_jmha_recovered **out, size_t *nout)
 {
     char **ids = NULL;
     size_t n = 0, k = 0;
-    sl_ha_recovered *list = NULL;
+    sl_jmha_recovered *list = NULL;
     pthread_mutex_unlock(&ha->mu);
     int rv = sl_hastore_list(ha->zk, ha->cfg, &ids, &n);
-    if (rv == SL_OK && n > SL_HA_MAX_JOBS) {
+    if (rv == SL_OK && n > SL_JMHA_MAX_JOBS) {
         sl_error("high availability: %zu jobs recorded; recovering the first %d", n,
-                 SL_HA_MAX_JOBS);
-        n = SL_HA_MAX_JOBS;
+                 SL_JMHA_MAX_JOBS);
+        n = SL_JMHA_MAX_JOBS;
     }
     if (rv == SL_OK && (list = calloc(n > 0 ? n : 1, sizeof(*list))) == NULL)
         rv = SL_ENOMEM;
@@ -268,7 +268,7 @@ static int recover(sl_ha *ha, sl_ha_recovered **out, size_t *nout)
     sl_zk_children_free(ids, n);
     pthread_mutex_lock(&ha->mu);
     if (rv != SL_OK) {
-        sl_ha_recovered_free(list, k);
+        sl_jmha_recovered_free(list, k);
         return rv;
     }
     *out = list;
@@ -276,9 +276,9 @@ static int recover(sl_ha *ha, sl_ha_recovered **out, size_t *nout)
     return SL_OK;
 }
 
-static void become_leader(sl_ha *ha, int64_t t0)
+static void become_leader(sl_jmha *ha, int64_t t0)
 {
-    sl_ha_recovered *list = NULL;
+    sl_jmha_recovered *list = NULL;
     size_t n = 0;
     int rv = recover(ha, &list, &n);
     if (rv != SL_OK) {
@@ -304,7 +304,7 @@ static void become_leader(sl_ha *ha, int64_t t0)
 }
 
 /* Renews the lease: an answer proves the session lived when we asked. */
-static void ping(sl_ha *ha)
+static void ping(sl_jmha *ha)
 {
     int64_t t0 = sl_now_ms(), to = sl_zk_session_timeout_ms(ha->zk);
     char latch[SL_ZK_PATH_MAX];
@@ -326,7 +326,7 @@ static void ping(sl_ha *ha)
 
 /* ---- records (ha->mu held; dropped around I/O) */
 
-static int write_submission(sl_ha *ha, const ha_submit *s, char *err, size_t errlen)
+static int write_submission(sl_jmha *ha, const ha_submit *s, char *err, size_t errlen)
 {
     char path[PATH_MAX];
     sl_hastore_job rec = {0};
@@ -344,7 +344,7 @@ static int write_submission(sl_ha *ha, const ha_submit *s, char *err, size_t err
     return rv;
 }
 
-static void do_submits(sl_ha *ha)
+static void do_submits(sl_jmha *ha)
 {
     for (ha_submit **pp = &ha->submits; *pp != NULL;) {
         ha_submit *s = *pp;
@@ -391,7 +391,7 @@ static void record_failed(ha_job *j, const sl_hastore_job *want, int rv)
 }
 
 /* 0 when ZooKeeper did not answer (try again later). */
-static int write_one(sl_ha *ha, ha_job *j)
+static int write_one(sl_jmha *ha, ha_job *j)
 {
     sl_hastore_job want;
     if (!wanted(j, &want))
@@ -414,16 +414,16 @@ static int write_one(sl_ha *ha, ha_job *j)
     return 1;
 }
 
-static void do_records(sl_ha *ha)
+static void do_records(sl_jmha *ha)
 {
-    for (int i = 0; i < SL_HA_MAX_JOBS && ha->st.leader && !ha->stopping; i++)
+    for (int i = 0; i < SL_JMHA_MAX_JOBS && ha->st.leader && !ha->stopping; i++)
         if (ha->jobs[i].used && !write_one(ha, &ha->jobs[i]))
             return;
 }
 
 /* ---- the thread */
 
-static void standby_round(sl_ha *ha)
+static void standby_round(sl_jmha *ha)
 {
     int leads = 0;
     int64_t t0 = sl_now_ms();
@@ -437,10 +437,10 @@ static void standby_round(sl_ha *ha)
         drop_session(ha, "our election latch is gone");
         return;
     }
-    wait_ms(ha, SL_HA_ELECTION_POLL_MS);
+    wait_ms(ha, SL_JMHA_ELECTION_POLL_MS);
 }
 
-static void leader_round(sl_ha *ha)
+static void leader_round(sl_jmha *ha)
 {
     if (sl_now_ms() >= ha->next_ping)
         ping(ha);
@@ -454,11 +454,11 @@ static void leader_round(sl_ha *ha)
 
 static void *ha_main(void *arg)
 {
-    sl_ha *ha = arg;
+    sl_jmha *ha = arg;
     pthread_mutex_lock(&ha->mu);
     while (!ha->stopping) {
         if (ha->zk == NULL && connect_session(ha) != SL_OK) {
-            wait_ms(ha, SL_HA_RETRY_MS);
+            wait_ms(ha, SL_JMHA_RETRY_MS);
             continue;
         }
         if (sl_zk_state(ha->zk) == SL_ZK_EXPIRED) {
@@ -467,7 +467,7 @@ static void *ha_main(void *arg)
         }
         if (ha->latch[0] == '\0' && create_latch(ha) != SL_OK) {
             drop_session(ha, "cannot create the election latch");
-            wait_ms(ha, SL_HA_RETRY_MS);
+            wait_ms(ha, SL_JMHA_RETRY_MS);
             continue;
         }
         if (ha->st.leader)
@@ -485,9 +485,9 @@ static void *ha_main(void *arg)
 
 /* ---- API */
 
-int sl_ha_start(const sl_config *cfg, const char *address, size_t max_submission, sl_ha **out)
+int sl_jmha_start(const sl_config *cfg, const char *address, size_t max_submission, sl_jmha **out)
 {
-    sl_ha *ha = calloc(1, sizeof(*ha));
+    sl_jmha *ha = calloc(1, sizeof(*ha));
     if (ha == NULL)
         return SL_ENOMEM;
     ha->cfg = cfg;
@@ -507,7 +507,7 @@ int sl_ha_start(const sl_config *cfg, const char *address, size_t max_submission
     return SL_OK;
 }
 
-void sl_ha_stop(sl_ha *ha)
+void sl_jmha_stop(sl_jmha *ha)
 {
     if (ha == NULL)
         return;
@@ -516,14 +516,14 @@ void sl_ha_stop(sl_ha *ha)
     kick(ha);
     pthread_mutex_unlock(&ha->mu);
     pthread_join(ha->thread, NULL);
-    sl_ha_recovered_free(ha->recovered, ha->nrecovered);
+    sl_jmha_recovered_free(ha->recovered, ha->nrecovered);
     pthread_mutex_destroy(&ha->mu);
     pthread_cond_destroy(&ha->cv);
     pthread_cond_destroy(&ha->done_cv);
     free(ha);
 }
 
-void sl_ha_status_get(sl_ha *ha, sl_ha_status *st)
+void sl_jmha_status_get(sl_jmha *ha, sl_jmha_status *st)
 {
     pthread_mutex_lock(&ha->mu);
     *st = ha->st;
@@ -531,14 +531,14 @@ void sl_ha_status_get(sl_ha *ha, sl_ha_status *st)
     pthread_mutex_unlock(&ha->mu);
 }
 
-void sl_ha_leader_addr(sl_ha *ha, char *buf, size_t len)
+void sl_jmha_leader_addr(sl_jmha *ha, char *buf, size_t len)
 {
     pthread_mutex_lock(&ha->mu);
     snprintf(buf, len, "%s", ha->leader_addr);
     pthread_mutex_unlock(&ha->mu);
 }
 
-void sl_ha_take_recovered(sl_ha *ha, uint64_t gen, sl_ha_recovered **list, size_t *n)
+void sl_jmha_take_recovered(sl_jmha *ha, uint64_t gen, sl_jmha_recovered **list, size_t *n)
 {
     pthread_mutex_lock(&ha->mu);
     *list = NULL;
@@ -552,7 +552,7 @@ void sl_ha_take_recovered(sl_ha *ha, uint64_t gen, sl_ha_recovered **list, size_
     pthread_mutex_unlock(&ha->mu);
 }
 
-int sl_ha_persist_job(sl_ha *ha, const char *job_id, const void *submission, size_t len,
+int sl_jmha_persist_job(sl_jmha *ha, const char *job_id, const void *submission, size_t len,
                       uint64_t *gen, char *err, size_t errlen)
 {
     ha_submit s = {.job_id = job_id, .data = submission, .len = len};
@@ -578,7 +578,7 @@ int sl_ha_persist_job(sl_ha *ha, const char *job_id, const void *submission, siz
     return s.rv;
 }
 
-int sl_ha_pointer_put(sl_ha *ha, const char *job_id, uint64_t id, const char *dir)
+int sl_jmha_pointer_put(sl_jmha *ha, const char *job_id, uint64_t id, const char *dir)
 {
     pthread_mutex_lock(&ha->mu);
     ha_job *j = job_find(ha, job_id);
@@ -591,7 +591,7 @@ int sl_ha_pointer_put(sl_ha *ha, const char *job_id, uint64_t id, const char *di
     return j != NULL ? SL_OK : SL_ENOTFOUND;
 }
 
-int sl_ha_pointer_state(sl_ha *ha, const char *job_id, uint64_t id)
+int sl_jmha_pointer_state(sl_jmha *ha, const char *job_id, uint64_t id)
 {
     pthread_mutex_lock(&ha->mu);
     ha_job *j = job_find(ha, job_id);
@@ -602,7 +602,7 @@ int sl_ha_pointer_state(sl_ha *ha, const char *job_id, uint64_t id)
     return rv;
 }
 
-void sl_ha_counter(sl_ha *ha, const char *job_id, uint64_t counter)
+void sl_jmha_counter(sl_jmha *ha, const char *job_id, uint64_t counter)
 {
     pthread_mutex_lock(&ha->mu);
     ha_job *j = job_find(ha, job_id);
@@ -613,7 +613,7 @@ void sl_ha_counter(sl_ha *ha, const char *job_id, uint64_t counter)
     pthread_mutex_unlock(&ha->mu);
 }
 
-void sl_ha_job_ended(sl_ha *ha, const char *job_id)
+void sl_jmha_job_ended(sl_jmha *ha, const char *job_id)
 {
     pthread_mutex_lock(&ha->mu);
     ha_job *j = job_find(ha, job_id);

@@ -61,11 +61,11 @@ static void lose_leadership(sl_jm *jm)
     drop_calls(jm);
 }
 
-static void take_leadership(sl_jm *jm, const sl_ha_status *st)
+static void take_leadership(sl_jm *jm, const sl_jmha_status *st)
 {
-    sl_ha_recovered *list = NULL;
+    sl_jmha_recovered *list = NULL;
     size_t n = 0;
-    sl_ha_take_recovered(jm->ha, st->gen, &list, &n);
+    sl_jmha_take_recovered(jm->ha, st->gen, &list, &n);
     jm->leading = 1;
     jm->lead_gen = st->gen;
     jm->calls.leader_id = st->leader_id;
@@ -73,18 +73,18 @@ static void take_leadership(sl_jm *jm, const sl_ha_status *st)
             (unsigned long long)st->leader_id, n);
     for (size_t i = 0; i < n && !jm->stopping; i++)
         sl_jm_submit_recover(jm, &list[i]); /* drops jm->mu while it parses */
-    sl_ha_recovered_free(list, n);
+    sl_jmha_recovered_free(list, n);
 }
 
 /* Whether this round may act (always without HA). */
 static void ha_round(sl_jm *jm)
 {
-    sl_ha_status st;
+    sl_jmha_status st;
     if (jm->ha == NULL) {
         jm->acting = 1;
         return;
     }
-    sl_ha_status_get(jm->ha, &st);
+    sl_jmha_status_get(jm->ha, &st);
     if (jm->leading && (!st.leader || st.gen != jm->lead_gen))
         lose_leadership(jm);
     if (!jm->leading && st.leader)
@@ -199,7 +199,7 @@ int sl_jm_start(const sl_config *cfg, sl_jm **out)
         goto fail_free;
     if ((rv = start_server(jm)) != SL_OK)
         goto fail_sync;
-    if (sl_ha_enabled(cfg) && (rv = sl_ha_start(cfg, jm->address, jm->max_msg, &jm->ha)) != SL_OK)
+    if (sl_ha_enabled(cfg) && (rv = sl_jmha_start(cfg, jm->address, jm->max_msg, &jm->ha)) != SL_OK)
         goto fail_server;
     if (pthread_create(&jm->loop, NULL, loop_main, jm) != 0) {
         rv = SL_ENOMEM;
@@ -209,7 +209,7 @@ int sl_jm_start(const sl_config *cfg, sl_jm **out)
     *out = jm;
     return SL_OK;
 fail_server:
-    sl_ha_stop(jm->ha);
+    sl_jmha_stop(jm->ha);
     sl_rpc_server_stop(jm->server);
 fail_sync:
     sl_tmcloser_destroy(&jm->closer);
@@ -232,7 +232,7 @@ void sl_jm_stop(sl_jm *jm)
     pthread_mutex_unlock(&jm->mu);
     if (jm->loop_started)
         pthread_join(jm->loop, NULL);
-    sl_ha_stop(jm->ha); /* ends the session: a standby takes over at once */
+    sl_jmha_stop(jm->ha); /* ends the session: a standby takes over at once */
     jm->ha = NULL;
     sl_tmcall_free(&jm->calls); /* before the clients close */
     sl_tmreg_free_all(jm);

@@ -105,7 +105,7 @@ int sl_jm_job_set_state(sl_jm *jm, sl_job *job, Sluice__JobState to)
         sl_sched_release(jm, job);
         sl_coord_on_job_end(&job->coord, job->id, to);
         if (jm->ha != NULL) /* a new leader recovers nothing of it */
-            sl_ha_job_ended(jm->ha, job->id);
+            sl_jmha_job_ended(jm->ha, job->id);
     }
     return SL_OK;
 }
@@ -411,7 +411,7 @@ static void checkpoint_round(sl_jm *jm, sl_job *job)
     sl_coord_act(&job->coord, &v);
     if (jm->ha != NULL && job->coord.last_id > job->ha_counter) {
         job->ha_counter = job->coord.last_id;
-        sl_ha_counter(jm->ha, job->id, job->ha_counter);
+        sl_jmha_counter(jm->ha, job->id, job->ha_counter);
     }
 }
 

@@ -243,7 +243,7 @@ static int persist(sl_jm *jm, const Sluice__SubmitJob *s, const char *id, uint64
         return SL_ENOMEM;
     sluice__submit_job__pack(s, buf);
     char why[1024];
-    int rv = sl_ha_persist_job(jm->ha, id, buf, len, gen, why, sizeof(why));
+    int rv = sl_jmha_persist_job(jm->ha, id, buf, len, gen, why, sizeof(why));
     free(buf);
     if (rv != SL_OK)
         snprintf(err, errlen, "cannot store the job for high availability: %s", why);
@@ -283,7 +283,7 @@ static int recovered_setup(sl_job *job, const sl_hastore_job *rec, uint64_t hi)
 }
 
 /* Builds the job with jm->mu released; SL_OK with *out set. */
-static int recover_build(sl_jm *jm, const sl_ha_recovered *r, sl_job **out, char *err,
+static int recover_build(sl_jm *jm, const sl_jmha_recovered *r, sl_job **out, char *err,
                          size_t errlen)
 {
     Sluice__SubmitJob *s = sluice__submit_job__unpack(NULL, r->len, r->submission);
@@ -313,7 +313,7 @@ static int id_known(sl_jm *jm, const char *id)
     return 0;
 }
 
-void sl_jm_submit_recover(sl_jm *jm, const sl_ha_recovered *r)
+void sl_jm_submit_recover(sl_jm *jm, const sl_jmha_recovered *r)
 {
     char err[2048];
     sl_job *job = NULL;
@@ -374,7 +374,7 @@ int sl_jm_submit_job(sl_jm *jm, const Sluice__SubmitJob *s, char *job_id, char *
     } else {
         rv = job_register(jm, s, job, job_id, err, errlen);
         if (rv != SL_OK && jm->ha != NULL) /* stored for nothing */
-            sl_ha_job_ended(jm->ha, job->id);
+            sl_jmha_job_ended(jm->ha, job->id);
     }
     pthread_mutex_unlock(&jm->mu);
     if (rv == SL_OK || rv == SL_EEXIST) {

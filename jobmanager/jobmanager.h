@@ -42,6 +42,11 @@
  *   tm_registry.c    registered taskmanagers: heartbeats, connections, loss
  *                    (returned as pending losses, not acted on) -> tm_calls
  *   tm_calls.c       the calls to taskmanagers in flight (asynchronous RPCs)
+ *   ha.c             high availability (with ZooKeeper): election, lease,
+ *                    job records and checkpoint pointers on a thread of its
+ *                    own; the loop, job_submit, job, the coordinator and the
+ *                    handlers ask it without waiting -> ha_store
+ *   ha_store.c       formats and blocking I/O of the HA records
  *   wake.c           the loop's wake-up (a leaf every module may kick)
  *
  * The one deliberate callback: the coordinator's view hooks
@@ -54,7 +59,7 @@
  * sl_jobview_, sl_sched_, sl_coord_ (coordinator and its view), sl_ckrec_
  * (records), sl_trigger_, sl_retention_, sl_restore_, sl_ckstats_,
  * sl_savepoint_, sl_restart_strategy_, sl_udfcheck_, sl_tmsend_, sl_tmreg_,
- * sl_tmcall_ (tm_calls), sl_wake_; constants SL_JM_ (shared sizes:
+ * sl_tmcall_ (tm_calls), sl_wake_, sl_jmha_ (ha), sl_hastore_ (ha_store); constants SL_JM_ (shared sizes:
  * common/limits.h), SL_COORD_, SL_CKREC_, SL_SCHED_, SL_TMREG_, SL_TMCALL_,
  * SL_ATTEMPT_, SL_JM_JOB_RESTART_. Records: sl_job (a job),
  * sl_exec (one subtask of its attempt: Flink's execution), sl_attempt_tm (a
@@ -260,7 +265,7 @@ typedef struct sl_jm {
     int req_next;
 
     /* high availability (ha.h; NULL without): the loop's view of it */
-    struct sl_ha *ha;
+    struct sl_jmha *ha;
     char address[SL_JM_ADDR_MAX]; /* advertised host:port (the latch's data) */
     int leading;             /* holds leadership of generation lead_gen (its jobs recovered) */
     uint64_t lead_gen;
@@ -385,7 +390,7 @@ int sl_jm_submit_job(sl_jm *jm, const Sluice__SubmitJob *s, char *job_id, char *
  * checkpoint, else its initial savepoint, else from scratch; checkpoint ids
  * go on above every one handed out. A job that cannot be recovered is
  * logged and left alone. */
-void sl_jm_submit_recover(sl_jm *jm, const sl_ha_recovered *r);
+void sl_jm_submit_recover(sl_jm *jm, const sl_jmha_recovered *r);
 /* Frees a job and everything it owns (not its files). NULL: no-op. */
 void sl_jm_submit_free(sl_job *job);
 

@@ -52,7 +52,7 @@ static int leading(sl_jm *jm)
 static void reply_not_leader(sl_jm *jm, Sluice__Reply *reply, sl_arena *a)
 {
     char addr[SL_HA_ADDR_MAX];
-    sl_ha_leader_addr(jm->ha, addr, sizeof(addr));
+    sl_jmha_leader_addr(jm->ha, addr, sizeof(addr));
     if (strcmp(addr, jm->address) == 0)
         addr[0] = '\0'; /* we won but have not taken over yet */
     reply->status = SLUICE__STATUS__STATUS_NOT_LEADER;
