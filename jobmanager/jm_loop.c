@@ -58,6 +58,9 @@ static void lose_leadership(sl_jm *jm)
     sl_jm_job_free_all(jm);
     for (sl_tmreg_entry *tm = jm->tms; tm != NULL; tm = tm->next)
         sl_tmreg_lose(jm, tm, "this jobmanager is no longer the leader");
+    char tm_id[SL_TM_ID_MAX + 1], reason[1024];
+    while (sl_tmreg_take_loss(jm, tm_id, reason, sizeof(reason)))
+        ; /* no job is left to tell; a later leadership must not hear of them */
     drop_calls(jm);
 }
 
