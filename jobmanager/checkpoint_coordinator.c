@@ -410,6 +410,8 @@ static int complete_one(sl_coord *cc, sl_coord_view *v, sl_ckrec *c)
     Sluice__CheckpointMetadata md;
     Sluice__StateHandle *hs = NULL, **ptrs = NULL;
     snprintf(dir, sizeof(dir), "%s", c->dir);
+    if (!sl_jmha_may_act(v->ha))
+        return 0; /* a later round, if leading still */
     int rv = build_metadata(v, c, &md, &hs, &ptrs);
     if (rv == SL_OK) {
         sl_coord_view_unlock(v);
@@ -486,7 +488,7 @@ static uint64_t complete_ready(sl_coord *cc, sl_coord_view *v)
 {
     sl_ckrec *c;
     uint64_t done = 0;
-    while (sl_coord_view_running(v) && !sl_coord_view_stopping(v) &&
+    while (sl_coord_view_running(v) && !sl_coord_view_stopping(v) && sl_jmha_may_act(v->ha) &&
            (c = oldest_ready(cc, v->attempt)) != NULL && !c->ha_wait) {
         uint64_t id = c->id;
         if (complete_one(cc, v, c))

@@ -12,6 +12,7 @@
 #include "common/log.h"
 #include "common/status.h"
 #include "common/util.h"
+#include "jobmanager/ha.h"
 #include "jobmanager/checkpoint_record.h"
 #include "jobmanager/checkpoint_retention.h"
 
@@ -46,6 +47,10 @@ static int remove_unlocked(sl_coord_view *v, const char *path)
 {
     char p[PATH_MAX];
     snprintf(p, sizeof(p), "%s", path);
+    if (!sl_jmha_may_act(v->ha)) {
+        sl_warn("not removing %s: this jobmanager is not the acting leader", p);
+        return SL_EBUSY;
+    }
     sl_coord_view_unlock(v);
     int rv = sl_fs_remove_tree(p);
     int e = errno;
@@ -132,7 +137,8 @@ static void discard_all(sl_coord *cc, sl_coord_view *v, const char *why)
         return;
     if (sl_store_shared_path(cc->root, v->job_id, dir, sizeof(dir)) == SL_OK)
         remove_unlocked(v, dir);
-    if (sl_store_job_root(cc->root, v->job_id, dir, sizeof(dir)) != SL_OK)
+    if (sl_store_job_root(cc->root, v->job_id, dir, sizeof(dir)) != SL_OK ||
+        !sl_jmha_may_act(v->ha))
         return;
     sl_coord_view_unlock(v);
     int rv = rmdir(dir);

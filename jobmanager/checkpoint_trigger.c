@@ -12,6 +12,7 @@
 #include "common/log.h"
 #include "common/status.h"
 #include "common/util.h"
+#include "jobmanager/ha.h"
 #include "jobmanager/checkpoint_record.h"
 #include "jobmanager/checkpoint_trigger.h"
 
@@ -245,6 +246,11 @@ static void send_trigger(sl_coord *cc, sl_coord_view *v, sl_ckrec *c)
             : c->manual  ? "manual checkpoint"
                          : "checkpoint",
             c->id, v->job_id, c->attempt);
+    if (!sl_jmha_may_act(v->ha)) { /* a leader id may collide with the next leader's */
+        sl_ckrec_fail(cc, v->job_id, c, "this jobmanager is not the acting leader", 0, 0);
+        c->cleanup = 0;
+        return;
+    }
     sl_coord_view_unlock(v);
     int rv = sl_fs_mkdir_p(dir);
     int e = errno;

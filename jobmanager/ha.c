@@ -531,6 +531,15 @@ void sl_jmha_status_get(sl_jmha *ha, sl_jmha_status *st)
     pthread_mutex_unlock(&ha->mu);
 }
 
+int sl_jmha_may_act(sl_jmha *ha)
+{
+    if (ha == NULL)
+        return 1;
+    sl_jmha_status st;
+    sl_jmha_status_get(ha, &st);
+    return st.acting;
+}
+
 void sl_jmha_leader_addr(sl_jmha *ha, char *buf, size_t len)
 {
     pthread_mutex_lock(&ha->mu);

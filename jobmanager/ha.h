@@ -68,6 +68,11 @@ int sl_jmha_start(const sl_config *cfg, const char *address, size_t max_submissi
 void sl_jmha_stop(sl_jmha *ha);
 
 void sl_jmha_status_get(sl_jmha *ha, sl_jmha_status *st);
+/* 1 if this jobmanager may act right now: no HA (ha NULL), or leader
+ * within its lease. Asked again right before every change to checkpoint
+ * folders, since a process may stop between the loop's round check and
+ * its file system work. */
+int sl_jmha_may_act(sl_jmha *ha);
 /* The current leader's address as last read ("" if none known). */
 void sl_jmha_leader_addr(sl_jmha *ha, char *buf, size_t len);
 /* The jobs recovered when generation gen began (once: later calls get
