@@ -11,6 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli/leader.h"
+#include "common/ha.h"
 #include "common/status.h"
 #include "common/util.h"
 
@@ -196,7 +198,7 @@ static size_t config_max_msg(const sl_config *cfg)
     return (size_t)v;
 }
 
-static int set_address(sl_cli *cli, const char *hostport)
+int sl_cli_set_address(sl_cli *cli, const char *hostport)
 {
     int n = snprintf(cli->jm_addr, sizeof(cli->jm_addr), "%s", hostport);
     int m = snprintf(cli->url, sizeof(cli->url), "tcp://%s", hostport);
@@ -218,12 +220,17 @@ static long parse_port(const char *s)
     return v;
 }
 
+int sl_cli_address_ok(const char *hostport)
+{
+    const char *colon = strrchr(hostport, ':');
+    return colon != NULL && colon != hostport && parse_port(colon + 1) >= 0;
+}
+
 static int address_from_arg(sl_cli *cli, const char *arg)
 {
-    const char *colon = strrchr(arg, ':');
-    if (colon == NULL || colon == arg || parse_port(colon + 1) < 0)
+    if (!sl_cli_address_ok(arg))
         return sl_cli_usage_error("invalid jobmanager address '%s' (expected HOST:PORT)", arg);
-    return set_address(cli, arg);
+    return sl_cli_set_address(cli, arg);
 }
 
 static int address_from_config(sl_cli *cli, const sl_config *cfg)
@@ -244,7 +251,7 @@ static int address_from_config(sl_cli *cli, const sl_config *cfg)
     int v6 = strchr(host, ':') != NULL && host[0] != '[';
     snprintf(hostport, sizeof(hostport), "%s%s%s:%" PRId64, v6 ? "[" : "", host, v6 ? "]" : "",
              port);
-    return set_address(cli, hostport);
+    return sl_cli_set_address(cli, hostport);
 }
 
 int sl_cli_setup(sl_cli *cli, const sl_config *cfg, const char *jm_addr)
@@ -255,6 +262,8 @@ int sl_cli_setup(sl_cli *cli, const sl_config *cfg, const char *jm_addr)
     cli->poll_ms = POLL_MS;
     if (jm_addr != NULL)
         return address_from_arg(cli, jm_addr);
+    if (sl_ha_enabled(cfg))
+        return sl_cli_ha_setup(cli, cfg);
     return address_from_config(cli, cfg);
 }
 
@@ -262,6 +271,7 @@ void sl_cli_close(sl_cli *cli)
 {
     sl_rpc_client_close(cli->rpc);
     cli->rpc = NULL;
+    sl_cli_ha_close(cli);
 }
 
 int sl_cli_exec(const sl_cli_command *cmd, sl_cli *cli, const sl_cli_args *args)

@@ -15,6 +15,7 @@
  *   cmd_cluster.c      taskmanagers
  *   rpc_call.c         requests to the jobmanager and their exit codes
  *                      (rpc_call.h)
+ *   leader.c           finding the leader through ZooKeeper (leader.h)
  *   output.c           output helpers the commands share (output.h)
  *   json.c             the --json writer (json.h)
  *
@@ -30,6 +31,7 @@
 #include "common/limits.h"
 #include "common/config.h"
 #include "common/rpc.h"
+#include "common/zk.h"
 
 /* Exit codes of every command. */
 enum sl_cli_exit {
@@ -43,7 +45,10 @@ enum sl_cli_exit {
 #define SL_CLI_MAX_OPERANDS 2
 #define SL_CLI_MAX_OVERRIDES 256 /* -D options after the command */
 
-/* Connection to the jobmanager; the RPC client is opened by the first call. */
+/* Connection to the jobmanager; the RPC client is opened by the first call.
+ * With high-availability.type zookeeper and no -m, ha_cfg is set and the
+ * jobmanager is the leader read from ZooKeeper (leader.h): jm_addr is empty
+ * until the first call looks it up. */
 typedef struct sl_cli {
     char jm_addr[SL_CLI_ADDR_MAX];      /* HOST:PORT, as named in messages */
     char url[SL_CLI_ADDR_MAX + 8];      /* tcp://HOST:PORT */
@@ -53,6 +58,12 @@ typedef struct sl_cli {
     const char *subject;                /* what messages are about: run's job file
                                            (NULL: they start "sluice: ") */
     sl_rpc_client *rpc;
+    /* leader discovery (leader.c); ha_cfg NULL: jm_addr is fixed */
+    const sl_config *ha_cfg;            /* the caller's, outlives the sl_cli */
+    sl_zk *zk;                          /* opened by the first lookup */
+    char ha_dir[SL_ZK_PATH_MAX];        /* <root>/<cluster-id>/leader, for messages */
+    const char *zk_quorum;              /* points into ha_cfg */
+    int64_t retry_ms;                   /* how long a failover may take */
 } sl_cli;
 
 /* A command's parsed arguments. Options are single lowercase letters:
@@ -80,9 +91,12 @@ const sl_cli_command *sl_cli_find_command(const char *name);
 int sl_cli_parse_args(const sl_cli_command *cmd, int argc, char **argv, sl_cli_args *out);
 
 /* Fills *cli from cfg; jm_addr (HOST:PORT from -m) overrides the configured
- * jobmanager.rpc.address/port. Returns an exit code, printing any problem. */
+ * jobmanager.rpc.address/port. Without jm_addr and with HA on, the leader is
+ * looked up in ZooKeeper at the first call: cfg must then outlive *cli.
+ * Returns an exit code, printing any problem. */
 int sl_cli_setup(sl_cli *cli, const sl_config *cfg, const char *jm_addr);
-/* Closes the RPC client, if any. Safe on a zeroed or set-up sl_cli. */
+/* Closes the RPC client and the ZooKeeper session, if any. Safe on a zeroed
+ * or set-up sl_cli. */
 void sl_cli_close(sl_cli *cli);
 
 /* Runs the command; returns its exit code. */
@@ -100,6 +114,10 @@ int sl_cli_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)
 /* ---- for the command modules (defined in commands.c) */
 
 
+/* 1 if s is HOST:PORT (the port 1-65535; HOST may be "[v6]"). */
+int sl_cli_address_ok(const char *s);
+/* Sets jm_addr and url to hostport (SL_EXIT_USAGE, said, if too long). */
+int sl_cli_set_address(sl_cli *cli, const char *hostport);
 /* "sluice: <message>" on stderr; returns SL_EXIT_FAILED. */
 int sl_cli_failed(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* "<cli->subject>: <message>" (or "sluice: <message>" without a subject)

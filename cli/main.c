@@ -17,6 +17,7 @@ struct globals {
     char **overrides;     /* -D, in order: the global ones, then the command's (argc + 1 slots) */
     int noverrides;
     int command;          /* index of COMMAND in argv */
+    sl_config *cfg;       /* loaded by setup; lives as long as the sl_cli */
 };
 
 /* Global options stop at the first operand, the COMMAND. */
@@ -48,25 +49,21 @@ static int parse_globals(int argc, char **argv, struct globals *g)
     return SL_EXIT_OK;
 }
 
-/* Loads the configuration and derives the jobmanager address from it. */
-static int setup(const struct globals *g, sl_cli *cli)
+/* Loads the configuration into g->cfg (freed by the caller) and derives
+ * the jobmanager address (or how to find the leader) from it. */
+static int setup(struct globals *g, sl_cli *cli)
 {
-    sl_config *cfg = NULL;
     char err[1024] = "";
-    if (sl_config_new(&cfg) != 0) {
+    if (sl_config_new(&g->cfg) != 0) {
         fprintf(stderr, "sluice: out of memory\n");
         return SL_EXIT_FAILED;
     }
-    int rc = SL_EXIT_OK;
-    if (sl_config_load_default(cfg, g->conf_dir, g->overrides, g->noverrides, err,
+    if (sl_config_load_default(g->cfg, g->conf_dir, g->overrides, g->noverrides, err,
                                sizeof(err)) != 0) {
         fprintf(stderr, "%s\n", err[0] != '\0' ? err : "sluice: cannot load the configuration");
-        rc = SL_EXIT_USAGE;
+        return SL_EXIT_USAGE;
     }
-    if (rc == SL_EXIT_OK)
-        rc = sl_cli_setup(cli, cfg, g->jm_addr);
-    sl_config_free(cfg);
-    return rc;
+    return sl_cli_setup(cli, g->cfg, g->jm_addr);
 }
 
 /* A failed write to stdout (full disk, closed pipe) must not exit 0. */
@@ -102,6 +99,7 @@ int main(int argc, char **argv)
     if (rc == SL_EXIT_OK)
         rc = sl_cli_exec(cmd, &cli, &args);
     sl_cli_close(&cli);
+    sl_config_free(g.cfg);
     free(g.overrides);
     return flush_stdout(rc);
 }

@@ -5,12 +5,21 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "cli/leader.h"
 #include "common/status.h"
+#include "common/util.h"
+
+#define RETRY_PAUSE_MS 200 /* between two attempts while a failover is in progress */
 
 /* ---- talking to the jobmanager */
 
 static int unreachable(const sl_cli *cli, const char *reason)
 {
+    if (cli->ha_cfg != NULL)
+        return sl_cli_report(cli, SL_EXIT_UNREACHABLE,
+                             "cannot reach the jobmanager at %s, the leader in ZooKeeper at %s "
+                             "(%s): %s",
+                             cli->jm_addr, cli->zk_quorum, cli->ha_dir, reason);
     return sl_cli_report(cli, SL_EXIT_UNREACHABLE, "cannot reach the jobmanager at %s: %s",
                          cli->jm_addr, reason);
 }
@@ -25,7 +34,9 @@ static const char *dial_reason(const sl_cli *cli, const char *err)
     return strncmp(err, prefix, n) == 0 ? err + n : err;
 }
 
-static int connect_jm(sl_cli *cli)
+/* Opens cli->rpc. A leader from ZooKeeper that does not listen may be
+ * one that died: SL_CLI_RETRY unless last (nothing was sent). */
+static int connect_jm(sl_cli *cli, int last)
 {
     char err[512] = "";
     if (cli->rpc != NULL)
@@ -37,6 +48,8 @@ static int connect_jm(sl_cli *cli)
     cli->rpc = NULL;
     if (rv == SL_ENOMEM)
         return sl_cli_report(cli, SL_EXIT_FAILED, "out of memory");
+    if (cli->ha_cfg != NULL && !last)
+        return SL_CLI_RETRY;
     return unreachable(cli, err[0] != '\0' ? dial_reason(cli, err) : sl_strerror(rv));
 }
 
@@ -75,7 +88,15 @@ static int names_subject(const sl_cli *cli, const char *msg)
 static int reply_error(const sl_cli *cli, const Sluice__Reply *reply)
 {
     const char *err = reply->error != NULL ? reply->error : "";
+    const char *leader = reply->leader != NULL ? reply->leader : "";
     switch (reply->status) {
+    case SLUICE__STATUS__STATUS_NOT_LEADER:
+        if (*err != '\0')
+            return sl_cli_report(cli, SL_EXIT_UNREACHABLE, "%s", err);
+        if (*leader != '\0')
+            return sl_cli_report(cli, SL_EXIT_UNREACHABLE, "not the leader; the leader is %s",
+                                 leader);
+        return sl_cli_report(cli, SL_EXIT_UNREACHABLE, "not the leader; no leader is elected yet");
     case SLUICE__STATUS__STATUS_FAILED:
         return sl_cli_report(cli, SL_EXIT_FAILED, "%s",
                              *err != '\0' ? err : "the operation failed");
@@ -93,25 +114,48 @@ static int reply_error(const sl_cli *cli, const Sluice__Reply *reply)
     }
 }
 
-/* Sends req. On STATUS_OK, *out holds the reply (caller frees with
- * sluice__reply__free_unpacked) and the result is SL_EXIT_OK; otherwise the
- * problem has been printed, *out is NULL and the exit code is returned. */
-int sl_cli_call(sl_cli *cli, const Sluice__Request *req, Sluice__Reply **out)
+/* One attempt: SL_EXIT_OK with *out set, an exit code (printed), or, with
+ * the leader from ZooKeeper and not last, SL_CLI_RETRY when the jobmanager
+ * it names did nothing with req (it does not listen, or is not the leader
+ * any more or yet). A request lost after it was sent is never repeated. */
+static int attempt(sl_cli *cli, const Sluice__Request *req, Sluice__Reply **out, int last)
 {
     Sluice__Reply *reply = NULL;
-    *out = NULL;
-    int rc = connect_jm(cli);
+    int rc = cli->ha_cfg != NULL ? sl_cli_leader_lookup(cli, last) : SL_EXIT_OK;
+    if (rc == SL_EXIT_OK)
+        rc = connect_jm(cli, last);
     if (rc != SL_EXIT_OK)
         return rc;
     int rv = sl_rpc_call(cli->rpc, req, cli->timeout_ms, &reply);
     if (rv != SL_OK)
         return call_error(cli, rv, req);
-    rc = reply->status == SLUICE__STATUS__STATUS_OK ? SL_EXIT_OK : reply_error(cli, reply);
-    if (rc == SL_EXIT_OK)
+    if (reply->status == SLUICE__STATUS__STATUS_OK) {
         *out = reply;
+        return SL_EXIT_OK;
+    }
+    if (reply->status == SLUICE__STATUS__STATUS_NOT_LEADER && cli->ha_cfg != NULL && !last)
+        rc = SL_CLI_RETRY;
     else
-        sluice__reply__free_unpacked(reply, NULL);
+        rc = reply_error(cli, reply);
+    sluice__reply__free_unpacked(reply, NULL);
     return rc;
+}
+
+/* Sends req. On STATUS_OK, *out holds the reply (caller frees with
+ * sluice__reply__free_unpacked) and the result is SL_EXIT_OK; otherwise the
+ * problem has been printed, *out is NULL and the exit code is returned.
+ * With the leader from ZooKeeper, a failover is given cli->retry_ms. */
+int sl_cli_call(sl_cli *cli, const Sluice__Request *req, Sluice__Reply **out)
+{
+    int64_t deadline = sl_now_ms() + cli->retry_ms;
+    *out = NULL;
+    for (;;) {
+        int last = cli->ha_cfg == NULL || sl_now_ms() >= deadline;
+        int rc = attempt(cli, req, out, last);
+        if (rc != SL_CLI_RETRY)
+            return rc;
+        sl_sleep_ms(RETRY_PAUSE_MS);
+    }
 }
 
 void sl_cli_free_reply(Sluice__Reply *reply)

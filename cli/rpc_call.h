@@ -3,7 +3,10 @@
  * wrong into the message the user sees and the exit code:
  *
  *   the jobmanager cannot be reached, no reply within the
- *   timeout, the connection lost                    SL_EXIT_UNREACHABLE
+ *   timeout, the connection lost, a reply
+ *   STATUS_NOT_LEADER (its error: "not the leader;
+ *   the leader is HOST:PORT"), no leader in
+ *   ZooKeeper, ZooKeeper cannot be reached          SL_EXIT_UNREACHABLE
  *   the request too large, a reply STATUS_INVALID   SL_EXIT_USAGE (the
  *                                                   jobmanager's message)
  *   out of memory, a malformed reply, a reply
@@ -12,6 +15,10 @@
  * Messages start with cli->subject (run's job file) or "sluice"; an
  * INVALID reply that names the subject already ("file:line:column: ...")
  * is printed as it is.
+ *
+ * With the leader from ZooKeeper (leader.h), a jobmanager that does not
+ * listen or answers STATUS_NOT_LEADER makes it look up the leader again and
+ * retry (a failover), for up to cli->retry_ms; with -m it is reported at once.
  *
  * The caller owns a reply it gets and frees it with sl_cli_free_reply. */
 #ifndef SL_CLI_RPC_CALL_H
