@@ -4,7 +4,6 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 
 #include "cli/commands.h"
 #include "cli/json.h"
@@ -33,20 +32,6 @@ static int fetch_checkpoints(sl_cli *cli, const char *job_id, Sluice__Reply **ou
 
 /* ---- checkpoints */
 
-/* Local time "YYYY-MM-DDTHH:MM:SS.mmm" of ms since the epoch; "-" if unset. */
-static void format_local_ms(int64_t ms, char *buf, size_t len)
-{
-    struct tm tm;
-    time_t secs = (time_t)(ms / 1000);
-    size_t n = 0;
-    if (ms > 0 && localtime_r(&secs, &tm) != NULL)
-        n = strftime(buf, len, "%Y-%m-%dT%H:%M:%S", &tm);
-    if (n == 0)
-        snprintf(buf, len, "-");
-    else
-        snprintf(buf + n, len - n, ".%03d", (int)(ms % 1000));
-}
-
 /* Writes s with control characters as spaces, so a row stays one line. */
 static void print_one_line(const char *s)
 {
@@ -62,7 +47,7 @@ static int is_status(const Sluice__CheckpointStat *c, const char *status)
 static void print_checkpoint_row(const Sluice__CheckpointStat *c)
 {
     char when[64];
-    format_local_ms(c->trigger_time_ms, when, sizeof(when));
+    sl_cli_format_time(c->trigger_time_ms, when, sizeof(when));
     printf("%" PRIu64 " %s %s %" PRId64 "ms %" PRIu64 "B %" PRIu32 "/%" PRIu32, c->id,
            sl_cli_or_dash(c->status), when, c->duration_ms, c->state_size, c->acked, c->total);
     if (is_status(c, "FAILED")) {

@@ -341,6 +341,36 @@ static void print_task_records(const Sluice__TaskInfo *t)
     printf("\n");
 }
 
+/* "recovered: by a new leader at <time> from checkpoint <id> <uri>" when a
+ * leader that took over (high availability) recovered the job. */
+static void print_recovered(const Sluice__JobInfo *job)
+{
+    char when[SL_CLI_TIME_MAX];
+    if (job->recovered_time_ms <= 0)
+        return;
+    sl_cli_format_time(job->recovered_time_ms, when, sizeof(when));
+    printf("recovered: by a new leader at %s ", when);
+    if (job->recovered_from_id != 0)
+        printf("from checkpoint %" PRIu64 " %s\n", job->recovered_from_id,
+               sl_cli_or_dash(job->recovered_from_path));
+    else
+        printf("with no checkpoint to start from\n");
+}
+
+static void json_recovered(sl_json *j, const Sluice__JobInfo *job)
+{
+    sl_json_key(j, "recovered");
+    if (job->recovered_time_ms <= 0) {
+        sl_json_null(j);
+        return;
+    }
+    sl_json_begin_object(j);
+    sl_json_kv_int(j, "time", job->recovered_time_ms);
+    sl_cli_json_checkpoint_ref(j, "checkpoint", job->recovered_from_id,
+                               job->recovered_from_path);
+    sl_json_end_object(j);
+}
+
 static int print_job_text(const Sluice__JobInfo *job)
 {
     const Sluice__JobSummary *s = job->summary;
@@ -352,6 +382,7 @@ static int print_job_text(const Sluice__JobInfo *job)
                                     job->restored_from_path);
     sl_cli_print_checkpoint_ref("latest checkpoint", job->latest_checkpoint_id,
                                 job->latest_checkpoint_path);
+    print_recovered(job);
     if (*job->failure != '\0')
         printf("failure: %s\n", job->failure);
     printf("late records: %" PRIu64 "\n", job->late_records);
@@ -394,6 +425,7 @@ static int print_job_json(const Sluice__JobInfo *job)
     sl_cli_json_checkpoint_ref(&j, "restored-from", job->restored_from_id, job->restored_from_path);
     sl_cli_json_checkpoint_ref(&j, "latest-checkpoint", job->latest_checkpoint_id,
                                job->latest_checkpoint_path);
+    json_recovered(&j, job);
     sl_cli_json_kv_opt_string(&j, "failure", job->failure);
     sl_json_kv_uint(&j, "late-records", job->late_records);
     sl_json_key(&j, "tasks");

@@ -3,6 +3,7 @@
 
 #include <inttypes.h>
 #include <stdio.h>
+#include <time.h>
 
 #include "cli/commands.h"
 #include "common/status.h"
@@ -10,6 +11,20 @@
 const char *sl_cli_or_dash(const char *s)
 {
     return (s != NULL && *s != '\0') ? s : "-";
+}
+
+/* Local time "YYYY-MM-DDTHH:MM:SS.mmm" of ms since the epoch; "-" if unset. */
+void sl_cli_format_time(int64_t ms, char *buf, size_t len)
+{
+    struct tm tm;
+    time_t secs = (time_t)(ms / 1000);
+    size_t n = 0;
+    if (ms > 0 && localtime_r(&secs, &tm) != NULL)
+        n = strftime(buf, len, "%Y-%m-%dT%H:%M:%S", &tm);
+    if (n == 0)
+        snprintf(buf, len, "-");
+    else
+        snprintf(buf + n, len - n, ".%03d", (int)(ms % 1000));
 }
 
 /* Times are ms since the epoch; -1 for "not yet" (as Flink's REST API). */

@@ -3,12 +3,17 @@
 #ifndef SL_CLI_OUTPUT_H
 #define SL_CLI_OUTPUT_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "cli/json.h"
 
 /* s, or "-" if it is NULL or empty. */
 const char *sl_cli_or_dash(const char *s);
+/* Local time "YYYY-MM-DDTHH:MM:SS.mmm" of ms since the epoch into buf
+ * (SL_CLI_TIME_MAX bytes suffice); "-" if ms is not positive. */
+#define SL_CLI_TIME_MAX 32
+void sl_cli_format_time(int64_t ms, char *buf, size_t len);
 /* Times are ms since the epoch; -1 for "not yet" (as Flink's REST API). */
 int64_t sl_cli_json_time(int64_t ms);
 /* "key": s, or null if s is NULL or empty. */
