@@ -6,8 +6,12 @@
 #   jobmanager.sh stop                                 SIGTERM, SIGKILL after SLUICE_STOP_GRACE s
 #
 # Folders: SLUICE_CONF_DIR, SLUICE_LOG_DIR, SLUICE_PID_DIR, SLUICE_BIN_DIR
-# (see sluice-config.sh). Refuses to start while the pid file names a live
-# jobmanager.
+# (see sluice-config.sh). Without high availability, refuses to start while
+# the pid file names a live jobmanager. With high-availability.type
+# zookeeper (in sluice.yaml or a -D), several may run on one host (a leader
+# and standbys; each needs its own -D jobmanager.rpc.port=PORT): the pid file
+# lists them all, the first logs to sluice-jobmanager.log, the next ones to
+# sluice-jobmanager-N.log, and stop stops them all.
 set -u -o pipefail
 # shellcheck source=sluice-config.sh
 . "$(dirname "${BASH_SOURCE[0]}")/sluice-config.sh"

@@ -113,26 +113,88 @@ sl_pid_file_remove() {
     if [ -s "$file.tmp.$$" ]; then mv -f "$file.tmp.$$" "$file"; else rm -f "$file.tmp.$$" "$file"; fi
 }
 
-# Log file a new daemon of the role writes to. The jobmanager has one; a
-# taskmanager takes the first index N whose sluice-taskmanager-N.log no live
-# taskmanager of this pid file is writing to (checked via /proc/<pid>/fd/1).
+# Log file a new daemon of the role writes to: the first index N whose log
+# no live daemon of this pid file is writing to (checked via
+# /proc/<pid>/fd/1). Taskmanagers: sluice-taskmanager-N.log. Jobmanagers:
+# sluice-jobmanager.log, then (a standby on the same host, with high
+# availability) sluice-jobmanager-1.log, -2, ...
 sl_new_log_file() {
     local role="$1" n pid target
     local -A used=()
-    if [ "$role" = jobmanager ]; then
-        echo "$SLUICE_LOG_DIR/sluice-jobmanager.log"
-        return
-    fi
     while IFS= read -r pid; do
         [ -n "$pid" ] || continue
         target="$(readlink "/proc/$pid/fd/1" 2>/dev/null)" || target=""
-        if [[ "$target" =~ /sluice-taskmanager-([0-9]+)\.log$ ]]; then
+        if [[ "$target" =~ /sluice-taskmanager-([0-9]+)\.log$ ]] && [ "$role" = taskmanager ]; then
             used[${BASH_REMATCH[1]}]=1
+        elif [[ "$target" =~ /sluice-jobmanager(-([0-9]+))?\.log$ ]] && [ "$role" = jobmanager ]; then
+            used[${BASH_REMATCH[2]:-0}]=1
         fi
     done < <(sl_live_pids "$role")
     n=0
     while [ -n "${used[$n]:-}" ]; do n=$((n + 1)); done
-    echo "$SLUICE_LOG_DIR/sluice-taskmanager-$n.log"
+    if [ "$role" = taskmanager ]; then
+        echo "$SLUICE_LOG_DIR/sluice-taskmanager-$n.log"
+    elif [ "$n" = 0 ]; then
+        echo "$SLUICE_LOG_DIR/sluice-jobmanager.log"
+    else
+        echo "$SLUICE_LOG_DIR/sluice-jobmanager-$n.log"
+    fi
+}
+
+# sl_conf_get KEY [DAEMON-ARGS...]: the value of KEY in
+# $SLUICE_CONF_DIR/sluice.yaml, flat ("a.b: v") or in nested block mappings
+# ("a:" then "  b: v"), the last one winning; a "-D KEY=value" among the
+# arguments overrides it. Quotes around the value and comments after it are
+# dropped; empty if unset. A reading for the scripts' own decisions (flow
+# mappings "{...}" are not read): the daemons parse the file for real.
+sl_conf_get() {
+    local key="$1" v="" a k
+    shift
+    if [ -f "$SLUICE_CONF_DIR/sluice.yaml" ]; then
+        v="$(KEY="$key" awk '
+            function trim(s) { sub(/^[ \t]+/, "", s); sub(/[ \t]+$/, "", s); return s }
+            /^[ \t]*(#|$)/ || /^(---|\.\.\.)/ { next }
+            {
+                match($0, /^[ \t-]*/); ind = RLENGTH; rest = substr($0, ind + 1)
+                if (!match(rest, /^[A-Za-z0-9_.-]+[ \t]*:([ \t]|$)/)) next
+                k = rest; sub(/[ \t]*:.*$/, "", k)
+                val = trim(substr(rest, RLENGTH + 1)); quoted = 0
+                q = substr(val, 1, 1)
+                if (q == "\"" || q == "'"'"'") {
+                    e = index(substr(val, 2), q)
+                    if (e > 0) { val = substr(val, 2, e - 1); quoted = 1 }
+                } else {
+                    sub(/[ \t]+#.*$/, "", val); sub(/^#.*$/, "", val)
+                }
+                while (n > 0 && ind_[n] >= ind) n--
+                full = k
+                for (i = n; i >= 1; i--) full = key_[i] "." full
+                if (val == "" && !quoted) { n++; ind_[n] = ind; key_[n] = k }
+                else if (full == ENVIRON["KEY"]) out = val
+            }
+            END { print out }' "$SLUICE_CONF_DIR/sluice.yaml" 2>/dev/null)" || v=""
+    fi
+    while [ "$#" -gt 0 ]; do
+        case "$1" in
+            -D) a="${2:-}"; shift $(($# >= 2 ? 2 : 1)) ;;
+            -D?*) a="${1#-D}"; shift ;;
+            *) shift; continue ;;
+        esac
+        k="${a%%=*}"
+        k="${k//[[:space:]]/}"
+        if [ "$k" = "$key" ]; then
+            v="${a#*=}"
+            v="${v#"${v%%[![:space:]]*}"}"
+            v="${v%"${v##*[![:space:]]}"}"
+        fi
+    done
+    echo "$v"
+}
+
+# 0 if high-availability.type is zookeeper (sl_conf_get; DAEMON-ARGS may
+# override it).
+sl_ha_enabled() {
+    [ "$(sl_conf_get high-availability.type "$@")" = zookeeper ]
 }
 
 # Starts a daemon of the role in the background (it runs in the foreground
@@ -152,11 +214,11 @@ sl_start_daemon() {
     exec {lockfd}>>"$file" || sl_die "cannot write pid file $file"
     if command -v flock >/dev/null 2>&1; then flock "$lockfd"; fi
     sl_prune_pid_file "$role"
-    if [ "$role" = jobmanager ]; then
+    if [ "$role" = jobmanager ] && ! sl_ha_enabled "$@"; then
         live="$(sl_live_pids jobmanager | tr '\n' ' ')"
         if [ -n "$live" ]; then
             exec {lockfd}>&-
-            sl_die "a jobmanager is already running (pid ${live% }, pid file $file); stop it first"
+            sl_die "a jobmanager is already running (pid ${live% }, pid file $file); stop it first (several jobmanagers need high-availability.type: zookeeper)"
         fi
     fi
     log="$(sl_new_log_file "$role")"
@@ -229,9 +291,9 @@ sl_start_foreground() {
     mkdir -p "$SLUICE_PID_DIR" || sl_die "cannot create $SLUICE_PID_DIR"
     file="$(sl_pid_file "$role")"
     sl_prune_pid_file "$role"
-    if [ "$role" = jobmanager ]; then
+    if [ "$role" = jobmanager ] && ! sl_ha_enabled "$@"; then
         live="$(sl_live_pids jobmanager | tr '\n' ' ')"
-        [ -z "$live" ] || sl_die "a jobmanager is already running (pid ${live% }, pid file $file); stop it first"
+        [ -z "$live" ] || sl_die "a jobmanager is already running (pid ${live% }, pid file $file); stop it first (several jobmanagers need high-availability.type: zookeeper)"
     fi
     echo "$$" >>"$file"
     exec "$bin" -c "$SLUICE_CONF_DIR" "$@"
@@ -301,8 +363,8 @@ sl_read_hosts() {
     done <"$file"
 }
 
-# Host part of a masters entry: drops an optional :port ("host:8081",
-# "[::1]:8081"); a bare IPv6 address is kept as is.
+# Host part of a masters entry (host[:rpc-port]): drops an optional :port
+# ("host:6123", "[::1]:6123"); a bare IPv6 address is kept as is.
 sl_strip_port() {
     local h="$1"
     if [[ "$h" =~ ^\[(.*)\](:[0-9]+)?$ ]]; then
@@ -314,12 +376,40 @@ sl_strip_port() {
     fi
 }
 
+# Port part of a masters entry ("host:6123", "[::1]:6123" -> 6123); empty
+# when the entry has none (a bare IPv6 address has none).
+sl_entry_port() {
+    local h="$1"
+    if [[ "$h" =~ ^\[.*\]:([0-9]+)$ ]]; then
+        echo "${BASH_REMATCH[1]}"
+    elif [[ "$h" != *:*:* ]] && [[ "$h" =~ :([0-9]+)$ ]]; then
+        echo "${BASH_REMATCH[1]}"
+    fi
+}
+
+# sl_check_masters: 0 if every line of conf/masters is host[:port] with a
+# port 1-65535; else prints what is wrong.
+sl_check_masters() {
+    local e host port bad=0
+    while read -r e; do
+        host="$(sl_strip_port "$e")" port="$(sl_entry_port "$e")"
+        if [ -z "$host" ] || { [ "$host" != "$e" ] && [ "[$host]" != "$e" ] &&
+            { [ -z "$port" ] || [ "$((10#$port))" -lt 1 ] || [ "$((10#$port))" -gt 65535 ]; }; }; then
+            echo "$SLUICE_CONF_DIR/masters: bad line '$e' (expected host[:rpc-port], [ipv6]:port)" >&2
+            bad=1
+        fi
+    done < <(sl_read_hosts "$SLUICE_CONF_DIR/masters")
+    return "$bad"
+}
+
 # 0 if the host means this machine (start a local process, no ssh).
 sl_is_local_host() {
+    local name
     case "$1" in
         localhost | localhost.localdomain | 127.0.0.1 | ::1) return 0 ;;
     esac
-    [ "$1" = "$(hostname 2>/dev/null)" ]
+    name="$(hostname 2>/dev/null)" || name=""
+    [ -n "$name" ] && { [ "$1" = "$name" ] || [ "$1" = "${name%%.*}" ]; }
 }
 
 # Runs "scripts/<script> <args>" on a remote host over ssh, at the same path,

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Stops the Sluice cluster started by start-cluster.sh: SIGTERM to every
-# jobmanager and taskmanager listed in the pid files of SLUICE_PID_DIR, up to
+# jobmanager (one or several, with high availability) and taskmanager listed
+# in the pid files of SLUICE_PID_DIR, up to
 # SLUICE_STOP_GRACE seconds [10] to exit, then SIGKILL for the survivors;
 # removes the pid files. Remote hosts of conf/workers and conf/masters are
 # stopped over ssh. Only live processes whose command line names the sluice
@@ -20,11 +21,16 @@ while read -r host; do
         sl_ssh_script "$host" taskmanager.sh stop-all || echo "warning: could not stop the taskmanagers on $host over ssh" >&2
     fi
 done < <(sl_read_hosts "$SLUICE_CONF_DIR/workers")
-master="$(sl_read_hosts "$SLUICE_CONF_DIR/masters" | head -n 1)"
-master="$(sl_strip_port "${master:-localhost}")"
-if ! sl_is_local_host "$master"; then
-    sl_ssh_script "$master" jobmanager.sh stop || echo "warning: could not stop the jobmanager on $master over ssh" >&2
-fi
+# Every masters line (host[:rpc-port]); jobmanager.sh stop ends all the
+# jobmanagers of a host's pid file, so each remote host once.
+seen=()
+while read -r entry; do
+    host="$(sl_strip_port "$entry")"
+    if [ -n "$host" ] && ! sl_is_local_host "$host" && [ -z "${seen[$host]:-}" ]; then
+        seen[$host]=1
+        sl_ssh_script "$host" jobmanager.sh stop || echo "warning: could not stop the jobmanager(s) on $host over ssh" >&2
+    fi
+done < <(sl_read_hosts "$SLUICE_CONF_DIR/masters")
 
 entries=()
 for role in taskmanager jobmanager; do
