@@ -58,6 +58,7 @@ typedef struct sl_cli {
     const char *subject;                /* what messages are about: run's job file
                                            (NULL: they start "sluice: ") */
     sl_rpc_client *rpc;
+    _Atomic int rpc_down;               /* with ha_cfg: rpc's connection was lost */
     /* leader discovery (leader.c); ha_cfg NULL: jm_addr is fixed */
     const sl_config *ha_cfg;            /* the caller's, outlives the sl_cli */
     sl_zk *zk;                          /* opened by the first lookup */

@@ -2,6 +2,7 @@
  * (see rpc_call.h). */
 #include "cli/rpc_call.h"
 
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -34,21 +35,36 @@ static const char *dial_reason(const sl_cli *cli, const char *err)
     return strncmp(err, prefix, n) == 0 ? err + n : err;
 }
 
-/* Opens cli->rpc. A leader from ZooKeeper that does not listen may be
+/* nng thread: the connection to the jobmanager came up or went. */
+static void on_pipe(void *arg, int up)
+{
+    sl_cli *cli = arg;
+    atomic_store(&cli->rpc_down, !up);
+}
+
+/* Opens cli->rpc. With the leader from ZooKeeper, a connection that was
+ * lost is dialled again (nng would wait for the dead leader to come back
+ * until the request times out), and a leader that does not listen may be
  * one that died: SL_CLI_RETRY unless last (nothing was sent). */
 static int connect_jm(sl_cli *cli, int last)
 {
     char err[512] = "";
+    int ha = cli->ha_cfg != NULL;
+    if (cli->rpc != NULL && ha && atomic_load(&cli->rpc_down)) {
+        sl_rpc_client_close(cli->rpc);
+        cli->rpc = NULL;
+    }
     if (cli->rpc != NULL)
         return SL_EXIT_OK;
-    int rv = sl_rpc_client_open(cli->url, 1, cli->max_msg, NULL, NULL, &cli->rpc, err,
-                                sizeof(err));
+    atomic_store(&cli->rpc_down, 0);
+    int rv = sl_rpc_client_open(cli->url, 1, cli->max_msg, ha ? on_pipe : NULL, cli, &cli->rpc,
+                                err, sizeof(err));
     if (rv == SL_OK)
         return SL_EXIT_OK;
     cli->rpc = NULL;
     if (rv == SL_ENOMEM)
         return sl_cli_report(cli, SL_EXIT_FAILED, "out of memory");
-    if (cli->ha_cfg != NULL && !last)
+    if (ha && !last)
         return SL_CLI_RETRY;
     return unreachable(cli, err[0] != '\0' ? dial_reason(cli, err) : sl_strerror(rv));
 }
