@@ -58,10 +58,11 @@ static const char usage_text[] =
     "  stop [-p DIR] JOBID                      stop with a savepoint\n"
     "  taskmanagers [--json]                    registered taskmanagers\n"
     "Global options: -c the configuration folder (default $SLUICE_CONF_DIR, else conf/),\n"
-    "  -m the jobmanager (default jobmanager.rpc.address:jobmanager.rpc.port),\n"
+    "  -m the jobmanager (default jobmanager.rpc.address:jobmanager.rpc.port; with\n"
+    "  high-availability.type zookeeper, the leader, found through ZooKeeper),\n"
     "  -D override one configuration key (also after COMMAND, where it comes last).\n"
     "Exit codes: 0 done, 1 the operation failed, 2 usage or input error,\n"
-    "  3 the jobmanager cannot be reached.\n";
+    "  3 the jobmanager cannot be reached (or is not the leader, or none is).\n";
 
 /* ---- messages */
 
