@@ -31,6 +31,23 @@ if sl_ha_enabled; then ha=1; fi
 if [ "${#masters[@]}" -gt 1 ] && [ "$ha" = 0 ]; then
     sl_die "$SLUICE_CONF_DIR/masters lists ${#masters[@]} jobmanagers, but several jobmanagers need high-availability.type: zookeeper (in $SLUICE_CONF_DIR/sluice.yaml)"
 fi
+# Each jobmanager needs a port of its own on its host; without high
+# availability the taskmanagers and the CLI dial jobmanager.rpc.port.
+conf_port="$(sl_conf_get jobmanager.rpc.port)"
+conf_port="${conf_port:-6123}"
+declare -A jm_at=()
+for m in "${masters[@]}"; do
+    port="$(sl_entry_port "$m")"
+    [ -z "$port" ] || port="$((10#$port))"
+    if [ "$ha" = 0 ] && [ -n "$port" ] && [ "$port" != "$conf_port" ]; then
+        sl_die "$SLUICE_CONF_DIR/masters names port $port, but without high availability the taskmanagers and the CLI dial jobmanager.rpc.port ($conf_port): drop the port or set jobmanager.rpc.port: $port"
+    fi
+    host="$(sl_strip_port "$m")"
+    sl_is_local_host "$host" && host=localhost
+    key="$host:${port:-$conf_port}"
+    [ -z "${jm_at[$key]:-}" ] || sl_die "$SLUICE_CONF_DIR/masters has two jobmanagers on $host with RPC port ${port:-$conf_port}: give each line its own port (host:port)"
+    jm_at[$key]=1
+done
 mapfile -t workers < <(sl_read_hosts "$SLUICE_CONF_DIR/workers")
 if [ "${#workers[@]}" -eq 0 ]; then
     sl_die "no taskmanager hosts: $SLUICE_CONF_DIR/workers is missing or lists no host"
