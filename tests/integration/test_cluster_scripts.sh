@@ -3,7 +3,8 @@
 # taskmanagers that the jobmanager lists as RUNNING with their real pids; a
 # second cluster (other folders, other ports) runs side by side without
 # either seeing the other's taskmanagers; stop-cluster.sh stops every daemon
-# it started and only those.
+# it started and only those; conf/masters that need high availability are
+# refused without it.
 . "$(dirname "$0")/lib.sh"
 
 # check_own_taskmanagers WHAT: `sluice taskmanagers` of the current cluster
@@ -89,4 +90,22 @@ for pid in "${b_jm[@]}" "${b_tm[@]}"; do
     if sl_pid_alive "$pid"; then fail "pid $pid of cluster B still alive after stop-cluster.sh"; fi
 done
 [ -z "$(ls -A "$SL_PIDDIR")" ] || fail "stop-cluster.sh left pid files: $(ls -A "$SL_PIDDIR")"
+
+# conf/masters that cannot work without high availability are refused
+# before anything starts: two jobmanagers, a port other than jobmanager.rpc.port.
+sl_new_cluster
+echo localhost >"$SL_CONF/workers"
+printf 'localhost:%s
+localhost:%s
+' "$SL_JM_PORT" "$((SL_JM_PORT + 1))" >"$SL_CONF/masters"
+sl_run sl_script start-cluster.sh
+assert_eq 1 "$SL_RC" "start-cluster.sh with two masters lines and no HA: exit code"
+assert_contains "$SL_ERR" "lists 2 jobmanagers, but several jobmanagers need high-availability.type: zookeeper" \
+    "start-cluster.sh with two masters lines and no HA: stderr"
+printf '# the jobmanager\n127.0.0.1:%s\n' "$((SL_JM_PORT + 1))" >"$SL_CONF/masters"
+sl_run sl_script start-cluster.sh
+assert_eq 1 "$SL_RC" "start-cluster.sh with a masters port other than jobmanager.rpc.port: exit code"
+assert_contains "$SL_ERR" "names port $((SL_JM_PORT + 1)), but without high availability" \
+    "start-cluster.sh with a masters port other than jobmanager.rpc.port: stderr"
+[ -z "$(ls -A "$SL_PIDDIR")" ] || fail "a refused start-cluster.sh left pid files: $(ls -A "$SL_PIDDIR")"
 echo "ok"
