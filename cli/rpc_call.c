@@ -2,15 +2,18 @@
  * (see rpc_call.h). */
 #include "cli/rpc_call.h"
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "cli/leader.h"
 #include "common/status.h"
 #include "common/util.h"
 
 #define RETRY_PAUSE_MS 200 /* between two attempts while a failover is in progress */
+#define WATCH_MS 100       /* how often a call in flight looks at its connection */
 
 /* ---- talking to the jobmanager */
 
@@ -91,6 +94,71 @@ static int call_error(const sl_cli *cli, int rv, const Sluice__Request *req)
                          sl_strerror(rv));
 }
 
+/* ---- a call that notices a lost connection (leader from ZooKeeper) */
+
+struct watched {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int done;
+};
+
+/* nng thread: the call ended by itself. */
+static void watched_done(void *arg)
+{
+    struct watched *w = arg;
+    pthread_mutex_lock(&w->mu);
+    w->done = 1;
+    pthread_cond_signal(&w->cv);
+    pthread_mutex_unlock(&w->mu);
+}
+
+static void wait_until_done_or_down(sl_cli *cli, struct watched *w)
+{
+    pthread_mutex_lock(&w->mu);
+    while (!w->done && !atomic_load(&cli->rpc_down)) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_nsec += (long)WATCH_MS * 1000000L;
+        ts.tv_sec += ts.tv_nsec / 1000000000L;
+        ts.tv_nsec %= 1000000000L;
+        pthread_cond_timedwait(&w->cv, &w->mu, &ts);
+    }
+    pthread_mutex_unlock(&w->mu);
+}
+
+/* As sl_rpc_call, but a connection lost while the call waits ends it at
+ * once with SL_ECLOSED: nng would send the request again once the dead
+ * leader's address answers, which it may never do. */
+static int call_watched(sl_cli *cli, const Sluice__Request *req, Sluice__Reply **reply)
+{
+    struct watched w = {.done = 0};
+    sl_rpc_async *a = NULL;
+    pthread_mutex_init(&w.mu, NULL);
+    pthread_cond_init(&w.cv, NULL);
+    int rv = sl_rpc_call_start(cli->rpc, req, cli->timeout_ms, watched_done, &w, &a);
+    if (rv == SL_OK) {
+        wait_until_done_or_down(cli, &w);
+        sl_rpc_async_stop(a); /* takes w.mu in watched_done: not held here */
+        rv = sl_rpc_async_result(a, reply);
+        sl_rpc_async_free(a);
+    }
+    pthread_cond_destroy(&w.cv);
+    pthread_mutex_destroy(&w.mu);
+    return rv == SL_ECANCELED ? SL_ECLOSED : rv;
+}
+
+/* 1 if req only reads: sending it twice does no harm. */
+static int read_only(const Sluice__Request *req)
+{
+    switch (req->body_case) {
+    case SLUICE__REQUEST__BODY_LIST_JOBS:
+    case SLUICE__REQUEST__BODY_JOB_INFO:
+    case SLUICE__REQUEST__BODY_CHECKPOINT_STATS:
+    case SLUICE__REQUEST__BODY_LIST_TMS: return 1;
+    default: return 0;
+    }
+}
+
 /* 1 if msg already starts with "<subject>:" (a place in the job file). */
 static int names_subject(const sl_cli *cli, const char *msg)
 {
@@ -133,16 +201,21 @@ static int reply_error(const sl_cli *cli, const Sluice__Reply *reply)
 /* One attempt: SL_EXIT_OK with *out set, an exit code (printed), or, with
  * the leader from ZooKeeper and not last, SL_CLI_RETRY when the jobmanager
  * it names did nothing with req (it does not listen, or is not the leader
- * any more or yet). A request lost after it was sent is never repeated. */
+ * any more or yet) or req only reads and the connection was lost. Any other
+ * request lost after it was sent is never repeated. */
 static int attempt(sl_cli *cli, const Sluice__Request *req, Sluice__Reply **out, int last)
 {
     Sluice__Reply *reply = NULL;
-    int rc = cli->ha_cfg != NULL ? sl_cli_leader_lookup(cli, last) : SL_EXIT_OK;
+    int ha = cli->ha_cfg != NULL;
+    int rc = ha ? sl_cli_leader_lookup(cli, last) : SL_EXIT_OK;
     if (rc == SL_EXIT_OK)
         rc = connect_jm(cli, last);
     if (rc != SL_EXIT_OK)
         return rc;
-    int rv = sl_rpc_call(cli->rpc, req, cli->timeout_ms, &reply);
+    int rv = ha ? call_watched(cli, req, &reply) : sl_rpc_call(cli->rpc, req, cli->timeout_ms,
+                                                               &reply);
+    if (rv == SL_ECLOSED && ha && !last && read_only(req))
+        return SL_CLI_RETRY; /* connect_jm dials again: rpc_down is set */
     if (rv != SL_OK)
         return call_error(cli, rv, req);
     if (reply->status == SLUICE__STATUS__STATUS_OK) {
