@@ -6,9 +6,11 @@
 # leader through ZooKeeper; `sluice -m <standby>` exits 3 with "not the
 # leader; the leader is <leader>"; a word count submitted without -m
 # finishes with the exact output; after kill -9 of the leader the CLI
-# without -m rides the failover to the former standby; stop-cluster.sh stops
-# every daemon; without a leader, and without ZooKeeper, the CLI says so in
-# one line naming the quorum and the leader path (exit 3).
+# without -m (also an attached run waiting for a job) rides the failover to
+# the former standby, which shows the job as recovered ("recovered: by a new
+# leader at <time> from checkpoint <id> <uri>"); stop-cluster.sh stops every
+# daemon; without a leader, and without ZooKeeper, the CLI says so in one
+# line naming the quorum and the leader path (exit 3).
 . "$(dirname "$0")/lib.sh"
 
 ZK_MAIN=org.apache.zookeeper.server.quorum.QuorumPeerMain
@@ -140,9 +142,21 @@ sl_check_exactly_once "$SL_DATA/out" "$SL_DATA/reference.txt"
 sl_run sl_cli list -a
 assert_eq "$jobid FINISHED ha-wordcount" "$SL_OUT" "sluice list -a (no -m) after the job"
 
-# kill -9 the leader: the CLI without -m waits out the failover by itself
-# (its latch lives until its session times out, 3 s) and reaches the former
-# standby, which ZooKeeper names now.
+# An attached run of a slow job (about 120 s of input) while the leader is
+# killed with -9: the CLI without -m waits out the failover by itself (the
+# dead leader's latch lives until its session times out, 3 s) and follows
+# the former standby, which ZooKeeper names now and which recovers the job
+# from its latest checkpoint; cancelled there, the attached run reports it.
+sl_write_file_job "$SL_DATA/slow.yaml" ha-slow "$SL_DATA/input.txt" "$SL_DATA/slow-out" 2 \
+    "    rate: $(sl_rate_for "$SL_DATA/input.txt" 120)" "  execution.checkpointing.interval: 300 ms"
+sl_cli run "$SL_DATA/slow.yaml" >"$SL_DATA/slow-run.out" 2>&1 &
+run_pid=$!
+sl_record_pid "$run_pid"
+wait_for grep -q "^Job has been submitted with JobID" "$SL_DATA/slow-run.out"
+slow_id="$(sl_jobid_of "$(cat "$SL_DATA/slow-run.out")")"
+wait_for sl_ckpt_completed_at_least "$slow_id" 2
+before_kill="$(sl_latest_ckpt_id "$slow_id")"
+
 leader_pid="" # start-cluster.sh started each with -D jobmanager.rpc.port=PORT
 for pid in "${jm_pids[@]}"; do
     if tr '\0' '\n' <"/proc/$pid/cmdline" | grep -qxF "jobmanager.rpc.port=${leader##*:}"; then leader_pid="$pid"; fi
@@ -159,6 +173,27 @@ jm_answers "$standby" || fail "the former standby $standby does not answer as th
 sl_run sl_cli -m "$leader" list
 assert_eq 3 "$SL_RC" "sluice -m <killed leader> list exit code"
 assert_contains "$SL_ERR" "cannot reach the jobmanager at $leader" "sluice -m <killed leader> list stderr"
+
+sl_run sl_cli list -a
+assert_match "$SL_OUT" "^$slow_id [A-Z]+ ha-slow\$" "sluice list -a (no -m) after the failover"
+sl_info "$slow_id"
+assert_eq 0 "$SL_RC" "sluice info of the recovered job; stderr: $SL_ERR"
+recovered="$(grep '^recovered:' <<<"$SL_OUT" || true)"
+[[ "$recovered" =~ ^recovered:\ by\ a\ new\ leader\ at\ [0-9-]+T[0-9:.]+\ from\ checkpoint\ ([0-9]+)\ (.*)$ ]] ||
+    fail "sluice info of the recovered job has no 'recovered: by a new leader at <time> from checkpoint <id> <uri>' line:"$'\n'"$SL_OUT"
+from_id="${BASH_REMATCH[1]}" from_uri="${BASH_REMATCH[2]}"
+assert_ge "$before_kill" "$from_id" "the checkpoint the job was recovered from (latest before the kill: $before_kill)"
+assert_eq "$SL_ROOT/checkpoints/$slow_id/chk-$from_id" "$(sl_uri_path "$from_uri")" \
+    "the folder of the checkpoint the job was recovered from"
+sl_pid_alive "$run_pid" || fail "the attached run ended with the leader:"$'\n'"$(cat "$SL_DATA/slow-run.out")"
+sl_run sl_cli cancel "$slow_id"
+assert_eq 0 "$SL_RC" "sluice cancel (no -m) of the recovered job; stderr: $SL_ERR"
+wait_for sl_pid_gone "$run_pid"
+run_rc=0
+wait "$run_pid" || run_rc=$?
+assert_eq 1 "$run_rc" "exit code of the attached run of the cancelled job; its output: $(cat "$SL_DATA/slow-run.out")"
+assert_eq "Job has been submitted with JobID $slow_id"$'\n'"Job $slow_id finished with state CANCELED" \
+    "$(cat "$SL_DATA/slow-run.out")" "the attached run's output"
 
 # stop-cluster.sh stops every daemon.
 sl_run sl_script stop-cluster.sh
