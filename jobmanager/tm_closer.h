@@ -5,29 +5,22 @@
  * A taskmanager lost by the heartbeat timeout may be answering just then
  * (a partition that heals at the loss, a slow peer), so the loop hands the
  * client to a thread of its own: a hang there holds one thread and one
- * socket, never the jobmanager's decisions.
+ * socket, never the jobmanager's decisions. A thin wrapper over the
+ * generic bounded runner common/closer.h.
  *
- * Place: below tm_registry.c; calls only common/rpc. */
+ * Place: below tm_registry.c; calls only common/rpc and common/closer. */
 #ifndef SLUICE_JM_TM_CLOSER_H
 #define SLUICE_JM_TM_CLOSER_H
 
-#include <pthread.h>
 #include <stdint.h>
 
+#include "common/closer.h"
 #include "common/rpc.h"
 
 #define SL_TMCLOSER_MAX 32       /* closer threads; further closes wait in a queue */
 #define SL_TMCLOSER_DRAIN_MS 2000 /* the longest wait for them at shutdown */
 
-struct sl_tmclose_job;
-
-typedef struct sl_tmcloser {
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    int busy;    /* closes not done yet: running or queued */
-    int threads; /* closer threads running, at most SL_TMCLOSER_MAX */
-    struct sl_tmclose_job *head, *tail; /* queued: the next free thread takes them */
-} sl_tmcloser;
+typedef sl_closer sl_tmcloser;
 
 int sl_tmcloser_init(sl_tmcloser *c);
 

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common/closer.h"
 #include "common/limits.h"
 #include "common/log.h"
 #include "common/net_addr.h"
@@ -23,6 +24,9 @@
 #define RPC_MIN_TIMEOUT_MS 100   /* a call near the heartbeat deadline still gets this */
 #define LOOP_MS 50
 #define REJOIN_WARN_MS 10000     /* how often waiting to register again is logged */
+#define FREE_THREADS_MAX 8       /* threads freeing ended runs; more wait in a queue */
+#define FREE_DRAIN_MS 5000       /* the longest wait for them at shutdown */
+#define STOP_TASKS_MS 5000       /* the longest wait for cancelled tasks at shutdown */
 #define TM_ID_BYTES 8 /* random bytes of a taskmanager id (hex: 16 characters) */
 _Static_assert(2 * TM_ID_BYTES <= SL_TM_ID_MAX, "the jobmanager accepts the id");
 
@@ -40,6 +44,7 @@ struct sl_tm {
     sl_data_plane *dp;
     sl_uploader *uploader;
     sl_kcache_budget kcache_budget; /* of leveldb states' caches, lent to job runs */
+    sl_closer freer;            /* frees ended runs off the jobmanager client thread */
     pthread_rwlock_t runs_lock; /* guards the list; dispatch reads it */
     sl_job_run *runs;
     pthread_mutex_t deploy_mu;  /* guards `deploying`; taken before runs_lock */
@@ -498,9 +503,9 @@ static int report_run(sl_tm *tm, sl_job_run *r)
  * and task-failure restarts, with this (the jobmanager client) thread in
  * sl_peer_close, so no heartbeat went out, the jobmanager lost the
  * taskmanager and, the thread being stuck, it never registered again. So
- * runs are freed on a thread of their own: a hang there leaks that run,
- * never the heartbeats. */
-static void *free_runs_main(void *arg)
+ * runs are freed on the bounded runner tm->freer (common/closer.h): a
+ * hang there holds that run and one of its threads, never the heartbeats. */
+static void free_runs(void *arg)
 {
     sl_job_run *done = arg;
     while (done != NULL) {
@@ -509,11 +514,10 @@ static void *free_runs_main(void *arg)
         sl_job_run_free(done);
         done = next;
     }
-    return NULL;
 }
 
-/* Removes runs that ended and were reported; frees them on a detached
- * thread (free_runs_main; here if it cannot start). */
+/* Removes runs that ended and were reported; frees them on tm->freer
+ * (here if it cannot take them). */
 static void reap_runs(sl_tm *tm)
 {
     sl_job_run *done = NULL;
@@ -529,16 +533,11 @@ static void reap_runs(sl_tm *tm)
         }
     }
     pthread_rwlock_unlock(&tm->runs_lock);
-    if (done == NULL)
-        return;
-    pthread_t th;
-    pthread_attr_t attr;
-    pthread_attr_init(&attr);
-    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-    int started = pthread_create(&th, &attr, free_runs_main, done) == 0;
-    pthread_attr_destroy(&attr);
-    if (!started)
-        free_runs_main(done);
+    if (done != NULL && sl_closer_run(&tm->freer, free_runs, done) != SL_OK) {
+        sl_warn_limited("freeing ended job runs on the jobmanager client thread (no memory "
+                        "or no thread)");
+        free_runs(done);
+    }
 }
 
 static void report_all(sl_tm *tm)
@@ -666,6 +665,10 @@ int sl_tm_start(const sl_config *cfg, sl_tm **out)
     sl_tm *tm = calloc(1, sizeof(*tm));
     if (tm == NULL)
         return SL_ENOMEM;
+    if (sl_closer_init(&tm->freer, FREE_THREADS_MAX) != SL_OK) {
+        free(tm);
+        return SL_ENOMEM;
+    }
     tm->cfg = cfg;
     pthread_rwlock_init(&tm->runs_lock, NULL);
     pthread_mutex_init(&tm->deploy_mu, NULL);
@@ -685,6 +688,7 @@ int sl_tm_start(const sl_config *cfg, sl_tm **out)
         sl_rpc_client_close(tm->jm);
         sl_rpc_server_stop(tm->rpc);
         sl_data_plane_stop(tm->dp);
+        sl_closer_destroy(&tm->freer);
         free(tm);
         return rv;
     }
@@ -695,10 +699,10 @@ int sl_tm_start(const sl_config *cfg, sl_tm **out)
     return SL_OK;
 }
 
-void sl_tm_stop(sl_tm *tm)
+/* Waits (bounded) for every run's tasks to end after a cancel. */
+static void wait_runs_done(sl_tm *tm, int64_t ms)
 {
-    cancel_all(tm, "the taskmanager is stopping", 0);
-    int64_t deadline = sl_now_ms() + 5000;
+    int64_t deadline = sl_now_ms() + ms;
     for (;;) {
         pthread_rwlock_rdlock(&tm->runs_lock);
         int busy = 0;
@@ -709,18 +713,39 @@ void sl_tm_stop(sl_tm *tm)
             break;
         sl_sleep_ms(20);
     }
+}
+
+/* Hands every run left to tm->freer and waits for all frees, bounded;
+ * returns how many are still running. */
+static int free_all_runs(sl_tm *tm)
+{
+    pthread_rwlock_wrlock(&tm->runs_lock);
+    sl_job_run *left = tm->runs;
+    tm->runs = NULL;
+    pthread_rwlock_unlock(&tm->runs_lock);
+    if (left != NULL && sl_closer_run(&tm->freer, free_runs, left) != SL_OK)
+        free_runs(left);
+    return sl_closer_drain(&tm->freer, FREE_DRAIN_MS);
+}
+
+void sl_tm_stop(sl_tm *tm)
+{
+    cancel_all(tm, "the taskmanager is stopping", 0);
+    wait_runs_done(tm, STOP_TASKS_MS);
     atomic_store(&tm->stopping, 1);
     wake(tm);
     pthread_join(tm->thread, NULL);
+    sl_rpc_server_stop(tm->rpc); /* no handler touches the runs from here on */
+    int hung = free_all_runs(tm);
+    if (hung > 0) { /* their tasks may still use the uploader, the cache budget, tm */
+        sl_warn("%d job run list(s) still being freed after %d ms at shutdown: leaving the "
+                "taskmanager's state allocated", hung, FREE_DRAIN_MS);
+        return;
+    }
     sl_uploader_stop(tm->uploader);
-    sl_rpc_server_stop(tm->rpc);
     sl_rpc_client_close(tm->jm);
     sl_data_plane_stop(tm->dp);
-    while (tm->runs != NULL) {
-        sl_job_run *r = tm->runs;
-        tm->runs = r->next;
-        sl_job_run_free(r);
-    }
+    sl_closer_destroy(&tm->freer);
     pthread_rwlock_destroy(&tm->runs_lock);
     pthread_mutex_destroy(&tm->deploy_mu);
     pthread_cond_destroy(&tm->deploy_cv);
