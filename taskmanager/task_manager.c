@@ -15,6 +15,7 @@
 #include "common/status.h"
 #include "common/util.h"
 #include "taskmanager/network/data_plane.h"
+#include "taskmanager/jm_leader.h"
 #include "taskmanager/job_run.h"
 #include "taskmanager/task.h"
 #include "taskmanager/state/keyed_state_cache.h"
@@ -24,6 +25,7 @@
 #define RPC_MIN_TIMEOUT_MS 100   /* a call near the heartbeat deadline still gets this */
 #define LOOP_MS 50
 #define REJOIN_WARN_MS 10000     /* how often waiting to register again is logged */
+#define NOT_LEADER_RETRY_MS 1000 /* after "not the leader": register there again after this */
 #define FREE_THREADS_MAX 8       /* threads freeing ended runs; more wait in a queue */
 #define FREE_DRAIN_MS 5000       /* the longest wait for them at shutdown */
 #define STOP_TASKS_MS 5000       /* the longest wait for cancelled tasks at shutdown */
@@ -38,9 +40,12 @@ struct sl_tm {
     int rpc_port;
     int64_t slots, hb_interval, hb_timeout;
     size_t max_msg, max_frame;
-    char jm_url[300];
+    sl_jmleader *leader;        /* where the jobmanager is; fencing by leader id */
+    char jm_url[SL_ADDR_URL_MAX]; /* of the client in leader ("" if none); client thread */
+    uint64_t jm_leader_id;      /* leader id of the jobmanager jm talks to; client thread */
+    uint64_t leader_changes;    /* the last sl_jmleader_view.changes followed; client thread */
+    int64_t refused_until;      /* "not the leader": no registration before; client thread */
     sl_rpc_server *rpc;
-    sl_rpc_client *jm;
     sl_data_plane *dp;
     sl_uploader *uploader;
     sl_kcache_budget kcache_budget; /* of leveldb states' caches, lent to job runs */
@@ -58,6 +63,7 @@ struct sl_tm {
     atomic_uint epoch;          /* +1 each time the jobmanager forgets us */
     _Atomic int64_t last_hb_ok; /* read by the uploader's calls too */
     int64_t rejoin_warned;      /* last "waiting to register again" */
+    int64_t no_leader_warned;   /* last "no jobmanager leader known" */
 };
 
 static void wake(sl_tm *tm)
@@ -287,6 +293,8 @@ static void handle_trigger(sl_tm *tm, const Sluice__TriggerCheckpoint *tc, Sluic
 static void handle(void *arg, const Sluice__Request *req, Sluice__Reply *reply, sl_arena *arena)
 {
     sl_tm *tm = arg;
+    if (sl_jmleader_fence(tm->leader, req, reply, arena))
+        return; /* a deposed leader's */
     switch (req->body_case) {
     case SLUICE__REQUEST__BODY_DEPLOY_TASKS:
         handle_deploy(tm, req->deploy_tasks, reply, arena);
@@ -327,13 +335,20 @@ static int call_timeout_ms(const sl_tm *tm)
     return left < RPC_MIN_TIMEOUT_MS ? RPC_MIN_TIMEOUT_MS : (int)left;
 }
 
+/* SL_EBUSY: the jobmanager is not the leader (STATUS_NOT_LEADER);
+ * SL_EINVAL: it refused otherwise; SL_EUNREACH also when no leader is
+ * known. Any thread (the uploader's acks too). */
 static int call_jm(sl_tm *tm, const Sluice__Request *req, Sluice__Reply **out)
 {
     Sluice__Reply *reply = NULL;
-    int rv = sl_rpc_call(tm->jm, req, call_timeout_ms(tm), &reply);
+    char url[SL_ADDR_URL_MAX];
+    int rv = sl_jmleader_call(tm->leader, req, call_timeout_ms(tm), &reply, url, sizeof(url));
     if (rv != SL_OK)
         return rv;
-    if (reply->status != SLUICE__STATUS__STATUS_OK) {
+    if (reply->status == SLUICE__STATUS__STATUS_NOT_LEADER) {
+        sl_warn_limited("the jobmanager %s: %s", url, reply->error);
+        rv = SL_EBUSY;
+    } else if (reply->status != SLUICE__STATUS__STATUS_OK) {
         sl_warn("jobmanager refused a request: %s", reply->error);
         rv = SL_EINVAL;
     }
@@ -341,28 +356,6 @@ static int call_jm(sl_tm *tm, const Sluice__Request *req, Sluice__Reply **out)
         *out = reply;
     else
         sluice__reply__free_unpacked(reply, NULL);
-    return rv;
-}
-
-static int register_tm(sl_tm *tm)
-{
-    Sluice__RegisterTm r = SLUICE__REGISTER_TM__INIT;
-    r.tm_id = tm->id;
-    r.host = tm->host;
-    r.rpc_port = (uint32_t)tm->rpc_port;
-    r.data_port = (uint32_t)sl_data_plane_port(tm->dp);
-    r.pid = (int32_t)getpid();
-    r.slots = (uint32_t)tm->slots;
-    r.incarnation = atomic_load(&tm->epoch);
-    Sluice__Request req = SLUICE__REQUEST__INIT;
-    req.body_case = SLUICE__REQUEST__BODY_REGISTER_TM;
-    req.register_tm = &r;
-    int rv = call_jm(tm, &req, NULL);
-    if (rv == SL_OK) {
-        sl_info("registered at the jobmanager %s as %s", tm->jm_url, tm->id);
-        tm->registered = 1;
-        tm->last_hb_ok = sl_now_ms();
-    }
     return rv;
 }
 
@@ -389,6 +382,65 @@ static void forget_jm(sl_tm *tm, const char *why)
     cancel_all(tm, why, 1);
     tm->registered = 0;
     tm->rejoin_warned = sl_now_ms();
+}
+
+/* A jobmanager that is not (or no longer) the leader: forget it, ask
+ * ZooKeeper again, and register there again only after
+ * NOT_LEADER_RETRY_MS (it may be taking over just now) unless ZooKeeper
+ * names another leader first (follow_leader). */
+static void not_leader(sl_tm *tm, const char *why)
+{
+    if (tm->registered)
+        forget_jm(tm, why);
+    tm->refused_until = sl_now_ms() + NOT_LEADER_RETRY_MS;
+    sl_jmleader_reread(tm->leader);
+}
+
+/* A register or heartbeat reply: raises the highest leader id seen; 0 if
+ * it comes from a deposed leader (a leader id below the highest seen). */
+static int reply_leader_ok(sl_tm *tm, const Sluice__Reply *reply)
+{
+    uint64_t highest = sl_jmleader_highest(tm->leader);
+    if (reply->leader_id != 0 && reply->leader_id < highest) {
+        sl_warn_limited("the jobmanager %s answers with stale leader id %llu; the highest seen "
+                        "is %llu", tm->jm_url, (unsigned long long)reply->leader_id,
+                        (unsigned long long)highest);
+        return 0;
+    }
+    sl_jmleader_raise(tm->leader, reply->leader_id);
+    return 1;
+}
+
+static int register_tm(sl_tm *tm)
+{
+    Sluice__RegisterTm r = SLUICE__REGISTER_TM__INIT;
+    r.tm_id = tm->id;
+    r.host = tm->host;
+    r.rpc_port = (uint32_t)tm->rpc_port;
+    r.data_port = (uint32_t)sl_data_plane_port(tm->dp);
+    r.pid = (int32_t)getpid();
+    r.slots = (uint32_t)tm->slots;
+    r.incarnation = atomic_load(&tm->epoch);
+    Sluice__Request req = SLUICE__REQUEST__INIT;
+    req.body_case = SLUICE__REQUEST__BODY_REGISTER_TM;
+    req.register_tm = &r;
+    Sluice__Reply *reply = NULL;
+    int rv = call_jm(tm, &req, &reply);
+    if (rv == SL_EBUSY)
+        not_leader(tm, "the jobmanager is not the leader");
+    if (rv != SL_OK)
+        return rv;
+    if (!reply_leader_ok(tm, reply)) {
+        rv = SL_EBUSY;
+        not_leader(tm, "the jobmanager's leader id is stale");
+    } else {
+        sl_info("registered at the jobmanager %s as %s (incarnation %u, leader id %llu)",
+                tm->jm_url, tm->id, r.incarnation, (unsigned long long)reply->leader_id);
+        tm->registered = 1;
+        tm->last_hb_ok = sl_now_ms();
+    }
+    sluice__reply__free_unpacked(reply, NULL);
+    return rv;
 }
 
 /* The counters of task t of run r into m (strings borrowed from r). */
@@ -440,11 +492,16 @@ static void heartbeat(sl_tm *tm)
     int rv = call_jm(tm, &req, &reply);
     free(hb.tasks);
     free(ms);
+    if (rv == SL_EBUSY)
+        not_leader(tm, "the jobmanager is no longer the leader");
     if (rv != SL_OK)
         return; /* jm_silent() judges */
-    tm->last_hb_ok = sl_now_ms();
-    if (!reply->known)
+    if (!reply_leader_ok(tm, reply))
+        not_leader(tm, "the jobmanager's leader id is stale");
+    else if (!reply->known)
         forget_jm(tm, "the jobmanager no longer knows this taskmanager");
+    else
+        tm->last_hb_ok = sl_now_ms();
     sluice__reply__free_unpacked(reply, NULL);
 }
 
@@ -570,12 +627,73 @@ static int may_register(sl_tm *tm)
     return n == 0;
 }
 
+/* 1 if a run not cancelled as orphaned is left (one the jobmanager we
+ * talk to may count on). */
+static int has_live_runs(sl_tm *tm)
+{
+    int live = 0;
+    pthread_rwlock_rdlock(&tm->runs_lock);
+    for (const sl_job_run *r = tm->runs; r != NULL && !live; r = r->next)
+        live = !atomic_load(&r->orphaned);
+    pthread_rwlock_unlock(&tm->runs_lock);
+    return live;
+}
+
+/* Talks to url (NULL: nobody) from now on (the old client is closed on
+ * tm->freer: nng_close can hang, see free_runs). */
+static void swap_jm(sl_tm *tm, const char *url, uint64_t leader_id)
+{
+    sl_jmleader_connect(tm->leader, url);
+    sl_jmleader_connected(tm->leader, tm->jm_url, sizeof(tm->jm_url));
+    tm->jm_leader_id = leader_id;
+    tm->refused_until = 0;
+}
+
+/* Follows the leader tm->leader reports: another one (or none) is a new
+ * jobmanager, so the old one is forgotten as by forget_jm (every run
+ * cancelled, the next incarnation registers once they ended). */
+static void follow_leader(sl_tm *tm)
+{
+    sl_jmleader_view v;
+    sl_jmleader_current(tm->leader, &v);
+    if (v.changes == tm->leader_changes)
+        return;
+    tm->leader_changes = v.changes;
+    int talking = tm->jm_url[0] != '\0';
+    if (v.known && talking && v.leader_id == tm->jm_leader_id &&
+        strcmp(v.url, tm->jm_url) == 0)
+        return; /* the same jobmanager */
+    if (talking && (tm->registered || has_live_runs(tm))) {
+        char why[SL_ADDR_URL_MAX + 96];
+        if (v.known)
+            snprintf(why, sizeof(why), "the jobmanager leader changed to %s (leader id %llu)",
+                     v.url, (unsigned long long)v.leader_id);
+        else
+            snprintf(why, sizeof(why), "no jobmanager is the leader any more");
+        forget_jm(tm, why);
+    }
+    swap_jm(tm, v.known ? v.url : NULL, v.leader_id);
+}
+
+/* 1 if there is a jobmanager to register with now. */
+static int leader_usable(sl_tm *tm)
+{
+    if (tm->jm_url[0] != '\0')
+        return sl_now_ms() >= tm->refused_until;
+    if (sl_now_ms() - tm->no_leader_warned >= REJOIN_WARN_MS) {
+        sl_warn("no jobmanager leader is known (ZooKeeper): not registering yet");
+        tm->no_leader_warned = sl_now_ms();
+    }
+    return 0;
+}
+
 static void *jm_client_main(void *arg)
 {
     sl_tm *tm = arg;
     int64_t next_hb = 0;
     while (!atomic_load(&tm->stopping)) {
-        if (!tm->registered && may_register(tm))
+        follow_leader(tm);
+        if (!tm->registered && may_register(tm) && leader_usable(tm))
             register_tm(tm);
         if (tm->registered && sl_now_ms() >= next_hb) {
             heartbeat(tm);
@@ -616,7 +734,6 @@ static void send_ack(void *arg, const Sluice__AckCheckpoint *ack)
 
 static int read_config(sl_tm *tm)
 {
-    const char *s;
     int64_t v;
     sl_addr_endpoint ep;
     char err[1024];
@@ -635,15 +752,16 @@ static int read_config(sl_tm *tm)
     tm->max_msg = (size_t)v;
     sl_config_get_bytes(tm->cfg, "taskmanager.memory.network.buffer-size", &v);
     tm->max_frame = (size_t)v + SL_FRAME_HDR_LEN + 1024;
-    sl_config_get_string(tm->cfg, "jobmanager.rpc.address", &s);
-    sl_config_get_int(tm->cfg, "jobmanager.rpc.port", &v);
-    return sl_addr_url(s, (int)v, tm->jm_url, sizeof(tm->jm_url));
+    rv = sl_jmleader_start(tm->cfg, &tm->freer, &tm->leader);
+    if (rv != SL_OK)
+        sl_error("cannot start following the jobmanager leader (%s)", sl_strerror(rv));
+    return rv;
 }
 
 static int start_endpoints(sl_tm *tm)
 {
     int64_t port;
-    char url[SL_ADDR_URL_MAX], err[512];
+    char url[SL_ADDR_URL_MAX];
     sl_config_get_int(tm->cfg, "taskmanager.data.port", &port);
     int rv = sl_data_plane_start(tm->bind_host, tm->host, (int)port, tm->id, tm->max_frame, dispatch, tm, &tm->dp);
     if (rv != SL_OK)
@@ -654,10 +772,8 @@ static int start_endpoints(sl_tm *tm)
                                   &tm->rpc, &tm->rpc_port);
     if (rv != SL_OK)
         return rv;
-    rv = sl_rpc_client_open(tm->jm_url, 0, SL_RPC_TM_MAX_MSG, NULL, NULL, &tm->jm, err, sizeof(err));
-    if (rv != SL_OK)
-        sl_error("%s", err);
-    return rv;
+    follow_leader(tm); /* without HA: the client to the configured jobmanager, now */
+    return sl_jmleader_ha(tm->leader) || tm->jm_url[0] != '\0' ? SL_OK : SL_EINVAL;
 }
 
 int sl_tm_start(const sl_config *cfg, sl_tm **out)
@@ -685,16 +801,18 @@ int sl_tm_start(const sl_config *cfg, sl_tm **out)
         rv = SL_ENOMEM;
     if (rv != SL_OK) {
         sl_uploader_stop(tm->uploader);
-        sl_rpc_client_close(tm->jm);
         sl_rpc_server_stop(tm->rpc);
+        sl_jmleader_stop(tm->leader);
         sl_data_plane_stop(tm->dp);
+        sl_closer_drain(&tm->freer, FREE_DRAIN_MS);
         sl_closer_destroy(&tm->freer);
         free(tm);
         return rv;
     }
     sl_info("taskmanager %s: advertised %s (listening on %s), rpc port %d, data %s, %lld "
             "slot(s), jobmanager %s", tm->id, tm->host, tm->bind_host, tm->rpc_port,
-            sl_data_plane_url(tm->dp), (long long)tm->slots, tm->jm_url);
+            sl_data_plane_url(tm->dp), (long long)tm->slots,
+            sl_jmleader_ha(tm->leader) ? "the leader in ZooKeeper" : tm->jm_url);
     *out = tm;
     return SL_OK;
 }
@@ -738,12 +856,13 @@ void sl_tm_stop(sl_tm *tm)
     sl_rpc_server_stop(tm->rpc); /* no handler touches the runs from here on */
     int hung = free_all_runs(tm);
     if (hung > 0) { /* their tasks may still use the uploader, the cache budget, tm */
-        sl_warn("%d job run list(s) still being freed after %d ms at shutdown: leaving the "
-                "taskmanager's state allocated", hung, FREE_DRAIN_MS);
+        sl_warn("%d free(s) of ended job runs or old jobmanager clients still running "
+                "after %d ms at shutdown: leaving the taskmanager's state allocated", hung,
+                FREE_DRAIN_MS);
         return;
     }
-    sl_uploader_stop(tm->uploader);
-    sl_rpc_client_close(tm->jm);
+    sl_uploader_stop(tm->uploader); /* its acks use tm->leader's client */
+    sl_jmleader_stop(tm->leader);
     sl_data_plane_stop(tm->dp);
     sl_closer_destroy(&tm->freer);
     pthread_rwlock_destroy(&tm->runs_lock);
