@@ -23,6 +23,7 @@
 
 #define RPC_TIMEOUT_MS 5000
 #define RPC_MIN_TIMEOUT_MS 100   /* a call near the heartbeat deadline still gets this */
+#define HA_REGISTER_TIMEOUT_MS 2000 /* with HA: a registration's timeout */
 #define LOOP_MS 50
 #define REJOIN_WARN_MS 10000     /* how often waiting to register again is logged */
 #define NOT_LEADER_RETRY_MS 1000 /* after "not the leader": register there again after this */
@@ -324,11 +325,13 @@ static void handle(void *arg, const Sluice__Request *req, Sluice__Reply *reply, 
 
 /* A call's timeout: RPC_TIMEOUT_MS, but no later than the heartbeat
  * deadline while registered, so that a jobmanager that went silent is
- * noticed within heartbeat.timeout however many calls are waiting. */
+ * noticed within heartbeat.timeout however many calls are waiting; with
+ * HA, HA_REGISTER_TIMEOUT_MS while not registered, so that a registration
+ * at a leader that just died does not hold the switch to the next one. */
 static int call_timeout_ms(const sl_tm *tm)
 {
     if (!tm->registered)
-        return RPC_TIMEOUT_MS;
+        return sl_jmleader_ha(tm->leader) ? HA_REGISTER_TIMEOUT_MS : RPC_TIMEOUT_MS;
     int64_t left = tm->last_hb_ok + tm->hb_timeout - sl_now_ms();
     if (left > RPC_TIMEOUT_MS)
         return RPC_TIMEOUT_MS;
@@ -378,7 +381,9 @@ static void cancel_all(sl_tm *tm, const char *why, int orphaned)
  * frees its slots and registers anew). */
 static void forget_jm(sl_tm *tm, const char *why)
 {
-    atomic_fetch_add(&tm->epoch, 1);
+    unsigned next = atomic_fetch_add(&tm->epoch, 1) + 1;
+    sl_warn("forgetting the jobmanager %s: %s (registering again as incarnation %u)",
+            tm->jm_url, why, next);
     cancel_all(tm, why, 1);
     tm->registered = 0;
     tm->rejoin_warned = sl_now_ms();
