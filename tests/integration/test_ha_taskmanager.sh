@@ -10,8 +10,11 @@
 #     forgets it and does not register anywhere.
 #  2. failover: two jobmanagers with the same HA config (cluster-id) on
 #     different ports, one taskmanager: it registers with the leader found in
-#     ZooKeeper; kill -9 of the leader: it registers with the other one, as
-#     its next incarnation, within the session timeout + a few seconds.
+#     ZooKeeper and runs a checkpointing word count of it; kill -9 of the
+#     leader: it cancels that run, registers with the other one, as its next
+#     incarnation, within the session timeout + a few seconds, and runs the
+#     job again for the new leader (its leader id is higher: not fenced),
+#     which ends FINISHED with exactly-once output.
 . "$(dirname "$0")/lib.sh"
 
 ZK_MAIN=org.apache.zookeeper.server.quorum.QuorumPeerMain
@@ -46,11 +49,13 @@ zk_cli() {
     "$ZKCLI" -server "127.0.0.1:$zk_port" "$@" 2>&1 | grep -vE '^(Connecting to|WATCHER::|WatchedEvent|$)|log4j|SLF4J' || true
 }
 
-# ha_conf CID: the HA keys into the current cluster's sluice.yaml.
+# ha_conf CID: the HA keys into the current cluster's sluice.yaml; the
+# storage folders are shared by every cluster of the test.
 ha_conf() {
     sl_conf_set high-availability.type zookeeper
     sl_conf_set high-availability.zookeeper.quorum "127.0.0.1:$zk_port"
-    sl_conf_set high-availability.storageDir "file://$SL_ROOT/ha"
+    sl_conf_set high-availability.storageDir "file://$zk_root/ha"
+    sl_conf_set state.checkpoints.dir "file://$zk_root/checkpoints"
     sl_conf_set high-availability.cluster-id "$1"
     sl_conf_set high-availability.zookeeper.client.session-timeout "$SESSION_S s"
     sl_conf_set heartbeat.interval "500 ms"
@@ -183,7 +188,17 @@ registered="$(logs_of "$tm2" | grep -F "registered at the jobmanager" | tail -n 
 echo "$registered"
 assert_contains "$registered" "(incarnation 0," "first registration"
 
+# a checkpointing word count of ~20 s on the leader, running on the taskmanager
 sl_use "$first_root"
+sl_wordcount_setup 1500000 20
+sl_write_file_job "$SL_DATA/job.yaml" ha-failover "$SL_TEXT" "$SL_OUTDIR" 1 "    rate: $SL_RATE" \
+    "  execution.checkpointing.interval: 200 ms
+  execution.checkpointing.mode: EXACTLY_ONCE"
+sl_submit_detached "$SL_DATA/job.yaml"
+jobid="$SL_JOBID"
+wait_for log_has "$tm2" "of job $jobid attempt"
+wait_for sl_ckpt_completed_at_least "$jobid" 2
+
 mapfile -t jm_pids < <(sl_pidfile_pids jobmanager)
 [ "${#jm_pids[@]}" -ge 1 ] || fail "no jobmanager pid in $first_root"
 t0="$(sl__now_ms)"
@@ -197,4 +212,18 @@ inc="$(sed -n -E 's/.*\(incarnation ([0-9]+),.*/\1/p' <<<"$again")"
 assert_contains "$(logs_of "$tm2")" "the jobmanager leader is tcp://127.0.0.1:$other_port" "taskmanager log"
 wait_for log_has "$other_root" "registered:" jobmanager
 [ "$took" -le $((FAILOVER_BOUND_S * 1000)) ] || fail "failover took $took ms"
+# the old leader's run was cancelled before the new registration
+tmlog="$(logs_of "$tm2")"
+cancel_at="$(grep -n "cancelling job $jobid attempt" <<<"$tmlog" | head -n 1 | cut -d: -f1)"
+again_at="$(grep -n "registered at the jobmanager tcp://127.0.0.1:$other_port" <<<"$tmlog" | head -n 1 | cut -d: -f1)"
+[ -n "$cancel_at" ] && [ "$cancel_at" -lt "$again_at" ] ||
+    fail "the run of job $jobid was not cancelled before the registration with the new leader:"$'\n'"$tmlog"
+assert_not_contains "$tmlog" "refusing a" "taskmanager log (nothing of the new leader is fenced)"
+
+# the new leader recovers the job and runs it here again, to the end
+sl_use "$other_root"
+wait_for -t 60 bash -c "[ \"\$(cat '$tm2'/log/sluice-taskmanager-*.log | grep -c 'deployed .* of job $jobid attempt')\" -ge 2 ]"
+sl_wait_job_end "$jobid" FINISHED 180
+sl_check_exactly_once "$SL_OUTDIR" "$SL_REF"
+assert_not_contains "$(logs_of "$tm2")" "refusing a" "taskmanager log"
 echo "PASS"
