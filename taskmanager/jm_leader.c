@@ -382,7 +382,11 @@ int sl_jmleader_start(const sl_config *cfg, sl_closer *closer, sl_jmleader **out
         return SL_ENOMEM;
     }
     l->closer = closer;
-    pthread_rwlock_init(&l->jm_lock, NULL);
+    pthread_rwlockattr_t attr; /* a swap must not starve behind back-to-back acks */
+    pthread_rwlockattr_init(&attr);
+    pthread_rwlockattr_setkind_np(&attr, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+    pthread_rwlock_init(&l->jm_lock, &attr);
+    pthread_rwlockattr_destroy(&attr);
     pthread_mutex_init(&l->mu, NULL);
     pthread_cond_init(&l->cv, NULL);
     l->ha = sl_ha_enabled(cfg);
