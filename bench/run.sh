@@ -39,6 +39,9 @@ section "end-to-end latency (half the maximum rate, buffer timeout 1 ms and 100 
 # Several hosts (network namespaces, root): silent death and partition
 # (about 8 minutes; skipped under QUICK=1).
 section "failover across hosts (silent death, partition)" "$here/hosts_failover.sh"
+# Jobmanager failover with a local ZooKeeper (about 5 minutes; skipped
+# under QUICK=1).
+section "jobmanager failover (ZooKeeper, SIGKILL of the leader)" "$here/ha_failover.sh"
 # BIGSTATE=1: also keyed state larger than the taskmanager's memory (about
 # 10 minutes, 20 M keys on leveldb; one run; see bigstate.sh). Off by default.
 if [ "${BIGSTATE:-}" = 1 ]; then
