@@ -420,10 +420,16 @@ ha_takeover() {
 }
 
 # ha_check_recovered_info INFO: the info says a new leader recovered the
-# job (the wording is the jobmanager's: some line holds "recovered").
+# job: "recovered: by a new leader at <time> from checkpoint <id> <uri>".
 ha_check_recovered_info() {
-    grep -qi 'recovered' <<<"$1" ||
-        fail "'sluice info' does not say the job was recovered by a new leader (no line with 'recovered'):"$'\n'"$1"
+    grep -qE '^recovered: by a new leader ' <<<"$1" ||
+        fail "'sluice info' does not say the job was recovered by a new leader (no 'recovered: by a new leader ...' line):"$'\n'"$1"
+}
+
+# ha_recovered_id INFO: the checkpoint id of its "recovered: by a new
+# leader at <time> from checkpoint <id> <uri>" line (empty if none).
+ha_recovered_id() {
+    sed -n -E 's/^recovered: by a new leader .* from checkpoint ([0-9]+) .*/\1/p' <<<"$1" | head -n 1
 }
 
 # ha_restored_id INFO: the id of its "restored from: ID URI" line (empty if none).

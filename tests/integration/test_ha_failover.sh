@@ -47,6 +47,7 @@ ha_check_recovered_info "$info"
 restored="$(ha_restored_id "$info")"
 [ -n "$restored" ] || fail "the new leader's info has no 'restored from: <id> <uri>' line:"$'\n'"$info"
 [ "$restored" -ge "$before" ] || fail "restored from checkpoint $restored, older than checkpoint $before completed before the kill"
+assert_eq "$restored" "$(ha_recovered_id "$info")" "checkpoint of the 'recovered: by a new leader ... from checkpoint <id>' line (restored from $restored)"
 # Ids only grow: the new leader's checkpoints are above every id the old
 # one triggered (its log is complete: it is dead).
 triggered="$(ha_max_triggered "$old_port" "$jobid")"
