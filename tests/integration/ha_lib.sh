@@ -278,6 +278,7 @@ ha_tms_running_at() {
     local n
     ha_at "$1" taskmanagers
     echo "taskmanagers at port $1: exit $SL_RC: $SL_OUT $SL_ERR"
+    echo "(want $2 RUNNING; taskmanagers find the leader through ZooKeeper: sluice.yaml's jobmanager.rpc.port $SL_JM_PORT is no jobmanager's)"
     [ "$SL_RC" -eq 0 ] || return 1
     n="$(awk '$6 == "RUNNING"' <<<"$SL_OUT" | wc -l)"
     [ "$n" -eq "$2" ]
@@ -379,7 +380,7 @@ ha_cluster() {
     wait_for -t 30 ha_leader_known
     echo "leader elected: $HA_LEADER_ADDR (pid $HA_LEADER_PID, leader id $HA_LEADER_ID)"
     ha_start_tms "$ntm"
-    wait_for -t 60 ha_tms_running_at "$HA_LEADER_PORT" "$ntm"
+    wait_for -t 30 ha_tms_running_at "$HA_LEADER_PORT" "$ntm"
     wait_for -t 30 ha_cli_finds_leader
     echo "cluster: ${#HA_JM_PORTS[@]} jobmanager(s) on ports ${HA_JM_PORTS[*]}, $ntm taskmanagers, ZooKeeper 127.0.0.1:$HA_ZK_PORT, cluster-id $HA_CID"
 }
