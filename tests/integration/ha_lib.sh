@@ -310,20 +310,21 @@ ha_ckpt_above_at() {
     [[ "$HA_CKPT_ID" =~ ^[0-9]+$ ]] && [ "$HA_CKPT_ID" -gt "$3" ]
 }
 
-# ha_list_state JOBID: the job's state in `sluice list -a` (through
-# ZooKeeper; empty if not listed or the call failed).
+# ha_list_state JOBID: sets HA_LIST_STATE to the job's state in `sluice
+# list -a` (through ZooKeeper; empty if not listed or the call failed);
+# leaves the output in SL_OUT.
 ha_list_state() {
+    HA_LIST_STATE=""
     sl_run sl_cli list -a
     [ "$SL_RC" -eq 0 ] || return 0
-    awk -v j="$1" '$1 == j { print $2; exit }' <<<"$SL_OUT"
+    HA_LIST_STATE="$(awk -v j="$1" '$1 == j { print $2; exit }' <<<"$SL_OUT")"
 }
 
 # ha_list_state_is JOBID STATE: for wait_for.
 ha_list_state_is() {
-    local s
-    s="$(ha_list_state "$1")"
-    echo "list -a: exit $SL_RC, $1 is ${s:-not listed} (want $2): $SL_OUT $SL_ERR"
-    [ "$s" = "$2" ]
+    ha_list_state "$1"
+    echo "list -a: exit $SL_RC, $1 is ${HA_LIST_STATE:-not listed} (want $2): $SL_OUT $SL_ERR"
+    [ "$HA_LIST_STATE" = "$2" ]
 }
 
 # ha_cli_finds_leader: for wait_for: `sluice taskmanagers` without -m
