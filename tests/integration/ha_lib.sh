@@ -60,10 +60,12 @@ ha_zk_pid_alive() {
 }
 
 # The ZooKeeper servers of this test die with it (lib.sh's cleanup only
-# knows sluice processes); keeps the exit status for sl__on_exit. A
-# SIGSTOPped jobmanager gets SIGCONT after its SIGKILL (lib.sh kills it).
+# knows sluice processes); then lib.sh's sl__on_exit runs with the test's
+# exit status as $?. ha__cleanup itself returns 0: under set -e a trap
+# command that fails ends the trap, so sl__on_exit would never run and
+# every daemon of a failed test would be left running.
 ha__cleanup() {
-    local rc=$? f pid
+    local f pid
     for f in "$SL_TMP"/*/pid/sluice-*-zookeeper.pid; do
         [ -f "$f" ] || continue
         while IFS= read -r pid || [ -n "$pid" ]; do
@@ -71,9 +73,15 @@ ha__cleanup() {
             if ha_zk_pid_alive "$pid"; then kill -KILL "$pid" 2>/dev/null || true; fi
         done <"$f"
     done
-    return "$rc"
+    return 0
 }
-trap 'ha__cleanup; sl__on_exit' EXIT
+# ha__status RC: returns RC (so that sl__on_exit, called after it in a ||
+# list that set -e ignores, finds RC in $?).
+ha__status() {
+    return "$1"
+}
+ha__rc=0
+trap 'ha__rc=$?; ha__cleanup; ha__status "$ha__rc" || sl__on_exit; sl__on_exit' EXIT
 
 # ------------------------------------------------------------- ZooKeeper
 
