@@ -5,6 +5,7 @@
 #include <time.h>
 
 #include "common/status.h"
+#include "common/util.h"
 
 struct sl_closer_job {
     sl_closer *c;
@@ -101,13 +102,7 @@ int sl_closer_run(sl_closer *c, sl_closer_fn fn, void *arg)
 int sl_closer_drain(sl_closer *c, int64_t ms)
 {
     struct timespec until;
-    clock_gettime(CLOCK_REALTIME, &until);
-    until.tv_sec += ms / 1000;
-    until.tv_nsec += (ms % 1000) * 1000000L;
-    if (until.tv_nsec >= 1000000000L) {
-        until.tv_sec++;
-        until.tv_nsec -= 1000000000L;
-    }
+    sl_deadline_in(CLOCK_REALTIME, ms, &until);
     pthread_mutex_lock(&c->mu);
     while (c->busy > 0 && pthread_cond_timedwait(&c->cv, &c->mu, &until) == 0)
         ;

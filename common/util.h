@@ -14,6 +14,10 @@ int64_t sl_now_coarse_ms(void);
 int64_t sl_wall_ms(void);
 /* Sleeps ms milliseconds (restarts after signals). */
 void sl_sleep_ms(int64_t ms);
+/* *until = now on clock (CLOCK_REALTIME, CLOCK_MONOTONIC) + ms: an absolute
+ * deadline for pthread_cond_timedwait on a condition of that clock. */
+struct timespec;
+void sl_deadline_in(int clock, int64_t ms, struct timespec *until);
 
 /* Writes 2*nbytes lowercase hex digits of fresh randomness and a NUL into
  * out (which must hold 2*nbytes+1 chars). */

@@ -14,6 +14,7 @@
 
 #include "common/log.h"
 #include "common/status.h"
+#include "common/util.h"
 
 #define ZK_SEQ_SUFFIX 16        /* room for the server's 10-digit counter and the NUL */
 #define ZK_LOG_LINE 1024        /* longest client-library log line we pass on */
@@ -135,11 +136,7 @@ static int wait_connected(struct sl_zk *zk, int64_t timeout_ms)
 {
     struct timespec until;
     int rc = 0;
-    clock_gettime(CLOCK_MONOTONIC, &until);
-    until.tv_sec += timeout_ms / 1000;
-    until.tv_nsec += (timeout_ms % 1000) * 1000000L;
-    if (until.tv_nsec >= 1000000000L)
-        until.tv_sec++, until.tv_nsec -= 1000000000L;
+    sl_deadline_in(CLOCK_MONOTONIC, timeout_ms, &until);
     pthread_mutex_lock(&zk->mu);
     while (atomic_load(&zk->state) == SL_ZK_CONNECTING && rc != ETIMEDOUT)
         rc = pthread_cond_timedwait(&zk->cv, &zk->mu, &until);

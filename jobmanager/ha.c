@@ -92,13 +92,7 @@ static ha_job *job_add(sl_jmha *ha, const sl_hastore_job *rec)
 static void wait_ms(sl_jmha *ha, int64_t ms)
 {
     struct timespec until;
-    clock_gettime(CLOCK_REALTIME, &until);
-    until.tv_sec += ms / 1000;
-    until.tv_nsec += (ms % 1000) * 1000000L;
-    if (until.tv_nsec >= 1000000000L) {
-        until.tv_sec++;
-        until.tv_nsec -= 1000000000L;
-    }
+    sl_deadline_in(CLOCK_REALTIME, ms, &until);
     while (!ha->kicked && !ha->stopping)
         if (pthread_cond_timedwait(&ha->cv, &ha->mu, &until) != 0)
             break;

@@ -5,6 +5,7 @@
 #include <time.h>
 
 #include "common/status.h"
+#include "common/util.h"
 
 int sl_wake_init(sl_wake *w)
 {
@@ -32,13 +33,7 @@ void sl_wake_kick(sl_wake *w)
 void sl_wake_wait(sl_wake *w, pthread_mutex_t *mu, int64_t ms, const int *stop)
 {
     struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    ts.tv_sec += (time_t)(ms / 1000);
-    ts.tv_nsec += (long)(ms % 1000) * 1000000L;
-    if (ts.tv_nsec >= 1000000000L) {
-        ts.tv_sec++;
-        ts.tv_nsec -= 1000000000L;
-    }
+    sl_deadline_in(CLOCK_MONOTONIC, ms, &ts);
     while (!w->kicked && !*stop)
         if (pthread_cond_timedwait(&w->cv, mu, &ts) == ETIMEDOUT)
             break;

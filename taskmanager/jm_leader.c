@@ -15,6 +15,7 @@
 #include "common/rpc_bounds.h"
 #include "common/status.h"
 #include "common/zk.h"
+#include "common/util.h"
 
 #define PORT_MAX 65535
 #define PORT_DIGITS_MAX 5
@@ -281,13 +282,7 @@ static int read_leader(sl_jmleader *l, sl_zk *zk)
 static int wait_event(sl_jmleader *l, int64_t ms)
 {
     struct timespec until;
-    clock_gettime(CLOCK_REALTIME, &until);
-    until.tv_sec += ms / 1000;
-    until.tv_nsec += (ms % 1000) * 1000000L;
-    if (until.tv_nsec >= 1000000000L) {
-        until.tv_sec++;
-        until.tv_nsec -= 1000000000L;
-    }
+    sl_deadline_in(CLOCK_REALTIME, ms, &until);
     pthread_mutex_lock(&l->mu);
     while (!l->dirty && !l->stopping && pthread_cond_timedwait(&l->cv, &l->mu, &until) == 0)
         ;
@@ -416,13 +411,7 @@ void sl_jmleader_stop(sl_jmleader *l)
         return;
     }
     struct timespec until;
-    clock_gettime(CLOCK_REALTIME, &until);
-    until.tv_sec += SL_JMLEADER_STOP_MS / 1000;
-    until.tv_nsec += (SL_JMLEADER_STOP_MS % 1000) * 1000000L;
-    if (until.tv_nsec >= 1000000000L) {
-        until.tv_sec++;
-        until.tv_nsec -= 1000000000L;
-    }
+    sl_deadline_in(CLOCK_REALTIME, SL_JMLEADER_STOP_MS, &until);
     pthread_mutex_lock(&l->mu);
     l->stopping = 1;
     pthread_cond_broadcast(&l->cv);

@@ -708,12 +708,7 @@ static void *jm_client_main(void *arg)
         jm_silent(tm);
         pthread_mutex_lock(&tm->mu);
         struct timespec until;
-        clock_gettime(CLOCK_REALTIME, &until);
-        until.tv_nsec += LOOP_MS * 1000000L;
-        if (until.tv_nsec >= 1000000000L) {
-            until.tv_sec++;
-            until.tv_nsec -= 1000000000L;
-        }
+        sl_deadline_in(CLOCK_REALTIME, LOOP_MS, &until);
         pthread_cond_timedwait(&tm->cv, &tm->mu, &until);
         pthread_mutex_unlock(&tm->mu);
     }

@@ -12,6 +12,8 @@
 # daemon; without a leader, and without ZooKeeper, the CLI says so in one
 # line naming the quorum and the leader path (exit 3).
 . "$(dirname "$0")/lib.sh"
+# a ZooKeeper of a failed run dies with the test too (ha_lib.sh's exit trap)
+. "$(dirname "$0")/ha_lib.sh"
 
 ZK_MAIN=org.apache.zookeeper.server.quorum.QuorumPeerMain
 ZK_CLI=/usr/share/zookeeper/bin/zkCli.sh
@@ -21,19 +23,6 @@ zk_pid_alive() {
     sl_pid_alive "$1" && tr '\0' '\n' <"/proc/$1/cmdline" 2>/dev/null | grep -qxF "$ZK_MAIN"
 }
 
-# A ZooKeeper a failed test left running dies with the test (lib.sh's
-# cleanup only knows sluice processes).
-zk_cleanup() {
-    local rc=$? f pid
-    for f in "$SL_TMP"/*/pid/sluice-*-zookeeper.pid; do
-        [ -f "$f" ] || continue
-        while IFS= read -r pid; do
-            if zk_pid_alive "$pid"; then kill -KILL "$pid" 2>/dev/null || true; fi
-        done <"$f"
-    done
-    return "$rc"
-}
-trap 'zk_cleanup; sl__on_exit' EXIT
 
 [ -f /usr/share/java/zookeeper.jar ] || fail "Debian's zookeeper package is not installed (make deps)"
 [ -x "$ZK_CLI" ] || fail "$ZK_CLI not found (Debian's zookeeper package, make deps)"

@@ -16,6 +16,8 @@
 #     job again for the new leader (its leader id is higher: not fenced),
 #     which ends FINISHED with exactly-once output.
 . "$(dirname "$0")/lib.sh"
+# a ZooKeeper of a failed run dies with the test too (ha_lib.sh's exit trap)
+. "$(dirname "$0")/ha_lib.sh"
 
 ZK_MAIN=org.apache.zookeeper.server.quorum.QuorumPeerMain
 ZKCLI=/usr/share/zookeeper/bin/zkCli.sh
@@ -29,19 +31,6 @@ zk_pid_alive() {
     sl_pid_alive "$1" && tr '\0' '\n' <"/proc/$1/cmdline" 2>/dev/null | grep -qxF "$ZK_MAIN"
 }
 
-# The ZooKeeper server dies with the test (lib.sh's cleanup only knows
-# sluice processes).
-zk_cleanup() {
-    local rc=$? f pid
-    for f in "$SL_TMP"/*/pid/sluice-*-zookeeper.pid; do
-        [ -f "$f" ] || continue
-        while IFS= read -r pid; do
-            if zk_pid_alive "$pid"; then kill -KILL "$pid" 2>/dev/null || true; fi
-        done <"$f"
-    done
-    return "$rc"
-}
-trap 'zk_cleanup; sl__on_exit' EXIT
 
 # zk_cli CMD ARGS...: one zkCli command against the test's server; its
 # output without the client's log lines.

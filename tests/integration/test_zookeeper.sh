@@ -4,6 +4,8 @@
 # refused, stop ends it by pid and waits, and bad zoo.cfg files fail with a
 # clear message (ours, or ZooKeeper's own with the end of its log).
 . "$(dirname "$0")/lib.sh"
+# a ZooKeeper of a failed run dies with the test too (ha_lib.sh's exit trap)
+. "$(dirname "$0")/ha_lib.sh"
 
 ZK_MAIN=org.apache.zookeeper.server.quorum.QuorumPeerMain
 
@@ -12,19 +14,6 @@ zk_pid_alive() {
     sl_pid_alive "$1" && tr '\0' '\n' <"/proc/$1/cmdline" 2>/dev/null | grep -qxF "$ZK_MAIN"
 }
 
-# A ZooKeeper a failed test left running dies with the test (lib.sh's
-# cleanup only knows sluice processes).
-zk_cleanup() {
-    local rc=$? f pid
-    for f in "$SL_TMP"/*/pid/sluice-*-zookeeper.pid; do
-        [ -f "$f" ] || continue
-        while IFS= read -r pid; do
-            if zk_pid_alive "$pid"; then kill -KILL "$pid" 2>/dev/null || true; fi
-        done <"$f"
-    done
-    return "$rc"
-}
-trap 'zk_cleanup; sl__on_exit' EXIT
 
 # zk_srvr PORT: the server's answer to srvr (empty if none within 2 s).
 zk_srvr() {
