@@ -69,7 +69,6 @@ static void take_leadership(sl_jm *jm, const sl_jmha_status *st)
     sl_jmha_recovered *list = NULL;
     size_t n = 0;
     sl_jmha_take_recovered(jm->ha, st->gen, &list, &n);
-    jm->leading = 1;
     jm->lead_gen = st->gen;
     jm->calls.leader_id = st->leader_id;
     sl_info("jobmanager: granted leadership (leader id %llu): recovering %zu job(s)",
@@ -77,6 +76,9 @@ static void take_leadership(sl_jm *jm, const sl_jmha_status *st)
     for (size_t i = 0; i < n && !jm->stopping; i++)
         sl_jm_submit_recover(jm, &list[i]); /* drops jm->mu while it parses */
     sl_jmha_recovered_free(list, n);
+    /* only now: until every recovered job is in the table, handlers answer
+     * NOT_LEADER (a client asking for a job meanwhile tries again) */
+    jm->leading = 1;
 }
 
 /* Whether this round may act (always without HA). */
