@@ -94,9 +94,17 @@ static void ha_round(sl_jm *jm)
         lose_leadership(jm);
     if (!jm->leading && st.leader)
         take_leadership(jm, &st);
-    if (jm->acting && jm->leading && !st.acting)
+    if (jm->acting && jm->leading && !st.acting) {
         sl_warn("jobmanager: the leadership lease ran out (ZooKeeper did not answer in time): "
                 "acting on nothing until it is renewed");
+        jm->lease_lapsed = 1;
+    }
+    if (jm->lease_lapsed && jm->leading && st.acting) {
+        sl_info("jobmanager: the leadership lease is renewed (the session survived): acting again");
+        jm->lease_lapsed = 0;
+    }
+    if (!jm->leading)
+        jm->lease_lapsed = 0;
     jm->acting = jm->leading && st.acting;
 }
 

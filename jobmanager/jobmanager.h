@@ -270,6 +270,7 @@ typedef struct sl_jm {
     int leading;             /* holds leadership of generation lead_gen (its jobs recovered) */
     uint64_t lead_gen;
     int acting;              /* this round may decide: leading and within the lease (always without HA) */
+    int lease_lapsed;        /* the lease ran out while leading (logged once) */
 
     sl_tmcall_table calls;       /* calls to taskmanagers in flight */
     sl_tmcloser closer;          /* closes lost taskmanagers' clients */
