@@ -7,7 +7,7 @@ CFLAGS  := -std=gnu11 $(OPT) -g -Wall -Wextra -Werror -pthread -I. -I$(BUILD)/ge
 LDFLAGS := -pthread $(SAN)
 # Each binary links only what it uses: the CLI has no leveldb.
 # libzookeeper_mt: high availability (common/zk.c, common/ha.c), in every binary
-COMMON_LIBS := -lnng -lprotobuf-c -lyaml -lzookeeper_mt -lm
+COMMON_LIBS := -lnng -lprotobuf-c -lyaml -lzookeeper_mt -lmbedx509 -lmbedcrypto -lm
 JM_LIBS     := $(COMMON_LIBS) -ldl
 TM_LIBS     := $(COMMON_LIBS) -lleveldb -ldl
 CLI_LIBS    := $(COMMON_LIBS)

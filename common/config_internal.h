@@ -19,7 +19,7 @@
  * default depends on the process's environment, and every daemon of a job
  * must use the jobmanager's value (state.checkpoints.dir). */
 #define CFG_SHIP_DEFAULT 2u
-#define SL_CFG_NKEYS 49     /* rows of sl_cfg_table: config_keys.c checks it */
+#define SL_CFG_NKEYS 60     /* rows of sl_cfg_table: config_keys.c checks it */
 
 /* One row of the key table. */
 struct sl_cfg_key {
@@ -76,5 +76,9 @@ int sl_cfg_apply(sl_config *cfg, const char *key, const char *value,
                  const struct sl_cfg_place *at, char *err, size_t errlen);
 /* Moves scratch's values into cfg and frees what cfg held (and scratch). */
 void sl_cfg_adopt(sl_config *cfg, sl_config *scratch);
+/* Rules across keys (config_check.c): high availability, security. Errors
+ * name the place the offending key got its value (file:line:col or -D). */
+int sl_cfg_check_rules(const sl_config *cfg, const char *file, char **ov, int nov, char *err,
+                       size_t errlen);
 
 #endif

@@ -87,6 +87,20 @@ const struct sl_cfg_key sl_cfg_table[] = {
     /* The server bounds the session timeout by 2 and 20 ticks of its tickTime. */
     K_DUR("high-availability.zookeeper.client.session-timeout", "60 s", 1, INT32_MAX),
     K_DUR("high-availability.zookeeper.client.connection-timeout", "15 s", 1, INT32_MAX),
+    /* Security (interface.md section 9): PEM files; checked together after
+     * loading (config_yaml.c, check_security). */
+    K_BOOL("security.ssl.internal.enabled", "false"),
+    K_PATH("security.ssl.internal.cert", NULL, 0),
+    K_PATH("security.ssl.internal.key", NULL, 0),
+    K_PATH("security.ssl.internal.trust-cert", NULL, 0),
+    K_BOOL("security.ssl.rest.enabled", "false"),
+    K_PATH("security.ssl.rest.cert", NULL, 0),
+    K_PATH("security.ssl.rest.key", NULL, 0),
+    K_PATH("security.ssl.rest.trust-cert", NULL, 0),
+    K_BOOL("security.ssl.rest.authentication-enabled", "false"),
+    K_STR("security.authorization.roles", NULL),
+    /* A file of 32 bytes (raw, or 64 hex digits): checkpoints are sealed. */
+    K_PATH("state.checkpoints.encryption.key-file", NULL, 0),
 };
 
 _Static_assert(sizeof(sl_cfg_table) / sizeof(sl_cfg_table[0]) == SL_CFG_NKEYS,

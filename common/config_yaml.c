@@ -272,109 +272,6 @@ static int conf_file_path(const char *conf_dir, char *out, size_t outlen, char *
     return SL_OK;
 }
 
-/* ------------------------------------------------------------ rules across keys */
-
-#define HA "high-availability."
-
-/* Reports msg at the place key got its value: "file:line:col" when the
- * file set it, else the last -D override of that key. */
-static int key_error(const sl_config *cfg, const char *key, const char *file, char **overrides,
-                     int noverrides, const char *msg, char *err, size_t errlen)
-{
-    const struct sl_cfg_value *v = &cfg->v[sl_cfg_key_index(key)];
-    size_t n = strlen(key);
-    if (v->line > 0) {
-        sl_cfg_set_error(err, errlen, file, v->line, v->col, "%s", msg);
-        return SL_EINVAL;
-    }
-    for (int i = noverrides - 1; i >= 0; i--) {
-        const char *kv = overrides[i];
-        while (*kv == ' ' || *kv == '\t')
-            kv++;
-        if (strncmp(kv, key, n) == 0 && strchr(" \t=", kv[n])) {
-            char where[CFG_KEY_MAX + 32];
-            snprintf(where, sizeof where, "-D %.*s", CFG_KEY_MAX, overrides[i]);
-            sl_cfg_set_error(err, errlen, where, 0, 0, "%s", msg);
-            return SL_EINVAL;
-        }
-    }
-    sl_cfg_set_error(err, errlen, file, 0, 0, "%s", msg);
-    return SL_EINVAL;
-}
-
-/* 1 if s is "host:port[,host:port...]" (IPv6 hosts in brackets). */
-static int quorum_ok(const char *s)
-{
-    while (*s) {
-        const char *end = strchr(s, ','), *colon;
-        size_t len = end ? (size_t)(end - s) : strlen(s);
-        char item[CFG_VALUE_MAX], *stop;
-        snprintf(item, sizeof item, "%.*s", (int)len, s);
-        colon = strrchr(item, ':');
-        if (!colon || colon == item || strpbrk(item, " \t/"))
-            return 0;
-        if (item[0] == '[' ? colon[-1] != ']' : memchr(item, ':', (size_t)(colon - item)) != NULL)
-            return 0;
-        errno = 0;
-        long port = strtol(colon + 1, &stop, 10);
-        if (colon[1] == '\0' || *stop != '\0' || errno || port < 1 || port > 65535)
-            return 0;
-        if (!end)
-            return 1;
-        s = end + 1;
-    }
-    return 0; /* empty, or ends with a comma */
-}
-
-/* 1 if s is a ZooKeeper path: "/" or "/a/b", no empty component, no trailing slash. */
-static int zk_path_ok(const char *s)
-{
-    size_t n = strlen(s);
-    return s[0] == '/' && !strstr(s, "//") && (n == 1 || s[n - 1] != '/');
-}
-
-static int name_ok(const char *s)
-{
-    return s[0] && !strchr(s, '/') && strcmp(s, ".") != 0 && strcmp(s, "..") != 0;
-}
-
-/* High availability: the ZooKeeper keys are well formed, and with
- * type zookeeper the quorum and storageDir are set. */
-static int check_ha(const sl_config *cfg, const char *file, char **ov, int nov, char *err,
-                    size_t errlen)
-{
-    char msg[CFG_VALUE_MAX + 256];
-    const char *type = "none", *quorum = NULL, *root = "/", *id = "default";
-    sl_config_get_string(cfg, HA "type", &type);
-    sl_config_get_string(cfg, HA "zookeeper.path.root", &root);
-    sl_config_get_string(cfg, HA "cluster-id", &id);
-    if (sl_config_get_string(cfg, HA "zookeeper.quorum", &quorum) == SL_OK && !quorum_ok(quorum)) {
-        snprintf(msg, sizeof msg, "bad value '%.128s' for " HA "zookeeper.quorum: expected "
-                 "host:port[,host:port...]", quorum);
-        return key_error(cfg, HA "zookeeper.quorum", file, ov, nov, msg, err, errlen);
-    }
-    if (!zk_path_ok(root)) {
-        snprintf(msg, sizeof msg, "bad value '%.128s' for " HA "zookeeper.path.root: expected "
-                 "an absolute ZooKeeper path such as /sluice", root);
-        return key_error(cfg, HA "zookeeper.path.root", file, ov, nov, msg, err, errlen);
-    }
-    if (!name_ok(id)) {
-        snprintf(msg, sizeof msg, "bad value '%.128s' for " HA "cluster-id: expected a name "
-                 "without '/'", id);
-        return key_error(cfg, HA "cluster-id", file, ov, nov, msg, err, errlen);
-    }
-    if (strcmp(type, "zookeeper") != 0)
-        return SL_OK;
-    static const char *const needed[] = {HA "zookeeper.quorum", HA "storageDir"};
-    for (size_t i = 0; i < sizeof needed / sizeof needed[0]; i++) {
-        if (sl_config_is_set(cfg, needed[i]))
-            continue;
-        snprintf(msg, sizeof msg, HA "type is zookeeper but %s is not set", needed[i]);
-        return key_error(cfg, HA "type", file, ov, nov, msg, err, errlen);
-    }
-    return SL_OK;
-}
-
 int sl_config_load_default(sl_config *cfg, const char *conf_dir, char **overrides, int noverrides,
                            char *err, size_t errlen)
 {
@@ -394,7 +291,7 @@ int sl_config_load_default(sl_config *cfg, const char *conf_dir, char **override
     for (int i = 0; i < noverrides && rc == SL_OK; i++)
         rc = sl_config_set_override(scratch, overrides[i], err, errlen);
     if (rc == SL_OK)
-        rc = check_ha(scratch, path, overrides, noverrides, err, errlen);
+        rc = sl_cfg_check_rules(scratch, path, overrides, noverrides, err, errlen);
     if (rc == SL_OK) {
         sl_cfg_adopt(cfg, scratch);
         scratch = NULL;
