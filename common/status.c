@@ -16,6 +16,7 @@ const char *sl_strerror(int status)
     case SL_EBUSY: return "busy";
     case SL_ECANCELED: return "canceled";
     case SL_EUNREACH: return "unreachable";
+    case SL_EPERM: return "permission denied";
     }
     return "unknown error";
 }

@@ -19,6 +19,7 @@ enum sl_status {
     SL_EBUSY,
     SL_ECANCELED,
     SL_EUNREACH,   /* the jobmanager (or a peer) cannot be reached */
+    SL_EPERM,      /* authentication or authorization refused */
 };
 
 const char *sl_strerror(int status);
