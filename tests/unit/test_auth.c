@@ -3,11 +3,13 @@
  * Certificates are made once by openssl in a temporary directory before
  * the tests run: a CA, a daemon certificate (EKU serverAuth,clientAuth,
  * RSA), a client certificate (EKU clientAuth, P-256), one without EKU, one
- * from another CA, one with anyExtendedKeyUsage, one with two CNs, and one whose notAfter is its notBefore (expired a
- * second later). Frames are real packed Requests (ListJobs): a signed one
- * verifies and names the kind and CN; another CA, a changed prefix byte, a
- * changed signature, bytes after the credential, a clock 5 min off, a
- * missing credential and malformed lengths are refused with a reason. */
+ * from another CA, one with anyExtendedKeyUsage, one with two CNs, and one
+ * whose notAfter is its notBefore (expired a second later). Frames are
+ * real packed Requests (ListJobs): a signed one verifies and names the kind
+ * and CN; another CA, a changed prefix byte, a changed signature, bytes
+ * after the credential, a clock 5 min off, a missing credential, malformed
+ * lengths and an expired certificate are refused with a reason. One signer
+ * and one verifier serve several threads at once. */
 #include <check.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -233,7 +235,8 @@ START_TEST(test_other_ca_refused)
     sl_auth_verifier *v = verifier();
     frame f;
     make_frame(s, sl_wall_ms(), &f);
-    expect_refused(v, &f, sl_wall_ms(), SL_EPERM, "certificate not signed by the trust certificate");
+    expect_refused(v, &f, sl_wall_ms(), SL_EPERM,
+                   "certificate not signed by the trust certificate");
     sl_auth_verifier_free(v);
     sl_auth_signer_free(s);
 }
@@ -278,7 +281,8 @@ START_TEST(test_bytes_after_credential_refused)
     make_frame(s, sl_wall_ms(), &f);
     memcpy(f.buf + f.len, more, sizeof(more));
     f.len += sizeof(more);
-    expect_refused(v, &f, sl_wall_ms(), SL_EPERM, "credential is not the last field of the request");
+    expect_refused(v, &f, sl_wall_ms(), SL_EPERM,
+                   "credential is not the last field of the request");
     sl_auth_verifier_free(v);
     sl_auth_signer_free(s);
 }
