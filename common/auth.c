@@ -40,7 +40,7 @@ struct cache_slot {
     int used;
     uint64_t seq; /* insertion order: the smallest is evicted */
     uint8_t hash[SHA256_LEN];
-    mbedtls_x509_crt crt;
+    mbedtls_x509_crt *crt; /* owned; NULL when unused */
     int kind;
     char cn[SL_AUTHZ_CN_MAX + 1];
 };
@@ -297,6 +297,13 @@ int sl_auth_sign(sl_auth_signer *s, const uint8_t *prefix, size_t plen, int64_t 
 
 /* ---- verifying */
 
+static void crt_destroy(mbedtls_x509_crt *crt)
+{
+    if (crt != NULL)
+        mbedtls_x509_crt_free(crt);
+    free(crt);
+}
+
 int sl_auth_verifier_open(const char *trust_path, sl_auth_verifier **out, char *err,
                           size_t errlen)
 {
@@ -306,8 +313,6 @@ int sl_auth_verifier_open(const char *trust_path, sl_auth_verifier **out, char *
         return SL_ENOMEM;
     mbedtls_x509_crt_init(&v->trust);
     pthread_mutex_init(&v->lock, NULL);
-    for (size_t i = 0; i < CACHE_SLOTS; i++)
-        mbedtls_x509_crt_init(&v->slots[i].crt);
     int rv = load_certs(trust_path, &v->trust, err, errlen);
     if (rv != SL_OK)
         sl_auth_verifier_free(v);
@@ -321,7 +326,7 @@ void sl_auth_verifier_free(sl_auth_verifier *v)
     if (v == NULL)
         return;
     for (size_t i = 0; i < CACHE_SLOTS; i++)
-        mbedtls_x509_crt_free(&v->slots[i].crt);
+        crt_destroy(v->slots[i].crt);
     mbedtls_x509_crt_free(&v->trust);
     pthread_mutex_destroy(&v->lock);
     free(v);
@@ -425,22 +430,23 @@ static struct cache_slot *cache_victim(sl_auth_verifier *v)
         if (v->slots[i].seq < old->seq)
             old = &v->slots[i];
     }
-    mbedtls_x509_crt_free(&old->crt);
-    mbedtls_x509_crt_init(&old->crt);
+    crt_destroy(old->crt);
+    old->crt = NULL;
     old->used = 0;
     return old;
 }
 
-/* Under v->lock: moves *crt (verified) into the cache; *crt is left empty. */
+/* Under v->lock: moves *crt (verified) into the cache; *crt is left NULL
+ * (or kept when another thread cached the same certificate first). */
 static struct cache_slot *cache_insert(sl_auth_verifier *v, const uint8_t *hash,
-                                       mbedtls_x509_crt *crt, int kind, const char *cn)
+                                       mbedtls_x509_crt **crt, int kind, const char *cn)
 {
     struct cache_slot *slot = cache_find(v, hash); /* another thread was first */
     if (slot != NULL)
         return slot;
     slot = cache_victim(v);
     slot->crt = *crt;
-    mbedtls_x509_crt_init(crt);
+    *crt = NULL;
     slot->used = 1;
     slot->seq = v->next_seq++;
     memcpy(slot->hash, hash, SHA256_LEN);
@@ -452,11 +458,11 @@ static struct cache_slot *cache_insert(sl_auth_verifier *v, const uint8_t *hash,
 /* Under v->lock: the validity dates of a cached certificate. */
 static int cached_dates_ok(const struct cache_slot *slot, char *why, size_t whylen)
 {
-    if (mbedtls_x509_time_is_past(&slot->crt.valid_to)) {
+    if (mbedtls_x509_time_is_past(&slot->crt->valid_to)) {
         sl_errf(why, whylen, "certificate expired");
         return SL_EPERM;
     }
-    if (mbedtls_x509_time_is_future(&slot->crt.valid_from)) {
+    if (mbedtls_x509_time_is_future(&slot->crt->valid_from)) {
         sl_errf(why, whylen, "certificate not valid yet");
         return SL_EPERM;
     }
@@ -470,8 +476,7 @@ static int lookup_cert(sl_auth_verifier *v, const Sluice__Credential *cred,
 {
     uint8_t hash[SHA256_LEN];
     char cn[SL_AUTHZ_CN_MAX + 1] = "";
-    mbedtls_x509_crt fresh;
-    mbedtls_x509_crt_init(&fresh);
+    mbedtls_x509_crt *fresh = NULL;
     int rv = SL_EIO;
     if (mbedtls_sha256_ret(cred->cert.data, cred->cert.len, hash, 0) != 0)
         goto out;
@@ -484,15 +489,20 @@ static int lookup_cert(sl_auth_verifier *v, const Sluice__Credential *cred,
         goto out;
     }
     pthread_mutex_unlock(&v->lock);
-    rv = verify_new_cert(v, cred, &fresh, why, whylen);
-    if (rv == SL_OK && subject_cn(&fresh, cn, why, whylen) != SL_OK)
+    if ((fresh = malloc(sizeof(*fresh))) == NULL) {
+        rv = SL_ENOMEM;
+        goto out;
+    }
+    mbedtls_x509_crt_init(fresh);
+    rv = verify_new_cert(v, cred, fresh, why, whylen);
+    if (rv == SL_OK && subject_cn(fresh, cn, why, whylen) != SL_OK)
         rv = SL_EPERM;
     if (rv != SL_OK)
         goto out;
     pthread_mutex_lock(&v->lock);
-    *slotp = cache_insert(v, hash, &fresh, cert_kind(&fresh), cn);
+    *slotp = cache_insert(v, hash, &fresh, cert_kind(fresh), cn);
 out:
-    mbedtls_x509_crt_free(&fresh);
+    crt_destroy(fresh);
     return rv;
 }
 
@@ -510,7 +520,7 @@ static int verify_cert_and_sig(sl_auth_verifier *v, const Sluice__Credential *cr
     if (diff > SL_AUTH_MAX_SKEW_MS) {
         sl_errf(why, whylen, "clock differs by %llu s", (unsigned long long)(diff / 1000));
         rv = SL_EPERM;
-    } else if (mbedtls_pk_verify(&slot->crt.pk, MBEDTLS_MD_SHA256, digest, SHA256_LEN,
+    } else if (mbedtls_pk_verify(&slot->crt->pk, MBEDTLS_MD_SHA256, digest, SHA256_LEN,
                                  cred->signature.data, cred->signature.len) != 0) {
         sl_errf(why, whylen, "signature does not verify");
         rv = SL_EPERM;

@@ -25,6 +25,7 @@
 #define EXPIRY_WAIT_MS 3000
 #define THREADS 4
 #define ROUNDS 10
+#define MANY 70 /* certificates of alice's key: more than the verifier caches (64) */
 
 static char dir[64];
 
@@ -46,7 +47,9 @@ static const char *const gen_script =
     "leaf anyeku ca 30 rsa:2048 extendedKeyUsage=anyExtendedKeyUsage,clientAuth\n"
     "openssl req -newkey rsa:2048 -nodes -keyout twocn.key -out twocn.csr -subj /CN=bob/CN=admin\n"
     "openssl x509 -req -in twocn.csr -CA ca.pem -CAkey ca.key -days 30 -extfile alice.ext"
-    " -out twocn.pem\n";
+    " -out twocn.pem\n"
+    "for i in $(seq 1 $2); do openssl x509 -req -in alice.csr -CA ca.pem -CAkey ca.key"
+    " -set_serial $((1000 + i)) -days 30 -extfile alice.ext -out many$i.pem; done\n";
 
 static void make_certs(void)
 {
@@ -58,8 +61,8 @@ static void make_certs(void)
     char cmd[4096];
     /* the script goes in through the environment: no quoting to get wrong */
     setenv("SL_TEST_GEN", gen_script, 1);
-    snprintf(cmd, sizeof(cmd), "bash -c 'eval \"$SL_TEST_GEN\"' gen %s >%s/gen.log 2>&1", dir,
-             dir);
+    snprintf(cmd, sizeof(cmd), "bash -c 'eval \"$SL_TEST_GEN\"' gen %s %d >%s/gen.log 2>&1",
+             dir, MANY, dir);
     if (system(cmd) != 0) {
         fprintf(stderr, "openssl failed, see %s/gen.log\n", dir);
         exit(EXIT_FAILURE);
@@ -226,6 +229,34 @@ START_TEST(test_cache_hit)
     expect_refused(v, &g, now, SL_EPERM, "signature does not verify");
     sl_auth_verifier_free(v);
     sl_auth_signer_free(s);
+}
+END_TEST
+
+/* More certificates than the cache holds, twice over: the evicted ones
+ * verify again. */
+START_TEST(test_cache_eviction)
+{
+    sl_auth_verifier *v = verifier();
+    for (int round = 0; round < 2; round++) {
+        for (int i = 1; i <= MANY; i++) {
+            char name[16];
+            snprintf(name, sizeof(name), "many%d", i);
+            sl_auth_signer *s = NULL;
+            char err[512] = "";
+            ck_assert_msg(sl_auth_signer_open(path_of(name, "pem"), path_of("alice", "key"), &s,
+                                              err, sizeof(err)) == SL_OK, "%s", err);
+            int64_t now = sl_wall_ms();
+            frame f;
+            make_frame(s, now, &f);
+            sl_auth_identity id;
+            char why[256] = "";
+            ck_assert_msg(verify_frame(v, &f, now, &id, why, sizeof(why)) == SL_OK, "%s: %s",
+                          name, why);
+            ck_assert_str_eq(id.cn, "alice");
+            sl_auth_signer_free(s);
+        }
+    }
+    sl_auth_verifier_free(v);
 }
 END_TEST
 
@@ -492,6 +523,7 @@ static Suite *auth_suite(void)
     tcase_add_test(tc, test_any_eku_is_a_client);
     tcase_add_test(tc, test_two_cns_refused);
     tcase_add_test(tc, test_cache_hit);
+    tcase_add_test(tc, test_cache_eviction);
     tcase_add_test(tc, test_other_ca_refused);
     tcase_add_test(tc, test_tampered_prefix_refused);
     tcase_add_test(tc, test_tampered_signature_refused);
