@@ -222,6 +222,11 @@ int sl_auth_signer_open(const char *cert_path, const char *key_path, sl_auth_sig
     int rv = load_certs(cert_path, &s->crt, err, errlen);
     if (rv != SL_OK)
         goto out;
+    if (s->crt.raw.len > SL_AUTH_CERT_MAX) { /* the first certificate is the one sent */
+        sl_errf(err, errlen, "%s: certificate larger than %d bytes", cert_path, SL_AUTH_CERT_MAX);
+        rv = SL_EINVAL;
+        goto out;
+    }
     if ((rv = subject_cn(&s->crt, s->cn, why, sizeof(why))) != SL_OK) {
         sl_errf(err, errlen, "%s: %s", cert_path, why);
         goto out;
