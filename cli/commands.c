@@ -2,6 +2,7 @@
  * CLI, and the helpers every command shares (see commands.h). */
 #include "common/limits.h"
 #include "cli/commands.h"
+#include "common/tls.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -255,9 +256,41 @@ static int address_from_config(sl_cli *cli, const sl_config *cfg)
     return sl_cli_set_address(cli, hostport);
 }
 
+/* TLS for the connection to the jobmanager, and the client certificate
+ * that signs each request when one is configured (interface.md section 9). */
+static int security_setup(sl_cli *cli, const sl_config *cfg)
+{
+    char err[1024];
+    const char *cert = NULL, *key = NULL;
+    int rest = 0;
+    if (sl_tls_init(cfg, SL_TLS_CLIENT, err, sizeof(err)) != SL_OK)
+        return sl_cli_report(cli, SL_EXIT_USAGE, "%s", err);
+    sl_config_get_bool(cfg, "security.ssl.rest.enabled", &rest);
+    sl_config_get_string(cfg, "security.ssl.rest.cert", &cert);
+    sl_config_get_string(cfg, "security.ssl.rest.key", &key);
+    if (rest && cert != NULL && key != NULL) {
+        if (sl_auth_signer_open(cert, key, &cli->signer, err, sizeof(err)) != SL_OK)
+            return sl_cli_report(cli, SL_EXIT_USAGE, "security.ssl.rest.cert: %s", err);
+        return SL_EXIT_OK;
+    }
+    /* No client certificate: on a cluster host (the scripts), the daemons'
+     * own, if it can be read; it may view (common/rpc_guard.h). */
+    int internal = 0;
+    sl_config_get_bool(cfg, "security.ssl.internal.enabled", &internal);
+    sl_config_get_string(cfg, "security.ssl.internal.cert", &cert);
+    sl_config_get_string(cfg, "security.ssl.internal.key", &key);
+    if (rest && internal && cert != NULL && key != NULL &&
+        sl_auth_signer_open(cert, key, &cli->signer, err, sizeof(err)) != SL_OK)
+        cli->signer = NULL;
+    return SL_EXIT_OK;
+}
+
 int sl_cli_setup(sl_cli *cli, const sl_config *cfg, const char *jm_addr)
 {
     memset(cli, 0, sizeof(*cli));
+    int rc = security_setup(cli, cfg);
+    if (rc != SL_EXIT_OK)
+        return rc;
     cli->max_msg = config_max_msg(cfg);
     cli->timeout_ms = RPC_TIMEOUT_MS;
     cli->poll_ms = POLL_MS;
@@ -273,6 +306,9 @@ void sl_cli_close(sl_cli *cli)
     sl_rpc_client_close(cli->rpc);
     cli->rpc = NULL;
     sl_cli_ha_close(cli);
+    sl_auth_signer_free(cli->signer);
+    cli->signer = NULL;
+    sl_tls_fini();
 }
 
 int sl_cli_exec(const sl_cli_command *cmd, sl_cli *cli, const sl_cli_args *args)

@@ -30,6 +30,7 @@
 
 #include "common/limits.h"
 #include "common/config.h"
+#include "common/auth.h"
 #include "common/rpc.h"
 #include "common/zk.h"
 
@@ -58,6 +59,8 @@ typedef struct sl_cli {
     const char *subject;                /* what messages are about: run's job file
                                            (NULL: they start "sluice: ") */
     sl_rpc_client *rpc;
+    sl_auth_signer *signer;             /* client certificate (security.ssl.rest.cert): signs
+                                           every request; NULL: none */
     _Atomic int rpc_down;               /* with ha_cfg: rpc's connection was lost */
     /* leader discovery (leader.c); ha_cfg NULL: jm_addr is fixed */
     const sl_config *ha_cfg;            /* the caller's, outlives the sl_cli */

@@ -62,8 +62,10 @@ static int connect_jm(sl_cli *cli, int last)
     atomic_store(&cli->rpc_down, 0);
     int rv = sl_rpc_client_open(cli->url, 1, cli->max_msg, ha ? on_pipe : NULL, cli, &cli->rpc,
                                 err, sizeof(err));
-    if (rv == SL_OK)
+    if (rv == SL_OK) {
+        sl_rpc_client_set_signer(cli->rpc, cli->signer, 0);
         return SL_EXIT_OK;
+    }
     cli->rpc = NULL;
     if (rv == SL_ENOMEM)
         return sl_cli_report(cli, SL_EXIT_FAILED, "out of memory");
@@ -184,6 +186,8 @@ static int reply_error(const sl_cli *cli, const Sluice__Reply *reply)
     case SLUICE__STATUS__STATUS_FAILED:
         return sl_cli_report(cli, SL_EXIT_FAILED, "%s",
                              *err != '\0' ? err : "the operation failed");
+    case SLUICE__STATUS__STATUS_DENIED: /* "permission denied: <cn> may not <verb>" */
+        return sl_cli_report(cli, SL_EXIT_FAILED, "%s", *err != '\0' ? err : "permission denied");
     case SLUICE__STATUS__STATUS_INVALID:
         if (*err == '\0')
             return sl_cli_report(cli, SL_EXIT_USAGE, "the jobmanager rejected the request");

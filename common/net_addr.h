@@ -26,7 +26,7 @@
 #include "common/config.h"
 
 #define SL_ADDR_HOST_MAX 255                   /* longest host name or address */
-#define SL_ADDR_URL_MAX (SL_ADDR_HOST_MAX + 16) /* "tcp://[" host "]:65535" */
+#define SL_ADDR_URL_MAX (SL_ADDR_HOST_MAX + 24) /* "tls+tcp://[" host "]:65535" */
 
 /* What a daemon advertises and where it listens. Plain value, no ownership. */
 typedef struct sl_addr_endpoint {

@@ -7,7 +7,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/auth.h"
 #include "common/log.h"
+#include "common/net_addr.h"
+#include "common/tls.h"
 #include "common/status.h"
 
 struct sl_rpc_client {
@@ -16,7 +19,63 @@ struct sl_rpc_client {
     size_t max_msg;
     sl_rpc_pipe_fn pipe_fn;
     void *pipe_arg;
+    sl_auth_signer *signer; /* not owned; NULL: requests go unsigned */
+    int signed_kind;        /* 0: sign every request, else only this kind */
+    pthread_mutex_t token_mu; /* guards token */
+    uint8_t token[SL_RPC_TOKEN_MAX];
+    size_t token_len;
 };
+
+void sl_rpc_client_set_token(sl_rpc_client *c, const uint8_t *token, size_t len)
+{
+    pthread_mutex_lock(&c->token_mu);
+    c->token_len = len <= SL_RPC_TOKEN_MAX ? len : 0;
+    if (c->token_len > 0)
+        memcpy(c->token, token, c->token_len);
+    pthread_mutex_unlock(&c->token_mu);
+}
+
+void sl_rpc_client_set_signer(sl_rpc_client *c, sl_auth_signer *signer, int kind)
+{
+    c->signer = signer;
+    c->signed_kind = kind;
+}
+
+/* req packed into a new message, with the client's credential appended
+ * (auth.h) when it signs requests of this kind. SL_ENOSPC beyond max_msg. */
+static int pack_request(sl_rpc_client *c, const Sluice__Request *given, nng_msg **out)
+{
+    uint8_t token[SL_RPC_TOKEN_MAX];
+    Sluice__Request with = *given; /* shallow: the client's token added */
+    const Sluice__Request *req = &with;
+    pthread_mutex_lock(&c->token_mu);
+    if (with.session_token.len == 0 && c->token_len > 0) {
+        memcpy(token, c->token, c->token_len);
+        with.session_token.data = token;
+        with.session_token.len = c->token_len;
+    }
+    pthread_mutex_unlock(&c->token_mu);
+    size_t n = sluice__request__get_packed_size(req), slen = 0;
+    uint8_t *suffix = NULL;
+    nng_msg *msg = NULL;
+    int sign = c->signer != NULL && (c->signed_kind == 0 || c->signed_kind == (int)req->body_case);
+    if (n > c->max_msg)
+        return SL_ENOSPC;
+    if (nng_msg_alloc(&msg, n) != 0)
+        return SL_ENOMEM;
+    sluice__request__pack(req, nng_msg_body(msg));
+    int rv = sign ? sl_auth_sign(c->signer, nng_msg_body(msg), n, sl_wall_ms(), &suffix, &slen)
+                  : SL_OK;
+    if (rv == SL_OK && n + slen > c->max_msg)
+        rv = SL_ENOSPC;
+    if (rv == SL_OK && slen > 0 && nng_msg_append(msg, suffix, slen) != 0)
+        rv = SL_ENOMEM;
+    free(suffix);
+    if (rv != SL_OK)
+        nng_msg_free(msg);
+    *out = rv == SL_OK ? msg : NULL;
+    return rv;
+}
 
 /* ---- client */
 
@@ -28,10 +87,16 @@ static void client_pipe_cb(nng_pipe p, nng_pipe_ev ev, void *arg)
         c->pipe_fn(c->pipe_arg, ev == NNG_PIPE_EV_ADD_POST);
 }
 
-static int client_dial(sl_rpc_client *c, const char *url, int blocking, char *err, size_t errlen)
+static int client_dial(sl_rpc_client *c, const char *plain, int blocking, char *err,
+                       size_t errlen)
 {
     nng_dialer d;
-    int rv = nng_dialer_create(&d, c->sock, url);
+    char url[SL_ADDR_URL_MAX];
+    int rv = sl_tls_url(plain, SL_TLS_RPC_DIAL, url, sizeof url) == SL_OK ? 0 : NNG_EINVAL;
+    if (rv == 0)
+        rv = nng_dialer_create(&d, c->sock, url);
+    if (rv == 0)
+        rv = sl_tls_dialer(d, url, SL_TLS_RPC_DIAL);
     if (rv == 0)
         rv = nng_dialer_set_size(d, NNG_OPT_RECVMAXSZ, c->max_msg);
     if (rv == 0) {
@@ -61,6 +126,7 @@ int sl_rpc_client_open(const char *url, int blocking_dial, size_t max_msg, sl_rp
         goto fail_free;
     }
     pthread_mutex_init(&c->mu, NULL);
+    pthread_mutex_init(&c->token_mu, NULL);
     nng_socket_set_size(c->sock, NNG_OPT_RECVMAXSZ, max_msg);
     nng_socket_set_ms(c->sock, NNG_OPT_REQ_RESENDTIME, NNG_DURATION_INFINITE);
     if (pipe_fn != NULL) {
@@ -75,6 +141,7 @@ int sl_rpc_client_open(const char *url, int blocking_dial, size_t max_msg, sl_rp
 fail_close:
     nng_close(c->sock);
     pthread_mutex_destroy(&c->mu);
+    pthread_mutex_destroy(&c->token_mu);
 fail_free:
     free(c);
     return rv;
@@ -86,6 +153,7 @@ void sl_rpc_client_close(sl_rpc_client *c)
         return;
     nng_close(c->sock);
     pthread_mutex_destroy(&c->mu);
+    pthread_mutex_destroy(&c->token_mu);
     free(c);
 }
 
@@ -115,13 +183,10 @@ static int call_locked(sl_rpc_client *c, nng_msg *msg, int timeout_ms, Sluice__R
 int sl_rpc_call(sl_rpc_client *c, const Sluice__Request *req, int timeout_ms,
                 Sluice__Reply **out)
 {
-    size_t n = sluice__request__get_packed_size(req);
-    if (n > c->max_msg)
-        return SL_ENOSPC;
     nng_msg *msg;
-    if (nng_msg_alloc(&msg, n) != 0)
-        return SL_ENOMEM;
-    sluice__request__pack(req, nng_msg_body(msg));
+    int prv = pack_request(c, req, &msg);
+    if (prv != SL_OK)
+        return prv;
     pthread_mutex_lock(&c->mu);
     int rv = call_locked(c, msg, timeout_ms, out);
     pthread_mutex_unlock(&c->mu);
@@ -189,18 +254,16 @@ static void async_cb(void *p)
 
 static int async_new(sl_rpc_client *c, const Sluice__Request *req, sl_rpc_async **out)
 {
-    size_t n = sluice__request__get_packed_size(req);
-    if (n > c->max_msg)
-        return SL_ENOSPC;
-    sl_rpc_async *a = calloc(1, sizeof(*a));
     nng_msg *msg = NULL;
-    if (a == NULL || nng_msg_alloc(&msg, n) != 0 || nng_aio_alloc(&a->aio, async_cb, a) != 0) {
-        if (msg != NULL)
-            nng_msg_free(msg);
+    int prv = pack_request(c, req, &msg);
+    if (prv != SL_OK)
+        return prv;
+    sl_rpc_async *a = calloc(1, sizeof(*a));
+    if (a == NULL || nng_aio_alloc(&a->aio, async_cb, a) != 0) {
+        nng_msg_free(msg);
         free(a);
         return SL_ENOMEM;
     }
-    sluice__request__pack(req, nng_msg_body(msg));
     if (nng_ctx_open(&a->ctx, c->sock) != 0) {
         nng_msg_free(msg);
         nng_aio_free(a->aio);

@@ -30,6 +30,17 @@ typedef void (*sl_rpc_pipe_fn)(void *arg, int up);
 int sl_rpc_client_open(const char *url, int blocking_dial, size_t max_msg, sl_rpc_pipe_fn pipe_fn,
                        void *pipe_arg, sl_rpc_client **out, char *err, size_t errlen);
 void sl_rpc_client_close(sl_rpc_client *c);
+/* From now on, requests of this kind (a Request body field number; 0: all)
+ * carry a credential signed by signer (common/auth.h: a certificate and a
+ * signature, a few ms of CPU each). signer is not owned and must outlive c;
+ * NULL stops signing. Call before the first call. */
+typedef struct sl_auth_signer sl_auth_signer;
+/* From now on, requests without a session token carry this one
+ * (Request.session_token: the jobmanager's calls to a taskmanager carry
+ * the token of its registration). len 0 stops. Thread-safe. */
+#define SL_RPC_TOKEN_MAX 64
+void sl_rpc_client_set_token(sl_rpc_client *c, const uint8_t *token, size_t len);
+void sl_rpc_client_set_signer(sl_rpc_client *c, sl_auth_signer *signer, int kind);
 
 /* Sends req and waits up to timeout_ms for the reply. On success *out is
  * owned by the caller (sluice__reply__free_unpacked(*out, NULL)). Calls on

@@ -8,6 +8,9 @@
 #include <string.h>
 
 #include "common/log.h"
+#include "common/rpc_guard.h"
+#include "common/net_addr.h"
+#include "common/tls.h"
 #include "common/status.h"
 
 #define REASON_MAX 256
@@ -46,6 +49,7 @@ struct sl_rpc_server {
     size_t max_msg;
     sl_rpc_handler fn;
     void *arg;
+    sl_rpc_guard *guard; /* not owned; NULL: no checks */
     pthread_mutex_t mu; /* guards the queues, heavy_held, stopping, closing */
     pthread_cond_t cv;
     queue cheap, heavy;
@@ -154,6 +158,12 @@ static nng_msg *serve_one(sl_rpc_server *srv, nng_msg *in)
             sluice__request__free_unpacked(req, NULL);
         return reject(len, kind, "it does not unpack");
     }
+    char denied[REASON_MAX + 256];
+    if (srv->guard != NULL &&
+        sl_guard_check(srv->guard, body, len, req, denied, sizeof(denied)) != SL_OK) {
+        sluice__request__free_unpacked(req, NULL);
+        return error_reply(SLUICE__STATUS__STATUS_DENIED, denied);
+    }
     Sluice__Reply reply = SLUICE__REPLY__INIT;
     sl_arena arena = {0};
     srv->fn(srv->arg, req, &reply, &arena);
@@ -253,10 +263,15 @@ static void slot_cb(void *p)
 
 /* ---- start / stop */
 
-static int server_listen(sl_rpc_server *srv, const char *url, int *bound_port)
+static int server_listen(sl_rpc_server *srv, const char *plain, int *bound_port)
 {
     nng_listener l;
-    int rv = nng_listener_create(&l, srv->sock, url);
+    char url[SL_ADDR_URL_MAX];
+    int rv = sl_tls_url(plain, SL_TLS_RPC_LISTEN, url, sizeof url) == SL_OK ? 0 : NNG_EINVAL;
+    if (rv == 0)
+        rv = nng_listener_create(&l, srv->sock, url);
+    if (rv == 0)
+        rv = sl_tls_listener(l, url, SL_TLS_RPC_LISTEN);
     if (rv == 0)
         rv = nng_listener_set_size(l, NNG_OPT_RECVMAXSZ, srv->max_msg);
     if (rv == 0)
@@ -327,11 +342,20 @@ static int server_init(sl_rpc_server *srv, int role, int nworkers, size_t max_ms
 int sl_rpc_server_start_role(int role, const char *url, int nworkers, size_t max_msg,
                              sl_rpc_handler fn, void *arg, sl_rpc_server **out, int *bound_port)
 {
+    return sl_rpc_server_start_guarded(role, url, nworkers, max_msg, NULL, fn, arg, out,
+                                       bound_port);
+}
+
+int sl_rpc_server_start_guarded(int role, const char *url, int nworkers, size_t max_msg,
+                                sl_rpc_guard *guard, sl_rpc_handler fn, void *arg,
+                                sl_rpc_server **out, int *bound_port)
+{
     sl_rpc_server *srv = calloc(1, sizeof(*srv));
     if (srv == NULL)
         return SL_ENOMEM;
     if (nworkers < 1)
         nworkers = 1;
+    srv->guard = guard;
     int rv = server_init(srv, role, nworkers, max_msg, fn, arg);
     if (rv != SL_OK) {
         free(srv);

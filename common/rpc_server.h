@@ -44,6 +44,14 @@ typedef void (*sl_rpc_handler)(void *arg, const Sluice__Request *req, Sluice__Re
  * caller: sl_rpc_server_stop. */
 int sl_rpc_server_start_role(int role, const char *url, int nworkers, size_t max_msg,
                              sl_rpc_handler fn, void *arg, sl_rpc_server **out, int *bound_port);
+/* As sl_rpc_server_start_role, with every request passed through guard
+ * (common/rpc_guard.h: authentication, authorization, audit) before its
+ * handler; refused ones are answered STATUS_DENIED. guard is not owned and
+ * must outlive the server; NULL checks nothing. */
+typedef struct sl_rpc_guard sl_rpc_guard;
+int sl_rpc_server_start_guarded(int role, const char *url, int nworkers, size_t max_msg,
+                                sl_rpc_guard *guard, sl_rpc_handler fn, void *arg,
+                                sl_rpc_server **out, int *bound_port);
 /* sl_rpc_server_start_role(SL_RPC_SERVE_ALL, ...). */
 int sl_rpc_server_start(const char *url, int nworkers, size_t max_msg, sl_rpc_handler fn,
                         void *arg, sl_rpc_server **out, int *bound_port);

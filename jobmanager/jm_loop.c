@@ -14,6 +14,8 @@
 
 #include "common/ha.h"
 #include "common/log.h"
+#include "common/rpc_guard.h"
+#include "common/tls.h"
 #include "common/net_addr.h"
 #include "common/status.h"
 #include "common/util.h"
@@ -191,11 +193,19 @@ static int start_server(sl_jm *jm)
         rv = sl_addr_url(ep.bind, (int)port, url, sizeof(url));
     if (rv != SL_OK)
         return rv;
-    rv = sl_rpc_server_start_role(SL_RPC_SERVE_JOBMANAGER, url, SL_JM_RPC_WORKERS, jm->max_msg,
-                                  sl_jm_rpc_handle, jm, &jm->server, &bound);
+    rv = sl_guard_open(jm->cfg, &jm->guard, err, sizeof(err));
+    if (rv != SL_OK) {
+        sl_error("%s", err);
+        return rv;
+    }
+    rv = sl_rpc_server_start_guarded(SL_RPC_SERVE_JOBMANAGER, url, SL_JM_RPC_WORKERS,
+                                     jm->max_msg, jm->guard, sl_jm_rpc_handle, jm, &jm->server,
+                                     &bound);
     if (rv != SL_OK)
         return rv;
-    sl_info("jobmanager listening on %s, advertised as %s", url, ep.advertised);
+    sl_info("jobmanager listening on %s%s, advertised as %s", url,
+            sl_tls_on(SL_TLS_RPC_LISTEN) ? " (TLS)" : "", ep.advertised);
+    sl_tls_warn_plain("the jobmanager", ep.bind, SL_TLS_RPC_LISTEN);
     sl_addr_hostport(ep.advertised, (int)port, jm->address, sizeof(jm->address));
     return SL_OK;
 }
@@ -224,6 +234,8 @@ int sl_jm_start(const sl_config *cfg, sl_jm **out)
 fail_server:
     sl_jmha_stop(jm->ha);
     sl_rpc_server_stop(jm->server);
+    sl_guard_free(jm->guard);
+    jm->guard = NULL;
 fail_sync:
     sl_tmcloser_destroy(&jm->closer);
     pthread_mutex_destroy(&jm->mu);
@@ -238,6 +250,8 @@ void sl_jm_stop(sl_jm *jm)
     if (jm == NULL)
         return;
     sl_rpc_server_stop(jm->server);
+    sl_guard_free(jm->guard);
+    jm->guard = NULL;
     jm->server = NULL;
     pthread_mutex_lock(&jm->mu);
     jm->stopping = 1;

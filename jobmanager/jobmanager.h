@@ -83,6 +83,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/auth.h"
 #include "common/limits.h"
 #include "common/config.h"
 #include "common/job_graph.h"
@@ -129,6 +130,8 @@ typedef struct sl_tmreg_entry {
     int32_t pid;
     int slots;
     uint32_t incarnation;  /* of its latest registration (RegisterTm) */
+    uint8_t token[SL_SESSION_TOKEN_LEN]; /* its session token: its requests carry it,
+                                            and so do ours to it (auth.h) */
     enum sl_tmreg_state state;
     uint64_t order;        /* registration order: ties in scheduling */
     int64_t last_hb_ms;    /* monotonic */
@@ -275,6 +278,7 @@ typedef struct sl_jm {
     sl_tmcall_table calls;       /* calls to taskmanagers in flight */
     sl_tmcloser closer;          /* closes lost taskmanagers' clients */
     sl_rpc_server *server;
+    sl_rpc_guard *guard; /* checks of the RPC port (rpc_guard.h); NULL: none */
     pthread_t loop;
     int loop_started;
 } sl_jm;
@@ -303,8 +307,11 @@ int sl_tmreg_usable(const sl_tmreg_entry *tm);
 /* 1 if a checkpoint call to tm timed out and no heartbeat came since. */
 int sl_tmreg_stalled(const sl_tmreg_entry *tm);
 int sl_tmreg_register(sl_jm *jm, const Sluice__RegisterTm *r, char *err, size_t errlen);
-/* 1 if known and not LOST (and records the heartbeat). */
-int sl_tmreg_heartbeat(sl_jm *jm, const char *tm_id);
+/* 1 if known, not LOST and tok is its session token (and records the
+ * heartbeat). */
+int sl_tmreg_heartbeat(sl_jm *jm, const char *tm_id, const ProtobufCBinaryData *tok);
+/* 1 if tok is tm's session token (constant time); 0 for tm NULL. */
+int sl_tmreg_token_ok(const sl_tmreg_entry *tm, const ProtobufCBinaryData *tok);
 /* Marks a taskmanager LOST (its client is handed to the loop to close) and
  * keeps the loss pending for sl_tmreg_take_loss. */
 void sl_tmreg_lose(sl_jm *jm, sl_tmreg_entry *tm, const char *why);

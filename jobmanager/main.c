@@ -8,6 +8,7 @@
 #include <signal.h>
 
 #include "common/daemon.h"
+#include "common/tls.h"
 #include "common/log.h"
 #include "common/net_addr.h"
 #include "jobmanager/jobmanager.h"
@@ -26,6 +27,11 @@ int main(int argc, char **argv)
         code = 2;
         goto cleanup;
     }
+    if (sl_tls_init(cfg, SL_TLS_JOBMANAGER, err, sizeof(err)) != 0) { /* bad security keys: 2 */
+        sl_error("jobmanager: cannot start: %s", err);
+        code = 2;
+        goto cleanup;
+    }
     if (sl_jm_start(cfg, &jm) != 0) {
         sl_error("jobmanager: cannot start");
         code = 1;
@@ -36,6 +42,7 @@ int main(int argc, char **argv)
     sl_jm_stop(jm);
     sl_info("jobmanager stopped");
 cleanup:
+    sl_tls_fini();
     sl_config_free(cfg);
     return code;
 }

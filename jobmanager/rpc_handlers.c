@@ -89,11 +89,12 @@ static size_t tm_metrics_max(const sl_tmreg_entry *tm)
 /* A heartbeat keeps its taskmanager alive even when its metrics are
  * dropped: more of them than its slots can run means a broken or forged
  * sender, and walking them would hold jm->mu for nothing. */
-static void on_heartbeat(sl_jm *jm, const Sluice__Heartbeat *h, Sluice__Reply *reply)
+static void on_heartbeat(sl_jm *jm, const Sluice__Heartbeat *h, const ProtobufCBinaryData *tok,
+                         Sluice__Reply *reply)
 {
     size_t max = 0;
     pthread_mutex_lock(&jm->mu);
-    reply->known = sl_tmreg_heartbeat(jm, h->tm_id);
+    reply->known = sl_tmreg_heartbeat(jm, h->tm_id, tok);
     reply->leader_id = jm->calls.leader_id;
     if (reply->known)
         max = tm_metrics_max(sl_tmreg_find(jm, h->tm_id));
@@ -107,10 +108,22 @@ static void on_heartbeat(sl_jm *jm, const Sluice__Heartbeat *h, Sluice__Reply *r
                         h->tm_id, h->n_tasks, max);
 }
 
-static void on_task_state(sl_jm *jm, const Sluice__TaskStateUpdate *u)
+/* A request a taskmanager sends after its registration: from it only if
+ * it carries its session token. jm->mu held. */
+static int from_tm(sl_jm *jm, const char *tm_id, const ProtobufCBinaryData *tok, const char *what)
+{
+    if (sl_tmreg_token_ok(sl_tmreg_find(jm, tm_id), tok))
+        return 1;
+    sl_warn_limited("%s for taskmanager %.64s without its session token: ignored", what, tm_id);
+    return 0;
+}
+
+static void on_task_state(sl_jm *jm, const Sluice__TaskStateUpdate *u,
+                          const ProtobufCBinaryData *tok)
 {
     pthread_mutex_lock(&jm->mu);
-    sl_jm_job_task_update(jm, u);
+    if (from_tm(jm, u->tm_id, tok, "a task state"))
+        sl_jm_job_task_update(jm, u);
     pthread_mutex_unlock(&jm->mu);
 }
 
@@ -285,10 +298,12 @@ static void not_found(Sluice__Reply *reply, sl_arena *a, const char *job_id)
     reply_error(reply, a, SLUICE__STATUS__STATUS_FAILED, err);
 }
 
-static void on_ack_checkpoint(sl_jm *jm, const Sluice__AckCheckpoint *ack)
+static void on_ack_checkpoint(sl_jm *jm, const Sluice__AckCheckpoint *ack,
+                              const ProtobufCBinaryData *tok)
 {
     pthread_mutex_lock(&jm->mu);
-    sl_jm_job_ack(jm, ack);
+    if (from_tm(jm, ack->tm_id, tok, "a checkpoint acknowledgement"))
+        sl_jm_job_ack(jm, ack);
     pthread_mutex_unlock(&jm->mu);
 }
 
@@ -474,14 +489,20 @@ void sl_jm_rpc_handle(void *arg, const Sluice__Request *req, Sluice__Reply *repl
     }
     switch (req->body_case) {
     case SLUICE__REQUEST__BODY_REGISTER_TM: on_register(jm, req->register_tm, reply, arena); break;
-    case SLUICE__REQUEST__BODY_HEARTBEAT: on_heartbeat(jm, req->heartbeat, reply); break;
-    case SLUICE__REQUEST__BODY_TASK_STATE: on_task_state(jm, req->task_state); break;
+    case SLUICE__REQUEST__BODY_HEARTBEAT:
+        on_heartbeat(jm, req->heartbeat, &req->session_token, reply);
+        break;
+    case SLUICE__REQUEST__BODY_TASK_STATE:
+        on_task_state(jm, req->task_state, &req->session_token);
+        break;
     case SLUICE__REQUEST__BODY_SUBMIT_JOB: on_submit(jm, req->submit_job, reply, arena); break;
     case SLUICE__REQUEST__BODY_LIST_JOBS: on_list_jobs(jm, req->list_jobs, reply, arena); break;
     case SLUICE__REQUEST__BODY_JOB_INFO: on_job_info(jm, req->job_info, reply, arena); break;
     case SLUICE__REQUEST__BODY_CANCEL_JOB: on_cancel(jm, req->cancel_job, reply, arena); break;
     case SLUICE__REQUEST__BODY_LIST_TMS: on_list_tms(jm, reply, arena); break;
-    case SLUICE__REQUEST__BODY_ACK_CHECKPOINT: on_ack_checkpoint(jm, req->ack_checkpoint); break;
+    case SLUICE__REQUEST__BODY_ACK_CHECKPOINT:
+        on_ack_checkpoint(jm, req->ack_checkpoint, &req->session_token);
+        break;
     case SLUICE__REQUEST__BODY_CHECKPOINT_STATS:
         on_checkpoint_stats(jm, req->checkpoint_stats, reply, arena);
         break;

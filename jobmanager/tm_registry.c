@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "common/limits.h"
+#include "common/auth.h"
 #include "common/log.h"
 #include "common/net_addr.h"
 #include "common/status.h"
@@ -63,6 +64,9 @@ static int check_registration(const Sluice__RegisterTm *r, char *err, size_t err
         snprintf(err, errlen, "bad taskmanager port");
     else if (r->slots == 0 || r->slots > SL_MAX_TM_SLOTS)
         snprintf(err, errlen, "bad number of task slots");
+    else if (r->session_token.len != SL_SESSION_TOKEN_LEN)
+        snprintf(err, errlen, "registration without a session token of %d bytes",
+                 SL_SESSION_TOKEN_LEN);
     else
         return SL_OK;
     return SL_EINVAL;
@@ -84,6 +88,19 @@ static void tm_update(sl_tmreg_entry *tm, const Sluice__RegisterTm *r)
     tm->pid = r->pid;
     tm->slots = (int)r->slots;
     tm->incarnation = r->incarnation;
+    memcpy(tm->token, r->session_token.data, SL_SESSION_TOKEN_LEN);
+    if (tm->client != NULL) /* jm->mu held: the loop swaps clients under it too */
+        sl_rpc_client_set_token(tm->client, tm->token, SL_SESSION_TOKEN_LEN);
+}
+
+int sl_tmreg_token_ok(const sl_tmreg_entry *tm, const ProtobufCBinaryData *tok)
+{
+    uint8_t diff = 0;
+    if (tm == NULL || tok->len != SL_SESSION_TOKEN_LEN)
+        return 0;
+    for (size_t i = 0; i < SL_SESSION_TOKEN_LEN; i++)
+        diff |= (uint8_t)(tm->token[i] ^ tok->data[i]);
+    return diff == 0;
 }
 
 static int tm_add(sl_jm *jm, const Sluice__RegisterTm *r, sl_tmreg_entry **out)
@@ -165,11 +182,16 @@ int sl_tmreg_register(sl_jm *jm, const Sluice__RegisterTm *r, char *err, size_t 
     return rv;
 }
 
-int sl_tmreg_heartbeat(sl_jm *jm, const char *tm_id)
+int sl_tmreg_heartbeat(sl_jm *jm, const char *tm_id, const ProtobufCBinaryData *tok)
 {
     sl_tmreg_entry *tm = sl_tmreg_find(jm, tm_id);
     if (tm == NULL || tm->state != SL_TMREG_RUNNING)
         return 0;
+    if (!sl_tmreg_token_ok(tm, tok)) {
+        sl_warn_limited("a heartbeat for taskmanager %s without its session token: refused",
+                        tm->id);
+        return 0;
+    }
     tm->last_hb_ms = sl_now_ms();
     return 1;
 }
@@ -353,6 +375,7 @@ static void tm_connect(sl_jm *jm, sl_tmreg_entry *tm)
         sl_tmreg_lose(jm, tm, why);
         return;
     }
+    sl_rpc_client_set_token(c, tm->token, SL_SESSION_TOKEN_LEN);
     tm->client = c;
     tm->conn = conn;
     tm->dial_ms = sl_now_ms();

@@ -26,6 +26,7 @@ struct sl_jmleader {
     sl_closer *closer;        /* closes replaced clients */
     pthread_rwlock_t jm_lock; /* held (read) around every call on jm, (write) to swap it */
     sl_rpc_client *jm;        /* NULL while none */
+    sl_auth_signer *signer;   /* not owned: signs registrations of new clients */
     char jm_url[SL_ADDR_URL_MAX];
     _Atomic uint64_t highest; /* fencing: the highest leader id seen */
     pthread_mutex_t mu;       /* guards what follows */
@@ -157,6 +158,11 @@ static void close_client(void *arg)
     sl_rpc_client_close(arg);
 }
 
+void sl_jmleader_set_signer(sl_jmleader *l, sl_auth_signer *signer)
+{
+    l->signer = signer;
+}
+
 int sl_jmleader_connect(sl_jmleader *l, const char *url)
 {
     sl_rpc_client *fresh = NULL;
@@ -167,6 +173,8 @@ int sl_jmleader_connect(sl_jmleader *l, const char *url)
         sl_error("%s", err);
         rv = SL_EINVAL;
     }
+    if (fresh != NULL)
+        sl_rpc_client_set_signer(fresh, l->signer, SLUICE__REQUEST__BODY_REGISTER_TM);
     pthread_rwlock_wrlock(&l->jm_lock);
     sl_rpc_client *old = l->jm;
     l->jm = fresh;

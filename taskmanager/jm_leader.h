@@ -95,6 +95,10 @@ int sl_jmleader_fence(sl_jmleader *l, const Sluice__Request *req, Sluice__Reply 
  * the closer. SL_EINVAL (message logged) if url cannot be opened: then no
  * client is left. */
 int sl_jmleader_connect(sl_jmleader *l, const char *url);
+/* Clients opened by later sl_jmleader_connect calls sign registrations
+ * with signer (security.ssl.internal: the taskmanager's certificate).
+ * Not owned; must outlive l. Call before the first connect. */
+void sl_jmleader_set_signer(sl_jmleader *l, sl_auth_signer *signer);
 
 /* 1 if a client is open; its url into url (len bytes, "" if none). */
 int sl_jmleader_connected(sl_jmleader *l, char *url, size_t len);

@@ -3,6 +3,7 @@
 #include <stdio.h>
 
 #include "common/daemon.h"
+#include "common/tls.h"
 #include "common/log.h"
 #include "common/net_addr.h"
 #include "common/status.h"
@@ -16,7 +17,8 @@ int main(int argc, char **argv)
         return rc;
     sl_addr_endpoint ep; /* no reachable address to advertise: exit 2 */
     char err[1024];
-    if (sl_addr_taskmanager(cfg, &ep, err, sizeof(err)) != SL_OK) {
+    if (sl_addr_taskmanager(cfg, &ep, err, sizeof(err)) != SL_OK ||
+        sl_tls_init(cfg, SL_TLS_TASKMANAGER, err, sizeof(err)) != SL_OK) {
         sl_error("taskmanager cannot start: %s", err);
         sl_config_free(cfg);
         return 2;
@@ -30,6 +32,7 @@ int main(int argc, char **argv)
     int sig = sl_daemon_wait_for_signal();
     sl_info("signal %d: stopping", sig);
     sl_tm_stop(tm);
+    sl_tls_fini();
     sl_config_free(cfg);
     sl_info("taskmanager stopped");
     return 0;

@@ -15,7 +15,9 @@
 #include "common/status.h"
 #include "common/util.h"
 #include "taskmanager/network/data_plane.h"
+#include "common/tls.h"
 #include "taskmanager/jm_leader.h"
+#include "taskmanager/tm_session.h"
 #include "taskmanager/job_run.h"
 #include "taskmanager/task.h"
 #include "taskmanager/state/keyed_state_cache.h"
@@ -42,6 +44,7 @@ struct sl_tm {
     int64_t slots, hb_interval, hb_timeout;
     size_t max_msg, max_frame;
     sl_jmleader *leader;        /* where the jobmanager is; fencing by leader id */
+    sl_tmsession session;       /* session token, registration signer */
     char jm_url[SL_ADDR_URL_MAX]; /* of the client in leader ("" if none); client thread */
     uint64_t jm_leader_id;      /* leader id of the jobmanager jm talks to; client thread */
     uint64_t leader_changes;    /* the last sl_jmleader_view.changes followed; client thread */
@@ -294,6 +297,13 @@ static void handle_trigger(sl_tm *tm, const Sluice__TriggerCheckpoint *tc, Sluic
 static void handle(void *arg, const Sluice__Request *req, Sluice__Reply *reply, sl_arena *arena)
 {
     sl_tm *tm = arg;
+    if (!sl_tmsession_check(&tm->session, &req->session_token)) {
+        sl_warn_limited("refused a %s request without this taskmanager's session token: not "
+                        "from the jobmanager it registered with", sl_rpc_kind_name((int)req->body_case));
+        reply->status = SLUICE__STATUS__STATUS_DENIED;
+        reply->error = "permission denied: not the jobmanager this taskmanager registered with";
+        return;
+    }
     if (sl_jmleader_fence(tm->leader, req, reply, arena))
         return; /* a deposed leader's */
     switch (req->body_case) {
@@ -345,7 +355,13 @@ static int call_jm(sl_tm *tm, const Sluice__Request *req, Sluice__Reply **out)
 {
     Sluice__Reply *reply = NULL;
     char url[SL_ADDR_URL_MAX];
-    int rv = sl_jmleader_call(tm->leader, req, call_timeout_ms(tm), &reply, url, sizeof(url));
+    uint8_t token[SL_SESSION_TOKEN_LEN];
+    Sluice__Request with = *req; /* shallow: the session token added */
+    if (with.session_token.len == 0 && sl_tmsession_token(&tm->session, token)) {
+        with.session_token.data = token;
+        with.session_token.len = sizeof(token);
+    }
+    int rv = sl_jmleader_call(tm->leader, &with, call_timeout_ms(tm), &reply, url, sizeof(url));
     if (rv != SL_OK)
         return rv;
     if (reply->status == SLUICE__STATUS__STATUS_NOT_LEADER) {
@@ -426,6 +442,10 @@ static int register_tm(sl_tm *tm)
     r.pid = (int32_t)getpid();
     r.slots = (uint32_t)tm->slots;
     r.incarnation = atomic_load(&tm->epoch);
+    uint8_t token[SL_SESSION_TOKEN_LEN];
+    sl_tmsession_for(&tm->session, r.incarnation, token);
+    r.session_token.data = token;
+    r.session_token.len = sizeof(token);
     Sluice__Request req = SLUICE__REQUEST__INIT;
     req.body_case = SLUICE__REQUEST__BODY_REGISTER_TM;
     req.register_tm = &r;
@@ -752,9 +772,16 @@ static int read_config(sl_tm *tm)
     tm->max_msg = (size_t)v;
     sl_config_get_bytes(tm->cfg, "taskmanager.memory.network.buffer-size", &v);
     tm->max_frame = (size_t)v + SL_FRAME_HDR_LEN + 1024;
+    rv = sl_tmsession_init(&tm->session, tm->cfg, err, sizeof(err));
+    if (rv != SL_OK) {
+        sl_error("%s", err);
+        return rv;
+    }
     rv = sl_jmleader_start(tm->cfg, &tm->freer, &tm->leader);
     if (rv != SL_OK)
         sl_error("cannot start following the jobmanager leader (%s)", sl_strerror(rv));
+    else
+        sl_jmleader_set_signer(tm->leader, tm->session.signer);
     return rv;
 }
 
@@ -772,6 +799,7 @@ static int start_endpoints(sl_tm *tm)
                                   &tm->rpc, &tm->rpc_port);
     if (rv != SL_OK)
         return rv;
+    sl_tls_warn_plain("the taskmanager", tm->bind_host, SL_TLS_RPC_LISTEN);
     follow_leader(tm); /* without HA: the client to the configured jobmanager, now */
     return sl_jmleader_ha(tm->leader) || tm->jm_url[0] != '\0' ? SL_OK : SL_EINVAL;
 }
@@ -806,6 +834,7 @@ int sl_tm_start(const sl_config *cfg, sl_tm **out)
         sl_data_plane_stop(tm->dp);
         sl_closer_drain(&tm->freer, FREE_DRAIN_MS);
         sl_closer_destroy(&tm->freer);
+        sl_tmsession_destroy(&tm->session);
         free(tm);
         return rv;
     }
@@ -865,6 +894,7 @@ void sl_tm_stop(sl_tm *tm)
     sl_jmleader_stop(tm->leader);
     sl_data_plane_stop(tm->dp);
     sl_closer_destroy(&tm->freer);
+    sl_tmsession_destroy(&tm->session);
     pthread_rwlock_destroy(&tm->runs_lock);
     pthread_mutex_destroy(&tm->deploy_mu);
     pthread_cond_destroy(&tm->deploy_cv);

@@ -9,6 +9,7 @@
 #include "common/log.h"
 #include "common/net_addr.h"
 #include "common/status.h"
+#include "common/tls.h"
 
 struct sl_data_plane {
     nng_socket sock;
@@ -34,10 +35,15 @@ static void *receiver_main(void *p)
     return NULL;
 }
 
-static int listen_on(sl_data_plane *dp, const char *url, size_t max_frame, int *port)
+static int listen_on(sl_data_plane *dp, const char *plain, size_t max_frame, int *port)
 {
     nng_listener l;
-    int rv = nng_listener_create(&l, dp->sock, url);
+    char url[SL_ADDR_URL_MAX];
+    int rv = sl_tls_url(plain, SL_TLS_DATA_LISTEN, url, sizeof url) == SL_OK ? 0 : NNG_EINVAL;
+    if (rv == 0)
+        rv = nng_listener_create(&l, dp->sock, url);
+    if (rv == 0)
+        rv = sl_tls_listener(l, url, SL_TLS_DATA_LISTEN);
     if (rv == 0)
         rv = nng_listener_set_size(l, NNG_OPT_RECVMAXSZ, max_frame);
     if (rv == 0)

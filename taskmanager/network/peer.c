@@ -6,7 +6,9 @@
 #include <stdlib.h>
 
 #include "common/log.h"
+#include "common/net_addr.h"
 #include "common/status.h"
+#include "common/tls.h"
 
 #define PEER_SEND_POLL_MS 100 /* a blocked send looks at cancel and dead this often */
 #define PEER_RECONNECT_MIN_MS 50
@@ -18,6 +20,22 @@ static void peer_pipe_cb(nng_pipe pipe, nng_pipe_ev ev, void *arg)
     (void)pipe;
     if (ev == NNG_PIPE_EV_REM_POST)
         atomic_store(&p->dead, 1);
+}
+
+/* Dials url (tcp://, made tls+tcp:// when the data plane is secured) in
+ * the background. */
+static int dial(nng_socket sock, const char *plain)
+{
+    nng_dialer d;
+    char url[SL_ADDR_URL_MAX];
+    int rv = sl_tls_url(plain, SL_TLS_DATA_DIAL, url, sizeof url) == SL_OK ? 0 : NNG_EINVAL;
+    if (rv == 0)
+        rv = nng_dialer_create(&d, sock, url);
+    if (rv == 0)
+        rv = sl_tls_dialer(d, url, SL_TLS_DATA_DIAL);
+    if (rv == 0)
+        rv = nng_dialer_start(d, NNG_FLAG_NONBLOCK);
+    return rv;
 }
 
 int sl_peer_open(const char *url, size_t max_frame, sl_peer **out)
@@ -36,7 +54,7 @@ int sl_peer_open(const char *url, size_t max_frame, sl_peer **out)
     nng_socket_set_ms(p->sock, NNG_OPT_RECONNMINT, PEER_RECONNECT_MIN_MS);
     nng_socket_set_ms(p->sock, NNG_OPT_RECONNMAXT, PEER_RECONNECT_MAX_MS);
     nng_pipe_notify(p->sock, NNG_PIPE_EV_REM_POST, peer_pipe_cb, p);
-    rv = nng_dial(p->sock, url, NULL, NNG_FLAG_NONBLOCK);
+    rv = dial(p->sock, url);
     if (rv != 0) {
         sl_error("data plane: cannot dial %s: %s", url, nng_strerror(rv));
         nng_close(p->sock);

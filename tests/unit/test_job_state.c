@@ -94,6 +94,9 @@ static void register_tm(uint32_t inc)
     r.data_port = 1;
     r.slots = 4;
     r.incarnation = inc;
+    static uint8_t token[SL_SESSION_TOKEN_LEN];
+    r.session_token.data = token;
+    r.session_token.len = sizeof(token);
     ck_assert_msg(sl_tmreg_register(&jm, &r, err, sizeof(err)) == SL_OK, "%s", err);
 }
 

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/auth.h"
 #include "common/config.h"
 #include "common/rpc.h"
 #include "common/status.h"
@@ -33,6 +34,7 @@ typedef struct fake_jm {
     int heartbeats;
     int registrations;
     int incarnation;            /* of the latest registration */
+    uint8_t token[SL_SESSION_TOKEN_LEN]; /* its session token */
     int forget;                 /* heartbeats answer "unknown" until it registers again */
     int reports[PAIRS];         /* task-state reports by job index */
     int stray_reports;          /* of a job or task we did not deploy */
@@ -56,6 +58,16 @@ static int job_index(const char *id)
     return strcmp(want, id) == 0 ? (int)k : -1;
 }
 
+/* The jobmanager's calls carry the session token of the registration. */
+static void with_token(sl_rpc_client *c)
+{
+    uint8_t token[SL_SESSION_TOKEN_LEN];
+    pthread_mutex_lock(&jm.mu);
+    memcpy(token, jm.token, sizeof(token));
+    pthread_mutex_unlock(&jm.mu);
+    sl_rpc_client_set_token(c, token, sizeof(token));
+}
+
 static void jm_handle(void *arg, const Sluice__Request *req, Sluice__Reply *reply,
                       sl_arena *arena)
 {
@@ -69,6 +81,8 @@ static void jm_handle(void *arg, const Sluice__Request *req, Sluice__Reply *repl
         jm.registrations++;
         jm.incarnation = (int)req->register_tm->incarnation;
         jm.forget = 0;
+        if (req->register_tm->session_token.len == sizeof(jm.token))
+            memcpy(jm.token, req->register_tm->session_token.data, sizeof(jm.token));
         break;
     case SLUICE__REQUEST__BODY_HEARTBEAT:
         jm.heartbeats++;
@@ -208,6 +222,8 @@ START_TEST(test_concurrent_identical_deploys_run_once)
     for (int i = 0; i < 2; i++)
         ck_assert_int_eq(sl_rpc_client_open(url, 1, MAX_MSG, NULL, NULL, &c[i], err, sizeof(err)),
                          SL_OK);
+    for (int i = 0; i < 2; i++)
+        with_token(c[i]);
     char data_url[64];
     snprintf(data_url, sizeof(data_url), "tcp://127.0.0.1:%d", jm_get(&jm.tm_data_port));
     for (int k = 0; k < PAIRS; k++)
@@ -285,6 +301,8 @@ START_TEST(test_failed_deploy_is_not_remembered)
     for (int i = 0; i < 2; i++)
         ck_assert_int_eq(sl_rpc_client_open(url, 1, MAX_MSG, NULL, NULL, &c[i], err, sizeof(err)),
                          SL_OK);
+    for (int i = 0; i < 2; i++)
+        with_token(c[i]);
 
     job_id_of(1, job_id);
     char *addrs[2] = {"tcp://127.0.0.1:1", "tcp://127.0.0.1:1"}; /* the job has 1 task */
@@ -365,6 +383,7 @@ START_TEST(test_forgotten_taskmanager_registers_anew)
     ck_assert_int_eq(jm_get(&jm.incarnation), 0);
     snprintf(url, sizeof(url), "tcp://127.0.0.1:%d", jm_get(&jm.tm_rpc_port));
     ck_assert_int_eq(sl_rpc_client_open(url, 1, MAX_MSG, NULL, NULL, &c, err, sizeof(err)), SL_OK);
+    with_token(c);
     ck_assert_int_eq(deploy_for(c, 1, 0), SLUICE__STATUS__STATUS_OK);
     ck_assert(wait_at_least(&jm.reports[1], 1));
 
@@ -376,6 +395,10 @@ START_TEST(test_forgotten_taskmanager_registers_anew)
     /* its run of job 1 was cancelled and reported to nobody */
     ck_assert_int_eq(jm_get(&jm.reports[1]), 1);
 
+    /* the old registration's session token is refused; with the new one, a
+     * deploy for the old incarnation still is */
+    ck_assert_int_eq(deploy_for(c, 2, 1), SLUICE__STATUS__STATUS_DENIED);
+    with_token(c);
     ck_assert_int_eq(deploy_for(c, 2, 0), SLUICE__STATUS__STATUS_FAILED);
     ck_assert_int_eq(deploy_for(c, 3, 1), SLUICE__STATUS__STATUS_OK);
     ck_assert(wait_at_least(&jm.reports[3], 1));
