@@ -112,9 +112,12 @@ static void on_heartbeat(sl_jm *jm, const Sluice__Heartbeat *h, const ProtobufCB
  * it carries its session token. jm->mu held. */
 static int from_tm(sl_jm *jm, const char *tm_id, const ProtobufCBinaryData *tok, const char *what)
 {
-    if (sl_tmreg_token_ok(sl_tmreg_find(jm, tm_id), tok))
+    const sl_tmreg_entry *tm = sl_tmreg_find(jm, tm_id);
+    if (sl_tmreg_token_ok(tm, tok))
         return 1;
-    sl_warn_limited("%s for taskmanager %.64s without its session token: ignored", what, tm_id);
+    /* the id is the sender's: named only if it is one we know */
+    sl_warn_limited("%s for %s%s without its session token: ignored", what,
+                    tm != NULL ? "taskmanager " : "an unknown taskmanager", tm != NULL ? tm->id : "");
     return 0;
 }
 

@@ -453,6 +453,12 @@ static int register_tm(sl_tm *tm)
     int rv = call_jm(tm, &req, &reply);
     if (rv == SL_EBUSY)
         not_leader(tm, "the jobmanager is not the leader");
+    if (rv == SL_ETIMEDOUT || rv == SL_EUNREACH)
+        sl_warn_limited("cannot register at the jobmanager %s: %s%s", tm->jm_url, sl_strerror(rv),
+                        sl_tls_on(SL_TLS_RPC_DIAL)
+                            ? " (over TLS: is its certificate signed by our trust-cert, and "
+                              "ours by its?)"
+                            : "");
     if (rv != SL_OK)
         return rv;
     if (!reply_leader_ok(tm, reply)) {

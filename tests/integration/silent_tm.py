@@ -45,15 +45,20 @@ def field_varint(num, n):
     return varint(num << 3 | 0) + varint(n)
 
 
+# RegisterTm.session_token (8): every later request carries it as
+# Request.session_token (31), as a real taskmanager's do.
+TOKEN = os.urandom(32)
+
+
 def register_body(tm_id, port, slots):
     r = (field_bytes(1, tm_id.encode()) + field_bytes(2, b"127.0.0.1") +
          field_varint(3, port) + field_varint(4, port) + field_varint(5, os.getpid()) +
-         field_varint(6, slots))
+         field_varint(6, slots) + field_bytes(8, TOKEN))
     return field_bytes(1, r)  # Request.register_tm
 
 
 def heartbeat_body(tm_id):
-    return field_bytes(2, field_bytes(1, tm_id.encode()))  # Request.heartbeat
+    return field_bytes(2, field_bytes(1, tm_id.encode())) + field_bytes(31, TOKEN)
 
 
 def read_varint(buf, i):
