@@ -105,7 +105,14 @@ static int client_dial(sl_rpc_client *c, const char *plain, int blocking, char *
         rv = nng_dialer_start(d, blocking ? 0 : NNG_FLAG_NONBLOCK);
     }
     if (rv != 0) {
-        snprintf(err, errlen, "cannot reach %s: %s", url, nng_strerror(rv));
+        int tls = strncmp(url, "tls+", 4) == 0;
+        snprintf(err, errlen, "cannot reach %s: %s%s", plain, nng_strerror(rv),
+                 !tls || rv == NNG_ECONNREFUSED || rv == NNG_EADDRINVAL || rv == NNG_ETIMEDOUT
+                     ? ""
+                 : rv == NNG_ECRYPTO || rv == NNG_EPEERAUTH
+                     ? " (TLS handshake: is its certificate signed by our trust-cert, and a name "
+                       "it holds the one we dialled?)"
+                     : " (over TLS: does it speak TLS?)");
         return SL_EUNREACH;
     }
     return SL_OK;
