@@ -69,14 +69,21 @@ int sl_guard_open(const sl_config *cfg, sl_rpc_guard **out, char *err, size_t er
     return rv;
 }
 
-static int deny(const char *who, int kind, const char *detail, char *msg, size_t msglen)
+/* Refuses. identified: the caller proved its certificate, and every such
+ * refusal is an audit line; unidentified callers are rate-limited (else
+ * one could flood the log and hide others' lines). */
+static int deny(const char *who, int kind, const char *detail, int identified, char *msg,
+                size_t msglen)
 {
     const char *verb = sl_authz_verb(kind);
     if (detail != NULL)
         snprintf(msg, msglen, "permission denied: %s may not %s: %s", who, verb, detail);
     else
         snprintf(msg, msglen, "permission denied: %s may not %s", who, verb);
-    sl_warn_limited("audit: %s %s: denied (%s)", who, verb, msg + sizeof("permission denied:"));
+    if (identified)
+        sl_warn("audit: %s %s: denied (%s)", who, verb, msg + sizeof("permission denied:"));
+    else
+        sl_warn_limited("audit: %s %s: denied (%s)", who, verb, msg + sizeof("permission denied:"));
     return SL_EPERM;
 }
 
@@ -89,10 +96,10 @@ static int check_daemon(sl_rpc_guard *g, const uint8_t *frame, size_t len,
     int kind = (int)req->body_case;
     if (sl_auth_verify(g->daemons, frame, len, req->credential, sl_wall_ms(), &id, why,
                        sizeof why) != SL_OK)
-        return deny("an unidentified caller", kind, why, msg, msglen);
+        return deny("an unidentified caller", kind, why, 0, msg, msglen);
     if (id.kind != SL_AUTH_DAEMON)
         return deny(id.cn[0] ? id.cn : "a certificate without CN", kind,
-                    "not a daemon certificate (no serverAuth key usage)", msg, msglen);
+                    "not a daemon certificate (no serverAuth key usage)", 0, msg, msglen);
     sl_info("audit: %s %s: allowed", id.cn[0] ? id.cn : "daemon", sl_authz_verb(kind));
     return SL_OK;
 }
@@ -134,7 +141,7 @@ static int check_client(sl_rpc_guard *g, const uint8_t *frame, size_t len,
     }
     const char *cn = id.cn[0] ? id.cn : "a certificate without CN";
     if (role < need)
-        return deny(cn, kind, NULL, msg, msglen);
+        return deny(cn, kind, NULL, 1, msg, msglen);
     if (need > SL_AUTHZ_VIEW)
         sl_info("audit: %s (%s) %s: allowed", cn, sl_authz_role_name(role), sl_authz_verb(kind));
     else

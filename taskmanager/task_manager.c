@@ -29,6 +29,7 @@
 #define LOOP_MS 50
 #define REJOIN_WARN_MS 10000     /* how often waiting to register again is logged */
 #define NOT_LEADER_RETRY_MS 1000 /* after "not the leader": register there again after this */
+#define REGISTER_REFUSED_BACKOFF_MS 1000 /* after a refused registration */
 #define FREE_THREADS_MAX 8       /* threads freeing ended runs; more wait in a queue */
 #define FREE_DRAIN_MS 5000       /* the longest wait for them at shutdown */
 #define STOP_TASKS_MS 5000       /* the longest wait for cancelled tasks at shutdown */
@@ -453,6 +454,8 @@ static int register_tm(sl_tm *tm)
     int rv = call_jm(tm, &req, &reply);
     if (rv == SL_EBUSY)
         not_leader(tm, "the jobmanager is not the leader");
+    if (rv == SL_EINVAL) /* refused (bad certificate, bad request): not at once again */
+        tm->refused_until = sl_now_ms() + REGISTER_REFUSED_BACKOFF_MS;
     if (rv == SL_ETIMEDOUT || rv == SL_EUNREACH)
         sl_warn_limited("cannot register at the jobmanager %s: %s%s", tm->jm_url, sl_strerror(rv),
                         sl_tls_on(SL_TLS_RPC_DIAL)
