@@ -14,6 +14,7 @@
 #   sec_start_tm; sec_start_tm        # scripts/taskmanager.sh start, fixed free ports
 #   sec_wait_tms alice 2              # 2 RUNNING, as alice sees them
 #   sec_run alice run -d job.yaml     # the CLI with alice's certificate: SL_RC/SL_OUT/SL_ERR
+#   SEC_CLI_CN=alice                  # lib.sh's helpers (sl_info, sl_wait_job_end, ...) ask as alice
 #   sec_assert_denied grafana cancel  # exit 1, "permission denied: grafana may not cancel"
 #   sec_audit_has grafana cancel denied
 #   sec_capture_start FILE            # tcpdump of every port of the cluster on lo
