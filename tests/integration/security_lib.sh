@@ -200,7 +200,11 @@ sec_assert_audit() {
 
 # sec__listening PORT: for wait_for: some socket listens on TCP PORT.
 sec__listening() {
-    [ -n "$(ss -Htln "sport = :$1" 2>/dev/null)" ]
+    if command -v ss >/dev/null 2>&1; then
+        [ -n "$(ss -Htln "sport = :$1" 2>/dev/null)" ]
+    else
+        (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
+    fi
 }
 
 # sec_start_jm [-D KEY=VALUE]...: scripts/jobmanager.sh start for the

@@ -101,6 +101,9 @@ bad_tm "no TLS" -D "$I.enabled=false"
 REASON='refused|denied|permission|certificate|verif|handshake|trust|cannot|could not|unable|fail|reject|closed|timed out'
 reason_logged() {
     local log="${bad_log[$1]}"
+    if grep -q 'registered at the jobmanager' "$log"; then
+        fail "the taskmanager with ${bad_what[$1]} (pid $1) registered:"$'\n'"$(tail -n 20 "$log")"
+    fi
     awk '/^=== / { buf = ""; next } { buf = buf $0 "\n" } END { printf "%s", buf }' "$log" |
         grep -v 'advertised' | grep -iE "$REASON"
 }
