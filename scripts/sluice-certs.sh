@@ -113,8 +113,9 @@ while [ "$#" -gt 0 ]; do
 done
 
 [ -n "$dir" ] || die_usage "no DIR given"
-[[ "$days" =~ ^[1-9][0-9]{0,4}$ ]] && [ "$days" -le "$MAX_DAYS" ] ||
+if ! [[ "$days" =~ ^[1-9][0-9]{0,4}$ ]] || [ "$days" -gt "$MAX_DAYS" ]; then
     die_usage "--days must be a whole number of days from 1 to $MAX_DAYS, not '$days'"
+fi
 
 # An IPv4 or IPv6 address literal (loosely: openssl checks it further).
 is_ip() {
@@ -122,8 +123,9 @@ is_ip() {
 }
 
 for h in "${hosts[@]}"; do
-    [ "${#h}" -le 253 ] && { [[ "$h" =~ ^(\*\.)?[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?$ ]] || is_ip "$h"; } ||
+    if [ "${#h}" -gt 253 ] || ! { [[ "$h" =~ ^(\*\.)?[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?$ ]] || is_ip "$h"; }; then
         die_usage "--host '$h' is neither a DNS name nor an IP address"
+    fi
 done
 declare -A seen_cn=()
 for cn in "${cns[@]}"; do
@@ -141,7 +143,7 @@ command -v openssl >/dev/null 2>&1 || die "openssl not found (Debian: apt-get in
 
 umask 077
 mkdir -p -- "$dir" || die "cannot create $dir"
-[ -d "$dir" ] && [ -w "$dir" ] || die "$dir is not a writable folder"
+if ! [ -d "$dir" ] || ! [ -w "$dir" ]; then die "$dir is not a writable folder"; fi
 work="$(mktemp -d "$dir/.sluice-certs.XXXXXX")" || die "cannot create a temp folder in $dir"
 trap 'rm -rf -- "$work"' EXIT
 
@@ -170,7 +172,7 @@ serial() {
 
 # publish TMP FINAL MODE: renames TMP to FINAL (mode MODE).
 publish() {
-    chmod "$3" "$1" && mv -f -- "$1" "$2" || die "cannot write $2"
+    if ! chmod "$3" "$1" || ! mv -f -- "$1" "$2"; then die "cannot write $2"; fi
 }
 
 # same_key CERT KEY: 0 if KEY is the private key of CERT.
@@ -203,8 +205,9 @@ keep_existing() {
 # ------------------------------------------------------------------- CA
 
 if [ -e "$dir/ca.pem" ] || [ -e "$dir/ca.key" ]; then
-    [ -f "$dir/ca.pem" ] && [ -f "$dir/ca.key" ] ||
+    if ! [ -f "$dir/ca.pem" ] || ! [ -f "$dir/ca.key" ]; then
         die "$dir holds only one of ca.pem and ca.key; remove it or restore the other (a CA is never replaced by this script)"
+    fi
     same_key "$dir/ca.pem" "$dir/ca.key" || die "$dir/ca.key is not the key of $dir/ca.pem"
     echo "reusing the CA $dir/ca.pem ($(openssl x509 -in "$dir/ca.pem" -noout -subject -nameopt oneline 2>/dev/null))"
 else
