@@ -295,8 +295,9 @@ sec_capture_start() {
     command -v tcpdump >/dev/null 2>&1 || fail "tcpdump is not installed (scripts/install-deps.sh installs it)"
     for p in "${ports[@]}"; do filter+="${filter:+ or }tcp port $p"; done
     # --immediate-mode: packets reach the file at once (not a buffer at a
-    # time); -Z root: no switch to the tcpdump user, who cannot write here.
-    tcpdump -i lo -n -U --immediate-mode -Z root -w "$file" "$filter" \
+    # time); -B: a 16 MB kernel buffer (no drops at data-plane rates); -Z
+    # root: no switch to the tcpdump user, who cannot write here.
+    tcpdump -i lo -n -U --immediate-mode -B 16384 -Z root -w "$file" "$filter" \
         >"$file.out" 2>"$file.err" </dev/null &
     SEC_CAP_PID=$!
     SEC_CAP_FILE="$file"

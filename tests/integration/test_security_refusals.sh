@@ -10,7 +10,9 @@
 # - taskmanagers that must never register: one with another CA's daemon
 #   certificate (trusting our CA), one with everything from another CA, one
 #   with a client certificate of our CA (clientAuth only: a client cannot
-#   pose as a taskmanager), one without TLS. Each one's log says why it
+#   pose as a taskmanager), one with internal TLS off (the rest keys still
+#   make it dial the jobmanager with TLS, as a client without a
+#   certificate), one without any TLS. Each one's log says why it
 #   cannot connect or that it was refused, and `sluice taskmanagers` never
 #   lists any of them, while the good taskmanager registers and a word
 #   count runs on it alone, exactly-once.
@@ -94,7 +96,9 @@ bad_tm "another CA's daemon certificate" -D "$I.cert=$other/daemon.pem" -D "$I.k
 bad_tm "everything from another CA" -D "$I.cert=$other/daemon.pem" -D "$I.key=$other/daemon.key" \
     -D "$I.trust-cert=$other/ca.pem"
 bad_tm "a client certificate (alice, clientAuth only)" -D "$I.cert=$SEC_CERTS/alice.pem" -D "$I.key=$SEC_CERTS/alice.key"
-bad_tm "no TLS" -D "$I.enabled=false"
+bad_tm "internal TLS off (TLS to the jobmanager as a rest client only, no daemon certificate)" -D "$I.enabled=false"
+bad_tm "no TLS at all" -D "$I.enabled=false" -D security.ssl.rest.enabled=false \
+    -D security.ssl.rest.authentication-enabled=false
 
 # reason_logged PID: for wait_for: the taskmanager's log (after its start
 # line) says why it cannot connect or that it was refused.
