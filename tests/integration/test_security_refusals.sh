@@ -140,8 +140,8 @@ while [ "$(sl__now_ms)" -lt "$watch_end" ]; do
 done
 echo "$polls polls over $WATCH_S s: no bad taskmanager listed"
 echo "taskmanagers after the bad ones tried: $(awk '{ print $1, $3, $6 }' <<<"$SL_OUT" | tr '\n' ';')"
-echo "jobmanager log lines about refused registrations:"
-grep -iE 'regist' "$SL_LOG/sluice-jobmanager.log" | grep -iE 'denied|refus|reject' | head -n 8 || echo "  (none)"
+refused_regs="$(sec_audit_lines | grep -F 'register a taskmanager' | grep -F denied | head -n 8 || true)"
+echo "jobmanager audit lines about refused registrations:"$'\n'"${refused_regs:-  (none)}"
 
 # --------------------------------------------- the job runs on the good one
 sl_wordcount_setup 400000 3
