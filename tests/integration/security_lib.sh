@@ -32,6 +32,7 @@ SEC_CERTS=""
 SEC_PORTS=()
 SEC_CAP_PID=""
 SEC_CAP_FILE=""
+SEC_CAP_DROPPED=""
 SEC_JM_PID=""
 SEC_TM_PID="" SEC_TM_LOG="" SEC_TM_RPC_PORT="" SEC_TM_DATA_PORT=""
 SEC_START_TIMEOUT="${SEC_START_TIMEOUT:-60}"
@@ -316,13 +317,15 @@ sec__capturing() {
 }
 
 # sec_capture_stop: SIGINT to the tcpdump (it writes its last packets and
-# its counts), waits until it ended.
+# its counts), waits until it ended. Sets SEC_CAP_DROPPED (packets the
+# kernel dropped, as tcpdump counted them).
 sec_capture_stop() {
     [ -n "$SEC_CAP_PID" ] || return 0
     if sl_pid_alive "$SEC_CAP_PID"; then kill -INT "$SEC_CAP_PID" 2>/dev/null || true; fi
     wait_for -t 20 sl_pid_gone "$SEC_CAP_PID"
     wait "$SEC_CAP_PID" 2>/dev/null || true
     echo "tcpdump stopped: $(grep -E 'packets' "$SEC_CAP_FILE.err" | tr '\n' ' ')"
+    SEC_CAP_DROPPED="$(sed -n -E 's/^([0-9]+) packets? dropped by kernel.*/\1/p' "$SEC_CAP_FILE.err" | head -n 1)"
     SEC_CAP_PID=""
 }
 

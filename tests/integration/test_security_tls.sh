@@ -104,6 +104,7 @@ fi
 sl_wait_job_end "$jobid" FINISHED 180
 assert_ge 1 "$(sl_field "$SL_INFO" restarts)" "restarts in the info of the finished job"
 sec_capture_stop
+dropped="$SEC_CAP_DROPPED"
 sl_check_exactly_once "$SL_OUTDIR" "$SL_REF"
 
 # ------------------------------------------------------------ the capture
@@ -116,6 +117,8 @@ cn_hits="$(sec_capture_count "$cap" sluice-daemon)"
 echo "with TLS: $packets packets ($data_packets on the data ports), the marker $hits times, 'sluice-daemon' (certificates in handshakes) $cn_hits times; capture $(stat -c %s "$cap") bytes"
 assert_ge 500 "$packets" "packets in the capture of the TLS run (is the capture empty?)"
 assert_ge 100 "$data_packets" "packets on the taskmanagers' data ports in the capture (did the data plane cross the captured ports?)"
+[[ "$dropped" =~ ^[0-9]+$ ]] || fail "tcpdump did not report its dropped packets: $(cat "$cap.err")"
+[ $((dropped * 1000)) -le "$packets" ] || fail "tcpdump dropped $dropped packets of $((packets + dropped)) (over 0.1%): the capture may have missed records"
 assert_eq 0 "$hits" "occurrences of the marker '$marker' in the capture of the TLS run (records in clear on the wire)"
 assert_ge 1 "$cn_hits" "occurrences of the daemon certificate's CN in the capture (no TLS handshake captured?)"
 echo "ok"
