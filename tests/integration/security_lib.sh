@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# shellcheck disable=SC2034  # globals (SEC_CERTS, SEC_PORTS, ...) are for the tests
+# shellcheck disable=SC2034,SC2120  # globals for the tests; optional arguments of helpers
 # Helpers of the security tests (interface.md section 9, issue 14). Sourced
 # after lib.sh:
 #
