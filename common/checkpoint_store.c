@@ -15,6 +15,7 @@
 
 #include "common/bytes.h"
 #include "common/names.h"
+#include "common/seal.h"
 #include "common/status.h"
 #include "common/util.h"
 
@@ -22,6 +23,8 @@
 #define MD_FRAME_LEN (MD_HEAD_LEN + 4)
 #define NAME_MAX_LEN 255
 #define SYNCED_FOLDER_LEVELS 3 /* chk-<n>, the job folder, the store's root */
+#define MD_VERSION_SEALED 2
+#define MD_ORIGIN_MIN 12 /* sealed body: u64 checkpoint id, u32 job id length, ... */
 
 static const uint8_t md_magic[4] = {'S', 'L', 'M', 'D'};
 
@@ -86,10 +89,74 @@ int sl_store_shared_path(const char *root, const char *job_id, char *out, size_t
 
 /* ---- metadata ----------------------------------------------------------- */
 
+/* The body of a sealed _metadata: md's checkpoint id and job id in clear
+ * (a reader of a savepoint learns them here), then the sealed packed md. */
+static uint64_t sealed_body_len(const Sluice__CheckpointMetadata *md, size_t n)
+{
+    return MD_ORIGIN_MIN + strlen(md->job_id) + sl_seal_sealed_len(n);
+}
+
+/* Writes the sealed body into out; the packed md is at pt[0..n). */
+static int seal_body(const sl_seal_key *k, const Sluice__CheckpointMetadata *md,
+                     const uint8_t *pt, size_t n, uint8_t *out)
+{
+    size_t idlen = strlen(md->job_id);
+    sl_seal_ad ad = {.job_id = md->job_id, .checkpoint_id = md->checkpoint_id,
+                     .name = SL_STORE_METADATA_NAME};
+
+    sl_put_le64(out, md->checkpoint_id);
+    sl_put_le32(out + 8, (uint32_t)idlen);
+    memcpy(out + MD_ORIGIN_MIN, md->job_id, idlen);
+    return sl_seal_buf(k, &ad, pt, n, out + MD_ORIGIN_MIN + idlen, NULL, 0);
+}
+
+/* The framed sealed _metadata of the packed md pt[0..n). */
+static int md_encode_sealed(const sl_seal_key *k, const Sluice__CheckpointMetadata *md,
+                            const uint8_t *pt, size_t n, uint8_t **out, size_t *len)
+{
+    uint64_t body = sealed_body_len(md, n);
+    uint8_t *buf;
+    int rv;
+
+    if (strlen(md->job_id) > SL_SEAL_JOB_ID_MAX) {
+        return SL_EINVAL;
+    }
+    if (body > SL_STORE_METADATA_MAX - MD_FRAME_LEN) {
+        return SL_ENOSPC;
+    }
+    if ((buf = malloc((size_t)body + MD_FRAME_LEN)) == NULL) {
+        return SL_ENOMEM;
+    }
+    memcpy(buf, md_magic, 4);
+    sl_put_le32(buf + 4, MD_VERSION_SEALED);
+    sl_put_le32(buf + 8, (uint32_t)body);
+    if ((rv = seal_body(k, md, pt, n, buf + MD_HEAD_LEN)) != SL_OK) {
+        free(buf);
+        return rv;
+    }
+    sl_put_le32(buf + MD_HEAD_LEN + body, sl_crc32c(0, buf, MD_HEAD_LEN + (size_t)body));
+    *out = buf;
+    *len = (size_t)body + MD_FRAME_LEN;
+    return SL_OK;
+}
+
 static int md_encode(const Sluice__CheckpointMetadata *md, uint8_t **out, size_t *len)
 {
     size_t n = sluice__checkpoint_metadata__get_packed_size(md);
+    const sl_seal_key *k = sl_seal_process_key();
     uint8_t *buf;
+    int rv;
+
+    if (k != NULL) {
+        if (n > SL_STORE_METADATA_MAX || (buf = malloc(n > 0 ? n : 1)) == NULL) {
+            return n > SL_STORE_METADATA_MAX ? SL_ENOSPC : SL_ENOMEM;
+        }
+        rv = sluice__checkpoint_metadata__pack(md, buf) == n
+                 ? md_encode_sealed(k, md, buf, n, out, len)
+                 : SL_EINVAL;
+        free(buf);
+        return rv;
+    }
 
     if (n > SL_STORE_METADATA_MAX - MD_FRAME_LEN) {
         return SL_ENOSPC;
@@ -205,19 +272,75 @@ done:
     return rv;
 }
 
-static int md_decode(const char *path, const uint8_t *buf, size_t len,
+/* Opens the sealed body b[0..n) in place: *pt, *ptlen the packed md; id
+ * and job (job_id_max + 1 bytes) what the body says it belongs to. */
+static int open_body(const char *path, uint8_t *b, size_t n, uint64_t *id, char *job,
+                     uint8_t **pt, size_t *ptlen, char *err, size_t errlen)
+{
+    char why[256];
+    uint32_t idlen = n >= MD_ORIGIN_MIN ? sl_get_le32(b + 8) : 0;
+    sl_seal_ad ad = {.job_id = job, .name = SL_STORE_METADATA_NAME};
+
+    if (n < MD_ORIGIN_MIN || idlen > SL_SEAL_JOB_ID_MAX || idlen > n - MD_ORIGIN_MIN) {
+        sl_errf(err, errlen, "%s: sealed metadata with a bad header", path);
+        return SL_EINVAL;
+    }
+    *id = ad.checkpoint_id = sl_get_le64(b);
+    memcpy(job, b + MD_ORIGIN_MIN, idlen);
+    job[idlen] = '\0';
+    *pt = b + MD_ORIGIN_MIN + idlen;
+    if (sl_seal_open_buf(sl_seal_process_key(), &ad, *pt, n - MD_ORIGIN_MIN - idlen, ptlen,
+                         why, sizeof(why)) != SL_OK) {
+        sl_errf(err, errlen, "%s: %s", path, why);
+        return SL_EINVAL;
+    }
+    return SL_OK;
+}
+
+/* Unpacks the body b[0..n) of a frame of version ver. */
+static int md_unpack(const char *path, uint32_t ver, uint8_t *b, size_t n,
                      Sluice__CheckpointMetadata **md, char *err, size_t errlen)
 {
-    uint32_t n, stored, computed;
+    char job[SL_SEAL_JOB_ID_MAX + 1];
+    uint8_t *pt = b;
+    size_t ptlen = n;
+    uint64_t id = 0;
+
+    if (ver == MD_VERSION_SEALED &&
+        open_body(path, b, n, &id, job, &pt, &ptlen, err, errlen) != SL_OK) {
+        return SL_EINVAL;
+    }
+    if (ver != MD_VERSION_SEALED && sl_seal_process_key() != NULL) {
+        sl_seal_warn_unsealed(path);
+    }
+    if ((*md = sluice__checkpoint_metadata__unpack(NULL, ptlen, pt)) == NULL) {
+        sl_errf(err, errlen, "%s: malformed CheckpointMetadata", path);
+        return SL_EINVAL;
+    }
+    if (ver == MD_VERSION_SEALED && ((*md)->checkpoint_id != id || strcmp((*md)->job_id, job))) {
+        sl_errf(err, errlen, "%s: sealed for checkpoint %llu of job %s but describes another",
+                path, (unsigned long long)id, job);
+        sluice__checkpoint_metadata__free_unpacked(*md, NULL);
+        *md = NULL;
+        return SL_EINVAL;
+    }
+    return SL_OK;
+}
+
+static int md_decode(const char *path, uint8_t *buf, size_t len,
+                     Sluice__CheckpointMetadata **md, char *err, size_t errlen)
+{
+    uint32_t n, stored, computed, ver;
 
     if (len < MD_FRAME_LEN) {
         sl_errf(err, errlen, "%s: truncated: %zu bytes", path, len);
         return SL_EINVAL;
     }
     n = sl_get_le32(buf + 8);
+    ver = sl_get_le32(buf + 4);
     if (memcmp(buf, md_magic, 4) != 0) {
         sl_errf(err, errlen, "%s: bad magic (not a metadata file)", path);
-    } else if (sl_get_le32(buf + 4) != SL_STORE_METADATA_VERSION) {
+    } else if (ver != SL_STORE_METADATA_VERSION && ver != MD_VERSION_SEALED) {
         sl_errf(err, errlen, "%s: unsupported version %u", path, sl_get_le32(buf + 4));
     } else if (n != len - MD_FRAME_LEN) {
         sl_errf(err, errlen, "%s: %slength %u, file holds %zu", path,
@@ -226,11 +349,8 @@ static int md_decode(const char *path, const uint8_t *buf, size_t len,
                (computed = sl_crc32c(0, buf, MD_HEAD_LEN + n))) {
         sl_errf(err, errlen, "%s: checksum mismatch: stored 0x%08x, computed 0x%08x", path,
                stored, computed);
-    } else if ((*md = sluice__checkpoint_metadata__unpack(NULL, n, buf + MD_HEAD_LEN)) ==
-               NULL) {
-        sl_errf(err, errlen, "%s: malformed CheckpointMetadata", path);
     } else {
-        return SL_OK;
+        return md_unpack(path, ver, buf + MD_HEAD_LEN, n, md, err, errlen);
     }
     return SL_EINVAL;
 }
@@ -258,7 +378,7 @@ int sl_store_metadata_read(const char *chk_dir, Sluice__CheckpointMetadata **md,
         return SL_EINVAL;
     default: sl_errf(err, errlen, "%s: read: %s", path, strerror(errno)); return rv;
     }
-    rv = md_decode(path, (const uint8_t *)data, len, md, err, errlen);
+    rv = md_decode(path, (uint8_t *)data, len, md, err, errlen);
     free(data);
     return rv;
 }
@@ -285,7 +405,9 @@ int sl_store_verify(const char *chk_dir, const Sluice__CheckpointMetadata *md,
             sl_errf(err, errlen, "%s: path too long", chk_dir);
             return SL_ENOSPC;
         }
-        if ((rv = sl_state_file_verify(path, h->size, h->crc32c, err, errlen)) != SL_OK) {
+        sl_state_origin o = {.job_id = md->job_id, .checkpoint_id = md->checkpoint_id};
+        if ((rv = sl_state_file_verify_for(path, &o, h->size, h->crc32c, err, errlen)) !=
+            SL_OK) {
             return rv;
         }
     }

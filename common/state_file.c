@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "common/crc32c.h"
+#include "common/seal.h"
 #include "common/row.h"
 #include "common/bytes.h"
 #include "common/util.h"
@@ -34,8 +35,24 @@ struct sl_state_writer {
     size_t used;       /* bytes waiting in buf */
     uint64_t flushed;  /* bytes handed to the kernel */
     uint32_t crc;      /* of the flushed bytes */
+    sl_seal_stream *seal; /* sealed files: put goes through it */
     char err[256];
 };
+
+/* The name a sealed file is bound to: the last part of path. */
+static const char *base_name(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+
+    return slash != NULL ? slash + 1 : path;
+}
+
+static void origin_ad(const sl_state_origin *o, const char *path, sl_seal_ad *ad)
+{
+    ad->job_id = o->job_id;
+    ad->checkpoint_id = o->checkpoint_id;
+    ad->name = base_name(path);
+}
 
 
 
@@ -91,7 +108,36 @@ static int flush(sl_state_writer *w)
     return rv;
 }
 
+static int seal_emit(void *arg, const uint8_t *p, size_t n);
+
+static void writer_free(sl_state_writer *w)
+{
+    sl_seal_stream_free(w->seal);
+    free(w->buf);
+    free(w->path);
+    free(w);
+}
+
+/* Starts sealing w for o with the process key, if both are set. */
+static int start_seal(sl_state_writer *w, const sl_state_origin *o)
+{
+    const sl_seal_key *k = sl_seal_process_key();
+    sl_seal_ad ad;
+
+    if (k == NULL || o == NULL) {
+        return SL_OK;
+    }
+    origin_ad(o, w->path, &ad);
+    sl_put_le32(w->buf + 4, SL_STATE_VERSION_SEALED);
+    return sl_seal_stream_new(k, &ad, seal_emit, w, &w->seal);
+}
+
 int sl_state_writer_open(const char *path, sl_state_writer **wp)
+{
+    return sl_state_writer_open_for(path, NULL, wp);
+}
+
+int sl_state_writer_open_for(const char *path, const sl_state_origin *o, sl_state_writer **wp)
 {
     sl_state_writer *w;
     uint8_t hdr[SL_STATE_HEADER_LEN];
@@ -116,20 +162,25 @@ int sl_state_writer_open(const char *path, sl_state_writer **wp)
     sl_put_le32(hdr + 4, SL_STATE_VERSION);
     memcpy(w->buf, hdr, sizeof(hdr));
     w->used = sizeof(hdr);
+    if ((rv = start_seal(w, o)) != SL_OK) {
+        close(w->fd);
+        unlink(path);
+        errno = EINVAL;
+        goto fail;
+    }
     *wp = w;
     return SL_OK;
 fail:
     if (w != NULL) {
         int e = errno;
-        free(w->buf);
-        free(w->path);
-        free(w);
+        writer_free(w);
         errno = e;
     }
     return rv;
 }
 
-int sl_state_writer_put(sl_state_writer *w, const void *buf, size_t len)
+/* Buffered bytes as stored (after sealing, if sealed). */
+static int raw_put(sl_state_writer *w, const void *buf, size_t len)
 {
     if (w->status != SL_OK || len == 0) {
         return w->status;
@@ -143,6 +194,23 @@ int sl_state_writer_put(sl_state_writer *w, const void *buf, size_t len)
     memcpy(w->buf + w->used, buf, len);
     w->used += len;
     return SL_OK;
+}
+
+static int seal_emit(void *arg, const uint8_t *p, size_t n)
+{
+    return raw_put(arg, p, n);
+}
+
+int sl_state_writer_put(sl_state_writer *w, const void *buf, size_t len)
+{
+    if (w->seal == NULL || w->status != SL_OK) {
+        return raw_put(w, buf, len);
+    }
+    if (sl_seal_stream_put(w->seal, buf, len) != SL_OK && w->status == SL_OK) {
+        snprintf(w->err, sizeof(w->err), "%s: cannot seal", w->path);
+        w->status = SL_EIO;
+    }
+    return w->status;
 }
 
 int sl_state_writer_put_varint(sl_state_writer *w, uint64_t v)
@@ -168,10 +236,17 @@ int sl_state_writer_close(sl_state_writer *w, uint64_t *size, uint32_t *crc)
     if (w->status != SL_OK) {
         return w->status;
     }
+    if (w->seal != NULL && sl_seal_stream_finish(w->seal) != SL_OK) {
+        if (w->status == SL_OK) {
+            snprintf(w->err, sizeof(w->err), "%s: cannot seal", w->path);
+            w->status = SL_EIO;
+        }
+        return w->status;
+    }
     sum = sl_crc32c(w->crc, w->buf, w->used);
     sl_put_le32(trl, sum);
     memcpy(trl + 4, tail_magic, 4);
-    if (sl_state_writer_put(w, trl, sizeof(trl)) != SL_OK || flush(w) != SL_OK) {
+    if (raw_put(w, trl, sizeof(trl)) != SL_OK || flush(w) != SL_OK) {
         return w->status;
     }
     if (fsync(w->fd) != 0) {
@@ -191,9 +266,7 @@ int sl_state_writer_close(sl_state_writer *w, uint64_t *size, uint32_t *crc)
     if (crc != NULL) {
         *crc = sum;
     }
-    free(w->buf);
-    free(w->path);
-    free(w);
+    writer_free(w);
     return SL_OK;
 }
 
@@ -206,9 +279,7 @@ void sl_state_writer_abort(sl_state_writer *w)
         close(w->fd);
     }
     unlink(w->path);
-    free(w->buf);
-    free(w->path);
-    free(w);
+    writer_free(w);
 }
 
 const char *sl_state_writer_error(const sl_state_writer *w)
@@ -262,7 +333,8 @@ static int check_frame(const char *path, const uint8_t *hdr, const uint8_t *trl,
 
     if (memcmp(hdr, head_magic, 4) != 0) {
         sl_errf(err, errlen, "%s: bad header magic (not a state file)", path);
-    } else if (sl_get_le32(hdr + 4) != SL_STATE_VERSION) {
+    } else if (sl_get_le32(hdr + 4) != SL_STATE_VERSION &&
+               sl_get_le32(hdr + 4) != SL_STATE_VERSION_SEALED) {
         sl_errf(err, errlen, "%s: unsupported version %u", path, sl_get_le32(hdr + 4));
     } else if (memcmp(trl + 4, tail_magic, 4) != 0) {
         sl_errf(err, errlen, "%s: bad trailer magic (truncated or overwritten)", path);
@@ -312,9 +384,57 @@ static int read_crc(int fd, const char *path, uint8_t *p, size_t n, uint32_t *cr
     return SL_OK;
 }
 
+/* For a file whose frame checked: an unsealed payload is accepted (with a
+ * warning once when it should have been sealed); a sealed one is opened in
+ * place (load: data) or authenticated from fd (verify: data NULL). */
+static int unseal(const char *path, const sl_state_origin *o, const uint8_t *hdr, int fd,
+                  uint64_t size, uint8_t *data, size_t *n, char *err, size_t errlen)
+{
+    const sl_seal_key *k = sl_seal_process_key();
+    char why[256];
+    sl_seal_ad ad;
+    int rv;
+
+    if (sl_get_le32(hdr + 4) == SL_STATE_VERSION) {
+        if (o != NULL && k != NULL) {
+            sl_seal_warn_unsealed(path);
+        }
+        return SL_OK;
+    }
+    if (o == NULL && data == NULL) {
+        return SL_OK; /* verify without a checkpoint: the CRC only */
+    }
+    if (o == NULL) {
+        sl_errf(err, errlen, "%s: sealed, and no checkpoint was given to open it for", path);
+        return SL_EINVAL;
+    }
+    origin_ad(o, path, &ad);
+    rv = data != NULL ? sl_seal_open_buf(k, &ad, data, *n, n, why, sizeof(why))
+                      : sl_seal_check_fd(k, &ad, fd, SL_STATE_HEADER_LEN, size - FRAME_LEN, why,
+                                         sizeof(why));
+    if (rv != SL_OK) {
+        sl_errf(err, errlen, "%s: %s", path, why);
+    }
+    return rv;
+}
+
 int sl_state_file_load(const char *path, uint64_t expect_size, uint32_t expect_crc,
                        uint8_t **buf, size_t *len, char *err, size_t errlen)
 {
+    return sl_state_file_load_for(path, NULL, expect_size, expect_crc, buf, len, err, errlen);
+}
+
+int sl_state_file_verify(const char *path, uint64_t expect_size, uint32_t expect_crc,
+                         char *err, size_t errlen)
+{
+    return sl_state_file_verify_for(path, NULL, expect_size, expect_crc, err, errlen);
+}
+
+int sl_state_file_load_for(const char *path, const sl_state_origin *o, uint64_t expect_size,
+                           uint32_t expect_crc, uint8_t **buf, size_t *len, char *err,
+                           size_t errlen)
+{
+    size_t plain;
     uint8_t hdr[SL_STATE_HEADER_LEN], trl[SL_STATE_TRAILER_LEN];
     uint8_t *data = NULL;
     uint64_t size, n;
@@ -350,8 +470,12 @@ int sl_state_file_load(const char *path, uint64_t expect_size, uint32_t expect_c
     if ((rv = check_frame(path, hdr, trl, sum, expect_crc, err, errlen)) != SL_OK) {
         goto done;
     }
+    plain = (size_t)n;
+    if ((rv = unseal(path, o, hdr, fd, size, data, &plain, err, errlen)) != SL_OK) {
+        goto done;
+    }
     *buf = data;
-    *len = (size_t)n;
+    *len = plain;
     data = NULL;
 done:
     free(data);
@@ -372,8 +496,8 @@ static void copy_window(uint8_t *dst, uint64_t start, size_t wlen, const uint8_t
     }
 }
 
-int sl_state_file_verify(const char *path, uint64_t expect_size, uint32_t expect_crc,
-                         char *err, size_t errlen)
+int sl_state_file_verify_for(const char *path, const sl_state_origin *o, uint64_t expect_size,
+                             uint32_t expect_crc, char *err, size_t errlen)
 {
     uint8_t hdr[SL_STATE_HEADER_LEN], trl[SL_STATE_TRAILER_LEN];
     uint8_t *chunk = NULL;
@@ -405,7 +529,12 @@ int sl_state_file_verify(const char *path, uint64_t expect_size, uint32_t expect
         copy_window(trl, body, sizeof(trl), chunk, off, want);
         off += want;
     }
+    free(chunk);
+    chunk = NULL;
     rv = check_frame(path, hdr, trl, sum, expect_crc, err, errlen);
+    if (rv == SL_OK) {
+        rv = unseal(path, o, hdr, fd, size, NULL, NULL, err, errlen);
+    }
 done:
     free(chunk);
     close(fd);

@@ -9,7 +9,13 @@
  *                                    byte before the trailer (header too)
  *
  * The size and CRC a writer reports are what a StateHandle records
- * (size = whole file, trailer included; crc32c = the trailer's CRC). */
+ * (size = whole file, trailer included; crc32c = the trailer's CRC).
+ *
+ * Sealed state files (common/seal.h) have version 2 and a payload that is
+ * a sealed blob (AES-256-GCM chunks bound to the job, checkpoint id and
+ * file name). Size and CRC still describe the bytes as stored, so a file
+ * is checked against its StateHandle without the key; the _for functions
+ * also authenticate it with the process key (sl_seal_process_key). */
 #ifndef SL_STATE_FILE_H
 #define SL_STATE_FILE_H
 
@@ -21,6 +27,15 @@
 #define SL_STATE_HEADER_LEN 8
 #define SL_STATE_TRAILER_LEN 8
 #define SL_STATE_VERSION 1
+#define SL_STATE_VERSION_SEALED 2
+
+/* The checkpoint a state file belongs to, as its _metadata records it (job
+ * id, checkpoint or savepoint id); with the file's name within the folder
+ * (the last part of path) it is what a sealed file is bound to. */
+typedef struct {
+    const char *job_id;
+    uint64_t checkpoint_id;
+} sl_state_origin;
 /* Files larger than this are refused by sl_state_file_load (8 GiB). */
 #define SL_STATE_FILE_MAX (UINT64_C(8) << 30)
 
@@ -38,6 +53,10 @@ typedef struct sl_state_writer sl_state_writer;
  * behind, and the result is SL_EINVAL (bad path), SL_ENOMEM or SL_EIO with
  * errno set. */
 int sl_state_writer_open(const char *path, sl_state_writer **w);
+
+/* The same; with a process key set and o non-NULL the file is sealed
+ * (version 2) for o and the last part of path. */
+int sl_state_writer_open_for(const char *path, const sl_state_origin *o, sl_state_writer **w);
 
 /* Append raw bytes / a varint / a varint length followed by the bytes.
  * SL_EIO on a write error; the error is sticky (every later call returns it)
@@ -74,9 +93,21 @@ int sl_state_file_load(const char *path, uint64_t expect_size, uint32_t expect_c
                        uint8_t **buf, size_t *len, char *err, size_t errlen);
 
 /* The same checks as sl_state_file_load, reading in 1 MiB chunks without
- * keeping the file in memory, and refusing symlinks. No size limit. */
+ * keeping the file in memory, and refusing symlinks. No size limit. A
+ * sealed file is checked (size, frame, CRC) but not authenticated. */
 int sl_state_file_verify(const char *path, uint64_t expect_size, uint32_t expect_crc,
                          char *err, size_t errlen);
+
+/* sl_state_file_load and _verify for a file of checkpoint o: a sealed file
+ * is also opened (load) or authenticated chunk by chunk (verify) with the
+ * process key; SL_EINVAL with SL_SEAL_NO_KEY_MSG without a key, or "does
+ * not authenticate ..." for another key, name, checkpoint or a change. An
+ * unsealed file loads as before (a warning once if a key is set). */
+int sl_state_file_load_for(const char *path, const sl_state_origin *o, uint64_t expect_size,
+                           uint32_t expect_crc, uint8_t **buf, size_t *len, char *err,
+                           size_t errlen);
+int sl_state_file_verify_for(const char *path, const sl_state_origin *o, uint64_t expect_size,
+                             uint32_t expect_crc, char *err, size_t errlen);
 
 /* A read position in a decoded payload. Every function returns SL_EINVAL,
  * leaving off unchanged, when the value does not fit in what remains (or

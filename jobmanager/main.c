@@ -8,6 +8,7 @@
 #include <signal.h>
 
 #include "common/daemon.h"
+#include "common/seal.h"
 #include "common/tls.h"
 #include "common/log.h"
 #include "common/net_addr.h"
@@ -27,7 +28,8 @@ int main(int argc, char **argv)
         code = 2;
         goto cleanup;
     }
-    if (sl_tls_init(cfg, SL_TLS_JOBMANAGER, err, sizeof(err)) != 0) { /* bad security keys: 2 */
+    if (sl_tls_init(cfg, SL_TLS_JOBMANAGER, err, sizeof(err)) != 0 || /* bad security keys: 2 */
+        sl_seal_init(cfg, err, sizeof(err)) != 0) {
         sl_error("jobmanager: cannot start: %s", err);
         code = 2;
         goto cleanup;

@@ -3,6 +3,7 @@
 #include <stdio.h>
 
 #include "common/daemon.h"
+#include "common/seal.h"
 #include "common/tls.h"
 #include "common/log.h"
 #include "common/net_addr.h"
@@ -18,7 +19,8 @@ int main(int argc, char **argv)
     sl_addr_endpoint ep; /* no reachable address to advertise: exit 2 */
     char err[1024];
     if (sl_addr_taskmanager(cfg, &ep, err, sizeof(err)) != SL_OK ||
-        sl_tls_init(cfg, SL_TLS_TASKMANAGER, err, sizeof(err)) != SL_OK) {
+        sl_tls_init(cfg, SL_TLS_TASKMANAGER, err, sizeof(err)) != SL_OK ||
+        sl_seal_init(cfg, err, sizeof(err)) != SL_OK) {
         sl_error("taskmanager cannot start: %s", err);
         sl_config_free(cfg);
         return 2;

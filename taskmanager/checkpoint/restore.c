@@ -28,7 +28,9 @@ static int restore_handle(const sl_restore_chain *c, sl_op *op,
     snprintf(path, sizeof(path), "%s/%s", c->dir, h->path);
     uint8_t *buf = NULL;
     size_t len = 0;
-    int rv = sl_state_file_load(path, h->size, h->crc32c, &buf, &len, lerr, sizeof(lerr));
+    sl_state_origin origin = {.job_id = c->md->job_id, .checkpoint_id = c->md->checkpoint_id};
+    int rv = sl_state_file_load_for(path, &origin, h->size, h->crc32c, &buf, &len, lerr,
+                                    sizeof(lerr));
     if (rv != SL_OK) {
         snprintf(err, errlen, "cannot restore %s: %s", op->stage->name, lerr);
         return SL_EIO;

@@ -56,7 +56,8 @@ static int write_part(sl_uploader_snapshot *s, sl_uploader_part *p, Sluice__Stat
         return SL_ENOSPC;
     }
     sl_state_writer *w = NULL;
-    int orv = sl_state_writer_open(path, &w);
+    sl_state_origin origin = {.job_id = s->job_id, .checkpoint_id = s->chk_id};
+    int orv = sl_state_writer_open_for(path, &origin, &w); /* sealed if a key is set */
     if (orv != SL_OK) {
         int e = errno;
         snprintf(s->reason, sizeof(s->reason), "cannot create %.400s: %s", path,
