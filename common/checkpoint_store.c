@@ -23,7 +23,7 @@
 #define MD_FRAME_LEN (MD_HEAD_LEN + 4)
 #define NAME_MAX_LEN 255
 #define SYNCED_FOLDER_LEVELS 3 /* chk-<n>, the job folder, the store's root */
-#define MD_VERSION_SEALED 2
+#define MD_VERSION_SEALED 3 /* sealed (checkpoint_store.h); 2 never used */
 #define MD_ORIGIN_MIN 12 /* sealed body: u64 checkpoint id, u32 job id length, ... */
 
 static const uint8_t md_magic[4] = {'S', 'L', 'M', 'D'};

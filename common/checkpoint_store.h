@@ -10,6 +10,17 @@
  *   "SLMD"  u32 version (1)  u32 length  <length bytes: CheckpointMetadata>
  *   u32 crc32c of every byte before it
  *
+ * With a process key (common/seal.h: state.checkpoints.encryption.key-file)
+ * the version is 3 and the length bytes are: u64 checkpoint id, u32 length
+ * + job id (in clear: a reader of a savepoint learns from them what the
+ * file is bound to), then the CheckpointMetadata sealed for that job, id
+ * and the name "_metadata"; the unpacked metadata must name the same job
+ * and id. The CRC covers the bytes as stored, so a reader without the key
+ * still detects corruption; a sealed _metadata read without the key, or
+ * that does not authenticate, is SL_EINVAL like a corrupt one. A version-1
+ * _metadata still reads with a key set (a warning is logged once).
+ * sl_store_verify authenticates sealed state files with the process key.
+ *
  * root is a plain absolute path (file:// already removed by the config
  * layer). Every function is reentrant; err buffers (if errlen > 0) receive a
  * message naming the file and the reason on failure. */
