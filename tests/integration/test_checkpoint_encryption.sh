@@ -33,11 +33,15 @@ u32_at() {
     od -An -tu4 -j "$2" -N4 "$1" | tr -d ' '
 }
 
-# check_sealed DIR: every state file is version 2, every _metadata version 3,
-# nothing holds a marker word or a stage name in clear.
+# check_sealed DIR: in a copy of DIR, every state file is version 2, every
+# _metadata version 3, nothing holds a marker word or a stage name in clear.
 check_sealed() {
-    local dir="$1" f n=0 m=0 hits
+    local dir f n=0 m=0 hits
+    # a copy: retention removes older checkpoints while the job runs
+    dir="$(mktemp -d "$SL_DATA/sealed.XXXXXX")"
+    cp -r "$1/." "$dir/" 2>/dev/null || true
     while IFS= read -r f; do
+        [ -s "$f" ] || continue # a state file being written: nothing flushed yet
         case "$(basename "$f")" in
             _metadata) assert_eq 3 "$(u32_at "$f" 4)" "version of $f"; m=$((m + 1)) ;;
             *.state) assert_eq 2 "$(u32_at "$f" 4)" "version of $f"; n=$((n + 1)) ;;
@@ -46,7 +50,8 @@ check_sealed() {
     [ "$n" -ge 1 ] && [ "$m" -ge 1 ] || fail "no sealed files under $dir: $(find "$dir" | head -n 20)"
     hits="$(grep -a -r -l -E 'zebra|quick|counts|words' "$dir" || true)"
     [ -z "$hits" ] || fail "files under $dir hold input words or stage names in clear:"$'\n'"$hits"
-    echo "$n state files and $m _metadata files under $dir are sealed; no marker word in clear"
+    echo "$n state files and $m _metadata files under $1 are sealed; no marker word in clear"
+    rm -rf "$dir"
 }
 
 # encrypted_cluster: a cluster of 3 one-slot taskmanagers with a key file.
