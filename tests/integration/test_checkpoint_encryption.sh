@@ -17,7 +17,9 @@
 #    (`restored from: A` in `sluice info`); the job ends FINISHED. Output
 #    committed at B stays (as in test_recovery_corrupt_checkpoint), so the
 #    output is checked at-least-once.
-# 3. A key file of 31 bytes: a taskmanager and a jobmanager refuse to start,
+# 3. Stop with a savepoint (sealed), move its folder, `run -s` the moved
+#    folder with the leveldb backend: FINISHED, exactly-once.
+# 4. A key file of 31 bytes: a taskmanager and a jobmanager refuse to start,
 #    exit 2, stderr naming the key and the file.
 . "$(dirname "$0")/lib.sh"
 
@@ -60,6 +62,7 @@ encrypted_cluster() {
     key_file "$SL_ROOT/checkpoint.key"
     sl_conf_set taskmanager.numberOfTaskSlots 1
     sl_conf_set state.checkpoints.encryption.key-file "$SL_ROOT/checkpoint.key"
+    sl_conf_set state.savepoints.dir "file://$SL_ROOT/savepoints"
     sl_start_cluster 3
     local f
     for f in "$SL_LOG"/sluice-jobmanager.log "$SL_LOG"/sluice-taskmanager-0.log; do
@@ -190,7 +193,33 @@ sl_wait_job_end "$jobid" FINISHED 180
 sl_check_at_least_once "$SL_OUTDIR" "$SL_REF"
 sl_script stop-cluster.sh >/dev/null
 
-# ---- 3. a key file of the wrong length: the daemons refuse to start
+# ---- 3. a sealed savepoint, moved to another folder, restores (the folder
+# is not bound, only the names within it), with the other backend
+encrypted_cluster
+sl_wordcount_setup 1500000 12 99
+sl_write_file_job "$SL_DATA/sp-1.yaml" encrypted-savepoint "$SL_TEXT" "$SL_OUTDIR" 2 "    rate: $SL_RATE" \
+    "  execution.checkpointing.interval: 300 ms"
+sl_write_file_job "$SL_DATA/sp-2.yaml" encrypted-savepoint "$SL_TEXT" "$SL_OUTDIR" 2 "    rate: $SL_RATE" \
+    "  execution.checkpointing.interval: 300 ms
+  state.backend.type: leveldb"
+sl_submit_detached "$SL_DATA/sp-1.yaml"
+j1="$SL_JOBID"
+wait_for sl_ckpt_completed_at_least "$j1" 2
+sl_job_running_now "$j1"
+sl_stop_job "$j1"
+check_sealed "$SL_SP"
+moved="$SL_DATA/moved-savepoint"
+mv "$SL_SP" "$moved"
+sl_run sl_cli run -s "$moved" "$SL_DATA/sp-2.yaml"
+assert_eq 0 "$SL_RC" "exit code of 'sluice run -s $moved'; stdout: $SL_OUT; stderr: $SL_ERR"
+assert_contains "$SL_OUT" "finished with state FINISHED" "output of 'sluice run -s $moved'"
+grep -q "state file(s) of $moved" "$SL_LOG"/sluice-taskmanager-*.log ||
+    fail "no taskmanager log says it restored state files of $moved"
+sl_check_exactly_once "$SL_OUTDIR" "$SL_REF"
+echo "the sealed savepoint restored from $moved"
+sl_script stop-cluster.sh >/dev/null
+
+# ---- 4. a key file of the wrong length: the daemons refuse to start
 bad="$SL_ROOT/short.key"
 head -c 31 /dev/urandom >"$bad"
 for d in taskmanager jobmanager; do
