@@ -91,12 +91,7 @@ static int client_dial(sl_rpc_client *c, const char *plain, int blocking, char *
                        size_t errlen)
 {
     nng_dialer d;
-    char url[SL_ADDR_URL_MAX];
-    int rv = sl_tls_url(plain, SL_TLS_RPC_DIAL, url, sizeof url) == SL_OK ? 0 : NNG_EINVAL;
-    if (rv == 0)
-        rv = nng_dialer_create(&d, c->sock, url);
-    if (rv == 0)
-        rv = sl_tls_dialer(d, url, SL_TLS_RPC_DIAL);
+    int rv = sl_tls_dialer_create(c->sock, plain, SL_TLS_RPC_DIAL, &d);
     if (rv == 0)
         rv = nng_dialer_set_size(d, NNG_OPT_RECVMAXSZ, c->max_msg);
     if (rv == 0) {
@@ -105,7 +100,7 @@ static int client_dial(sl_rpc_client *c, const char *plain, int blocking, char *
         rv = nng_dialer_start(d, blocking ? 0 : NNG_FLAG_NONBLOCK);
     }
     if (rv != 0) {
-        int tls = strncmp(url, "tls+", 4) == 0;
+        int tls = sl_tls_on(SL_TLS_RPC_DIAL);
         snprintf(err, errlen, "cannot reach %s: %s%s", plain, nng_strerror(rv),
                  !tls || rv == NNG_ECONNREFUSED || rv == NNG_EADDRINVAL || rv == NNG_ETIMEDOUT
                      ? ""

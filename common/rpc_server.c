@@ -266,18 +266,13 @@ static void slot_cb(void *p)
 static int server_listen(sl_rpc_server *srv, const char *plain, int *bound_port)
 {
     nng_listener l;
-    char url[SL_ADDR_URL_MAX];
-    int rv = sl_tls_url(plain, SL_TLS_RPC_LISTEN, url, sizeof url) == SL_OK ? 0 : NNG_EINVAL;
-    if (rv == 0)
-        rv = nng_listener_create(&l, srv->sock, url);
-    if (rv == 0)
-        rv = sl_tls_listener(l, url, SL_TLS_RPC_LISTEN);
+    int rv = sl_tls_listener_create(srv->sock, plain, SL_TLS_RPC_LISTEN, &l);
     if (rv == 0)
         rv = nng_listener_set_size(l, NNG_OPT_RECVMAXSZ, srv->max_msg);
     if (rv == 0)
         rv = nng_listener_start(l, 0);
     if (rv != 0) {
-        sl_error("rpc: cannot listen on %s: %s", url, nng_strerror(rv));
+        sl_error("rpc: cannot listen on %s: %s", plain, nng_strerror(rv));
         return SL_EIO;
     }
     if (bound_port != NULL) {

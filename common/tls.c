@@ -290,6 +290,28 @@ int sl_tls_listener(nng_listener l, const char *url, int use)
     return sl_tls_on(use) && strncmp(url, "tls+tcp://", 10) == 0 ? nng_listener_set_ptr(l, NNG_OPT_TLS_CONFIG, g.use[use].cfg) : 0;
 }
 
+int sl_tls_dialer_create(nng_socket sock, const char *plain, int use, nng_dialer *out)
+{
+    char url[SL_ADDR_URL_MAX];
+    int rv = sl_tls_url(plain, use, url, sizeof url) == SL_OK ? 0 : NNG_EINVAL;
+    if (rv == 0)
+        rv = nng_dialer_create(out, sock, url);
+    if (rv == 0)
+        rv = sl_tls_dialer(*out, url, use);
+    return rv;
+}
+
+int sl_tls_listener_create(nng_socket sock, const char *plain, int use, nng_listener *out)
+{
+    char url[SL_ADDR_URL_MAX];
+    int rv = sl_tls_url(plain, use, url, sizeof url) == SL_OK ? 0 : NNG_EINVAL;
+    if (rv == 0)
+        rv = nng_listener_create(out, sock, url);
+    if (rv == 0)
+        rv = sl_tls_listener(*out, url, use);
+    return rv;
+}
+
 void sl_tls_warn_plain(const char *what, const char *bind_host, int use)
 {
     if (sl_tls_on(use) || sl_addr_is_loopback(bind_host) || strcmp(bind_host, "localhost") == 0)

@@ -70,6 +70,13 @@ int sl_tls_url(const char *url, int use, char *out, size_t outlen);
 int sl_tls_dialer(nng_dialer d, const char *url, int use);
 int sl_tls_listener(nng_listener l, const char *url, int use);
 
+/* Creates a dialer/listener on sock for url ("tcp://host:port"), made
+ * tls+tcp:// with this process's setup for use when that is on (into
+ * tls_url when not NULL, SL_ADDR_URL_MAX bytes). Not started. An nng
+ * error code, 0 on success. */
+int sl_tls_dialer_create(nng_socket sock, const char *url, int use, nng_dialer *out);
+int sl_tls_listener_create(nng_socket sock, const char *url, int use, nng_listener *out);
+
 /* Logs, once per call, the warning of a daemon that listens on a
  * non-loopback address (bind host) without TLS: anyone who reaches it can
  * use it. */

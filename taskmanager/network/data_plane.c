@@ -38,18 +38,13 @@ static void *receiver_main(void *p)
 static int listen_on(sl_data_plane *dp, const char *plain, size_t max_frame, int *port)
 {
     nng_listener l;
-    char url[SL_ADDR_URL_MAX];
-    int rv = sl_tls_url(plain, SL_TLS_DATA_LISTEN, url, sizeof url) == SL_OK ? 0 : NNG_EINVAL;
-    if (rv == 0)
-        rv = nng_listener_create(&l, dp->sock, url);
-    if (rv == 0)
-        rv = sl_tls_listener(l, url, SL_TLS_DATA_LISTEN);
+    int rv = sl_tls_listener_create(dp->sock, plain, SL_TLS_DATA_LISTEN, &l);
     if (rv == 0)
         rv = nng_listener_set_size(l, NNG_OPT_RECVMAXSZ, max_frame);
     if (rv == 0)
         rv = nng_listener_start(l, 0);
     if (rv != 0) {
-        sl_error("data plane: cannot listen on %s: %s", url, nng_strerror(rv));
+        sl_error("data plane: cannot listen on %s: %s", plain, nng_strerror(rv));
         return SL_EIO;
     }
     if (port != NULL)

@@ -27,12 +27,7 @@ static void peer_pipe_cb(nng_pipe pipe, nng_pipe_ev ev, void *arg)
 static int dial(nng_socket sock, const char *plain)
 {
     nng_dialer d;
-    char url[SL_ADDR_URL_MAX];
-    int rv = sl_tls_url(plain, SL_TLS_DATA_DIAL, url, sizeof url) == SL_OK ? 0 : NNG_EINVAL;
-    if (rv == 0)
-        rv = nng_dialer_create(&d, sock, url);
-    if (rv == 0)
-        rv = sl_tls_dialer(d, url, SL_TLS_DATA_DIAL);
+    int rv = sl_tls_dialer_create(sock, plain, SL_TLS_DATA_DIAL, &d);
     if (rv == 0)
         rv = nng_dialer_start(d, NNG_FLAG_NONBLOCK);
     return rv;
