@@ -137,6 +137,8 @@ static void gen_rpc(void)
     d.job_id = JOB, d.attempt = 1, d.file_name = "wordcount.yaml", d.yaml = yaml;
     d.config = "state.checkpoints.dir: /tmp/chk\n", d.n_task_addrs = 2, d.task_addrs = addrs;
     d.n_local_tasks = 1, d.local_tasks = local;
+    static uint8_t token[16] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16};
+    d.data_token.data = token, d.data_token.len = sizeof(token);
     req.body_case = SLUICE__REQUEST__BODY_DEPLOY_TASKS, req.deploy_tasks = &d;
     put_request("deploy", 2, &req);
 
@@ -175,6 +177,7 @@ static void put_frame(const char *name, int kind, const uint8_t *payload, size_t
     sl_frame_hdr h = {.kind = (uint8_t)kind, .attempt = 1, .prod_stage = 0, .cons_stage = 1,
                       .src = 0, .dst = 1, .seq = 42};
     memcpy(h.job, JOB, sizeof(h.job));
+    memcpy(h.token, "0123456789abcdef", SL_FRAME_TOKEN_LEN);
     nng_msg *m;
     if (sl_frame_build(&h, payload, n, &m) != SL_OK)
         exit(1);

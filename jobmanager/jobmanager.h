@@ -151,6 +151,8 @@ typedef struct sl_tmreg_entry {
     struct sl_tmreg_entry *next;
 } sl_tmreg_entry;
 
+#define SL_JM_DATA_TOKEN_LEN 16 /* DeployTasks.data_token (taskmanager: SL_FRAME_TOKEN_LEN) */
+
 /* Where one deploy_tasks or start_tasks call of an attempt is. */
 enum sl_attempt_call {
     SL_ATTEMPT_NONE = 0, /* not sent (yet) */
@@ -213,6 +215,7 @@ typedef struct sl_job {
     char *cfg_text;          /* cfg serialized for taskmanagers */
     Sluice__JobState state;
     uint32_t attempt, restarts;
+    uint8_t data_token[SL_JM_DATA_TOKEN_LEN]; /* the attempt's, random: in its data frames */
     char *failure;           /* latest failure cause, NULL if none */
     int64_t start_ms, end_ms;   /* wall clock */
     int64_t wait_since_ms;      /* monotonic: began waiting for slots */

@@ -21,9 +21,11 @@
  * Place: below job.c, which acts on what this module returns (the attempt
  * runs, or the job must fail with a reason); calls the registry and
  * tm_calls.c. It never changes a job's state. */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 
 #include "common/log.h"
 #include "common/net_addr.h"
@@ -113,9 +115,24 @@ static int job_tm_index(sl_job *job, const sl_tmreg_entry *tm)
     return job->ntms++;
 }
 
-static void begin_attempt(sl_job *job)
+/* The attempt's data token: fresh randomness, never derived. */
+static int new_data_token(uint8_t token[SL_JM_DATA_TOKEN_LEN])
+{
+    size_t got = 0;
+    while (got < SL_JM_DATA_TOKEN_LEN) {
+        ssize_t n = getrandom(token + got, SL_JM_DATA_TOKEN_LEN - got, 0);
+        if (n < 0 && errno != EINTR)
+            return SL_EIO;
+        if (n > 0)
+            got += (size_t)n;
+    }
+    return SL_OK;
+}
+
+static void begin_attempt(sl_job *job, const uint8_t token[SL_JM_DATA_TOKEN_LEN])
 {
     job->attempt++;
+    memcpy(job->data_token, token, SL_JM_DATA_TOKEN_LEN);
     job->holds_slots = 1;
     job->wait_logged = 0;
     for (int t = 0; t < job->graph.ntasks; t++) {
@@ -159,9 +176,14 @@ int sl_sched_assign(sl_jm *jm, sl_job *job)
         rv = SL_EBUSY;
         goto cleanup;
     }
+    uint8_t token[SL_JM_DATA_TOKEN_LEN];
+    if ((rv = new_data_token(token)) != SL_OK) {
+        sl_error("job %s: no randomness for a data token: %s", job->id, sl_strerror(rv));
+        goto cleanup;
+    }
     if ((rv = place_slots(job, c, n)) != SL_OK)
         goto cleanup;
-    begin_attempt(job);
+    begin_attempt(job, token);
 cleanup:
     free(c);
     return rv;
@@ -270,6 +292,8 @@ static enum sl_sched_result deploy_one(sl_jm *jm, sl_job *job, int i, char **add
     d.libraries = job->udf.libs;
     d.n_libraries = job->udf.n;
     d.tm_incarnation = incarnation;
+    d.data_token.data = job->data_token;
+    d.data_token.len = SL_JM_DATA_TOKEN_LEN;
     Sluice__Request req = SLUICE__REQUEST__INIT;
     req.body_case = SLUICE__REQUEST__BODY_DEPLOY_TASKS;
     req.deploy_tasks = &d;

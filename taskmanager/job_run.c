@@ -44,6 +44,7 @@ static void frame_id(sl_frame_hdr *h, const sl_job_run *r, const sl_edge *e, int
     h->kind = SL_FRAME_DATA;
     memcpy(h->job, r->job_id, sizeof(h->job));
     h->attempt = r->attempt;
+    memcpy(h->token, r->data_token, sizeof(h->token));
     h->prod_stage = (uint16_t)e->prod_stage;
     h->cons_stage = (uint16_t)e->cons_stage;
     h->src = (uint16_t)src;
@@ -302,11 +303,17 @@ int sl_job_run_create(const Sluice__DeployTasks *d, const sl_job_run_env *env,
         snprintf(err, errlen, "bad job id");
         return SL_EINVAL;
     }
+    if (d->data_token.len != SL_FRAME_TOKEN_LEN || d->data_token.data == NULL) {
+        snprintf(err, errlen, "deployment of job %s attempt %u has a data token of %zu bytes, "
+                 "expected %d", d->job_id, d->attempt, d->data_token.len, SL_FRAME_TOKEN_LEN);
+        return SL_EINVAL;
+    }
     sl_job_run *r = calloc(1, sizeof(*r));
     if (r == NULL)
         return SL_ENOMEM;
     snprintf(r->job_id, sizeof(r->job_id), "%s", d->job_id);
     r->attempt = d->attempt;
+    memcpy(r->data_token, d->data_token.data, SL_FRAME_TOKEN_LEN);
     pthread_mutex_init(&r->start_mu, NULL);
     pthread_cond_init(&r->start_cv, NULL);
     r->uploader = env->uploader;
@@ -426,8 +433,35 @@ void sl_job_run_free(sl_job_run *r)
     free(r);
 }
 
+/* The sender of msg as text, "an unknown peer" if nng cannot tell. */
+static void msg_sender(nng_msg *msg, char *out, size_t len)
+{
+    nng_sockaddr sa;
+    snprintf(out, len, "an unknown peer");
+    nng_pipe p = nng_msg_get_pipe(msg);
+    if (nng_pipe_id(p) <= 0 || nng_pipe_get_addr(p, NNG_OPT_REMADDR, &sa) != 0)
+        return;
+    if (sa.s_family == NNG_AF_INET) {
+        const uint8_t *a = (const uint8_t *)&sa.s_in.sa_addr;
+        const uint8_t *pt = (const uint8_t *)&sa.s_in.sa_port;
+        snprintf(out, len, "%u.%u.%u.%u:%u", a[0], a[1], a[2], a[3], (pt[0] << 8) | pt[1]);
+    } else if (sa.s_family == NNG_AF_INPROC) {
+        snprintf(out, len, "inproc");
+    } else if (sa.s_family == NNG_AF_INET6) {
+        snprintf(out, len, "an IPv6 peer");
+    }
+}
+
 void sl_job_run_deliver(sl_job_run *r, const sl_frame_hdr *h, nng_msg *msg)
 {
+    if (!sl_frame_token_ok(h, r->data_token)) {
+        char from[64];
+        msg_sender(msg, from, sizeof(from));
+        sl_warn_limited("data frame for job %s attempt %u with a wrong token from %s: dropped",
+                        r->job_id, r->attempt, from);
+        nng_msg_free(msg);
+        return;
+    }
     int e = find_edge(&r->graph, h->prod_stage, h->cons_stage);
     if (e < 0 || h->src >= r->graph.edges[e].prod_par || h->dst >= r->graph.edges[e].cons_par) {
         nng_msg_free(msg);

@@ -45,6 +45,7 @@ typedef struct sl_job_run sl_job_run;
 struct sl_job_run {
     char job_id[SL_JOB_ID_LEN + 1];
     uint32_t attempt;
+    uint8_t data_token[SL_FRAME_TOKEN_LEN]; /* DeployTasks.data_token: in every frame */
     sl_job_spec *spec;
     sl_job_graph graph;
     sl_config *cfg;
@@ -95,7 +96,9 @@ int sl_job_run_done(const sl_job_run *r);
 /* Joins the threads and frees everything. */
 void sl_job_run_free(sl_job_run *r);
 
-/* Queues a frame addressed to this run (ownership passes). */
+/* Queues a frame addressed to this run (ownership passes). A frame, DATA
+ * or CREDIT, without the run's data token is dropped with a rate-limited
+ * warning. */
 void sl_job_run_deliver(sl_job_run *r, const sl_frame_hdr *h, nng_msg *msg);
 
 #endif

@@ -11,7 +11,8 @@
 #define FRAME_OFF_KIND 4 /* then 3 bytes of 0 */
 #define FRAME_OFF_JOB 8
 #define FRAME_OFF_ATTEMPT (FRAME_OFF_JOB + SL_JOB_ID_LEN)
-#define FRAME_OFF_PROD_STAGE (FRAME_OFF_ATTEMPT + 4)
+#define FRAME_OFF_TOKEN (FRAME_OFF_ATTEMPT + 4)
+#define FRAME_OFF_PROD_STAGE (FRAME_OFF_TOKEN + SL_FRAME_TOKEN_LEN)
 #define FRAME_OFF_CONS_STAGE (FRAME_OFF_PROD_STAGE + 2)
 #define FRAME_OFF_SRC (FRAME_OFF_CONS_STAGE + 2)
 #define FRAME_OFF_DST (FRAME_OFF_SRC + 2)
@@ -29,6 +30,7 @@ int sl_frame_parse(const uint8_t *buf, size_t len, sl_frame_hdr *h, const uint8_
     memcpy(h->job, buf + FRAME_OFF_JOB, SL_JOB_ID_LEN);
     h->job[SL_JOB_ID_LEN] = '\0';
     h->attempt = sl_get_le32(buf + FRAME_OFF_ATTEMPT);
+    memcpy(h->token, buf + FRAME_OFF_TOKEN, SL_FRAME_TOKEN_LEN);
     h->prod_stage = sl_get_le16(buf + FRAME_OFF_PROD_STAGE);
     h->cons_stage = sl_get_le16(buf + FRAME_OFF_CONS_STAGE);
     h->src = sl_get_le16(buf + FRAME_OFF_SRC);
@@ -50,6 +52,7 @@ int sl_frame_build(const sl_frame_hdr *h, const uint8_t *payload, size_t plen, n
     b[FRAME_OFF_KIND] = h->kind;
     memcpy(b + FRAME_OFF_JOB, h->job, SL_JOB_ID_LEN);
     sl_put_le32(b + FRAME_OFF_ATTEMPT, h->attempt);
+    memcpy(b + FRAME_OFF_TOKEN, h->token, SL_FRAME_TOKEN_LEN);
     sl_put_le16(b + FRAME_OFF_PROD_STAGE, h->prod_stage);
     sl_put_le16(b + FRAME_OFF_CONS_STAGE, h->cons_stage);
     sl_put_le16(b + FRAME_OFF_SRC, h->src);
@@ -59,4 +62,12 @@ int sl_frame_build(const sl_frame_hdr *h, const uint8_t *payload, size_t plen, n
         memcpy(b + SL_FRAME_HDR_LEN, payload, plen);
     *out = m;
     return SL_OK;
+}
+
+int sl_frame_token_ok(const sl_frame_hdr *h, const uint8_t token[SL_FRAME_TOKEN_LEN])
+{
+    uint8_t diff = 0;
+    for (size_t i = 0; i < SL_FRAME_TOKEN_LEN; i++)
+        diff |= (uint8_t)(h->token[i] ^ token[i]);
+    return diff == 0;
 }

@@ -9,8 +9,12 @@
  *
  * Frame (little-endian), SL_FRAME_HDR_LEN bytes of header:
  *   u32 magic "SLD1" | u8 kind | u8[3] 0 | char job[SL_JOB_ID_LEN] |
- *   u32 attempt | u16 prod_stage | u16 cons_stage | u16 src | u16 dst |
- *   u64 seq (DATA) or credits (CREDIT)
+ *   u32 attempt | u8 token[SL_FRAME_TOKEN_LEN] | u16 prod_stage |
+ *   u16 cons_stage | u16 src | u16 dst | u64 seq (DATA) or credits (CREDIT)
+ * The token is the attempt's data token (DeployTasks.data_token, random,
+ * chosen by the jobmanager): a run drops any frame, DATA or CREDIT, whose
+ * token is not its own (job_run.c), so a peer that can connect to the data
+ * port but was not told the token cannot inject records or credits.
  * then for DATA the payload: events 'R' row | 'E' end of input |
  * 'B' barrier (barrier.h) | 'W' watermark (i64 ms, in order with the
  * rows). A barrier is always the last event of its frame (the producer
@@ -29,7 +33,8 @@
 #include "common/limits.h"
 
 #define SL_FRAME_MAGIC 0x31444c53u /* "SLD1" */
-#define SL_FRAME_HDR_LEN 60        /* header bytes, payload after them */
+#define SL_FRAME_TOKEN_LEN 16      /* the attempt's data token */
+#define SL_FRAME_HDR_LEN 76        /* header bytes, payload after them */
 #define SL_FRAME_MAX_CREDITS 1024
 
 /* Frame kinds (the header's kind byte). */
@@ -50,6 +55,7 @@ typedef struct sl_frame_hdr {
     uint8_t kind;
     char job[SL_JOB_ID_LEN + 1];
     uint32_t attempt;
+    uint8_t token[SL_FRAME_TOKEN_LEN];
     uint16_t prod_stage, cons_stage, src, dst;
     uint64_t seq;
 } sl_frame_hdr;
@@ -61,5 +67,7 @@ int sl_frame_parse(const uint8_t *buf, size_t len, sl_frame_hdr *h, const uint8_
                    size_t *plen);
 /* Builds a frame in a new nng message (*out owned by caller). */
 int sl_frame_build(const sl_frame_hdr *h, const uint8_t *payload, size_t plen, nng_msg **out);
+/* 1 if h carries token (constant time in the token's bytes). */
+int sl_frame_token_ok(const sl_frame_hdr *h, const uint8_t token[SL_FRAME_TOKEN_LEN]);
 
 #endif

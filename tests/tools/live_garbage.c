@@ -55,7 +55,7 @@
 #define PROBE_TIMEOUT_MS 30000
 #define MAX_MSG (256 * 1024)
 #define JOB_LEN 32
-#define FRAME_HDR 60
+#define FRAME_HDR 76 /* with the 16-byte data token at 44 (zeros here: a wrong one) */
 #define FRAME_MAGIC 0x31444c53u
 #define OVERSIZE_FRAME (4u << 20)
 #define VALID_CHANNEL_MAX 6
@@ -820,11 +820,11 @@ static void frame_hdr(uint8_t *b, uint8_t kind, const char *job, uint32_t attemp
         b[40 + i] = (uint8_t)(attempt >> (8 * i));
     uint16_t v[4] = {ps, cs, src, dst};
     for (int j = 0; j < 4; j++) {
-        b[44 + 2 * j] = (uint8_t)v[j];
-        b[45 + 2 * j] = (uint8_t)(v[j] >> 8);
+        b[60 + 2 * j] = (uint8_t)v[j];
+        b[61 + 2 * j] = (uint8_t)(v[j] >> 8);
     }
     for (int i = 0; i < 8; i++)
-        b[52 + i] = (uint8_t)(seq >> (8 * i));
+        b[68 + i] = (uint8_t)(seq >> (8 * i));
 }
 
 struct data_counts {

@@ -19,25 +19,30 @@ START_TEST(test_frame_header_layout)
     sl_frame_hdr h = {.kind = SL_FRAME_DATA, .attempt = 0x01020304u, .prod_stage = 0x0506,
                       .cons_stage = 0x0708, .src = 0x090a, .dst = 0x0b0c,
                       .seq = 0x1112131415161718ull};
+    for (int i = 0; i < SL_FRAME_TOKEN_LEN; i++)
+        h.token[i] = (uint8_t)(0xc0 + i);
     const uint8_t payload[3] = {'E', 0xaa, 0xbb};
     nng_msg *m;
 
     memcpy(h.job, JOB, 33);
     ck_assert_int_eq(sl_frame_build(&h, payload, sizeof(payload), &m), SL_OK);
     const uint8_t *b = nng_msg_body(m);
-    ck_assert_uint_eq(nng_msg_len(m), 60 + sizeof(payload));
-    ck_assert_uint_eq(SL_FRAME_HDR_LEN, 60);
+    ck_assert_uint_eq(nng_msg_len(m), 76 + sizeof(payload));
+    ck_assert_uint_eq(SL_FRAME_HDR_LEN, 76);
+    ck_assert_uint_eq(SL_FRAME_TOKEN_LEN, 16);
     ck_assert_mem_eq(b, "SLD1", 4);
     ck_assert_uint_eq(b[4], 1);
     ck_assert_uint_eq(b[5] | b[6] | b[7], 0);
     ck_assert_mem_eq(b + 8, JOB, 32);
     ck_assert_uint_eq(sl_get_le32(b + 40), 0x01020304u);
-    ck_assert_uint_eq(sl_get_le16(b + 44), 0x0506);
-    ck_assert_uint_eq(sl_get_le16(b + 46), 0x0708);
-    ck_assert_uint_eq(sl_get_le16(b + 48), 0x090a);
-    ck_assert_uint_eq(sl_get_le16(b + 50), 0x0b0c);
-    ck_assert_uint_eq(sl_get_le64(b + 52), 0x1112131415161718ull);
-    ck_assert_mem_eq(b + 60, payload, sizeof(payload));
+    for (int i = 0; i < 16; i++)
+        ck_assert_uint_eq(b[44 + i], 0xc0 + i);
+    ck_assert_uint_eq(sl_get_le16(b + 60), 0x0506);
+    ck_assert_uint_eq(sl_get_le16(b + 62), 0x0708);
+    ck_assert_uint_eq(sl_get_le16(b + 64), 0x090a);
+    ck_assert_uint_eq(sl_get_le16(b + 66), 0x0b0c);
+    ck_assert_uint_eq(sl_get_le64(b + 68), 0x1112131415161718ull);
+    ck_assert_mem_eq(b + 76, payload, sizeof(payload));
 
     sl_frame_hdr back;
     const uint8_t *p;
@@ -45,8 +50,16 @@ START_TEST(test_frame_header_layout)
     ck_assert_int_eq(sl_frame_parse(b, nng_msg_len(m), &back, &p, &plen), SL_OK);
     ck_assert_str_eq(back.job, JOB);
     ck_assert_uint_eq(back.seq, h.seq);
+    ck_assert_mem_eq(back.token, h.token, SL_FRAME_TOKEN_LEN);
+    ck_assert(sl_frame_token_ok(&back, h.token));
+    for (int i = 0; i < SL_FRAME_TOKEN_LEN; i++) {
+        uint8_t other[SL_FRAME_TOKEN_LEN];
+        memcpy(other, h.token, sizeof(other));
+        other[i] ^= 0x01;
+        ck_assert(!sl_frame_token_ok(&back, other));
+    }
     ck_assert_uint_eq(plen, sizeof(payload));
-    ck_assert_ptr_eq(p, b + 60);
+    ck_assert_ptr_eq(p, b + 76);
     nng_msg_free(m);
 }
 END_TEST

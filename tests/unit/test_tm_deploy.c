@@ -150,6 +150,9 @@ static void *deploy_main(void *arg)
     return NULL;
 }
 
+/* The attempt's data token (any 16 bytes: the test plays the jobmanager). */
+static uint8_t data_token[16] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16};
+
 /* Sends the same DeployTasks of job k on both clients at once. */
 static void deploy_twice(sl_rpc_client *c[2], int k, const char *data_url)
 {
@@ -168,6 +171,8 @@ static void deploy_twice(sl_rpc_client *c[2], int k, const char *data_url)
     d.n_local_tasks = 1;
     d.local_tasks = local;
     d.restore_dir = "";
+    d.data_token.data = data_token;
+    d.data_token.len = sizeof(data_token);
     Sluice__Request req = SLUICE__REQUEST__INIT;
     req.body_case = SLUICE__REQUEST__BODY_DEPLOY_TASKS;
     req.deploy_tasks = &d;
@@ -276,6 +281,8 @@ static void one_task_deploy(Sluice__DeployTasks *d, char *job_id, char **addrs, 
     d->n_local_tasks = 1;
     d->local_tasks = local;
     d->restore_dir = "";
+    d->data_token.data = data_token;
+    d->data_token.len = sizeof(data_token);
 }
 
 START_TEST(test_failed_deploy_is_not_remembered)
@@ -312,6 +319,21 @@ START_TEST(test_failed_deploy_is_not_remembered)
     Sluice__Request req = SLUICE__REQUEST__INIT;
     req.body_case = SLUICE__REQUEST__BODY_DEPLOY_TASKS;
     req.deploy_tasks = &d;
+    /* without a data token (or one of another length) it is refused */
+    for (size_t len = 0; len <= 17; len += 17) {
+        Sluice__Reply *reply = NULL;
+        uint8_t long_token[17] = {0};
+        d.n_task_addrs = 1;
+        d.data_token.data = len == 0 ? NULL : long_token;
+        d.data_token.len = len;
+        ck_assert_int_eq(sl_rpc_call(c[0], &req, 10000, &reply), SL_OK);
+        ck_assert_int_eq(reply->status, SLUICE__STATUS__STATUS_FAILED);
+        ck_assert_msg(strstr(reply->error, "data token") != NULL, "%s", reply->error);
+        sluice__reply__free_unpacked(reply, NULL);
+    }
+    d.n_task_addrs = 2;
+    d.data_token.data = data_token;
+    d.data_token.len = sizeof(data_token);
     for (int i = 0; i < 4; i++) {
         Sluice__Reply *reply = NULL;
         ck_assert_int_eq(sl_rpc_call(c[i % 2], &req, 10000, &reply), SL_OK);
