@@ -26,9 +26,9 @@
  *       subtasks (1000, 65535), oversize frames (4 MiB, over plain TCP).
  *       On the edge PROD -> CONS [1 2] of JOBID/ATTEMPT (subtasks 0-1) only
  *       DATA frames whose sequence number is far ahead (2^40 and more) and
- *       CREDIT grants beyond the window: the
- *       consumer or producer must fail that channel (the job restarts), so
- *       at most VALID_CHANNEL_MAX of them per run.
+ *       CREDIT grants beyond the window, at most VALID_CHANNEL_MAX of them
+ *       per run. Every frame has a zero data token, never the attempt's:
+ *       the runs drop those of JOBID/ATTEMPT with a warning.
  *   live_garbage probe PORT
  *       one ListTms request; any reply counts. Exit 0 if answered.
  *
