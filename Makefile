@@ -108,9 +108,10 @@ $(BUILD)/bench/nexmark-loop: bench/nexmark/loop.c $(TM_A) $(COMMON_A) $(GEN_H)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $< $(TM_A) $(COMMON_A) $(TM_LIBS)
 
+# -MMD: a tool is rebuilt when a header it includes changes (frame layouts)
 $(BUILD)/tools/%: tests/tools/%.c $(COMMON_A) $(GEN_H)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -o $@ $< $(COMMON_A) $(COMMON_LIBS)
+	$(CC) $(CFLAGS) -MMD -MP -MF $@.d -o $@ $< $(COMMON_A) $(COMMON_LIBS)
 
 unit: $(UNIT_BIN)
 	@scripts/run-unit-tests.sh $(UNIT_BIN)
@@ -144,7 +145,7 @@ bench: deps
 clean:
 	rm -rf $(BUILD) $(if $(filter build,$(BUILD)),build-asan build-fuzz)
 
--include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
+-include $(shell find $(BUILD)/obj $(BUILD)/tools -name '*.d' 2>/dev/null)
 
 
 # ---- fuzzing (issue 12): libFuzzer targets fuzz/fuzz_<name>.c, built with

@@ -8,7 +8,7 @@
  * payload's events (task.c).
  *
  * Frame (little-endian), SL_FRAME_HDR_LEN bytes of header:
- *   u32 magic "SLD1" | u8 kind | u8[3] 0 | char job[SL_JOB_ID_LEN] |
+ *   u32 magic "SLD2" (2: with the data token) | u8 kind | u8[3] 0 | char job[SL_JOB_ID_LEN] |
  *   u32 attempt | u8 token[SL_FRAME_TOKEN_LEN] | u16 prod_stage |
  *   u16 cons_stage | u16 src | u16 dst | u64 seq (DATA) or credits (CREDIT)
  * The token is the attempt's data token (DeployTasks.data_token, random,
@@ -32,7 +32,7 @@
 
 #include "common/limits.h"
 
-#define SL_FRAME_MAGIC 0x31444c53u /* "SLD1" */
+#define SL_FRAME_MAGIC 0x32444c53u /* "SLD2" */
 #define SL_FRAME_TOKEN_LEN 16      /* the attempt's data token */
 #define SL_FRAME_HDR_LEN 76        /* header bytes, payload after them */
 #define SL_FRAME_MAX_CREDITS 1024

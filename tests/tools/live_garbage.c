@@ -56,7 +56,7 @@
 #define MAX_MSG (256 * 1024)
 #define JOB_LEN 32
 #define FRAME_HDR 76 /* with the 16-byte data token at 44 (zeros here: a wrong one) */
-#define FRAME_MAGIC 0x31444c53u
+#define FRAME_MAGIC 0x32444c53u
 #define OVERSIZE_FRAME (4u << 20)
 #define VALID_CHANNEL_MAX 6
 #define STRING_MAX 96

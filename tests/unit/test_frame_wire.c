@@ -30,7 +30,7 @@ START_TEST(test_frame_header_layout)
     ck_assert_uint_eq(nng_msg_len(m), 76 + sizeof(payload));
     ck_assert_uint_eq(SL_FRAME_HDR_LEN, 76);
     ck_assert_uint_eq(SL_FRAME_TOKEN_LEN, 16);
-    ck_assert_mem_eq(b, "SLD1", 4);
+    ck_assert_mem_eq(b, "SLD2", 4);
     ck_assert_uint_eq(b[4], 1);
     ck_assert_uint_eq(b[5] | b[6] | b[7], 0);
     ck_assert_mem_eq(b + 8, JOB, 32);
