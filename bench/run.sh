@@ -36,6 +36,10 @@ section "checkpoint cost (every 1 s against none; duration and size per backend)
 section "recovery with keyed state (SIGKILL at 10^5, 10^6, 10^7 keys)" "$here/recovery_state.sh"
 section "end-to-end latency (half the maximum rate, buffer timeout 1 ms and 100 ms)" \
   "$here/latency.sh"
+# security: internal TLS off and on; checkpoints sealed or not (QUICK=1:
+# small sizes of their own)
+section "internal TLS (word count and Nexmark q1, off and on)" "$here/security.sh"
+section "encrypted checkpoints (checkpoint duration, off and on)" "$here/checkpoint_encryption.sh"
 # Several hosts (network namespaces, root): silent death and partition
 # (about 8 minutes; skipped under QUICK=1).
 section "failover across hosts (silent death, partition)" "$here/hosts_failover.sh"
