@@ -52,10 +52,11 @@ static int read_pem(const char *key, const char *path, char **out, char *err, si
     int bad = buf == NULL || ferror(f) || n > SL_TLS_PEM_MAX;
     fclose(f);
     if (bad) {
+        int rv = buf == NULL ? SL_ENOMEM : SL_EINVAL;
         snprintf(err, errlen, "%s %s: %s", key, path,
                  buf == NULL ? "out of memory" : n > SL_TLS_PEM_MAX ? "larger than 1 MiB" : "read error");
         free(buf);
-        return buf == NULL ? SL_ENOMEM : SL_EINVAL;
+        return rv;
     }
     buf[n] = '\0';
     *out = buf;

@@ -52,13 +52,37 @@ void sl_sleep_ms(int64_t ms)
     }
 }
 
+int sl_random_bytes(void *out, size_t n)
+{
+    uint8_t *p = out;
+    while (n > 0) {
+        ssize_t got = getrandom(p, n, 0);
+        if (got < 0 && errno != EINTR)
+            return SL_EIO;
+        if (got > 0) {
+            p += got;
+            n -= (size_t)got;
+        }
+    }
+    return SL_OK;
+}
+
+int sl_ct_equal(const void *a, const void *b, size_t n)
+{
+    const uint8_t *x = a, *y = b;
+    uint8_t diff = 0;
+    for (size_t i = 0; i < n; i++)
+        diff |= (uint8_t)(x[i] ^ y[i]);
+    return diff == 0;
+}
+
 int sl_random_hex(char *out, size_t nbytes)
 {
     static const char digits[] = "0123456789abcdef";
     unsigned char raw[64];
     if (nbytes > sizeof(raw))
         return SL_EINVAL;
-    if (getrandom(raw, nbytes, 0) != (ssize_t)nbytes)
+    if (sl_random_bytes(raw, nbytes) != SL_OK)
         return SL_EIO;
     for (size_t i = 0; i < nbytes; i++) {
         out[2 * i] = digits[raw[i] >> 4];

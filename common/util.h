@@ -22,6 +22,12 @@ void sl_deadline_in(int clock, int64_t ms, struct timespec *until);
 /* Writes 2*nbytes lowercase hex digits of fresh randomness and a NUL into
  * out (which must hold 2*nbytes+1 chars). */
 int sl_random_hex(char *out, size_t nbytes);
+/* Fills out with n bytes of fresh randomness (getrandom, retried after a
+ * signal or a short read). SL_EIO if the kernel refuses. */
+int sl_random_bytes(void *out, size_t n);
+/* 1 if the n bytes at a and b are equal, in time independent of where they
+ * differ (secrets: session and data tokens). */
+int sl_ct_equal(const void *a, const void *b, size_t n);
 /* 1 if s is exactly n lowercase hex digits. */
 int sl_is_hex(const char *s, size_t n);
 

@@ -21,11 +21,9 @@
  * Place: below job.c, which acts on what this module returns (the attempt
  * runs, or the job must fail with a reason); calls the registry and
  * tm_calls.c. It never changes a job's state. */
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 
 #include "common/log.h"
 #include "common/net_addr.h"
@@ -118,15 +116,7 @@ static int job_tm_index(sl_job *job, const sl_tmreg_entry *tm)
 /* The attempt's data token: fresh randomness, never derived. */
 static int new_data_token(uint8_t token[SL_JM_DATA_TOKEN_LEN])
 {
-    size_t got = 0;
-    while (got < SL_JM_DATA_TOKEN_LEN) {
-        ssize_t n = getrandom(token + got, SL_JM_DATA_TOKEN_LEN - got, 0);
-        if (n < 0 && errno != EINTR)
-            return SL_EIO;
-        if (n > 0)
-            got += (size_t)n;
-    }
-    return SL_OK;
+    return sl_random_bytes(token, SL_JM_DATA_TOKEN_LEN);
 }
 
 static void begin_attempt(sl_job *job, const uint8_t token[SL_JM_DATA_TOKEN_LEN])

@@ -95,12 +95,8 @@ static void tm_update(sl_tmreg_entry *tm, const Sluice__RegisterTm *r)
 
 int sl_tmreg_token_ok(const sl_tmreg_entry *tm, const ProtobufCBinaryData *tok)
 {
-    uint8_t diff = 0;
-    if (tm == NULL || tok->len != SL_SESSION_TOKEN_LEN)
-        return 0;
-    for (size_t i = 0; i < SL_SESSION_TOKEN_LEN; i++)
-        diff |= (uint8_t)(tm->token[i] ^ tok->data[i]);
-    return diff == 0;
+    return tm != NULL && tok->len == SL_SESSION_TOKEN_LEN &&
+           sl_ct_equal(tm->token, tok->data, SL_SESSION_TOKEN_LEN);
 }
 
 static int tm_add(sl_jm *jm, const Sluice__RegisterTm *r, sl_tmreg_entry **out)

@@ -444,7 +444,10 @@ static int register_tm(sl_tm *tm)
     r.slots = (uint32_t)tm->slots;
     r.incarnation = atomic_load(&tm->epoch);
     uint8_t token[SL_SESSION_TOKEN_LEN];
-    sl_tmsession_for(&tm->session, r.incarnation, token);
+    if (sl_tmsession_for(&tm->session, r.incarnation, token) != SL_OK) {
+        sl_error("no randomness for a session token: not registering");
+        return SL_EIO;
+    }
     r.session_token.data = token;
     r.session_token.len = sizeof(token);
     Sluice__Request req = SLUICE__REQUEST__INIT;

@@ -2,9 +2,9 @@
 #include "taskmanager/tm_session.h"
 
 #include <string.h>
-#include <sys/random.h>
 
 #include "common/status.h"
+#include "common/util.h"
 
 int sl_tmsession_init(sl_tmsession *s, const sl_config *cfg, char *err, size_t errlen)
 {
@@ -31,23 +31,11 @@ void sl_tmsession_destroy(sl_tmsession *s)
     s->inited = 0;
 }
 
-/* getrandom for a few bytes only fails before the pool is ready; then the
- * call blocks, which is fine at a registration. */
-static void random_bytes(uint8_t *p, size_t n)
-{
-    while (n > 0) {
-        ssize_t got = getrandom(p, n, 0);
-        if (got > 0) {
-            p += got;
-            n -= (size_t)got;
-        }
-    }
-}
-
-void sl_tmsession_for(sl_tmsession *s, unsigned incarnation, uint8_t out[SL_SESSION_TOKEN_LEN])
+int sl_tmsession_for(sl_tmsession *s, unsigned incarnation, uint8_t out[SL_SESSION_TOKEN_LEN])
 {
     uint8_t fresh[SL_SESSION_TOKEN_LEN];
-    random_bytes(fresh, sizeof fresh);
+    if (sl_random_bytes(fresh, sizeof fresh) != SL_OK)
+        return SL_EIO;
     pthread_mutex_lock(&s->mu);
     if (!s->has_token || s->incarnation != incarnation)
         memcpy(s->token, fresh, sizeof fresh);
@@ -55,6 +43,7 @@ void sl_tmsession_for(sl_tmsession *s, unsigned incarnation, uint8_t out[SL_SESS
     s->incarnation = incarnation;
     memcpy(out, s->token, SL_SESSION_TOKEN_LEN);
     pthread_mutex_unlock(&s->mu);
+    return SL_OK;
 }
 
 int sl_tmsession_token(sl_tmsession *s, uint8_t out[SL_SESSION_TOKEN_LEN])
@@ -68,10 +57,7 @@ int sl_tmsession_token(sl_tmsession *s, uint8_t out[SL_SESSION_TOKEN_LEN])
 
 int sl_tmsession_check(sl_tmsession *s, const ProtobufCBinaryData *tok)
 {
-    uint8_t cur[SL_SESSION_TOKEN_LEN], diff = 0;
-    if (!sl_tmsession_token(s, cur) || tok->len != SL_SESSION_TOKEN_LEN)
-        return 0;
-    for (size_t i = 0; i < SL_SESSION_TOKEN_LEN; i++)
-        diff |= (uint8_t)(cur[i] ^ tok->data[i]);
-    return diff == 0;
+    uint8_t cur[SL_SESSION_TOKEN_LEN];
+    return sl_tmsession_token(s, cur) && tok->len == SL_SESSION_TOKEN_LEN &&
+           sl_ct_equal(cur, tok->data, SL_SESSION_TOKEN_LEN);
 }

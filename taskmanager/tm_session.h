@@ -38,8 +38,9 @@ void sl_tmsession_destroy(sl_tmsession *s);
 
 /* The token of a registration as this incarnation, into out: a new one
  * when the incarnation changed (a resent registration keeps its token, so
- * calls the jobmanager made meanwhile stay valid). */
-void sl_tmsession_for(sl_tmsession *s, unsigned incarnation, uint8_t out[SL_SESSION_TOKEN_LEN]);
+ * calls the jobmanager made meanwhile stay valid). SL_EIO if no
+ * randomness can be had (then nothing changed). */
+int sl_tmsession_for(sl_tmsession *s, unsigned incarnation, uint8_t out[SL_SESSION_TOKEN_LEN]);
 /* The current token into out; 0 if none was chosen yet. */
 int sl_tmsession_token(sl_tmsession *s, uint8_t out[SL_SESSION_TOKEN_LEN]);
 /* 1 if tok is the current token (constant time), else 0. */

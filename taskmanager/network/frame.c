@@ -5,6 +5,7 @@
 
 #include "common/bytes.h"
 #include "common/status.h"
+#include "common/util.h"
 
 /* Offsets of the header's fields (frame.h gives the layout). */
 #define FRAME_OFF_MAGIC 0
@@ -66,8 +67,5 @@ int sl_frame_build(const sl_frame_hdr *h, const uint8_t *payload, size_t plen, n
 
 int sl_frame_token_ok(const sl_frame_hdr *h, const uint8_t token[SL_FRAME_TOKEN_LEN])
 {
-    uint8_t diff = 0;
-    for (size_t i = 0; i < SL_FRAME_TOKEN_LEN; i++)
-        diff |= (uint8_t)(h->token[i] ^ token[i]);
-    return diff == 0;
+    return sl_ct_equal(h->token, token, SL_FRAME_TOKEN_LEN);
 }
